@@ -1,0 +1,9 @@
+namespace Tern.Kernels.Dot;
+
+/// <summary>Dot product of Q2_K weights with their activation type. STUB: to be written.</summary>
+public static class DotQ2_K
+{
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => Scalar(weights, activations);
+
+    public static float Scalar(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => throw new NotImplementedException();
+}
