@@ -1,0 +1,279 @@
+using System.IO.MemoryMappedFiles;
+
+namespace Tern.Gguf;
+
+/// <summary>
+/// A memory-mapped GGUF file (version 2 or 3): metadata, tensor infos and zero-copy access to tensor data.
+/// Everything is validated on open; a malformed file throws <see cref="GgufFormatException"/>.
+/// </summary>
+public sealed unsafe class GgufFile : IDisposable
+{
+    public const uint Magic = 0x46554747; // "GGUF" little-endian
+    public const int DefaultAlignment = 32;
+    private const int MaxDimensions = 4;
+
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+    private readonly long _length;
+    private readonly Dictionary<string, GgufValue> _byKey;
+    private readonly Dictionary<string, GgufTensorInfo> _tensorsByName;
+    private bool _disposed;
+
+    private GgufFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* start, long length)
+    {
+        Path = path;
+        _map = map;
+        _view = view;
+        _base = start;
+        _length = length;
+        _byKey = new Dictionary<string, GgufValue>(StringComparer.Ordinal);
+        _tensorsByName = new Dictionary<string, GgufTensorInfo>(StringComparer.Ordinal);
+        var cursor = new GgufCursor(start, length, path);
+        (Version, Metadata, Alignment, Tensors, DataOffset) = Parse(ref cursor);
+    }
+
+    public string Path { get; }
+
+    public uint Version { get; }
+
+    public int Alignment { get; }
+
+    /// <summary>Byte offset of the data section from the start of the file.</summary>
+    public long DataOffset { get; }
+
+    public long FileSize => _length;
+
+    /// <summary>Metadata in file order.</summary>
+    public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata { get; }
+
+    /// <summary>Tensor infos in file order.</summary>
+    public IReadOnlyList<GgufTensorInfo> Tensors { get; }
+
+    public static GgufFile Open(string path)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        MemoryMappedFile? map = null;
+        MemoryMappedViewAccessor? view = null;
+        try
+        {
+            long length = stream.Length;
+            if (length < 8)
+                throw new GgufFormatException(path, length, $"truncated file: {length} bytes is too short for a GGUF header");
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* start = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+            start += view.PointerOffset;
+            return new GgufFile(path, map, view, start, length);
+        }
+        catch
+        {
+            if (view is not null)
+            {
+                view.SafeMemoryMappedViewHandle.ReleasePointer();
+                view.Dispose();
+            }
+            map?.Dispose();
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    public bool TryGetValue(string key, out GgufValue value) => _byKey.TryGetValue(key, out value!);
+
+    public GgufValue? this[string key] => _byKey.GetValueOrDefault(key);
+
+    public string? GetString(string key) => _byKey.TryGetValue(key, out var v) ? v.AsString() : null;
+
+    public long? GetInteger(string key) => _byKey.TryGetValue(key, out var v) ? v.AsInteger() : null;
+
+    public double? GetFloat(string key) => _byKey.TryGetValue(key, out var v) ? v.AsDouble() : null;
+
+    public bool? GetBool(string key) => _byKey.TryGetValue(key, out var v) ? v.AsBool() : null;
+
+    public string[]? GetStringArray(string key) => ArrayItems(key) switch
+    {
+        null => null,
+        string[] s => s,
+        var other => throw new InvalidCastException($"{key} is an array of {other.GetType().GetElementType()!.Name}, not of strings"),
+    };
+
+    public float[]? GetFloatArray(string key) => ArrayItems(key) switch
+    {
+        null => null,
+        float[] f => f,
+        double[] d => Array.ConvertAll(d, x => (float)x),
+        var other => throw new InvalidCastException($"{key} is an array of {other.GetType().GetElementType()!.Name}, not of floats"),
+    };
+
+    public int[]? GetInt32Array(string key) => ArrayItems(key) switch
+    {
+        null => null,
+        int[] i => i,
+        uint[] u => Array.ConvertAll(u, x => checked((int)x)),
+        byte[] b => Array.ConvertAll(b, x => (int)x),
+        sbyte[] b => Array.ConvertAll(b, x => (int)x),
+        short[] s => Array.ConvertAll(s, x => (int)x),
+        ushort[] s => Array.ConvertAll(s, x => (int)x),
+        long[] l => Array.ConvertAll(l, x => checked((int)x)),
+        var other => throw new InvalidCastException($"{key} is an array of {other.GetType().GetElementType()!.Name}, not of integers"),
+    };
+
+    private Array? ArrayItems(string key) => _byKey.TryGetValue(key, out var v) ? v.AsArray().Items : null;
+
+    public bool TryGetTensor(string name, out GgufTensorInfo tensor) => _tensorsByName.TryGetValue(name, out tensor!);
+
+    public GgufTensorInfo GetTensor(string name) =>
+        _tensorsByName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{Path}: no tensor named '{name}'");
+
+    /// <summary>The whole tensor's bytes, zero-copy (tensors over 2 GiB: use <see cref="GetTensorRows"/>).</summary>
+    public ReadOnlySpan<byte> GetTensorBytes(GgufTensorInfo tensor)
+    {
+        if (tensor.ByteCount > int.MaxValue)
+            throw new InvalidOperationException($"tensor '{tensor.Name}' is {tensor.ByteCount} bytes, too large for one span; read it by rows");
+        return Slice(tensor, 0, (int)tensor.ByteCount);
+    }
+
+    /// <summary><paramref name="rowCount"/> rows starting at <paramref name="firstRow"/>, zero-copy.</summary>
+    public ReadOnlySpan<byte> GetTensorRows(GgufTensorInfo tensor, long firstRow, int rowCount)
+    {
+        if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > tensor.RowCount)
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows {firstRow}..{firstRow + rowCount} outside tensor '{tensor.Name}' with {tensor.RowCount} rows");
+        return Slice(tensor, firstRow * tensor.RowBytes, checked((int)(rowCount * tensor.RowBytes)));
+    }
+
+    /// <summary>Address of a tensor's first byte, valid until this file is disposed (for kernels that stream rows).</summary>
+    public nint GetTensorAddress(GgufTensorInfo tensor)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return (nint)(_base + DataOffset + (long)tensor.Offset);
+    }
+
+    private ReadOnlySpan<byte> Slice(GgufTensorInfo tensor, long start, int count)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_tensorsByName.TryGetValue(tensor.Name, out var own) || !ReferenceEquals(own, tensor))
+            throw new ArgumentException($"tensor '{tensor.Name}' does not belong to {Path}", nameof(tensor));
+        return new ReadOnlySpan<byte>(_base + DataOffset + (long)tensor.Offset + start, count);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+
+    private (uint, List<KeyValuePair<string, GgufValue>>, int, List<GgufTensorInfo>, long) Parse(ref GgufCursor c)
+    {
+        uint magic = c.U32("magic");
+        if (magic != Magic)
+            throw c.Error(0, $"bad magic 0x{magic:X8}: not a GGUF file (expected \"GGUF\")");
+        uint version = c.U32("version");
+        if (version is not (2 or 3))
+            throw c.Error(4, version == 1
+                ? "GGUF version 1 is not supported (only versions 2 and 3)"
+                : $"unknown GGUF version {version} (supported: 2 and 3){(version > 0xFFFF ? "; the file may be big-endian" : "")}");
+
+        long tensorCount = c.Count("tensor count", 24); // name length + n_dims + type + offset at least
+        long kvCount = c.Count("metadata count", 13); // key length + type + 1-byte value at least
+
+        var metadata = new List<KeyValuePair<string, GgufValue>>((int)Math.Min(kvCount, 4096));
+        for (long i = 0; i < kvCount; i++)
+        {
+            long at = c.Position;
+            string key = c.String($"metadata key #{i}");
+            var type = c.ValueType($"metadata '{key}' type");
+            var value = c.Value(type, $"metadata '{key}'");
+            if (!_byKey.TryAdd(key, value))
+                throw c.Error(at, $"duplicate metadata key '{key}'");
+            metadata.Add(new(key, value));
+        }
+
+        int alignment = DefaultAlignment;
+        if (_byKey.TryGetValue("general.alignment", out var alignValue))
+        {
+            if (alignValue.Type != GgufValueType.UInt32)
+                throw c.Error(0, $"general.alignment must be a UInt32, found {alignValue.Type}");
+            uint a = (uint)alignValue.Value;
+            if (a == 0 || (a & (a - 1)) != 0 || a > 1 << 20)
+                throw c.Error(0, $"general.alignment {a} is not a power of two up to 1 MiB");
+            alignment = (int)a;
+        }
+
+        var tensors = new List<GgufTensorInfo>((int)Math.Min(tensorCount, 65536));
+        for (long i = 0; i < tensorCount; i++)
+            tensors.Add(ReadTensorInfo(ref c, i, alignment));
+
+        long dataOffset = (c.Position + alignment - 1) / alignment * alignment;
+        long dataSize = Math.Max(0, _length - dataOffset);
+        CheckTensorData(ref c, tensors, dataOffset, dataSize);
+        return (version, metadata, alignment, tensors, dataOffset);
+    }
+
+    private GgufTensorInfo ReadTensorInfo(ref GgufCursor c, long index, int alignment)
+    {
+        long at = c.Position;
+        string name = c.String($"tensor #{index} name");
+        long dimsAt = c.Position;
+        uint nDims = c.U32($"tensor '{name}' dimension count");
+        if (nDims is 0 or > MaxDimensions)
+            throw c.Error(dimsAt, $"tensor '{name}' has {nDims} dimensions (1 to {MaxDimensions} allowed)");
+        var dims = new long[nDims];
+        long elements = 1;
+        for (int d = 0; d < nDims; d++)
+        {
+            long dimAt = c.Position;
+            ulong n = c.U64($"tensor '{name}' dimension {d}");
+            if (n == 0 || n > long.MaxValue)
+                throw c.Error(dimAt, $"tensor '{name}' dimension {d} is {n} (must be 1 to {long.MaxValue})");
+            dims[d] = (long)n;
+            if (elements > long.MaxValue / dims[d])
+                throw c.Error(dimAt, $"tensor '{name}' dimensions overflow: the element count exceeds 2^63");
+            elements *= dims[d];
+        }
+
+        long typeAt = c.Position;
+        uint rawType = c.U32($"tensor '{name}' type");
+        var type = (GgmlType)rawType;
+        if (!GgmlTypeSizes.TryGet(type, out var size))
+            throw c.Error(typeAt, $"tensor '{name}' has unknown type {rawType}");
+        if (dims[0] % size.BlockSize != 0)
+            throw c.Error(dimsAt, $"tensor '{name}' row length {dims[0]} is not a multiple of the {type} block size {size.BlockSize}");
+        if (elements / size.BlockSize > long.MaxValue / size.BytesPerBlock)
+            throw c.Error(dimsAt, $"tensor '{name}' dimensions overflow: the byte size exceeds 2^63");
+
+        long offsetAt = c.Position;
+        ulong offset = c.U64($"tensor '{name}' data offset");
+        if (offset % (ulong)alignment != 0)
+            throw c.Error(offsetAt, $"tensor '{name}' data offset {offset} is not a multiple of the alignment {alignment}");
+
+        var tensor = new GgufTensorInfo(name, dims, type, offset);
+        if (!_tensorsByName.TryAdd(name, tensor))
+            throw c.Error(at, $"duplicate tensor name '{name}'");
+        return tensor;
+    }
+
+    private static void CheckTensorData(ref GgufCursor c, List<GgufTensorInfo> tensors, long dataOffset, long dataSize)
+    {
+        if (tensors.Count == 0)
+            return;
+        var byOffset = tensors.OrderBy(t => t.Offset).ToArray();
+        ulong previousEnd = 0;
+        string? previousName = null;
+        foreach (var t in byOffset)
+        {
+            if (t.Offset > (ulong)dataSize || (ulong)t.ByteCount > (ulong)dataSize - t.Offset)
+                throw c.Error(t.Offset > (ulong)dataSize ? dataOffset + dataSize : dataOffset + (long)t.Offset,
+                    $"tensor '{t.Name}' data ({t.ByteCount} bytes at data offset {t.Offset}) runs past the end of the file (data section is {dataSize} bytes)");
+            if (t.Offset < previousEnd)
+                throw c.Error(dataOffset + (long)t.Offset, $"tensor '{t.Name}' data overlaps tensor '{previousName}'");
+            previousEnd = t.Offset + (ulong)t.ByteCount;
+            previousName = t.Name;
+        }
+    }
+}
