@@ -1,1 +1,3 @@
-return 0;
+using Tern.Cli;
+
+return TernCommand.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Tern.Gguf;
+
+namespace Tern.Cli;
+
+/// <summary>`tern info [FILE]`: metadata and tensor table of a GGUF file.</summary>
+public static class InfoCommand
+{
+    private const int MaxArrayItemsShown = 8;
+
+    public static Command Create(TextWriter stdout)
+    {
+        var file = new Argument<string?>("file") { Description = "GGUF file (default: the embedded model)", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("info", "Show a GGUF file's metadata and tensors.") { file };
+        command.SetAction(parse =>
+        {
+            using var gguf = GgufFile.Open(TernCommand.ResolveModel(parse.GetValue(file)));
+            Print(gguf, Console(stdout));
+            return 0;
+        });
+        return command;
+    }
+
+    public static IAnsiConsole Console(TextWriter writer)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = ReferenceEquals(writer, System.Console.Out) && !System.Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.Detect,
+        });
+        if (!ReferenceEquals(writer, System.Console.Out) || System.Console.IsOutputRedirected)
+            console.Profile.Width = 160;
+        return console;
+    }
+
+    public static void Print(GgufFile gguf, IAnsiConsole console)
+    {
+        long totalBytes = gguf.Tensors.Sum(t => t.ByteCount);
+        long parameters = gguf.Tensors.Sum(t => t.ElementCount);
+        console.WriteLine($"file: {gguf.Path}");
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"GGUF v{gguf.Version}, {gguf.Metadata.Count} metadata keys, {gguf.Tensors.Count} tensors, {parameters:N0} parameters, {FormatBytes(totalBytes)} of tensor data, alignment {gguf.Alignment}"));
+
+        var metadata = new Table().Border(TableBorder.Simple).AddColumn("key").AddColumn("type").AddColumn("value");
+        foreach (var (key, value) in gguf.Metadata)
+            metadata.AddRow(new Text(key), new Text(TypeName(value)), new Text(Describe(value)));
+        console.Write(metadata);
+
+        var tensors = new Table().Border(TableBorder.Simple)
+            .AddColumn("tensor").AddColumn("type").AddColumn("shape").AddColumn(new TableColumn("bytes").RightAligned());
+        foreach (var t in gguf.Tensors)
+            tensors.AddRow(new Text(t.Name), new Text(t.Type.ToString()), new Text(t.Shape), new Text(t.ByteCount.ToString(CultureInfo.InvariantCulture)));
+        console.Write(tensors);
+    }
+
+    private static string TypeName(GgufValue value) =>
+        value.Value is GgufArray a ? $"array[{a.ElementType}]" : value.Type.ToString();
+
+    private static string Describe(GgufValue value)
+    {
+        if (value.Value is not GgufArray array)
+            return Shorten(value.ToString());
+        var shown = array.Items.Cast<object>().Take(MaxArrayItemsShown)
+            .Select(item => item is GgufArray inner ? $"[{inner.Count} items]" : Shorten(GgufValueText(item), 24));
+        string more = array.Count > MaxArrayItemsShown ? $", ... ({array.Count} items)" : "";
+        return "[" + string.Join(", ", shown) + more + "]";
+    }
+
+    private static string GgufValueText(object item) => item switch
+    {
+        string s => $"\"{s}\"",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => item.ToString() ?? "",
+    };
+
+    private static string Shorten(string s, int max = 100)
+    {
+        s = s.ReplaceLineEndings("\\n");
+        return s.Length <= max ? s : string.Concat(s.AsSpan(0, max), $"... ({s.Length} chars)");
+    }
+
+    public static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F2} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:F1} KiB"),
+        _ => $"{bytes} B",
+    };
+}

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using Tern.Gguf;
+
+namespace Tern.Cli;
+
+/// <summary>The `tern` root command: wires the subcommands and turns errors into one readable line.</summary>
+public static class TernCommand
+{
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("Tern: local LLM inference on the CPU, from GGUF files.")
+        {
+            InfoCommand.Create(stdout),
+            TokenizeCommand.Create(stdout),
+        };
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return root.Parse(args).Invoke(config);
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Errors caused by what the user gave us: reported as one line, never a stack trace.</summary>
+    private static bool IsUserError(Exception e) => e is GgufFormatException or FileNotFoundException
+        or DirectoryNotFoundException or UnauthorizedAccessException or IOException or InvalidDataException
+        or NotSupportedException or InvalidCastException or KeyNotFoundException
+        || e.GetType().Name.EndsWith("Exception", StringComparison.Ordinal) && e.GetType().Namespace?.StartsWith("Tern", StringComparison.Ordinal) == true;
+
+    /// <summary>The model file given with -m or as an argument, or the embedded default model.</summary>
+    public static string ResolveModel(string? path) => path ?? DefaultModel.Path();
+}
