@@ -1,0 +1,24 @@
+using System.Reflection;
+
+namespace Tern.Testing;
+
+/// <summary>
+/// Locates the read-only reference data in <c>&lt;repo&gt;/../shared</c>. The repository root is stamped into each
+/// test assembly at build time, so this works wherever the build output lives.
+/// </summary>
+internal static class SharedData
+{
+    private static readonly Lazy<string> Root = new(FindRoot);
+
+    public static string Path(string relative) => System.IO.Path.Combine(Root.Value, relative);
+
+    private static string FindRoot()
+    {
+        string? repo = typeof(SharedData).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "TernRepoRoot")?.Value;
+        string candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(repo ?? ".", "..", "shared"));
+        return Directory.Exists(System.IO.Path.Combine(candidate, "models"))
+            ? candidate
+            : throw new DirectoryNotFoundException($"test data not found: expected {candidate} (../shared beside the repository)");
+    }
+}
