@@ -1,4 +1,6 @@
 using Tern.Gguf;
+using Tern.Kernels.Dot;
+using Tern.Kernels.Quant;
 
 namespace Tern.Kernels;
 
@@ -28,10 +30,35 @@ public sealed record QuantType(
 /// <summary>The one table of quant types (like ggml's type_traits).</summary>
 public static class QuantTypes
 {
-    // Filled in by the Quant/ and Dot/ files.
-    private static readonly Dictionary<GgmlType, QuantType> Table = new();
+    // Activation-only types (Q8_1, Q8_K) name themselves as DotActivation and have no dot product.
+    private static readonly QuantType[] Rows =
+    [
+        //  type            block size       bytes             to float          from float      dot activation dot           dot (scalar)
+        new(GgmlType.F32,   F32.BlockSize,   F32.BlockBytes,   F32.Dequantize,   F32.Quantize,   GgmlType.F32,  DotF32.Dot,   DotF32.Scalar),
+        new(GgmlType.F16,   F16.BlockSize,   F16.BlockBytes,   F16.Dequantize,   F16.Quantize,   GgmlType.F16,  DotF16.Dot,   DotF16.Scalar),
+        new(GgmlType.BF16,  BF16.BlockSize,  BF16.BlockBytes,  BF16.Dequantize,  BF16.Quantize,  GgmlType.BF16, DotBF16.Dot,  DotBF16.Scalar),
+        new(GgmlType.Q4_0,  Q4_0.BlockSize,  Q4_0.BlockBytes,  Q4_0.Dequantize,  Q4_0.Quantize,  GgmlType.Q8_0, DotQ4_0.Dot,  DotQ4_0.Scalar),
+        new(GgmlType.Q4_1,  Q4_1.BlockSize,  Q4_1.BlockBytes,  Q4_1.Dequantize,  Q4_1.Quantize,  GgmlType.Q8_1, DotQ4_1.Dot,  DotQ4_1.Scalar),
+        new(GgmlType.Q5_0,  Q5_0.BlockSize,  Q5_0.BlockBytes,  Q5_0.Dequantize,  Q5_0.Quantize,  GgmlType.Q8_0, DotQ5_0.Dot,  DotQ5_0.Scalar),
+        new(GgmlType.Q5_1,  Q5_1.BlockSize,  Q5_1.BlockBytes,  Q5_1.Dequantize,  Q5_1.Quantize,  GgmlType.Q8_1, DotQ5_1.Dot,  DotQ5_1.Scalar),
+        new(GgmlType.Q8_0,  Q8_0.BlockSize,  Q8_0.BlockBytes,  Q8_0.Dequantize,  Q8_0.Quantize,  GgmlType.Q8_0, DotQ8_0.Dot,  DotQ8_0.Scalar),
+        new(GgmlType.Q8_1,  Q8_1.BlockSize,  Q8_1.BlockBytes,  Q8_1.Dequantize,  Q8_1.Quantize,  GgmlType.Q8_1, null,         null),
+        new(GgmlType.Q2_K,  Q2_K.BlockSize,  Q2_K.BlockBytes,  Q2_K.Dequantize,  Q2_K.Quantize,  GgmlType.Q8_K, DotQ2_K.Dot,  DotQ2_K.Scalar),
+        new(GgmlType.Q3_K,  Q3_K.BlockSize,  Q3_K.BlockBytes,  Q3_K.Dequantize,  Q3_K.Quantize,  GgmlType.Q8_K, DotQ3_K.Dot,  DotQ3_K.Scalar),
+        new(GgmlType.Q4_K,  Q4_K.BlockSize,  Q4_K.BlockBytes,  Q4_K.Dequantize,  Q4_K.Quantize,  GgmlType.Q8_K, DotQ4_K.Dot,  DotQ4_K.Scalar),
+        new(GgmlType.Q5_K,  Q5_K.BlockSize,  Q5_K.BlockBytes,  Q5_K.Dequantize,  Q5_K.Quantize,  GgmlType.Q8_K, DotQ5_K.Dot,  DotQ5_K.Scalar),
+        new(GgmlType.Q6_K,  Q6_K.BlockSize,  Q6_K.BlockBytes,  Q6_K.Dequantize,  Q6_K.Quantize,  GgmlType.Q8_K, DotQ6_K.Dot,  DotQ6_K.Scalar),
+        new(GgmlType.Q8_K,  Q8_K.BlockSize,  Q8_K.BlockBytes,  Q8_K.Dequantize,  Q8_K.Quantize,  GgmlType.Q8_K, null,         null),
+        new(GgmlType.TQ1_0, TQ1_0.BlockSize, TQ1_0.BlockBytes, TQ1_0.Dequantize, TQ1_0.Quantize, GgmlType.Q8_K, DotTQ1_0.Dot, DotTQ1_0.Scalar),
+        new(GgmlType.TQ2_0, TQ2_0.BlockSize, TQ2_0.BlockBytes, TQ2_0.Dequantize, TQ2_0.Quantize, GgmlType.Q8_K, DotTQ2_0.Dot, DotTQ2_0.Scalar),
+    ];
 
-    public static IReadOnlyCollection<QuantType> All => Table.Values;
+    private static readonly Dictionary<GgmlType, QuantType> Table = Rows.ToDictionary(r => r.Type);
+
+    private static readonly IReadOnlyCollection<QuantType> ReadOnlyRows = Array.AsReadOnly(Rows);
+
+    /// <summary>All rows, in table order.</summary>
+    public static IReadOnlyCollection<QuantType> All => ReadOnlyRows;
 
     public static bool IsSupported(GgmlType type) => Table.ContainsKey(type);
 

@@ -1,9 +1,199 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Tern.Kernels.Dot;
 
-/// <summary>Dot product of Q4_K weights with their activation type. STUB: to be written.</summary>
+/// <summary>
+/// Dot product of a Q4_K weight row with a Q8_K activation row.
+/// Q4_K block (256 weights, 144 bytes): half d, half dmin, scales[12] (8 six-bit scales and 8 six-bit mins),
+/// qs[128] (low nibbles = weights 64j..64j+31, high nibbles = 64j+32..64j+63 of byte row j).
+/// Weight = d·scale[s]·q − dmin·min[s] for the sub-block s of 32; the min term needs only the activation block sums.
+/// </summary>
+[SkipLocalsInit]
 public static class DotQ4_K
 {
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => Scalar(weights, activations);
+    private const int BlockBytes = 144;
+    private const int Q8KBlockBytes = 292; // float d, sbyte qs[256], short bsums[16]
+    private const int Q8KQs = 4;
+    private const int Q8KBsums = 260;
 
-    public static float Scalar(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => throw new NotImplementedException();
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations)
+    {
+        int blocks = BlockCount(weights, activations);
+        if (Avx2.IsSupported && Fma.IsSupported)
+        {
+            return DotAvx2(ref MemoryMarshal.GetReference(weights), ref MemoryMarshal.GetReference(activations), blocks);
+        }
+
+        return ScalarBlocks(weights, activations, blocks);
+    }
+
+    public static float Scalar(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) =>
+        ScalarBlocks(weights, activations, BlockCount(weights, activations));
+
+    private static int BlockCount(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations)
+    {
+        if (weights.Length % BlockBytes != 0)
+        {
+            throw new ArgumentException(
+                $"Q4_K weights are {weights.Length} bytes, not a whole number of {BlockBytes}-byte blocks", nameof(weights));
+        }
+
+        int blocks = weights.Length / BlockBytes;
+        if (activations.Length != (long)blocks * Q8KBlockBytes)
+        {
+            throw new ArgumentException(
+                $"Q8_K activations are {activations.Length} bytes but {blocks} Q4_K weight blocks need {(long)blocks * Q8KBlockBytes}",
+                nameof(activations));
+        }
+
+        return blocks;
+    }
+
+    /// <summary>Scale (6 bits) and min (6 bits) of sub-block <paramref name="j"/> from the 12 packed bytes.</summary>
+    private static (int Scale, int Min) ScaleMin(ReadOnlySpan<byte> packed, int j) =>
+        j < 4
+            ? (packed[j] & 63, packed[j + 4] & 63)
+            : ((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4), (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
+
+    private static float ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int blocks)
+    {
+        float sum = 0;
+        for (int i = 0; i < blocks; i++)
+        {
+            ReadOnlySpan<byte> x = weights.Slice(i * BlockBytes, BlockBytes);
+            ReadOnlySpan<byte> y = activations.Slice(i * Q8KBlockBytes, Q8KBlockBytes);
+            float yd = BitConverter.ToSingle(y);
+            ReadOnlySpan<sbyte> q8 = MemoryMarshal.Cast<byte, sbyte>(y.Slice(Q8KQs, 256));
+            ReadOnlySpan<short> bsums = MemoryMarshal.Cast<byte, short>(y.Slice(Q8KBsums, 32));
+            ReadOnlySpan<byte> packed = x.Slice(4, 12);
+            ReadOnlySpan<byte> qs = x.Slice(16, 128);
+
+            int sumQ = 0;    // Σ scale·q·q8
+            int sumMins = 0; // Σ min·Σq8
+            for (int s = 0; s < 8; s++)
+            {
+                (int scale, int min) = ScaleMin(packed, s);
+                int shift = (s & 1) * 4;
+                int row = (s >> 1) * 32;
+                int dot = 0;
+                for (int l = 0; l < 32; l++)
+                {
+                    dot += ((qs[row + l] >> shift) & 0xF) * q8[s * 32 + l];
+                }
+
+                sumQ += scale * dot;
+                sumMins += min * (bsums[2 * s] + bsums[2 * s + 1]);
+            }
+
+            float d = (float)BitConverter.UInt16BitsToHalf(BitConverter.ToUInt16(x));
+            float dmin = (float)BitConverter.UInt16BitsToHalf(BitConverter.ToUInt16(x[2..]));
+            sum += yd * d * sumQ - yd * dmin * sumMins;
+        }
+
+        return sum;
+    }
+
+    private static float DotAvx2(ref byte weights, ref byte activations, int blocks)
+    {
+        const uint Low6 = 0x3f3f3f3f, Low4 = 0x0f0f0f0f, Low2 = 0x03030303;
+        Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector128<float> accMin = Vector128<float>.Zero;
+
+        ref byte x = ref weights;
+        ref byte y = ref activations;
+        for (int i = 0; i < blocks; i++)
+        {
+            float yd = Unsafe.ReadUnaligned<float>(ref y);
+            float d = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref x));
+            float dmin = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 2)));
+
+            // 12 packed bytes -> scales[8] | mins[8], one byte each (as ggml's kmask unpacking).
+            uint u0 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, 4));
+            uint u1 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, 8));
+            uint u2 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, 12));
+            uint scales0 = u0 & Low6;
+            uint scales1 = (u2 & Low4) | (((u0 >> 6) & Low2) << 4);
+            uint mins0 = u1 & Low6;
+            uint mins1 = ((u2 >> 4) & Low4) | (((u1 >> 6) & Low2) << 4);
+            Vector256<short> scalesAndMins = Avx2.ConvertToVector256Int16(Vector128.Create(scales0, scales1, mins0, mins1).AsByte());
+
+            // Min term: Σ_s min[s]·(bsums[2s] + bsums[2s+1]).
+            Vector256<short> bsums = Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref Unsafe.Add(ref y, Q8KBsums)));
+            Vector128<short> pairSums = Ssse3.HorizontalAdd(bsums.GetLower(), bsums.GetUpper());
+            Vector128<int> minProducts = Sse2.MultiplyAddAdjacent(scalesAndMins.GetUpper(), pairSums);
+            accMin = Fma.MultiplyAddNegated(Vector128.Create(dmin), Sse2.ConvertToVector128Single(minProducts), accMin);
+
+            Vector128<byte> scales128 = scalesAndMins.GetLower().AsByte();
+            Vector256<byte> scales = Vector256.Create(scales128, scales128);
+            ref byte qs = ref Unsafe.Add(ref x, 16);
+            ref byte q8 = ref Unsafe.Add(ref y, Q8KQs);
+
+            Vector256<int> sum01 = Avx2.Add(
+                SubBlockPair(ref qs, ref q8, scales, BroadcastPair(0), BroadcastPair(1), lowNibble),
+                SubBlockPair(ref Unsafe.Add(ref qs, 32), ref Unsafe.Add(ref q8, 64), scales, BroadcastPair(2), BroadcastPair(3), lowNibble));
+            Vector256<int> sum23 = Avx2.Add(
+                SubBlockPair(ref Unsafe.Add(ref qs, 64), ref Unsafe.Add(ref q8, 128), scales, BroadcastPair(4), BroadcastPair(5), lowNibble),
+                SubBlockPair(ref Unsafe.Add(ref qs, 96), ref Unsafe.Add(ref q8, 192), scales, BroadcastPair(6), BroadcastPair(7), lowNibble));
+            Vector256<int> sumi = Avx2.Add(sum01, sum23);
+
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+
+            x = ref Unsafe.Add(ref x, BlockBytes);
+            y = ref Unsafe.Add(ref y, Q8KBlockBytes);
+        }
+
+        return Vector256.Sum(acc) + Vector128.Sum(accMin);
+    }
+
+    /// <summary>64 weights (one row of 32 qs bytes): low nibbles × q8[0..32) × scale A, high nibbles × q8[32..64) × scale B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SubBlockPair(ref byte qs, ref byte q8, Vector256<byte> scales,
+        Vector256<byte> pickLow, Vector256<byte> pickHigh, Vector256<byte> lowNibble)
+    {
+        Vector256<byte> bits = Vector256.LoadUnsafe(ref qs);
+        Vector256<byte> low = bits & lowNibble;
+        Vector256<byte> high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & lowNibble;
+        Vector256<sbyte> q8Low = Vector256.LoadUnsafe(ref Unsafe.As<byte, sbyte>(ref q8));
+        Vector256<sbyte> q8High = Vector256.LoadUnsafe(ref Unsafe.As<byte, sbyte>(ref Unsafe.Add(ref q8, 32)));
+        Vector256<int> pLow = Avx2.MultiplyAddAdjacent(Avx2.Shuffle(scales, pickLow).AsInt16(), Avx2.MultiplyAddAdjacent(low, q8Low));
+        Vector256<int> pHigh = Avx2.MultiplyAddAdjacent(Avx2.Shuffle(scales, pickHigh).AsInt16(), Avx2.MultiplyAddAdjacent(high, q8High));
+        return Avx2.Add(pLow, pHigh);
+    }
+
+    /// <summary>Shuffle control that broadcasts 16-bit element <paramref name="k"/> of each 128-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> BroadcastPair(int k) => Vector256.Create((ushort)(0x0100 + 0x0202 * k)).AsByte();
+}
+
+/// <summary>
+/// Exact half → float for the block scales of the K-quant dot kernels. .NET has no F16C intrinsics and the BCL
+/// conversion is ~20 instructions (and a call on cold paths, which makes the JIT spill the kernels' vector registers);
+/// this takes five integer ops for normal values and stays call-free.
+/// </summary>
+internal static class HalfScales
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ToSingle(ushort half)
+    {
+        uint sign = (uint)(half & 0x8000) << 16;
+        uint magnitude = half & 0x7FFFu;
+        if (magnitude - 0x400u < 0x7800u)
+        {
+            // Normal: exponent and mantissa move up 13 bits and the exponent bias goes from 15 to 127.
+            return BitConverter.UInt32BitsToSingle(sign | ((magnitude << 13) + 0x38000000u));
+        }
+
+        if (magnitude < 0x400u)
+        {
+            // Zero and subnormals: mantissa · 2^-24, exact in float.
+            return BitConverter.UInt32BitsToSingle(sign | BitConverter.SingleToUInt32Bits(magnitude * (1f / 16777216f)));
+        }
+
+        // Inf and NaN (payload kept).
+        return BitConverter.UInt32BitsToSingle(sign | 0x7F800000u | (magnitude << 13));
+    }
 }

