@@ -12,6 +12,14 @@ internal static class SharedData
 
     public static string Path(string relative) => System.IO.Path.Combine(Root.Value, relative);
 
+    /// <summary>Every GGUF under a shared folder, in a stable order.</summary>
+    public static string[] GgufFiles(string folder) =>
+        Directory.GetFiles(Path(folder), "*.gguf").Order(StringComparer.Ordinal).ToArray();
+
+    public static string[] Models() => GgufFiles("models");
+
+    public static string[] VocabFiles() => GgufFiles("tokenizer");
+
     private static string FindRoot()
     {
         string? repo = typeof(SharedData).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()

@@ -1,7 +1,43 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Unicode;
 
 namespace Tern.Gguf;
+
+/// <summary>
+/// Names the field being read, for error messages: "metadata 'key' element count", "tensor #3 name",
+/// "metadata 'tokenizer.ggml.tokens'[7] length". A struct formatted only when something is wrong, so that parsing
+/// a 150k-token vocabulary does not build a description string per token.
+/// </summary>
+internal readonly record struct GgufField(string Subject, string? Name = null, long Index = -1, string? Part = null)
+{
+    private static readonly string[] DimensionParts = ["dimension 0", "dimension 1", "dimension 2", "dimension 3"];
+
+    public static implicit operator GgufField(string subject) => new(subject);
+
+    public GgufField With(string part) => this with { Part = part };
+
+    public GgufField Item(long index) => this with { Index = index, Part = null };
+
+    public GgufField Dimension(int d) => With(d < DimensionParts.Length ? DimensionParts[d] : $"dimension {d}");
+
+    /// <summary>A name as error messages show it: a corrupted length can make a "key" megabytes long.</summary>
+    public static string Shown(string name) =>
+        name.Length <= 100 ? name : string.Concat(name.AsSpan(0, 80), $"... ({name.Length} chars)");
+
+    public override string ToString()
+    {
+        var s = new StringBuilder(Subject);
+        if (Name is not null)
+            s.Append(" '").Append(Shown(Name)).Append('\'');
+        if (Index >= 0)
+            s.Append(Name is null ? $" #{Index}" : $"[{Index}]");
+        if (Part is not null)
+            s.Append(' ').Append(Part);
+        return s.ToString();
+    }
+}
 
 /// <summary>Bounds-checked little-endian reader over the mapped file; every failure names the file and offset.</summary>
 internal unsafe struct GgufCursor(byte* start, long length, string path)
@@ -14,22 +50,24 @@ internal unsafe struct GgufCursor(byte* start, long length, string path)
 
     public readonly GgufFormatException Error(long offset, string problem) => new(path, offset, problem);
 
-    public ReadOnlySpan<byte> Take(long count, string what)
+    public ReadOnlySpan<byte> Take(long count, GgufField what)
     {
         if (count < 0 || count > Remaining)
             throw Error(Position, $"truncated file: {what} needs {(ulong)count} bytes but only {Remaining} remain");
+        if (count > int.MaxValue) // only possible in files over 2 GiB; a span cannot hold it
+            throw Error(Position, $"{what} is {count} bytes, more than the 2 GiB a metadata value may have");
         var span = new ReadOnlySpan<byte>(start + Position, (int)count);
         Position += count;
         return span;
     }
 
-    public byte U8(string what) => Take(1, what)[0];
-    public ushort U16(string what) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, what));
-    public uint U32(string what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
-    public ulong U64(string what) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what));
+    public byte U8(GgufField what) => Take(1, what)[0];
+    public ushort U16(GgufField what) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, what));
+    public uint U32(GgufField what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
+    public ulong U64(GgufField what) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what));
 
     /// <summary>A count that must fit in what is left of the file at <paramref name="minBytesEach"/> bytes per item.</summary>
-    public long Count(string what, int minBytesEach)
+    public long Count(GgufField what, int minBytesEach)
     {
         long at = Position;
         ulong n = U64(what);
@@ -38,16 +76,37 @@ internal unsafe struct GgufCursor(byte* start, long length, string path)
         return (long)n;
     }
 
-    public string String(string what)
+    public string String(GgufField what, int maxBytes = int.MaxValue)
     {
         long at = Position;
-        ulong n = U64(what + " length");
+        ulong n = U64(what.With("length"));
         if (n > (ulong)Remaining)
             throw Error(at, $"{what} length {n} runs past the end of the file ({Remaining} bytes remain)");
-        return Encoding.UTF8.GetString(Take((long)n, what));
+        if (n > (ulong)maxBytes)
+            throw Error(at, $"{what} is {n} bytes long, more than the {maxBytes} allowed");
+        var bytes = Take((long)n, what);
+        return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : DecodeInvalidUtf8(bytes);
     }
 
-    public GgufValueType ValueType(string what)
+    /// <summary>
+    /// Replaces invalid sequences with U+FFFD, as Encoding.UTF8 does (ggml does not validate UTF-8 either), but
+    /// without Encoding.UTF8's fallback path, which allocates about 15 times the input on garbage bytes: count the
+    /// chars in stack-sized chunks, then decode straight into the string.
+    /// </summary>
+    private static string DecodeInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        Span<char> chunk = stackalloc char[1024];
+        int length = 0;
+        for (var rest = bytes; !rest.IsEmpty;)
+        {
+            Utf8.ToUtf16(rest, chunk, out int read, out int written, replaceInvalidSequences: true);
+            length += written;
+            rest = rest[read..];
+        }
+        return string.Create(length, bytes, static (chars, source) => Utf8.ToUtf16(source, chars, out _, out _, replaceInvalidSequences: true));
+    }
+
+    public GgufValueType ValueType(GgufField what)
     {
         long at = Position;
         uint t = U32(what);
@@ -56,7 +115,7 @@ internal unsafe struct GgufCursor(byte* start, long length, string path)
         return (GgufValueType)t;
     }
 
-    public GgufValue Value(GgufValueType type, string what, int depth = 0) => type switch
+    public GgufValue Value(GgufValueType type, GgufField what, int depth = 0) => type switch
     {
         GgufValueType.UInt8 => GgufValue.From(U8(what)),
         GgufValueType.Int8 => GgufValue.From((sbyte)U8(what)),
@@ -74,19 +133,22 @@ internal unsafe struct GgufCursor(byte* start, long length, string path)
         _ => throw Error(Position, $"unknown metadata value type {(uint)type} for {what}"),
     };
 
-    private bool Bool(string what)
+    private bool Bool(GgufField what)
     {
         long at = Position;
         byte b = U8(what);
         return b <= 1 ? b == 1 : throw Error(at, $"{what}: bool value {b} is neither 0 nor 1");
     }
 
-    private GgufArray Array(string what, int depth)
+    private GgufArray Array(GgufField what, int depth)
     {
         if (depth >= MaxArrayNesting)
             throw Error(Position, $"{what}: arrays nested deeper than {MaxArrayNesting} levels");
-        var elementType = ValueType(what + " element type");
-        long n = Count(what + " element count", MinBytes(elementType));
+        var elementType = ValueType(what.With("element type"));
+        long countAt = Position;
+        long n = Count(what.With("element count"), MinBytes(elementType));
+        if (n > System.Array.MaxLength) // only possible in files over 2 GiB
+            throw Error(countAt, $"{what} element count {n} is more than an array can hold");
         return elementType switch
         {
             GgufValueType.UInt8 => new(elementType, Take(n, what).ToArray()),
@@ -99,29 +161,43 @@ internal unsafe struct GgufCursor(byte* start, long length, string path)
             GgufValueType.UInt64 => new(elementType, Fixed<ulong>(n, what)),
             GgufValueType.Int64 => new(elementType, Fixed<long>(n, what)),
             GgufValueType.Float64 => new(elementType, Fixed<double>(n, what)),
-            GgufValueType.Bool => new(elementType, Items(n, what, (ref GgufCursor c, string w) => c.Bool(w))),
-            GgufValueType.String => new(elementType, Items(n, what, (ref GgufCursor c, string w) => c.String(w))),
-            _ => new(elementType, Items(n, what, (ref GgufCursor c, string w) => c.Array(w, depth + 1))),
+            GgufValueType.Bool => new(elementType, Bools(n, what)),
+            GgufValueType.String => new(elementType, Strings(n, what)),
+            _ => new(elementType, Arrays(n, what, depth + 1)),
         };
     }
 
-    private delegate T ItemReader<T>(ref GgufCursor cursor, string what);
-
-    private T[] Items<T>(long n, string what, ItemReader<T> read)
+    private bool[] Bools(long n, GgufField what)
     {
-        var items = new T[n];
+        var items = new bool[n];
         for (long i = 0; i < n; i++)
-            items[i] = read(ref this, what);
+            items[i] = Bool(what.Item(i));
         return items;
     }
 
-    private T[] Fixed<T>(long n, string what) where T : unmanaged
+    private string[] Strings(long n, GgufField what)
     {
-        var bytes = Take(n * sizeof(T), what);
-        var items = new T[n];
-        bytes.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(items.AsSpan()));
+        var items = new string[n];
+        for (long i = 0; i < n; i++)
+            items[i] = String(what.Item(i));
+        return items;
+    }
+
+    private GgufArray[] Arrays(long n, GgufField what, int depth)
+    {
+        var items = new GgufArray[n];
+        for (long i = 0; i < n; i++)
+            items[i] = Array(what.Item(i), depth);
+        return items;
+    }
+
+    private T[] Fixed<T>(long n, GgufField what) where T : unmanaged
+    {
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("GGUF reading needs a little-endian machine");
+        var bytes = Take(n * sizeof(T), what);
+        var items = new T[n];
+        bytes.CopyTo(MemoryMarshal.AsBytes(items.AsSpan()));
         return items;
     }
 

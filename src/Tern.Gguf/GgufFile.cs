@@ -11,6 +11,8 @@ public sealed unsafe class GgufFile : IDisposable
     public const uint Magic = 0x46554747; // "GGUF" little-endian
     public const int DefaultAlignment = 32;
     private const int MaxDimensions = 4;
+    private const int MaxKeyBytes = 65535; // the GGUF specification's limit
+    private const int MaxTensorNameBytes = 63; // ggml's GGML_MAX_NAME (64) with its terminating zero; llama.cpp rejects longer
 
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
@@ -84,43 +86,79 @@ public sealed unsafe class GgufFile : IDisposable
 
     public GgufValue? this[string key] => _byKey.GetValueOrDefault(key);
 
-    public string? GetString(string key) => _byKey.TryGetValue(key, out var v) ? v.AsString() : null;
+    public string? GetString(string key) => _byKey.TryGetValue(key, out var v) ? Typed(key, v.AsString) : null;
 
-    public long? GetInteger(string key) => _byKey.TryGetValue(key, out var v) ? v.AsInteger() : null;
+    public long? GetInteger(string key) => _byKey.TryGetValue(key, out var v) ? Typed(key, v.AsInteger) : null;
 
-    public double? GetFloat(string key) => _byKey.TryGetValue(key, out var v) ? v.AsDouble() : null;
+    public double? GetFloat(string key) => _byKey.TryGetValue(key, out var v) ? Typed(key, v.AsDouble) : null;
 
-    public bool? GetBool(string key) => _byKey.TryGetValue(key, out var v) ? v.AsBool() : null;
+    public bool? GetBool(string key) => _byKey.TryGetValue(key, out var v) ? Typed(key, v.AsBool) : null;
 
-    public string[]? GetStringArray(string key) => ArrayItems(key) switch
+    // These switch on the GGUF element type, not on the .NET array type: the CLR lets a uint[] match an int[]
+    // pattern (and sbyte[] a byte[] one), which would reinterpret 3e9 as a negative number.
+    public string[]? GetStringArray(string key) => ArrayOf(key) switch
     {
         null => null,
-        string[] s => s,
-        var other => throw new InvalidCastException($"{key} is an array of {other.GetType().GetElementType()!.Name}, not of strings"),
+        { ElementType: GgufValueType.String } a => (string[])a.Items,
+        var a => throw NotAnArrayOf(key, a, "strings"),
     };
 
-    public float[]? GetFloatArray(string key) => ArrayItems(key) switch
+    public float[]? GetFloatArray(string key) => ArrayOf(key) switch
     {
         null => null,
-        float[] f => f,
-        double[] d => Array.ConvertAll(d, x => (float)x),
-        var other => throw new InvalidCastException($"{key} is an array of {other.GetType().GetElementType()!.Name}, not of floats"),
+        { ElementType: GgufValueType.Float32 } a => (float[])a.Items,
+        { ElementType: GgufValueType.Float64 } a => Array.ConvertAll((double[])a.Items, x => (float)x),
+        var a => throw NotAnArrayOf(key, a, "floats"),
     };
 
-    public int[]? GetInt32Array(string key) => ArrayItems(key) switch
+    public int[]? GetInt32Array(string key) => ArrayOf(key) switch
     {
         null => null,
-        int[] i => i,
-        uint[] u => Array.ConvertAll(u, x => checked((int)x)),
-        byte[] b => Array.ConvertAll(b, x => (int)x),
-        sbyte[] b => Array.ConvertAll(b, x => (int)x),
-        short[] s => Array.ConvertAll(s, x => (int)x),
-        ushort[] s => Array.ConvertAll(s, x => (int)x),
-        long[] l => Array.ConvertAll(l, x => checked((int)x)),
-        var other => throw new InvalidCastException($"{key} is an array of {other.GetType().GetElementType()!.Name}, not of integers"),
+        { ElementType: GgufValueType.Int32 } a => (int[])a.Items,
+        { ElementType: GgufValueType.UInt32 } a => ToInt32(key, (uint[])a.Items),
+        { ElementType: GgufValueType.UInt8 } a => ToInt32(key, (byte[])a.Items),
+        { ElementType: GgufValueType.Int8 } a => ToInt32(key, (sbyte[])a.Items),
+        { ElementType: GgufValueType.UInt16 } a => ToInt32(key, (ushort[])a.Items),
+        { ElementType: GgufValueType.Int16 } a => ToInt32(key, (short[])a.Items),
+        { ElementType: GgufValueType.UInt64 } a => ToInt32(key, (ulong[])a.Items),
+        { ElementType: GgufValueType.Int64 } a => ToInt32(key, (long[])a.Items),
+        var a => throw NotAnArrayOf(key, a, "integers"),
     };
 
-    private Array? ArrayItems(string key) => _byKey.TryGetValue(key, out var v) ? v.AsArray().Items : null;
+    private GgufArray? ArrayOf(string key) => _byKey.TryGetValue(key, out var v) ? Typed(key, v.AsArray) : null;
+
+    /// <summary>Runs a GgufValue accessor, naming the key if the value has the wrong type.</summary>
+    private static T Typed<T>(string key, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidCastException e)
+        {
+            throw new InvalidCastException($"metadata '{key}': {e.Message}", e);
+        }
+    }
+
+    private static InvalidCastException NotAnArrayOf(string key, GgufArray array, string wanted) =>
+        new($"metadata '{key}' is an array of {array.ElementType}, not of {wanted}");
+
+    private static int[] ToInt32<T>(string key, T[] items) where T : System.Numerics.IBinaryInteger<T>
+    {
+        var result = new int[items.Length];
+        for (int i = 0; i < items.Length; i++)
+        {
+            try
+            {
+                result[i] = int.CreateChecked(items[i]);
+            }
+            catch (OverflowException)
+            {
+                throw new InvalidCastException($"metadata '{key}' item {i} is {items[i]}, outside the Int32 range");
+            }
+        }
+        return result;
+    }
 
     public bool TryGetTensor(string name, out GgufTensorInfo tensor) => _tensorsByName.TryGetValue(name, out tensor!);
 
@@ -138,9 +176,12 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary><paramref name="rowCount"/> rows starting at <paramref name="firstRow"/>, zero-copy.</summary>
     public ReadOnlySpan<byte> GetTensorRows(GgufTensorInfo tensor, long firstRow, int rowCount)
     {
-        if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > tensor.RowCount)
-            throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows {firstRow}..{firstRow + rowCount} outside tensor '{tensor.Name}' with {tensor.RowCount} rows");
-        return Slice(tensor, firstRow * tensor.RowBytes, checked((int)(rowCount * tensor.RowBytes)));
+        // firstRow > RowCount - rowCount, not firstRow + rowCount > RowCount: the sum can overflow and wrap around
+        if (firstRow < 0 || rowCount < 0 || firstRow > tensor.RowCount - rowCount)
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"{rowCount} rows from row {firstRow} are outside tensor '{tensor.Name}' with {tensor.RowCount} rows");
+        if (rowCount * tensor.RowBytes > int.MaxValue)
+            throw new InvalidOperationException($"{rowCount} rows of tensor '{tensor.Name}' are {rowCount * tensor.RowBytes} bytes, too large for one span; read fewer rows");
+        return Slice(tensor, firstRow * tensor.RowBytes, (int)(rowCount * tensor.RowBytes));
     }
 
     /// <summary>Address of a tensor's first byte, valid until this file is disposed (for kernels that stream rows).</summary>
@@ -183,26 +224,20 @@ public sealed unsafe class GgufFile : IDisposable
         long kvCount = c.Count("metadata count", 13); // key length + type + 1-byte value at least
 
         var metadata = new List<KeyValuePair<string, GgufValue>>((int)Math.Min(kvCount, 4096));
+        int alignment = DefaultAlignment;
         for (long i = 0; i < kvCount; i++)
         {
             long at = c.Position;
-            string key = c.String($"metadata key #{i}");
-            var type = c.ValueType($"metadata '{key}' type");
-            var value = c.Value(type, $"metadata '{key}'");
+            string key = c.String(new GgufField("metadata key", Index: i), MaxKeyBytes);
+            var field = new GgufField("metadata", key);
+            var type = c.ValueType(field.With("type"));
+            long valueAt = c.Position;
+            var value = c.Value(type, field);
             if (!_byKey.TryAdd(key, value))
-                throw c.Error(at, $"duplicate metadata key '{key}'");
+                throw c.Error(at, $"duplicate metadata key '{GgufField.Shown(key)}'");
             metadata.Add(new(key, value));
-        }
-
-        int alignment = DefaultAlignment;
-        if (_byKey.TryGetValue("general.alignment", out var alignValue))
-        {
-            if (alignValue.Type != GgufValueType.UInt32)
-                throw c.Error(0, $"general.alignment must be a UInt32, found {alignValue.Type}");
-            uint a = (uint)alignValue.Value;
-            if (a == 0 || (a & (a - 1)) != 0 || a > 1 << 20)
-                throw c.Error(0, $"general.alignment {a} is not a power of two up to 1 MiB");
-            alignment = (int)a;
+            if (key == "general.alignment")
+                alignment = CheckAlignment(ref c, value, valueAt);
         }
 
         var tensors = new List<GgufTensorInfo>((int)Math.Min(tensorCount, 65536));
@@ -215,12 +250,23 @@ public sealed unsafe class GgufFile : IDisposable
         return (version, metadata, alignment, tensors, dataOffset);
     }
 
+    private static int CheckAlignment(ref GgufCursor c, GgufValue value, long valueAt)
+    {
+        if (value.Type != GgufValueType.UInt32)
+            throw c.Error(valueAt, $"general.alignment must be a UInt32, found {value.Type}");
+        uint a = (uint)value.Value;
+        if (a == 0 || (a & (a - 1)) != 0 || a > 1 << 20)
+            throw c.Error(valueAt, $"general.alignment {a} is not a power of two up to 1 MiB");
+        return (int)a;
+    }
+
     private GgufTensorInfo ReadTensorInfo(ref GgufCursor c, long index, int alignment)
     {
         long at = c.Position;
-        string name = c.String($"tensor #{index} name");
+        string name = c.String(new GgufField("tensor", Index: index, Part: "name"), MaxTensorNameBytes);
+        var field = new GgufField("tensor", name);
         long dimsAt = c.Position;
-        uint nDims = c.U32($"tensor '{name}' dimension count");
+        uint nDims = c.U32(field.With("dimension count"));
         if (nDims is 0 or > MaxDimensions)
             throw c.Error(dimsAt, $"tensor '{name}' has {nDims} dimensions (1 to {MaxDimensions} allowed)");
         var dims = new long[nDims];
@@ -228,7 +274,7 @@ public sealed unsafe class GgufFile : IDisposable
         for (int d = 0; d < nDims; d++)
         {
             long dimAt = c.Position;
-            ulong n = c.U64($"tensor '{name}' dimension {d}");
+            ulong n = c.U64(field.Dimension(d));
             if (n == 0 || n > long.MaxValue)
                 throw c.Error(dimAt, $"tensor '{name}' dimension {d} is {n} (must be 1 to {long.MaxValue})");
             dims[d] = (long)n;
@@ -238,7 +284,7 @@ public sealed unsafe class GgufFile : IDisposable
         }
 
         long typeAt = c.Position;
-        uint rawType = c.U32($"tensor '{name}' type");
+        uint rawType = c.U32(field.With("type"));
         var type = (GgmlType)rawType;
         if (!GgmlTypeSizes.TryGet(type, out var size))
             throw c.Error(typeAt, $"tensor '{name}' has unknown type {rawType}");
@@ -248,7 +294,7 @@ public sealed unsafe class GgufFile : IDisposable
             throw c.Error(dimsAt, $"tensor '{name}' dimensions overflow: the byte size exceeds 2^63");
 
         long offsetAt = c.Position;
-        ulong offset = c.U64($"tensor '{name}' data offset");
+        ulong offset = c.U64(field.With("data offset"));
         if (offset % (ulong)alignment != 0)
             throw c.Error(offsetAt, $"tensor '{name}' data offset {offset} is not a multiple of the alignment {alignment}");
 
@@ -258,7 +304,7 @@ public sealed unsafe class GgufFile : IDisposable
         return tensor;
     }
 
-    private static void CheckTensorData(ref GgufCursor c, List<GgufTensorInfo> tensors, long dataOffset, long dataSize)
+    private void CheckTensorData(ref GgufCursor c, List<GgufTensorInfo> tensors, long dataOffset, long dataSize)
     {
         if (tensors.Count == 0)
             return;
@@ -267,8 +313,9 @@ public sealed unsafe class GgufFile : IDisposable
         string? previousName = null;
         foreach (var t in byOffset)
         {
+            // reported where the tensor starts, or where the file ends if it starts beyond that
             if (t.Offset > (ulong)dataSize || (ulong)t.ByteCount > (ulong)dataSize - t.Offset)
-                throw c.Error(t.Offset > (ulong)dataSize ? dataOffset + dataSize : dataOffset + (long)t.Offset,
+                throw c.Error(t.Offset < (ulong)dataSize ? dataOffset + (long)t.Offset : _length,
                     $"tensor '{t.Name}' data ({t.ByteCount} bytes at data offset {t.Offset}) runs past the end of the file (data section is {dataSize} bytes)");
             if (t.Offset < previousEnd)
                 throw c.Error(dataOffset + (long)t.Offset, $"tensor '{t.Name}' data overlaps tensor '{previousName}'");

@@ -21,6 +21,9 @@ public sealed class GgufWriter(uint version = 3)
     {
         if (_metadata.Exists(kv => kv.Key == key))
             throw new ArgumentException($"metadata key '{key}' added twice", nameof(key));
+        // the reader's rule: anything else would make a file that GgufFile (and llama.cpp) refuse
+        if (key == "general.alignment" && !(value.Value is uint a && a != 0 && (a & (a - 1)) == 0 && a <= 1 << 20))
+            throw new ArgumentException($"general.alignment must be a UInt32 power of two up to 1 MiB, not {value.Type} {value}", nameof(value));
         _metadata.Add(new(key, value));
     }
 
@@ -97,7 +100,8 @@ public sealed class GgufWriter(uint version = 3)
             offset = Align(offset + (ulong)t.ByteCount, alignment);
         }
         header.Flush();
-        Pad(stream, alignment);
+        if (_tensors.Count > 0) // like llama.cpp: a metadata-only file (a vocab) ends right after its header
+            Pad(stream, alignment);
 
         foreach (var t in _tensors)
         {

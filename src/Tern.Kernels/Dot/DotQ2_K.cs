@@ -100,8 +100,8 @@ public static class DotQ2_K
         for (int i = 0; i < blocks; i++)
         {
             float yd = Unsafe.ReadUnaligned<float>(ref y);
-            float d = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 80)));
-            float dmin = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 82)));
+            float d = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 80)));
+            float dmin = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 82)));
 
             Vector128<byte> scalesAndMins = Vector128.LoadUnsafe(ref x);
             Vector128<byte> scales8 = scalesAndMins & lowNibble;

@@ -108,8 +108,8 @@ public static class DotQ4_K
         for (int i = 0; i < blocks; i++)
         {
             float yd = Unsafe.ReadUnaligned<float>(ref y);
-            float d = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref x));
-            float dmin = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 2)));
+            float d = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref x));
+            float dmin = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 2)));
 
             // 12 packed bytes -> scales[8] | mins[8], one byte each (as ggml's kmask unpacking).
             uint u0 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, 4));
@@ -167,33 +167,4 @@ public static class DotQ4_K
     /// <summary>Shuffle control that broadcasts 16-bit element <paramref name="k"/> of each 128-bit lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> BroadcastPair(int k) => Vector256.Create((ushort)(0x0100 + 0x0202 * k)).AsByte();
-}
-
-/// <summary>
-/// Exact half → float for the block scales of the K-quant dot kernels. .NET has no F16C intrinsics and the BCL
-/// conversion is ~20 instructions (and a call on cold paths, which makes the JIT spill the kernels' vector registers);
-/// this takes five integer ops for normal values and stays call-free.
-/// </summary>
-internal static class HalfScales
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ToSingle(ushort half)
-    {
-        uint sign = (uint)(half & 0x8000) << 16;
-        uint magnitude = half & 0x7FFFu;
-        if (magnitude - 0x400u < 0x7800u)
-        {
-            // Normal: exponent and mantissa move up 13 bits and the exponent bias goes from 15 to 127.
-            return BitConverter.UInt32BitsToSingle(sign | ((magnitude << 13) + 0x38000000u));
-        }
-
-        if (magnitude < 0x400u)
-        {
-            // Zero and subnormals: mantissa · 2^-24, exact in float.
-            return BitConverter.UInt32BitsToSingle(sign | BitConverter.SingleToUInt32Bits(magnitude * (1f / 16777216f)));
-        }
-
-        // Inf and NaN (payload kept).
-        return BitConverter.UInt32BitsToSingle(sign | 0x7F800000u | (magnitude << 13));
-    }
 }

@@ -111,8 +111,8 @@ public static class DotQ5_K
         for (int i = 0; i < blocks; i++)
         {
             float yd = Unsafe.ReadUnaligned<float>(ref y);
-            float d = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref x));
-            float dmin = yd * HalfScales.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 2)));
+            float d = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref x));
+            float dmin = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 2)));
 
             // 12 packed bytes -> scales[8] | mins[8], one byte each (as ggml's kmask unpacking).
             uint u0 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, 4));

@@ -1,0 +1,211 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Tern.Gguf;
+
+namespace Tern.Kernels;
+
+/// <summary>
+/// y = x · Wᵀ over quantized weights: W [rows, cols] of any <see cref="QuantTypes"/> type, stored row after row as
+/// in the GGUF file; x [nTokens, cols] float; y [nTokens, rows] float. Matrix × vector is nTokens = 1.
+/// </summary>
+/// <remarks>
+/// As in llama.cpp, each activation row is quantized once into the weight type's <see cref="QuantType.DotActivation"/>
+/// and the dot products run on quantized blocks, never on dequantized weights. Output rows are split across the
+/// pool in chunks; a thread loops over the tokens for each row of its chunk, so a weight row comes from memory once
+/// per call (from cache for the later tokens). The quantized activations live in a buffer owned by this instance
+/// and reused, so no call allocates once it has seen its largest shape. Not thread-safe: one instance per caller.
+/// </remarks>
+public sealed unsafe class MatMul
+{
+    // Budget for one tile of quantized activation rows, so a tile stays in L2 while a chunk's weight rows pass by.
+    private const int ActivationTileBytes = 256 * 1024;
+
+    private byte[] _activations = [];
+
+    public MatMul(WorkerPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        Pool = pool;
+    }
+
+    public WorkerPool Pool { get; }
+
+    /// <summary>Output rows per unit of work; 0 (the default) picks 16–64 from the shape and thread count.</summary>
+    public int ChunkRows
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            field = value;
+        }
+    }
+
+    /// <summary>y [nTokens, rows] = x [nTokens, cols] · Wᵀ with W [rows, cols] of type <paramref name="type"/>;
+    /// nTokens = x.Length / cols.</summary>
+    public void Multiply(GgmlType type, ReadOnlySpan<byte> weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y) =>
+        Multiply(QuantTypes.Get(type), weights, rows, cols, x, y);
+
+    /// <inheritdoc cref="Multiply(GgmlType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/>
+    public void Multiply(QuantType type, ReadOnlySpan<byte> weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        if (weights.Length != type.RowBytes(cols) * rows)
+            throw new ArgumentException($"weights hold {weights.Length} bytes, a [{rows}, {cols}] {type.Type} matrix needs {type.RowBytes(cols) * rows}", nameof(weights));
+        fixed (byte* w = weights)
+            Multiply(type, w, rows, cols, x, y);
+    }
+
+    /// <summary>As the span overload, for weights anywhere in memory (e.g. a mapped tensor larger than 2 GB):
+    /// row r starts at <paramref name="weights"/> + r × <see cref="QuantType.RowBytes"/>(cols). The memory must stay
+    /// valid and unmoved during the call.</summary>
+    public void Multiply(QuantType type, byte* weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        var dot = type.Dot ?? throw new NotSupportedException($"no dot product for {type.Type} weights");
+        if (cols % type.BlockSize != 0)
+            throw new ArgumentException($"row length {cols} is not a multiple of the {type.Type} block size {type.BlockSize}", nameof(cols));
+        if (x.Length % cols != 0)
+            throw new ArgumentException($"activations hold {x.Length} floats, not a whole number of rows of {cols}", nameof(x));
+        var nTokens = x.Length / cols;
+        if (y.Length != (long)nTokens * rows)
+            throw new ArgumentException($"output holds {y.Length} floats, [{nTokens}, {rows}] needs {(long)nTokens * rows}", nameof(y));
+        if (rows == 0 || nTokens == 0)
+            return;
+
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            var job = new RowChunkJob
+            {
+                Weights = weights,
+                RowBytes = checked((int)type.RowBytes(cols)),
+                Rows = rows,
+                Output = yp,
+                Tokens = nTokens,
+                Dot = dot,
+            };
+
+            if (type.DotActivation == GgmlType.F32)
+            {
+                // F32 activations are the input itself: nothing to quantize.
+                job.Activations = (byte*)xp;
+                job.ActivationRowBytes = checked(cols * sizeof(float));
+            }
+            else
+            {
+                var activation = QuantTypes.Get(type.DotActivation);
+                job.ActivationRowBytes = checked((int)QuantizeActivations(activation, xp, cols, nTokens));
+                job.Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)); // pinned array
+            }
+
+            job.TokenTile = Math.Clamp(ActivationTileBytes / job.ActivationRowBytes, 1, nTokens);
+            job.ChunkRows = ChunkRows > 0 ? ChunkRows : AutoChunkRows(rows, Pool.ThreadCount);
+            var chunks = (rows + job.ChunkRows - 1) / job.ChunkRows;
+            Pool.Run(ref job, chunks);
+        }
+    }
+
+    /// <summary>Quantizes the nTokens rows of x into <see cref="_activations"/>; returns the bytes per row.</summary>
+    private long QuantizeActivations(QuantType activation, float* x, int cols, int nTokens)
+    {
+        var fromFloat = activation.FromFloat ?? throw new NotSupportedException($"no quantizer for activation type {activation.Type}");
+        if (cols % activation.BlockSize != 0)
+            throw new ArgumentException($"row length {cols} is not a multiple of the {activation.Type} block size {activation.BlockSize}", nameof(cols));
+        var rowBytes = activation.RowBytes(cols);
+        var needed = rowBytes * nTokens;
+        if (_activations.Length < needed)
+            _activations = GC.AllocateUninitializedArray<byte>(checked((int)needed), pinned: true);
+
+        var job = new QuantizeJob
+        {
+            Input = x,
+            Cols = cols,
+            Output = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)),
+            RowBytes = (int)rowBytes,
+            FromFloat = fromFloat,
+        };
+        Pool.Run(ref job, nTokens);
+        return rowBytes;
+    }
+
+    // Enough chunks per thread to even out uneven progress, each a multiple of 16 rows (whole cache lines of y).
+    private static int AutoChunkRows(int rows, int threads) => Math.Clamp(rows / (threads * 4) / 16 * 16, 16, 64);
+
+    private struct RowChunkJob : IParallelJob
+    {
+        public byte* Weights;
+        public int RowBytes;
+        public int Rows;
+        public int ChunkRows;
+        public byte* Activations;
+        public int ActivationRowBytes;
+        public int Tokens;
+        public int TokenTile;
+        public float* Output;
+        public DotRow Dot;
+
+        public readonly void Execute(int chunk)
+        {
+            var r0 = chunk * ChunkRows;
+            var r1 = Math.Min(r0 + ChunkRows, Rows);
+            for (var t0 = 0; t0 < Tokens; t0 += TokenTile)
+            {
+                var t1 = Math.Min(t0 + TokenTile, Tokens);
+                for (var r = r0; r < r1; r++)
+                {
+                    var row = new ReadOnlySpan<byte>(Weights + (long)r * RowBytes, RowBytes);
+                    for (var t = t0; t < t1; t++)
+                    {
+                        var activation = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, ActivationRowBytes);
+                        Output[(long)t * Rows + r] = Dot(row, activation); // y [nTokens, rows]
+                    }
+                }
+            }
+        }
+    }
+
+    private struct QuantizeJob : IParallelJob
+    {
+        public float* Input;
+        public int Cols;
+        public byte* Output;
+        public int RowBytes;
+        public QuantizeRow FromFloat;
+
+        public readonly void Execute(int token) =>
+            FromFloat(new ReadOnlySpan<float>(Input + (long)token * Cols, Cols), new Span<byte>(Output + (long)token * RowBytes, RowBytes));
+    }
+
+    /// <summary>Plain single-threaded reference: dequantizes each weight row and takes float dot products with the
+    /// unquantized activations (accumulated in double). For tests.</summary>
+    public static void Reference(GgmlType type, ReadOnlySpan<byte> weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y) =>
+        Reference(QuantTypes.Get(type), weights, rows, cols, x, y);
+
+    /// <inheritdoc cref="Reference(GgmlType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/>
+    public static void Reference(QuantType type, ReadOnlySpan<byte> weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        var rowBytes = checked((int)type.RowBytes(cols));
+        var nTokens = x.Length / cols;
+        if (weights.Length != (long)rowBytes * rows || x.Length != nTokens * cols || y.Length != nTokens * rows)
+            throw new ArgumentException("shapes do not match");
+        var row = new float[cols];
+        for (var r = 0; r < rows; r++)
+        {
+            type.ToFloat(weights.Slice(r * rowBytes, rowBytes), row);
+            for (var t = 0; t < nTokens; t++)
+            {
+                var xt = x.Slice(t * cols, cols);
+                double sum = 0;
+                for (var i = 0; i < cols; i++)
+                    sum += (double)row[i] * xt[i];
+                y[t * rows + r] = (float)sum;
+            }
+        }
+    }
+}
