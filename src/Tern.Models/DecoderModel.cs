@@ -1,0 +1,425 @@
+using System.Numerics.Tensors;
+using Tern.Gguf;
+using Tern.Kernels;
+
+namespace Tern.Models;
+
+/// <summary>Options for loading a model.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>Threads of the worker pool; 0 means one per processor.</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>
+/// A decoder-only transformer of the llama family. <see cref="Forward"/> runs one batch of tokens from any number
+/// of sequences: embeddings, the architecture's layers (<see cref="ForwardLayer"/>), final norm and output
+/// projection for the tokens that want logits. Prompt tokens go through every projection together as matrix ×
+/// matrix products. The building blocks the layers share (norms, projections, self-attention over the KV cache,
+/// feed-forward and Mixture-of-Experts) live here; each architecture file composes them. Not thread-safe: one
+/// forward pass at a time.
+/// </summary>
+public abstract unsafe class DecoderModel : IDisposable
+{
+    private readonly ModelOptions _options;
+    private WorkerPool? _pool;
+    private MatMul? _matmul;
+    private readonly ForwardBuffers _buffers = new();
+    private readonly bool _ownsFile;
+
+    // The batch being run (valid during Forward).
+    private TokenBatch _batch = null!;
+    private KvCache _cache = null!;
+
+    protected DecoderModel(GgufFile file, Hyperparameters hyperparameters, ModelOptions options, bool ownsFile = true)
+    {
+        File = file;
+        Hyperparameters = hyperparameters;
+        _ownsFile = ownsFile;
+        _options = options;
+        var h = hyperparameters;
+        Weights = new WeightLoader(file);
+        TokenEmbedding = Weights.Matrix("token_embd.weight", h.EmbeddingLength, h.VocabSize);
+        OutputNorm = Weights.Vector("output_norm.weight", h.EmbeddingLength);
+        Output = Weights.TryMatrix("output.weight", h.EmbeddingLength, h.VocabSize) ?? TokenEmbedding; // tied when absent
+    }
+
+    public GgufFile File { get; }
+    public Hyperparameters Hyperparameters { get; }
+    /// <summary>The model's worker threads, started on first use (so a model that fails to load starts none).</summary>
+    public WorkerPool Pool => _pool ??= new WorkerPool(_options.Threads);
+
+    private MatMul Matmul => _matmul ??= new MatMul(Pool);
+
+    /// <summary>How RoPE pairs dimensions in this architecture.</summary>
+    protected abstract RopeStyle RopeStyle { get; }
+
+    internal WeightLoader Weights { get; }
+    protected Weight TokenEmbedding { get; }
+    protected float[] OutputNorm { get; }
+    protected Weight Output { get; }
+
+    /// <summary>Number of tokens in the batch being run.</summary>
+    protected int N { get; private set; }
+
+    /// <summary>The residual stream of the batch: [N, n_embd].</summary>
+    protected Span<float> X => _buffers.X.AsSpan(0, N * Hyperparameters.EmbeddingLength);
+
+    /// <summary>Loads a model, choosing the architecture from <c>general.architecture</c>.</summary>
+    public static DecoderModel Load(string path, ModelOptions? options = null) => ModelLoader.Load(path, options ?? new ModelOptions());
+
+    /// <summary>A KV cache sized for this model.</summary>
+    public KvCache CreateKvCache(int capacityTokens, int blockTokens = 32) =>
+        new(Hyperparameters.BlockCount, Hyperparameters.KvDim, capacityTokens, blockTokens);
+
+    /// <summary>
+    /// Runs the batch, writing its keys and values into <paramref name="cache"/>, and writes the logits of the
+    /// tokens that want them into <paramref name="logits"/>: [batch.OutputCount, n_vocab], in batch order.
+    /// </summary>
+    public void Forward(TokenBatch batch, KvCache cache, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(cache);
+        var h = Hyperparameters;
+        if (cache.Layers != h.BlockCount || cache.KvDim != h.KvDim)
+            throw new ArgumentException($"KV cache has {cache.Layers} layers of width {cache.KvDim}, the model needs {h.BlockCount} of {h.KvDim}", nameof(cache));
+        if (logits.Length < (long)batch.OutputCount * h.VocabSize)
+            throw new ArgumentException($"logits hold {logits.Length} floats, {batch.OutputCount} outputs need {(long)batch.OutputCount * h.VocabSize}", nameof(logits));
+        if (batch.Count == 0)
+            return;
+        Reserve(batch, cache);
+
+        _batch = batch;
+        _cache = cache;
+        N = batch.Count;
+        _buffers.Ensure(h, N, batch.OutputCount);
+
+        // x = token_embd[tokens]                                   [N, n_embd]
+        var tokens = batch.Tokens;
+        for (int t = 0; t < N; t++)
+            TokenEmbedding.DequantizeRow(tokens[t], X.Slice(t * h.EmbeddingLength, h.EmbeddingLength));
+        ComputeRopeAngles(batch.Positions);
+
+        for (int layer = 0; layer < h.BlockCount; layer++)
+            ForwardLayer(layer);
+
+        // logits = output · norm(x[outputs])                       [n_out, n_vocab]
+        int nOut = batch.OutputCount;
+        var outputs = _buffers.OutputRows.AsSpan(0, nOut * h.EmbeddingLength);
+        int o = 0;
+        for (int t = 0; t < N; t++)
+        {
+            if (batch.Outputs[t])
+                X.Slice(t * h.EmbeddingLength, h.EmbeddingLength).CopyTo(outputs.Slice(o++ * h.EmbeddingLength));
+        }
+
+        Norm.RmsNorm(outputs, OutputNorm, h.RmsEpsilon, outputs);
+        Linear(Output, outputs, logits[..(nOut * h.VocabSize)]);
+        _batch = null!;
+        _cache = null!;
+    }
+
+    /// <summary>One transformer block over the batch, reading and updating <see cref="X"/>.</summary>
+    protected abstract void ForwardLayer(int layer);
+
+    /// <summary>Checks token ids and positions, then makes room in the cache for every sequence in the batch.</summary>
+    private void Reserve(TokenBatch batch, KvCache cache)
+    {
+        var h = Hyperparameters;
+        var tokens = batch.Tokens;
+        var positions = batch.Positions;
+        var sequences = batch.Sequences;
+        var end = new Dictionary<KvSequence, int>();
+        for (int t = 0; t < batch.Count; t++)
+        {
+            if ((uint)tokens[t] >= (uint)h.VocabSize)
+                throw new ArgumentException($"token {tokens[t]} at batch index {t} is outside the vocabulary (0..{h.VocabSize - 1})", nameof(batch));
+            int length = end.TryGetValue(sequences[t], out int e) ? e : sequences[t].Length;
+            if (positions[t] > length)
+                throw new ArgumentException($"position {positions[t]} at batch index {t} leaves a gap: sequence {sequences[t].Id} holds {length} positions", nameof(batch));
+            end[sequences[t]] = Math.Max(length, positions[t] + 1);
+        }
+
+        foreach (var (sequence, length) in end)
+            cache.EnsureCapacity(sequence, length);
+        foreach (var (sequence, length) in end)
+            sequence.Length = length;
+    }
+
+    private void ComputeRopeAngles(ReadOnlySpan<int> positions)
+    {
+        int half = Hyperparameters.RopeDimensionCount / 2;
+        for (int t = 0; t < positions.Length; t++)
+            Rope.Angles(positions[t], Hyperparameters.RopeDimensionCount, Hyperparameters.RopeFreqBase, _buffers.Cos.AsSpan(t * half, half), _buffers.Sin.AsSpan(t * half, half));
+    }
+
+    // ---- building blocks for the architectures ----
+
+    /// <summary>Scratch [N, n_embd] for a layer's normalized input.</summary>
+    protected Span<float> H => _buffers.H.AsSpan(0, N * Hyperparameters.EmbeddingLength);
+
+    /// <summary>Scratch [N, n_embd] for a block's output before it joins the residual stream.</summary>
+    protected Span<float> BlockOut => _buffers.BlockOut.AsSpan(0, N * Hyperparameters.EmbeddingLength);
+
+    /// <summary>Scratch [N, n_head·head_dim] for the attention heads' output.</summary>
+    protected Span<float> Heads => _buffers.Attn.AsSpan(0, N * Hyperparameters.QDim);
+
+    /// <summary>Scratch [N, n_ff] for a feed-forward block's hidden activations.</summary>
+    protected Span<float> Hidden => _buffers.Gate.AsSpan(0, N * Hyperparameters.FeedForwardLength);
+
+    protected void RmsNorm(ReadOnlySpan<float> x, float[] weight, Span<float> y) => Norm.RmsNorm(x, weight, Hyperparameters.RmsEpsilon, y);
+
+    /// <summary>y [n, rows] = x [n, cols] · Wᵀ (+ bias).</summary>
+    protected void Linear(Weight w, ReadOnlySpan<float> x, Span<float> y, float[]? bias = null)
+    {
+        Matmul.Multiply(w.Type, w.Address, w.Rows, w.Cols, x, y);
+        if (bias is not null)
+        {
+            for (int row = 0; row < y.Length; row += bias.Length)
+                TensorPrimitives.Add(y.Slice(row, bias.Length), bias, y.Slice(row, bias.Length));
+        }
+    }
+
+    protected static void AddTo(Span<float> x, ReadOnlySpan<float> y) => TensorPrimitives.Add(x, y, x);
+
+    /// <summary>
+    /// Multi-head self-attention with grouped KV heads, up to (not including) the output projection:
+    /// q, k, v = h·W (+ b); RoPE on q and k; k and v appended to the cache; each query head attends over its
+    /// sequence's cached positions up to its own. h: [N, n_embd] → output: [N, n_head·head_dim].
+    /// </summary>
+    protected void SelfAttention(int layer, ReadOnlySpan<float> h, AttentionWeights w, Span<float> output)
+    {
+        var hp = Hyperparameters;
+        var q = _buffers.Q.AsSpan(0, N * hp.QDim);   // [N, n_head·head_dim]
+        var k = _buffers.K.AsSpan(0, N * hp.KvDim);  // [N, n_kv_head·head_dim]
+        var v = _buffers.V.AsSpan(0, N * hp.KvDim);  // [N, n_kv_head·head_dim]
+        Linear(w.Q, h, q, w.QBias);
+        Linear(w.K, h, k, w.KBias);
+        Linear(w.V, h, v, w.VBias);
+
+        int half = hp.RopeDimensionCount / 2;
+        for (int t = 0; t < N; t++)
+        {
+            var cos = _buffers.Cos.AsSpan(t * half, half);
+            var sin = _buffers.Sin.AsSpan(t * half, half);
+            for (int head = 0; head < hp.HeadCount; head++)
+                Rope.Apply(RopeStyle, q.Slice(t * hp.QDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
+            for (int head = 0; head < hp.HeadCountKv; head++)
+                Rope.Apply(RopeStyle, k.Slice(t * hp.KvDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
+        }
+
+        // The cache holds F16; queries are rounded to F16 too, as ggml does before its F16 dot products.
+        var positions = _batch.Positions;
+        var sequences = _batch.Sequences;
+        for (int t = 0; t < N; t++)
+        {
+            var keyRow = new Span<Half>(_cache.Row(sequences[t], layer, false, positions[t]), hp.KvDim);
+            var valueRow = new Span<Half>(_cache.Row(sequences[t], layer, true, positions[t]), hp.KvDim);
+            TensorPrimitives.ConvertToHalf(k.Slice(t * hp.KvDim, hp.KvDim), keyRow);
+            TensorPrimitives.ConvertToHalf(v.Slice(t * hp.KvDim, hp.KvDim), valueRow);
+        }
+
+        var qHalf = new Span<Half>(_buffers.QHalf, 0, q.Length);
+        TensorPrimitives.ConvertToHalf(q, qHalf);
+        TensorPrimitives.ConvertToSingle(qHalf, q);
+
+        fixed (float* qp = q)
+        fixed (float* op = output)
+        {
+            var job = new AttentionJob
+            {
+                Cache = _cache,
+                Sequences = sequences,
+                Positions = positions,
+                Layer = layer,
+                Q = qp,
+                Output = op,
+                HeadCount = hp.HeadCount,
+                GroupSize = hp.HeadCount / hp.HeadCountKv,
+                HeadDim = hp.HeadDim,
+                QDim = hp.QDim,
+                KvDim = hp.KvDim,
+                Scale = 1f / MathF.Sqrt(hp.HeadDim),
+            };
+            Pool.Run(ref job, N * hp.HeadCount);
+        }
+    }
+
+    /// <summary>One (token, head) pair per index: online-softmax attention over the sequence's KV blocks.</summary>
+    private ref struct AttentionJob : IParallelJob
+    {
+        public KvCache Cache;
+        public ReadOnlySpan<KvSequence> Sequences;
+        public ReadOnlySpan<int> Positions;
+        public int Layer;
+        public float* Q;
+        public float* Output;
+        public int HeadCount;
+        public int GroupSize;
+        public int HeadDim;
+        public int QDim;
+        public int KvDim;
+        public float Scale;
+
+        public readonly void Execute(int index)
+        {
+            int t = index / HeadCount;
+            int head = index % HeadCount;
+            int kvHead = head / GroupSize;
+            var q = new ReadOnlySpan<float>(Q + (long)t * QDim + head * HeadDim, HeadDim);
+            var acc = new Span<float>(Output + (long)t * QDim + head * HeadDim, HeadDim);
+            acc.Clear();
+            int blockTokens = Cache.BlockTokens;
+            Span<float> scores = stackalloc float[blockTokens];
+            var state = Attention.OnlineSoftmax.Empty;
+            var blocks = Sequences[t].BlockList;
+            int count = Positions[t] + 1; // causal: positions 0..p of this sequence
+            int span = (blockTokens - 1) * KvDim + HeadDim;
+            for (int b = 0; b * blockTokens < count; b++)
+            {
+                int n = Math.Min(blockTokens, count - b * blockTokens);
+                var keys = new ReadOnlySpan<ushort>(Cache.BlockRows(blocks[b], Layer, false) + kvHead * HeadDim, span);
+                var values = new ReadOnlySpan<ushort>(Cache.BlockRows(blocks[b], Layer, true) + kvHead * HeadDim, span);
+                Attention.Accumulate(q, keys, values, KvDim, n, Scale, ref state, acc, scores);
+            }
+
+            Attention.Finish(state, acc);
+        }
+    }
+
+    /// <summary>SwiGLU feed-forward: down(silu(gate·h) ⊙ up·h), with an optional RMS norm before down (bitnet).
+    /// h: [N, n_embd] → output: [N, n_embd].</summary>
+    protected void FeedForward(ReadOnlySpan<float> h, FeedForwardWeights w, Span<float> output, float[]? subNorm = null)
+    {
+        var gate = Hidden;                                                        // [N, n_ff]
+        var up = _buffers.Up.AsSpan(0, gate.Length);                              // [N, n_ff]
+        Linear(w.Gate, h, gate);
+        Linear(w.Up, h, up);
+        Activation.SwiGlu(gate, up, gate);
+        if (subNorm is not null)
+            RmsNorm(gate, subNorm, gate);
+        Linear(w.Down, gate, output);
+    }
+
+    /// <summary>
+    /// Mixture-of-Experts: router softmax over experts, the top expert_used_count per token with their weights
+    /// renormalized to sum to 1, and the weighted sum of those experts' SwiGLU outputs. Tokens are grouped by expert
+    /// so each expert's weights are read once per batch. h: [N, n_embd] → output: [N, n_embd].
+    /// </summary>
+    protected void MixtureOfExperts(ReadOnlySpan<float> h, ExpertWeights w, Span<float> output)
+    {
+        var hp = Hyperparameters;
+        int d = hp.EmbeddingLength, ff = hp.FeedForwardLength, nExp = hp.ExpertCount, used = hp.ExpertUsedCount;
+        var probs = _buffers.Router.AsSpan(0, N * nExp);                        // [N, n_expert]
+        Linear(w.Router, h, probs);
+        Activation.Softmax(probs, nExp);
+
+        // Choose each token's experts: [N, used] ids and weights.
+        var chosen = _buffers.Chosen.AsSpan(0, N * used);
+        var chosenWeight = _buffers.ChosenWeight.AsSpan(0, N * used);
+        for (int t = 0; t < N; t++)
+        {
+            var p = probs.Slice(t * nExp, nExp);
+            float sum = 0;
+            for (int j = 0; j < used; j++)
+            {
+                int best = -1;
+                for (int e = 0; e < nExp; e++)
+                {
+                    if ((best < 0 || p[e] > p[best]) && chosen.Slice(t * used, j).IndexOf(e) < 0)
+                        best = e;
+                }
+
+                chosen[t * used + j] = best;
+                chosenWeight[t * used + j] = p[best];
+                sum += p[best];
+            }
+
+            TensorPrimitives.Divide(chosenWeight.Slice(t * used, used), sum, chosenWeight.Slice(t * used, used));
+        }
+
+        output.Clear();
+        var xs = _buffers.ExpertIn.AsSpan(0, N * d);        // [m, n_embd] tokens routed to one expert
+        var ys = _buffers.ExpertOut.AsSpan(0, N * d);       // [m, n_embd]
+        var gate = Hidden;                                  // [m, n_ff]
+        var up = _buffers.Up.AsSpan(0, N * ff);
+        var rows = _buffers.ExpertTokens.AsSpan(0, N);
+        var weights = _buffers.ExpertTokenWeights.AsSpan(0, N);
+        for (int e = 0; e < nExp; e++)
+        {
+            int m = 0;
+            for (int i = 0; i < N * used; i++)
+            {
+                if (chosen[i] != e)
+                    continue;
+                int t = i / used;
+                h.Slice(t * d, d).CopyTo(xs.Slice(m * d, d));
+                rows[m] = t;
+                weights[m++] = chosenWeight[i];
+            }
+
+            if (m == 0)
+                continue;
+            var x = xs[..(m * d)];
+            Matmul.Multiply(w.Gate.Type, w.Gate.Expert(e), ff, d, x, gate[..(m * ff)]);
+            Matmul.Multiply(w.Up.Type, w.Up.Expert(e), ff, d, x, up[..(m * ff)]);
+            Activation.SwiGlu(gate[..(m * ff)], up[..(m * ff)], gate);
+            Matmul.Multiply(w.Down.Type, w.Down.Expert(e), d, ff, gate[..(m * ff)], ys[..(m * d)]);
+            for (int i = 0; i < m; i++)
+            {
+                var y = ys.Slice(i * d, d);
+                TensorPrimitives.MultiplyAdd(y, weights[i], output.Slice(rows[i] * d, d), output.Slice(rows[i] * d, d));
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _pool?.Dispose();
+        if (_ownsFile)
+            File.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Scratch buffers of one forward pass; grown to the largest batch seen, then reused.</summary>
+    private sealed class ForwardBuffers
+    {
+        public float[] X = [], H = [], BlockOut = [], Q = [], K = [], V = [], Attn = [], Gate = [], Up = [], OutputRows = [];
+        public float[] Cos = [], Sin = [], Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [], ExpertTokenWeights = [];
+        public int[] Chosen = [], ExpertTokens = [];
+        public Half[] QHalf = [];
+
+        public void Ensure(Hyperparameters h, int n, int nOut)
+        {
+            Grow(ref X, n * h.EmbeddingLength);
+            Grow(ref H, n * h.EmbeddingLength);
+            Grow(ref BlockOut, n * h.EmbeddingLength);
+            Grow(ref Q, n * h.QDim);
+            Grow(ref QHalf, n * h.QDim);
+            Grow(ref K, n * h.KvDim);
+            Grow(ref V, n * h.KvDim);
+            Grow(ref Attn, n * h.QDim);
+            Grow(ref Gate, n * h.FeedForwardLength);
+            Grow(ref Up, n * h.FeedForwardLength);
+            Grow(ref OutputRows, nOut * h.EmbeddingLength);
+            Grow(ref Cos, n * h.RopeDimensionCount / 2);
+            Grow(ref Sin, n * h.RopeDimensionCount / 2);
+            if (h.ExpertCount > 0)
+            {
+                Grow(ref Router, n * h.ExpertCount);
+                Grow(ref Chosen, n * h.ExpertUsedCount);
+                Grow(ref ChosenWeight, n * h.ExpertUsedCount);
+                Grow(ref ExpertIn, n * h.EmbeddingLength);
+                Grow(ref ExpertOut, n * h.EmbeddingLength);
+                Grow(ref ExpertTokens, n);
+                Grow(ref ExpertTokenWeights, n);
+            }
+        }
+
+        private static void Grow<T>(ref T[] buffer, int size)
+        {
+            if (buffer.Length < size)
+                buffer = new T[size];
+        }
+    }
+}

@@ -1,0 +1,119 @@
+using System.Runtime.InteropServices;
+
+namespace Tern.Models;
+
+/// <summary>
+/// Keys and values of every layer for many sequences, in a pool of fixed-size blocks (as vLLM's paged KV cache):
+/// a sequence owns a list of blocks, grows a block at a time, and returns blocks to the pool when truncated or
+/// freed. Blocks carry reference counts so later features (prefix sharing) can let several sequences hold one.
+/// Elements are F16. Memory is linear in the number of cached tokens; the pool is reserved up front (pages are
+/// committed by the OS only when first written).
+/// </summary>
+public sealed unsafe class KvCache : IDisposable
+{
+    private readonly ushort* _storage;
+    private readonly int[] _refCounts;
+    private readonly Stack<int> _freeBlocks;
+    private int _nextSequenceId;
+
+    public KvCache(int layers, int kvDim, int capacityTokens, int blockTokens = 32)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvDim);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacityTokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockTokens);
+        Layers = layers;
+        KvDim = kvDim;
+        BlockTokens = blockTokens;
+        BlockCount = (capacityTokens + blockTokens - 1) / blockTokens;
+        BlockElements = (long)layers * 2 * blockTokens * kvDim; // [layer][K, V][slot][kvDim]
+        _storage = (ushort*)NativeMemory.AlignedAlloc((nuint)(BlockElements * BlockCount * sizeof(ushort)), 64);
+        _refCounts = new int[BlockCount];
+        _freeBlocks = new Stack<int>(Enumerable.Range(0, BlockCount).Reverse());
+    }
+
+    public int Layers { get; }
+    public int KvDim { get; }
+    public int BlockTokens { get; }
+    public int BlockCount { get; }
+    public int FreeBlockCount => _freeBlocks.Count;
+    public int CapacityTokens => BlockCount * BlockTokens;
+
+    /// <summary>Bytes reserved for the whole pool.</summary>
+    public long ReservedBytes => BlockElements * BlockCount * sizeof(ushort);
+
+    private long BlockElements { get; }
+
+    public KvSequence CreateSequence() => new(_nextSequenceId++);
+
+    /// <summary>Makes room for <paramref name="tokens"/> positions in the sequence, taking blocks from the pool.</summary>
+    /// <exception cref="KvCacheFullException">The pool has too few free blocks; the sequence is left as it was.</exception>
+    public void EnsureCapacity(KvSequence sequence, int tokens)
+    {
+        int needed = (tokens + BlockTokens - 1) / BlockTokens - sequence.BlockList.Count;
+        if (needed <= 0)
+            return;
+        if (needed > _freeBlocks.Count)
+            throw new KvCacheFullException($"KV cache full: {tokens} positions need {needed} more blocks of {BlockTokens} tokens, {_freeBlocks.Count} free of {BlockCount}");
+        for (int i = 0; i < needed; i++)
+        {
+            int block = _freeBlocks.Pop();
+            _refCounts[block] = 1;
+            sequence.BlockList.Add(block);
+        }
+    }
+
+    /// <summary>Keeps the first <paramref name="length"/> positions and returns whole blocks past them to the pool.</summary>
+    public void Truncate(KvSequence sequence, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        int keep = (length + BlockTokens - 1) / BlockTokens;
+        for (int i = sequence.BlockList.Count - 1; i >= keep; i--)
+        {
+            Release(sequence.BlockList[i]);
+            sequence.BlockList.RemoveAt(i);
+        }
+
+        sequence.Length = Math.Min(sequence.Length, length);
+    }
+
+    /// <summary>Returns all of the sequence's blocks to the pool.</summary>
+    public void Free(KvSequence sequence) => Truncate(sequence, 0);
+
+    private void Release(int block)
+    {
+        if (--_refCounts[block] == 0)
+            _freeBlocks.Push(block);
+    }
+
+    /// <summary>Key (or value) row of one position: [KvDim] halves.</summary>
+    internal ushort* Row(KvSequence sequence, int layer, bool value, int position)
+    {
+        int block = sequence.BlockList[position / BlockTokens];
+        return BlockRows(block, layer, value) + (long)(position % BlockTokens) * KvDim;
+    }
+
+    /// <summary>First key (or value) row of a block for one layer; rows follow at a stride of KvDim halves.</summary>
+    internal ushort* BlockRows(int block, int layer, bool value) =>
+        _storage + block * BlockElements + ((long)layer * 2 + (value ? 1 : 0)) * BlockTokens * KvDim;
+
+    public void Dispose() => NativeMemory.AlignedFree(_storage);
+}
+
+/// <summary>One sequence's share of a <see cref="KvCache"/>: its blocks and how many positions hold keys and values.</summary>
+public sealed class KvSequence
+{
+    internal KvSequence(int id) => Id = id;
+
+    public int Id { get; }
+
+    /// <summary>Positions [0, Length) are filled.</summary>
+    public int Length { get; internal set; }
+
+    public IReadOnlyList<int> Blocks => BlockList;
+
+    internal List<int> BlockList { get; } = [];
+}
+
+/// <summary>No free blocks left in the KV cache pool.</summary>
+public sealed class KvCacheFullException(string message) : Exception(message);

@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Tern.Gguf;
+using Tern.Tokenizers;
+
+namespace Tern.Models.Tests;
+
+/// <summary>One reference case from ../shared/golden: a model, a prompt, llama.cpp's tokens and logits.</summary>
+public sealed record GoldenCase(string Name, string ModelPath, string Prompt, int[] Tokens, int VocabSize, int[] Positions, float[] Logits)
+{
+    private static readonly ConcurrentDictionary<string, Lazy<GoldenResult>> Results = new();
+
+    public static IEnumerable<string> Names() =>
+        Directory.GetFiles(SharedData.Path("golden"), "*.json")
+            .Select(f => Path.GetFileNameWithoutExtension(f))
+            .Order(StringComparer.Ordinal);
+
+    public static GoldenCase Load(string name)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllBytes(SharedData.Path($"golden/{name}.json")));
+        var root = json.RootElement;
+        int[] Ints(string key) => root.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(SharedData.Path("golden/" + root.GetProperty("logits_file").GetString()))).ToArray();
+        return new GoldenCase(name, SharedData.Path(root.GetProperty("model").GetString()!), root.GetProperty("prompt").GetString()!,
+            Ints("tokens"), root.GetProperty("n_vocab").GetInt32(), Ints("positions"), logits);
+    }
+
+    /// <summary>Tern's tokens and logits for this case, computed once per test run (the prompt as one batch).</summary>
+    public static GoldenResult Run(string name) => Results.GetOrAdd(name, n => new Lazy<GoldenResult>(() => Evaluate(Load(n)))).Value;
+
+    private static GoldenResult Evaluate(GoldenCase c)
+    {
+        using var model = DecoderModel.Load(c.ModelPath);
+        var tokenizer = Tokenizer.FromGguf(model.File);
+        int[] tokens = tokenizer.Encode(c.Prompt, addSpecial: true);
+        using var cache = model.CreateKvCache(c.Tokens.Length);
+        var sequence = cache.CreateSequence();
+        var batch = new TokenBatch();
+        var wanted = c.Positions.ToHashSet();
+        for (int i = 0; i < c.Tokens.Length; i++)
+            batch.Add(c.Tokens[i], i, sequence, wanted.Contains(i));
+        var logits = new float[c.Positions.Length * c.VocabSize];
+        model.Forward(batch, cache, logits);
+        return new GoldenResult(c, tokens, logits);
+    }
+}
+
+/// <summary>Tern's output for a golden case and its agreement with the reference.</summary>
+public sealed record GoldenResult(GoldenCase Case, int[] Tokens, float[] Logits)
+{
+    /// <summary>Mean over stored positions of KL(reference ‖ Tern) of the softmax.</summary>
+    public double MeanKl => Enumerable.Range(0, Case.Positions.Length).Average(i => Kl(Row(Case.Logits, i), Row(Logits, i)));
+
+    /// <summary>Share of positions, among those where the reference's top logit leads by ≥ 0.1, with the same top-1.</summary>
+    public double Top1Agreement
+    {
+        get
+        {
+            int decisive = 0, same = 0;
+            for (int i = 0; i < Case.Positions.Length; i++)
+            {
+                var reference = Row(Case.Logits, i);
+                var sorted = reference.ToArray().OrderDescending().ToArray();
+                if (sorted[0] - sorted[1] < 0.1f)
+                    continue;
+                decisive++;
+                if (ArgMax(reference) == ArgMax(Row(Logits, i)))
+                    same++;
+            }
+
+            return decisive == 0 ? 1 : (double)same / decisive;
+        }
+    }
+
+    private ReadOnlySpan<float> Row(float[] logits, int i) => logits.AsSpan(i * Case.VocabSize, Case.VocabSize);
+
+    private static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++)
+        {
+            if (x[i] > x[best])
+                best = i;
+        }
+
+        return best;
+    }
+
+    private static double Kl(ReadOnlySpan<float> reference, ReadOnlySpan<float> actual)
+    {
+        double[] p = LogSoftmax(reference), q = LogSoftmax(actual);
+        double kl = 0;
+        for (int i = 0; i < p.Length; i++)
+            kl += Math.Exp(p[i]) * (p[i] - q[i]);
+        return kl;
+    }
+
+    private static double[] LogSoftmax(ReadOnlySpan<float> x)
+    {
+        double max = double.NegativeInfinity;
+        foreach (float v in x)
+            max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in x)
+            sum += Math.Exp(v - max);
+        double log = max + Math.Log(sum);
+        var result = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+            result[i] = x[i] - log;
+        return result;
+    }
+}
