@@ -12,13 +12,16 @@ internal static class ModelLoader
         var file = GgufFile.Open(path);
         try
         {
+            string? architecture = file.GetString("general.architecture");
+            if (architecture is not null && !Architectures.Contains(architecture))
+                throw new ModelLoadException(path, $"architecture '{architecture}' is not supported (supported: {string.Join(", ", Architectures)})");
             var h = Hyperparameters.FromGguf(file);
             return h.Architecture switch
             {
                 "llama" => new Llama(file, h, options),
                 "qwen2" => new Qwen2(file, h, options),
                 "bitnet" => new Bitnet(file, h, options),
-                _ => throw new ModelLoadException(path, $"architecture '{h.Architecture}' is not supported (supported: {string.Join(", ", Architectures)})"),
+                _ => throw new System.Diagnostics.UnreachableException(),
             };
         }
         catch

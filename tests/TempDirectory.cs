@@ -1,11 +1,11 @@
-namespace Tern.Gguf.Tests;
+namespace Tern.Testing;
 
 /// <summary>A fresh directory under the system temp path, deleted with everything in it on dispose.</summary>
 internal sealed class TempDirectory : IDisposable
 {
     public TempDirectory()
     {
-        FullPath = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tern-gguf-tests-" + Guid.NewGuid().ToString("N"));
+        FullPath = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tern-tests-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(FullPath);
     }
 

@@ -1,0 +1,114 @@
+using Tern.Tokenizers;
+
+namespace Tern.Models.Tests;
+
+/// <summary>A sequence's logits do not depend on how its prompt is split into batches or what shares the batch.</summary>
+public sealed class BatchInvarianceTests
+{
+    private const string Prompt = "The quick brown fox jumps over the lazy dog while the kernel streams tokens through the cache.";
+    // The same KV block size throughout: a different block size changes the online softmax's summation order,
+    // which is a different (equally valid) computation, not a batching effect.
+    private const int BlockTokens = 8;
+    private const string Other = "A second, unrelated prompt that shares the batch.";
+
+    [Theory]
+    [InlineData("models/llama-tiny-q4_0.gguf")]
+    [InlineData("models/llama-moe-tiny-q4_k_m.gguf")]
+    [InlineData("models/qwen2-tiny-q8_0.gguf")]
+    [InlineData("models/bitnet-tiny-tq2_0.gguf")]
+    public void Logits_are_the_same_in_one_batch_in_chunks_token_by_token_and_mixed_with_other_sequences(string path)
+    {
+        using var model = DecoderModel.Load(SharedData.Path(path));
+        var tokenizer = Tokenizer.FromGguf(model.File);
+        int[] tokens = tokenizer.Encode(Prompt);
+        int[] other = tokenizer.Encode(Other);
+        int vocab = model.Hyperparameters.VocabSize;
+
+        float[] whole = RunInChunks(model, tokens, tokens.Length);
+        AssertClose(whole, RunInChunks(model, tokens, 5), "chunks of 5");
+        AssertClose(whole, RunInChunks(model, tokens, 1), "token by token");
+
+        // Interleaved with two other sequences in the same batches, two tokens of each per step.
+        using var cache = model.CreateKvCache(2 * tokens.Length + 2 * other.Length + 3 * BlockTokens, BlockTokens);
+        var main = cache.CreateSequence();
+        var others = new[] { cache.CreateSequence(), cache.CreateSequence() };
+        var mixed = new float[tokens.Length * vocab];
+        var batch = new TokenBatch();
+        for (int start = 0; start < tokens.Length; start += 2)
+        {
+            batch.Clear();
+            int mainCount = Math.Min(2, tokens.Length - start);
+            for (int s = 0; s < others.Length; s++)
+            {
+                for (int i = start; i < Math.Min(start + 2, other.Length); i++)
+                    batch.Add(other[i], i, others[s], logits: true);
+            }
+
+            for (int i = 0; i < mainCount; i++)
+                batch.Add(tokens[start + i], start + i, main, logits: true);
+            var logits = new float[batch.OutputCount * vocab];
+            model.Forward(batch, cache, logits);
+            // The main sequence's rows are the last mainCount outputs.
+            logits.AsSpan((batch.OutputCount - mainCount) * vocab, mainCount * vocab).CopyTo(mixed.AsSpan(start * vocab));
+        }
+
+        AssertClose(whole, mixed, "mixed with other sequences");
+    }
+
+    [Fact]
+    public void A_truncated_sequence_recomputes_the_same_logits()
+    {
+        using var model = DecoderModel.Load(SharedData.Path("models/llama-tiny-q8_0.gguf"));
+        int[] tokens = Tokenizer.FromGguf(model.File).Encode(Prompt);
+        int vocab = model.Hyperparameters.VocabSize;
+        using var cache = model.CreateKvCache(tokens.Length, blockTokens: 4);
+        var sequence = cache.CreateSequence();
+        var first = Run(model, cache, sequence, tokens, 0);
+
+        int keep = 9;
+        cache.Truncate(sequence, keep);
+        Assert.Equal(keep, sequence.Length);
+        Assert.Equal(3, sequence.Blocks.Count);
+        var again = Run(model, cache, sequence, tokens[keep..], keep);
+        AssertClose(first.AsSpan(keep * vocab).ToArray(), again, "after truncation");
+    }
+
+    private static float[] RunInChunks(DecoderModel model, int[] tokens, int chunk)
+    {
+        using var cache = model.CreateKvCache(tokens.Length, BlockTokens);
+        var sequence = cache.CreateSequence();
+        int vocab = model.Hyperparameters.VocabSize;
+        var all = new float[tokens.Length * vocab];
+        for (int start = 0; start < tokens.Length; start += chunk)
+        {
+            int n = Math.Min(chunk, tokens.Length - start);
+            Run(model, cache, sequence, tokens.AsSpan(start, n).ToArray(), start).CopyTo(all.AsSpan(start * vocab));
+        }
+
+        return all;
+    }
+
+    private static float[] Run(DecoderModel model, KvCache cache, KvSequence sequence, int[] tokens, int start)
+    {
+        var batch = new TokenBatch();
+        for (int i = 0; i < tokens.Length; i++)
+            batch.Add(tokens[i], start + i, sequence, logits: true);
+        var logits = new float[tokens.Length * model.Hyperparameters.VocabSize];
+        model.Forward(batch, cache, logits);
+        return logits;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, string how)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        float max = 0;
+        int at = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (Math.Abs(expected[i] - actual[i]) > max)
+                (max, at) = (Math.Abs(expected[i] - actual[i]), i);
+        }
+        how += $" at float {at} of {expected.Length}";
+        Assert.True(max < 1e-3f, $"{how}: max abs difference {max}");
+    }
+}
