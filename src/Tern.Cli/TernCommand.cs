@@ -10,8 +10,11 @@ public static class TernCommand
     {
         var root = new RootCommand("Tern: local LLM inference on the CPU, from GGUF files.")
         {
+            RunCommand.Create(stdout, stderr),
             InfoCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
+            LogitsCommand.Create(stdout),
+            SynthCommand.Create(stdout),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
@@ -20,7 +23,7 @@ public static class TernCommand
         }
         catch (Exception e) when (IsUserError(e))
         {
-            stderr.WriteLine($"error: {e.Message}");
+            stderr.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}");
             return 1;
         }
     }
@@ -28,7 +31,7 @@ public static class TernCommand
     /// <summary>Errors caused by what the user gave us: reported as one line, never a stack trace.</summary>
     private static bool IsUserError(Exception e) => e is GgufFormatException or FileNotFoundException
         or DirectoryNotFoundException or UnauthorizedAccessException or IOException or InvalidDataException
-        or NotSupportedException or InvalidCastException or KeyNotFoundException
+        or NotSupportedException or InvalidCastException or KeyNotFoundException or ArgumentException
         || e.GetType().Name.EndsWith("Exception", StringComparison.Ordinal) && e.GetType().Namespace?.StartsWith("Tern", StringComparison.Ordinal) == true;
 
     /// <summary>The model file given with -m or as an argument, or the embedded default model.</summary>

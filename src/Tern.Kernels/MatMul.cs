@@ -106,7 +106,7 @@ public sealed unsafe class MatMul
             job.TokenTile = Math.Clamp(ActivationTileBytes / job.ActivationRowBytes, 1, nTokens);
             job.ChunkRows = ChunkRows > 0 ? ChunkRows : AutoChunkRows(rows, Pool.ThreadCount);
             var chunks = (rows + job.ChunkRows - 1) / job.ChunkRows;
-            Pool.Run(ref job, chunks);
+            Pool.Run(ref job, chunks, (long)job.RowBytes * rows + (long)job.ActivationRowBytes * nTokens * chunks);
         }
     }
 
@@ -129,7 +129,7 @@ public sealed unsafe class MatMul
             RowBytes = (int)rowBytes,
             FromFloat = fromFloat,
         };
-        Pool.Run(ref job, nTokens);
+        Pool.Run(ref job, nTokens, (long)cols * sizeof(float) * nTokens);
         return rowBytes;
     }
 

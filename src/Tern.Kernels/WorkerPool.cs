@@ -79,6 +79,24 @@ public sealed unsafe class WorkerPool : IDisposable
     /// <summary>Background threads currently blocked waiting for work (past their spin phase).</summary>
     public int SleepingWorkers => Volatile.Read(ref _sleepingWorkers);
 
+    /// <summary>Jobs touching less memory than this run on the calling thread: waking the pool costs more than
+    /// they take (a 1 MB job is ~50 µs of memory traffic; a wake-up on a busy machine can cost a scheduler tick).</summary>
+    public const long InlineBelowBytes = 1 << 20;
+
+    /// <summary>As <see cref="Run{TJob}(ref TJob, int)"/>, but runs on the calling thread alone when the job reads
+    /// fewer than <see cref="InlineBelowBytes"/> bytes in all (<paramref name="workBytes"/>).</summary>
+    public void Run<TJob>(ref TJob job, int count, long workBytes) where TJob : struct, IParallelJob, allows ref struct
+    {
+        if (workBytes >= InlineBelowBytes)
+        {
+            Run(ref job, count);
+            return;
+        }
+
+        for (var i = 0; i < count; i++)
+            job.Execute(i);
+    }
+
     /// <summary>Calls <c>job.Execute(i)</c> once for every i in [0, <paramref name="count"/>), spread over the pool's
     /// threads and the calling thread; returns when all have finished. The first exception thrown by any
     /// <c>Execute</c> is rethrown here (remaining indices are skipped).</summary>

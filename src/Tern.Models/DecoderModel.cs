@@ -241,7 +241,10 @@ public abstract unsafe class DecoderModel : IDisposable
                 KvDim = hp.KvDim,
                 Scale = 1f / MathF.Sqrt(hp.HeadDim),
             };
-            Pool.Run(ref job, N * hp.HeadCount);
+            long cachedBytes = 0; // keys and values read in all
+            for (int t = 0; t < N; t++)
+                cachedBytes += (positions[t] + 1L) * hp.KvDim * 2 * sizeof(ushort);
+            Pool.Run(ref job, N * hp.HeadCount, cachedBytes);
         }
     }
 
