@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using Tern.Gguf;
+using Tern.Models;
+using Tern.Runtime.Sampling;
 
 namespace Tern.Cli;
 
@@ -44,6 +46,8 @@ public static class InfoCommand
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"GGUF v{gguf.Version}, {gguf.Metadata.Count} metadata keys, {gguf.Tensors.Count} tensors, {parameters:N0} parameters, {FormatBytes(totalBytes)} of tensor data, alignment {gguf.Alignment}"));
 
+        PrintModelSummary(gguf, console, parameters);
+
         var metadata = new Table().Border(TableBorder.Simple).AddColumn("key").AddColumn("type").AddColumn("value");
         foreach (var (key, value) in gguf.Metadata)
             metadata.AddRow(new Text(key), new Text(TypeName(value)), new Text(Describe(value)));
@@ -55,6 +59,37 @@ public static class InfoCommand
             tensors.AddRow(new Text(t.Name), new Text(t.Type.ToString()), new Text(t.Shape), new Text(t.ByteCount.ToString(CultureInfo.InvariantCulture)));
         console.Write(tensors);
     }
+
+    /// <summary>What a user wants to know before running the file: shape, size, chat template, sampling defaults.</summary>
+    private static void PrintModelSummary(GgufFile gguf, IAnsiConsole console, long parameters)
+    {
+        string? architecture = gguf.GetString("general.architecture");
+        try
+        {
+            var h = Hyperparameters.FromGguf(gguf);
+            string experts = h.ExpertCount > 0 ? $", {h.ExpertCount} experts ({h.ExpertUsedCount} used)" : "";
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"model: {h.Architecture}, {h.BlockCount} layers, n_embd {h.EmbeddingLength}, {h.HeadCount} heads ({h.HeadCountKv} KV), n_ff {h.FeedForwardLength}{experts}, vocab {h.VocabSize}, context {h.ContextLength}"));
+        }
+        catch (ModelLoadException e)
+        {
+            console.WriteLine($"model: not runnable ({e.Problem})");
+        }
+
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"size: {parameters:N0} parameters ({FormatCount(parameters)}), {FormatBytes(gguf.FileSize)} on disk"));
+        string? template = gguf.GetString("tokenizer.chat_template");
+        console.WriteLine(template is null ? "chat template: none (chat would fall back to ChatML)" : $"chat template: yes ({template.Length:N0} chars)");
+        if (architecture is not null)
+            console.WriteLine($"default sampling: {DefaultSampling.Describe(DefaultSampling.For(architecture, gguf.GetString("general.name")))}");
+    }
+
+    private static string FormatCount(long n) => n switch
+    {
+        >= 1_000_000_000 => string.Create(CultureInfo.InvariantCulture, $"{n / 1e9:F2} B"),
+        >= 1_000_000 => string.Create(CultureInfo.InvariantCulture, $"{n / 1e6:F2} M"),
+        >= 1_000 => string.Create(CultureInfo.InvariantCulture, $"{n / 1e3:F1} K"),
+        _ => n.ToString(CultureInfo.InvariantCulture),
+    };
 
     private static string TypeName(GgufValue value) =>
         value.Value is GgufArray a ? $"array[{a.ElementType}]" : value.Type.ToString();

@@ -32,6 +32,29 @@ public class InfoCommandTests
         Assert.Contains("blk.4.ffn_down.weight", stdout);
     }
 
+    [Theory]
+    [InlineData("models/llama-moe-tiny-q8_0.gguf", "model: llama, 2 layers, n_embd 256, 4 heads (2 KV), n_ff 768, 4 experts (2 used), vocab 1024, context 4096", "temp 0.8")]
+    [InlineData("models/qwen2-tiny-q8_0.gguf", "model: qwen2, 2 layers", "temp 0.7")]
+    public void Info_summarises_the_model_its_size_template_and_default_sampling(string file, string summary, string temperature)
+    {
+        string path = SharedData.Path(file);
+        var (code, stdout, _) = CliRunner.Run("info", path);
+        Assert.Equal(0, code);
+        Assert.Contains(summary, stdout);
+        Assert.Matches(@"size: [\d,]+ parameters \([\d.]+ M\), [\d.]+ MiB on disk", stdout);
+        Assert.Contains("chat template: none", stdout);
+        Assert.Contains($"default sampling: {temperature}, top-k 40, top-p 0.95, min-p 0.05, repeat-penalty 1.0", stdout);
+    }
+
+    [Fact]
+    public void Info_notes_a_chat_template_and_a_vocabulary_only_file()
+    {
+        var (code, stdout, _) = CliRunner.Run("info", SharedData.Path("tokenizer/ggml-vocab-qwen2.gguf"));
+        Assert.Equal(0, code);
+        Assert.Contains("model: not runnable", stdout);
+        Assert.Matches(@"chat template: yes \([\d,]+ chars\)", stdout);
+    }
+
     [Fact]
     public void Info_on_a_file_that_is_not_gguf_prints_one_line_naming_file_and_offset()
     {
