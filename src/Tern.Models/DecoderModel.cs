@@ -129,21 +129,21 @@ public abstract unsafe class DecoderModel : IDisposable
         var tokens = batch.Tokens;
         var positions = batch.Positions;
         var sequences = batch.Sequences;
-        var end = new Dictionary<KvSequence, int>();
+        var range = new Dictionary<KvSequence, (int Start, int End)>();
         for (int t = 0; t < batch.Count; t++)
         {
             if ((uint)tokens[t] >= (uint)h.VocabSize)
                 throw new ArgumentException($"token {tokens[t]} at batch index {t} is outside the vocabulary (0..{h.VocabSize - 1})", nameof(batch));
-            int length = end.TryGetValue(sequences[t], out int e) ? e : sequences[t].Length;
-            if (positions[t] > length)
-                throw new ArgumentException($"position {positions[t]} at batch index {t} leaves a gap: sequence {sequences[t].Id} holds {length} positions", nameof(batch));
-            end[sequences[t]] = Math.Max(length, positions[t] + 1);
+            var (start, end) = range.TryGetValue(sequences[t], out var r) ? r : (int.MaxValue, sequences[t].Length);
+            if (positions[t] > end)
+                throw new ArgumentException($"position {positions[t]} at batch index {t} leaves a gap: sequence {sequences[t].Id} holds {end} positions", nameof(batch));
+            range[sequences[t]] = (Math.Min(start, positions[t]), Math.Max(end, positions[t] + 1));
         }
 
-        foreach (var (sequence, length) in end)
-            cache.EnsureCapacity(sequence, length);
-        foreach (var (sequence, length) in end)
-            sequence.Length = length;
+        foreach (var (sequence, r) in range)
+            cache.PrepareWrite(sequence, r.Start, r.End);
+        foreach (var (sequence, r) in range)
+            sequence.Length = r.End;
     }
 
     private void ComputeRopeAngles(ReadOnlySpan<int> positions)

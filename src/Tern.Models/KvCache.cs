@@ -63,6 +63,69 @@ public sealed unsafe class KvCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// A new sequence holding the first <paramref name="length"/> positions of <paramref name="source"/> without
+    /// copying them: it shares the source's blocks (reference counted). A shared block is copied only when one of
+    /// its holders writes into it (<see cref="PrepareWrite"/>), so a common prefix (a system prompt, earlier turns)
+    /// is stored once.
+    /// </summary>
+    public KvSequence Fork(KvSequence source, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, source.Length);
+        var fork = CreateSequence();
+        int blocks = (length + BlockTokens - 1) / BlockTokens;
+        for (int i = 0; i < blocks; i++)
+        {
+            int block = source.BlockList[i];
+            _refCounts[block]++;
+            fork.BlockList.Add(block);
+        }
+
+        fork.Length = length;
+        return fork;
+    }
+
+    /// <summary>
+    /// Makes positions [<paramref name="start"/>, <paramref name="end"/>) writable for this sequence: allocates
+    /// missing blocks and gives it its own copy of any block in that range it shares with another sequence.
+    /// </summary>
+    /// <exception cref="KvCacheFullException">Not enough free blocks; the sequence keeps what it had.</exception>
+    public void PrepareWrite(KvSequence sequence, int start, int end)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfLessThan(end, start);
+        int first = start / BlockTokens;
+        int existing = Math.Min(sequence.BlockList.Count, (end + BlockTokens - 1) / BlockTokens);
+        int copies = 0;
+        for (int i = first; i < existing; i++)
+        {
+            if (_refCounts[sequence.BlockList[i]] > 1)
+                copies++;
+        }
+
+        int missing = Math.Max(0, (end + BlockTokens - 1) / BlockTokens - sequence.BlockList.Count);
+        if (copies + missing > _freeBlocks.Count)
+            throw new KvCacheFullException($"KV cache full: positions up to {end} need {copies + missing} more blocks of {BlockTokens} tokens, {_freeBlocks.Count} free of {BlockCount}");
+        for (int i = first; i < existing; i++)
+        {
+            int shared = sequence.BlockList[i];
+            if (_refCounts[shared] == 1)
+                continue;
+            int own = _freeBlocks.Pop();
+            _refCounts[own] = 1;
+            new ReadOnlySpan<ushort>(_storage + shared * BlockElements, checked((int)BlockElements))
+                .CopyTo(new Span<ushort>(_storage + own * BlockElements, checked((int)BlockElements)));
+            _refCounts[shared]--;
+            sequence.BlockList[i] = own;
+        }
+
+        EnsureCapacity(sequence, end);
+    }
+
+    /// <summary>How many holders the block has (1 = owned by one sequence, 0 = free).</summary>
+    public int ReferenceCount(int block) => _refCounts[block];
+
     /// <summary>Keeps the first <paramref name="length"/> positions and returns whole blocks past them to the pool.</summary>
     public void Truncate(KvSequence sequence, int length)
     {

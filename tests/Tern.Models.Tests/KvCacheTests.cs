@@ -56,3 +56,64 @@ public sealed class KvCacheTests
         Assert.Equal(0, sequence.Length);
     }
 }
+
+public sealed class KvCacheSharingTests
+{
+    private const string Prefix = "A shared system prompt that many requests begin with, long enough for a few blocks.";
+
+    [Fact]
+    public void A_fork_shares_the_prefix_blocks_and_copies_one_only_when_written()
+    {
+        using var model = DecoderModel.Load(SharedData.Path("models/llama-tiny-q8_0.gguf"));
+        var tokenizer = Tern.Tokenizers.Tokenizer.FromGguf(model.File);
+        int[] prefix = tokenizer.Encode(Prefix);
+        int[] a = tokenizer.Encode(" First continuation here.", addSpecial: false);
+        int[] b = tokenizer.Encode(" Second, different one.", addSpecial: false);
+        int vocab = model.Hyperparameters.VocabSize;
+        using var cache = model.CreateKvCache(256, blockTokens: 8);
+
+        var first = cache.CreateSequence();
+        Forward(model, cache, first, prefix, 0, vocab);
+        int prefixBlocks = first.Blocks.Count;
+        int free = cache.FreeBlockCount;
+        var second = cache.Fork(first, prefix.Length);
+        Assert.Equal(free, cache.FreeBlockCount);
+        Assert.Equal(first.Blocks, second.Blocks);
+        Assert.All(first.Blocks, block => Assert.Equal(2, cache.ReferenceCount(block)));
+
+        // Both continue after the shared prefix: only the partly filled last block is copied.
+        float[] fromFirst = Forward(model, cache, first, a, prefix.Length, vocab);
+        float[] fromSecond = Forward(model, cache, second, b, prefix.Length, vocab);
+        int sharedFull = prefix.Length / 8;
+        Assert.Equal(first.Blocks.Take(sharedFull), second.Blocks.Take(sharedFull));
+        Assert.NotEqual(first.Blocks[prefixBlocks - 1], second.Blocks[prefixBlocks - 1]);
+
+        // Each matches a sequence that never shared anything.
+        using var fresh = model.CreateKvCache(256, blockTokens: 8);
+        Assert.Equal(fromFirst, Run(model, fresh, [.. prefix, .. a], prefix.Length, vocab));
+        Assert.Equal(fromSecond, Run(model, fresh, [.. prefix, .. b], prefix.Length, vocab));
+
+        cache.Free(first);
+        Assert.All(second.Blocks, block => Assert.Equal(1, cache.ReferenceCount(block)));
+        cache.Free(second);
+        Assert.Equal(cache.BlockCount, cache.FreeBlockCount);
+    }
+
+    private static float[] Run(DecoderModel model, KvCache cache, int[] tokens, int from, int vocab)
+    {
+        var sequence = cache.CreateSequence();
+        var all = Forward(model, cache, sequence, tokens, 0, vocab);
+        cache.Free(sequence);
+        return all[(from * vocab)..];
+    }
+
+    private static float[] Forward(DecoderModel model, KvCache cache, KvSequence sequence, int[] tokens, int start, int vocab)
+    {
+        var batch = new TokenBatch();
+        for (int i = 0; i < tokens.Length; i++)
+            batch.Add(tokens[i], start + i, sequence, logits: true);
+        var logits = new float[tokens.Length * vocab];
+        model.Forward(batch, cache, logits);
+        return logits;
+    }
+}
