@@ -1,0 +1,72 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Tern.Models.Synthesis;
+
+/// <summary>Which tokenizer a synthetic model carries: SentencePiece (llama, bitnet) or byte-level BPE (qwen2).</summary>
+public enum SyntheticVocabularyKind
+{
+    SentencePiece,
+    ByteLevelBpe,
+}
+
+/// <summary>
+/// The hyperparameters of a real model, enough to write a GGUF file of the same shape with random weights.
+/// Head dimension is <see cref="EmbeddingLength"/> / <see cref="HeadCount"/> for every shape here.
+/// </summary>
+public sealed record ModelShape(
+    string Name,
+    string Architecture,
+    int EmbeddingLength,
+    int BlockCount,
+    int HeadCount,
+    int HeadCountKv,
+    int FeedForwardLength,
+    int VocabSize,
+    int ContextLength,
+    float RopeFreqBase,
+    float RmsEpsilon,
+    SyntheticVocabularyKind Vocabulary,
+    string DefaultType)
+{
+    /// <summary>No output.weight: the logits reuse token_embd.weight.</summary>
+    public bool TiedOutput { get; init; }
+
+    /// <summary>attn_q/k/v biases (qwen2).</summary>
+    public bool QkvBias { get; init; }
+
+    /// <summary>attn_sub_norm [n_embd] and ffn_sub_norm [n_ff] per layer (bitnet).</summary>
+    public bool SubNorms { get; init; }
+
+    /// <summary>Ternary weights (±s or 0) in the big matrices, as a BitNet b1.58 model has.</summary>
+    public bool TernaryWeights { get; init; }
+
+    public int HeadDim => EmbeddingLength / HeadCount;
+}
+
+/// <summary>The table of shapes `tern synth` knows.</summary>
+public static class ModelShapes
+{
+    private static readonly ModelShape[] Rows =
+    [
+        //  name            arch      n_embd layers heads kv  n_ff   vocab   context rope base   rms eps vocabulary                                default type
+        new("tiny",         "llama",   256,  2,     4,    2,  768,   1024,   4096,   10_000f,    1e-5f, SyntheticVocabularyKind.SentencePiece, "f16"),
+        new("llama-1b",     "llama",   2048, 16,    32,   8,  8192,  32000,  131072, 500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "f16") { TiedOutput = true },
+        new("llama-8b",     "llama",   4096, 32,    32,   8,  14336, 128256, 131072, 500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "f16"),
+        new("qwen2.5-0.5b", "qwen2",   896,  24,    14,   2,  4864,  151936, 32768,  1_000_000f, 1e-6f, SyntheticVocabularyKind.ByteLevelBpe,  "f16") { TiedOutput = true, QkvBias = true },
+        new("bitnet-2b",    "bitnet",  2560, 30,    20,   5,  6912,  128256, 4096,   500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "tq2_0") { TiedOutput = true, SubNorms = true, TernaryWeights = true },
+    ];
+
+    public static IReadOnlyList<ModelShape> All { get; } = Array.AsReadOnly(Rows);
+
+    public static IEnumerable<string> Names => Rows.Select(r => r.Name);
+
+    public static bool TryGet(string name, [MaybeNullWhen(false)] out ModelShape shape)
+    {
+        shape = Array.Find(Rows, r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase));
+        return shape is not null;
+    }
+
+    public static ModelShape Get(string name) => TryGet(name, out var shape)
+        ? shape
+        : throw new SynthesisException($"unknown shape '{name}'; valid shapes: {string.Join(", ", Names)}");
+}

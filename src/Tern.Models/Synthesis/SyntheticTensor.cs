@@ -1,0 +1,31 @@
+using Tern.Gguf;
+
+namespace Tern.Models.Synthesis;
+
+/// <summary>What a tensor is for: decides its type (<see cref="TensorTypePolicy"/>) and its values.</summary>
+public enum TensorRole
+{
+    TokenEmbedding,
+    Output,
+    Norm,
+    Bias,
+    AttnQ,
+    AttnK,
+    AttnV,
+    AttnOutput,
+    FfnGate,
+    FfnUp,
+    FfnDown,
+}
+
+/// <summary>One tensor of a synthetic model. <paramref name="Layer"/> is −1 outside the blocks.</summary>
+public sealed record SyntheticTensor(string Name, long[] Dimensions, GgmlType Type, TensorRole Role, int Layer)
+{
+    public long RowLength => Dimensions[0];
+
+    public long RowCount => Dimensions.Length == 1 ? 1 : Dimensions[1];
+
+    public long ByteCount => GgmlTypeSizes.RowBytes(Type, RowLength) * RowCount;
+
+    public bool IsMatrix => Role is not (TensorRole.Norm or TensorRole.Bias);
+}
