@@ -5,7 +5,7 @@ namespace Tern.Models;
 /// <summary>
 /// Keys and values of every layer for many sequences, in a pool of fixed-size blocks (as vLLM's paged KV cache):
 /// a sequence owns a list of blocks, grows a block at a time, and returns blocks to the pool when truncated or
-/// freed. Blocks carry reference counts so later features (prefix sharing) can let several sequences hold one.
+/// freed. Blocks carry reference counts so several holders (sequences sharing a prefix, a prefix cache) can hold one.
 /// Elements are F16. Memory is linear in the number of cached tokens; the pool is reserved up front (pages are
 /// committed by the OS only when first written).
 /// </summary>
@@ -87,6 +87,63 @@ public sealed unsafe class KvCache : IDisposable
     }
 
     /// <summary>
+    /// A new sequence whose positions [0, <paramref name="length"/>) are already in <paramref name="blocks"/>
+    /// (for example blocks a prefix cache kept): it shares them, one holder more each, exactly as a fork does.
+    /// </summary>
+    public KvSequence CreateSequence(ReadOnlySpan<int> blocks, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (blocks.Length != (length + BlockTokens - 1) / BlockTokens)
+            throw new ArgumentException($"{length} positions take {(length + BlockTokens - 1) / BlockTokens} blocks of {BlockTokens} tokens, not {blocks.Length}", nameof(blocks));
+        foreach (int block in blocks)
+            CheckHeld(block);
+        var sequence = CreateSequence();
+        foreach (int block in blocks)
+        {
+            _refCounts[block]++;
+            sequence.BlockList.Add(block);
+        }
+
+        sequence.Length = length;
+        return sequence;
+    }
+
+    /// <summary>Adds a holder that is not a sequence (a prefix cache) to a block in use, so it outlives its sequences.</summary>
+    public void Retain(int block)
+    {
+        CheckHeld(block);
+        _refCounts[block]++;
+    }
+
+    /// <summary>Drops one holder of a block; the last one returns it to the pool.</summary>
+    public void Release(int block)
+    {
+        CheckHeld(block);
+        if (--_refCounts[block] == 0)
+            _freeBlocks.Push(block);
+    }
+
+    /// <summary>
+    /// How many free blocks <see cref="PrepareWrite"/> would take for positions [<paramref name="start"/>,
+    /// <paramref name="end"/>): missing blocks plus copies of shared ones.
+    /// </summary>
+    public int BlocksToWrite(KvSequence sequence, int start, int end)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfLessThan(end, start);
+        int endBlock = (end + BlockTokens - 1) / BlockTokens;
+        int existing = Math.Min(sequence.BlockList.Count, endBlock);
+        int copies = 0;
+        for (int i = start / BlockTokens; i < existing; i++)
+        {
+            if (_refCounts[sequence.BlockList[i]] > 1)
+                copies++;
+        }
+
+        return copies + Math.Max(0, endBlock - sequence.BlockList.Count);
+    }
+
+    /// <summary>
     /// Makes positions [<paramref name="start"/>, <paramref name="end"/>) writable for this sequence: allocates
     /// missing blocks and gives it its own copy of any block in that range it shares with another sequence.
     /// </summary>
@@ -143,10 +200,12 @@ public sealed unsafe class KvCache : IDisposable
     /// <summary>Returns all of the sequence's blocks to the pool.</summary>
     public void Free(KvSequence sequence) => Truncate(sequence, 0);
 
-    private void Release(int block)
+    private void CheckHeld(int block)
     {
-        if (--_refCounts[block] == 0)
-            _freeBlocks.Push(block);
+        ArgumentOutOfRangeException.ThrowIfNegative(block);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, BlockCount);
+        if (_refCounts[block] == 0)
+            throw new InvalidOperationException($"KV block {block} is free: only a block in use can gain or lose a holder");
     }
 
     /// <summary>Key (or value) row of one position: [KvDim] halves.</summary>

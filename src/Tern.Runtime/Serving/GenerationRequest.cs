@@ -1,0 +1,24 @@
+using Tern.Runtime.Sampling;
+
+namespace Tern.Runtime.Serving;
+
+/// <summary>One request to an <see cref="InferenceEngine"/>: an already tokenized prompt and how to continue it.</summary>
+public sealed record GenerationRequest
+{
+    /// <summary>Names the request in events, stats and slots; null = the engine assigns "req-N".</summary>
+    public string? Id { get; init; }
+
+    /// <summary>The prompt's token ids (the caller renders the chat template and tokenizes, special tokens included).</summary>
+    public required IReadOnlyList<int> PromptTokens { get; init; }
+
+    public SamplingParams Sampling { get; init; } = new();
+
+    /// <summary>Most tokens to generate; null = until end of generation or a full context.</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Generation ends before the first of these in the text; no part of one is ever streamed.</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+
+    /// <summary>How many most likely alternatives to report with each generated token (0 = none).</summary>
+    public int TopLogprobs { get; init; }
+}

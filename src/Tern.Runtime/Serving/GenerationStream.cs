@@ -1,0 +1,53 @@
+using System.Text;
+using System.Threading.Channels;
+
+namespace Tern.Runtime.Serving;
+
+/// <summary>
+/// The events of one submitted request, as they are produced: <see cref="GenerationDelta"/>s, then one
+/// <see cref="GenerationFinished"/>. If the engine fails the request, reading throws the error instead.
+/// The token given to <see cref="GetAsyncEnumerator"/> only stops reading; cancelling the request is done with
+/// the token given to <see cref="InferenceEngine.Submit"/>.
+/// </summary>
+public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
+{
+    internal GenerationStream(string id, int promptTokens, ChannelReader<GenerationEvent> events)
+    {
+        Id = id;
+        PromptTokens = promptTokens;
+        Events = events;
+    }
+
+    public string Id { get; }
+
+    public int PromptTokens { get; }
+
+    public ChannelReader<GenerationEvent> Events { get; }
+
+    public IAsyncEnumerator<GenerationEvent> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
+        Events.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+
+    /// <summary>Reads every event and returns the whole text, the tokens and the final event (for non-streaming replies).</summary>
+    public async Task<GenerationResponse> ReadToEndAsync(CancellationToken cancellationToken = default)
+    {
+        var text = new StringBuilder();
+        var tokens = new List<GeneratedToken>();
+        await foreach (var e in this.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            switch (e)
+            {
+                case GenerationDelta delta:
+                    text.Append(delta.Text);
+                    tokens.AddRange(delta.Tokens);
+                    break;
+                case GenerationFinished finished:
+                    return new GenerationResponse(text.ToString(), tokens, finished);
+            }
+        }
+
+        throw new InvalidOperationException($"The stream of request {Id} ended without a finish event.");
+    }
+}
+
+/// <summary>A whole generation: the text, every generated token and the final event.</summary>
+public sealed record GenerationResponse(string Text, IReadOnlyList<GeneratedToken> Tokens, GenerationFinished Finished);

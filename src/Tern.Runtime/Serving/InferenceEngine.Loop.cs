@@ -1,0 +1,455 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Tern.Models;
+using Tern.Runtime.Sampling;
+
+namespace Tern.Runtime.Serving;
+
+/// <summary>What one engine step ran (a test hook).</summary>
+internal sealed record StepRecord(long Step, int Tokens, IReadOnlyList<StepChunk> Chunks);
+
+/// <summary>One sequence's share of a step: <paramref name="Count"/> tokens from position <paramref name="Start"/>.</summary>
+internal readonly record struct StepChunk(string RequestId, int Start, int Count, bool Prompt);
+
+// The loop thread: everything here runs on it alone.
+public sealed partial class InferenceEngine
+{
+    private readonly List<Sequence> _running = [];
+    private readonly Sequence?[] _slots;
+    private readonly List<ScheduledChunk> _plan = [];
+    private readonly TokenBatch _batch = new();
+    private readonly float[] _logits;
+    private readonly List<int> _matched = [];
+
+    // Final events and failures, delivered after the stats are published so a reader that sees a request end
+    // also sees its effects (blocks freed, tokens counted).
+    private readonly List<(Sequence Sequence, GenerationFinished? Finished, Exception? Error)> _endings = [];
+    private volatile EngineStats _stats;
+
+    private readonly object _pauseLock = new(); // a Monitor (Wait/Pulse), not a Lock
+    private bool _paused, _parked, _stopping;
+
+    private long _finished, _cancelled, _failed, _promptProcessed, _cachedPrompt, _generated, _hits, _steps;
+
+    /// <summary>Called on the loop thread after each step (tests).</summary>
+    internal Action<StepRecord>? StepObserver { get; set; }
+
+    /// <summary>
+    /// Holds the loop before its next step and, unless called from the loop itself, waits until it is held
+    /// (tests: queue several requests so that they start together).
+    /// </summary>
+    internal void Pause()
+    {
+        lock (_pauseLock)
+            _paused = true;
+        _wake.Set();
+        if (Thread.CurrentThread == _loop)
+            return;
+        lock (_pauseLock)
+        {
+            while (!_parked && !_stopping)
+                Monitor.Wait(_pauseLock);
+        }
+    }
+
+    internal void Resume()
+    {
+        lock (_pauseLock)
+        {
+            _paused = false;
+            Monitor.PulseAll(_pauseLock);
+        }
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            _wake.Reset();
+            lock (_pauseLock)
+            {
+                while (_paused && !_stopping)
+                {
+                    _parked = true;
+                    Monitor.PulseAll(_pauseLock);
+                    Monitor.Wait(_pauseLock);
+                }
+
+                _parked = false;
+                if (_stopping)
+                    break;
+            }
+
+            StepRecord? step = null;
+            bool idle = false;
+            try
+            {
+                step = Step(out idle);
+            }
+            catch (Exception e)
+            {
+                // A bug outside the per-request guards: fail what was running, keep serving.
+                foreach (var s in _running.ToArray())
+                    Fail(s, e);
+            }
+
+            Publish();
+            Deliver();
+            if (step is not null && StepObserver is { } observer)
+            {
+                try
+                {
+                    observer(step);
+                }
+                catch (Exception)
+                {
+                    // a test hook must not stop the loop
+                }
+            }
+
+            if (idle)
+                _wake.Wait();
+        }
+
+        Shutdown();
+    }
+
+    /// <summary>One engine step: drop cancelled requests, admit waiting ones, then schedule → execute → sample → update.</summary>
+    private StepRecord? Step(out bool idle)
+    {
+        DropCancelled();
+        Admit();
+        idle = _running.Count == 0;
+        if (idle)
+            return null;
+
+        // Schedule.
+        Scheduler.Plan(_running, Options.StepTokenBudget, _plan);
+        _batch.Clear();
+        int needed = 0;
+        foreach (var chunk in _plan)
+        {
+            var s = chunk.Sequence;
+            _batch.AddRange(CollectionsMarshal.AsSpan(s.Tokens).Slice(chunk.Start, chunk.Count), chunk.Start, s.Kv, chunk.WantsLogits);
+            needed += _kv.BlocksToWrite(s.Kv, chunk.Start, chunk.Start + chunk.Count);
+        }
+
+        if (needed > _kv.FreeBlockCount)
+            _prefixCache?.Evict(needed - _kv.FreeBlockCount);
+        var record = StepObserver is null ? null : new StepRecord(_steps + 1, _batch.Count,
+            _plan.Select(c => new StepChunk(c.Sequence.Id, c.Start, c.Count, c.Start < c.Sequence.Prompt.Length)).ToArray());
+
+        // Execute. A failed forward pass leaves every sequence in it with unknown keys and values: fail them all.
+        try
+        {
+            if (needed > _kv.FreeBlockCount)
+                throw new KvCacheFullException($"KV cache full: the step needs {needed} blocks, {_kv.FreeBlockCount} are free of {_kv.BlockCount}");
+            Model.Forward(_batch, _kv, _logits.AsSpan(0, _batch.OutputCount * _vocab));
+        }
+        catch (Exception e)
+        {
+            foreach (var chunk in _plan)
+                Fail(chunk.Sequence, e);
+            return record;
+        }
+
+        _steps++;
+
+        // Sample and update; a failure here ends only its own request.
+        int row = 0;
+        foreach (var chunk in _plan)
+        {
+            var s = chunk.Sequence;
+            try
+            {
+                if (chunk.Start < s.Prompt.Length)
+                {
+                    s.PromptProcessed += chunk.Count;
+                    _promptProcessed += chunk.Count;
+                }
+
+                if (_prefixCache is not null)
+                    RegisterFullBlocks(s);
+                if (chunk.WantsLogits)
+                    Advance(s, _logits.AsSpan(row * _vocab, _vocab));
+            }
+            catch (Exception e)
+            {
+                Fail(s, e);
+            }
+
+            if (chunk.WantsLogits)
+                row++;
+        }
+
+        return record;
+    }
+
+    private void DropCancelled()
+    {
+        for (int i = _running.Count - 1; i >= 0; i--)
+        {
+            if (_running[i].CancelRequested)
+                Finish(_running[i], StopReason.None, null);
+        }
+
+        List<Sequence>? dropped = null;
+        lock (_gate)
+        {
+            for (var node = _waiting.First; node is not null;)
+            {
+                var next = node.Next;
+                if (node.Value.CancelRequested)
+                {
+                    (dropped ??= []).Add(node.Value);
+                    _waiting.Remove(node);
+                }
+
+                node = next;
+            }
+        }
+
+        foreach (var s in dropped ?? [])
+            Finish(s, StopReason.None, null);
+    }
+
+    private void Admit()
+    {
+        while (_running.Count < Options.Parallel)
+        {
+            Sequence s;
+            lock (_gate)
+            {
+                if (_waiting.First is null)
+                    return;
+                s = _waiting.First.Value;
+                _waiting.RemoveFirst();
+                _active++;
+            }
+
+            s.Slot = Array.IndexOf(_slots, null);
+            _slots[s.Slot] = s;
+            _running.Add(s);
+            try
+            {
+                Start(s);
+            }
+            catch (Exception e)
+            {
+                Fail(s, e);
+            }
+        }
+    }
+
+    /// <summary>Gives an admitted request its KV sequence (sharing the longest cached prefix of its prompt) and its sampler.</summary>
+    private void Start(Sequence s)
+    {
+        s.AdmittedAt = Stopwatch.GetTimestamp();
+        s.Tokens.AddRange(s.Prompt);
+        int bs = _kv.BlockTokens;
+        int cached = 0;
+        _matched.Clear();
+        if (_prefixCache is not null)
+        {
+            _prefixCache.ExtendHashes(s.Prompt, s.BlockHashes);
+            _prefixCache.Match(s.Prompt, s.BlockHashes, _matched);
+            // The last prompt token always runs again: its logits are needed to sample the first token. When the
+            // whole prompt is cached, its last block is copied on that write and the cached one stays intact.
+            cached = Math.Min(_matched.Count * bs, s.Prompt.Length - 1);
+        }
+
+        s.Kv = _kv.CreateSequence(CollectionsMarshal.AsSpan(_matched)[..((cached + bs - 1) / bs)], cached);
+        s.RegisteredBlocks = cached / bs;
+        s.CachedTokens = cached;
+        _cachedPrompt += cached;
+        if (cached > 0)
+            _hits++;
+
+        var r = s.Request;
+        s.Sampler = new SamplerChain(r.Sampling, _vocab);
+        s.Stop = new StopCondition(r.MaxTokens, Tokenizer.IsEndOfGeneration);
+        s.StopStrings = new StopStringMatcher(r.Stop);
+        // The text continues the prompt: a leading space of the first generated token stays (as OpenAI and llama.cpp).
+        s.Detokenizer = Tokenizer.CreateDetokenizer(removeSpecial: true, renderSpecial: false, atSequenceStart: false);
+        s.Top = r.TopLogprobs > 0 ? new TokenLogprob[r.TopLogprobs] : [];
+    }
+
+    /// <summary>Offers the sequence's newly filled blocks (prompt and generated tokens alike) to the prefix cache.</summary>
+    private void RegisterFullBlocks(Sequence s)
+    {
+        int bs = _kv.BlockTokens;
+        int full = s.Kv.Length / bs;
+        if (s.RegisteredBlocks >= full)
+            return;
+        var tokens = CollectionsMarshal.AsSpan(s.Tokens)[..(full * bs)];
+        _prefixCache!.ExtendHashes(tokens, s.BlockHashes);
+        for (int i = s.RegisteredBlocks; i < full; i++)
+            _prefixCache.Register(s.Kv.Blocks[i], s.BlockHashes[i], i == 0 ? PrefixCache.RootHash : s.BlockHashes[i - 1], tokens.Slice(i * bs, bs));
+        s.RegisteredBlocks = full;
+    }
+
+    /// <summary>Samples the sequence's next token from its logits, streams the text it completes and checks the stop conditions.</summary>
+    private void Advance(Sequence s, ReadOnlySpan<float> logits)
+    {
+        if (s.PromptDoneAt == 0)
+            s.PromptDoneAt = Stopwatch.GetTimestamp();
+        if (s.Request.MaxTokens is { } max && s.Generated >= max)
+        {
+            Finish(s, StopReason.Length, null); // max_tokens 0: the prompt was only evaluated (and cached)
+            return;
+        }
+
+        var result = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.Tokens), s.Top);
+        var reason = s.Stop.Check(result.Token, s.Generated + 1);
+        string text = "";
+        string? stopString = null;
+        GeneratedToken[] tokens = [];
+        if (reason != StopReason.EndOfGeneration)
+        {
+            s.Generated++;
+            _generated++;
+            s.Tokens.Add(result.Token);
+            tokens = [new GeneratedToken(result.Token, result.Logprob, result.TopCount == 0 ? [] : s.Top[..result.TopCount])];
+            var piece = s.StopStrings.Push(s.Detokenizer.Append(result.Token));
+            text = piece.Text;
+            if (piece.Stopped)
+                (reason, stopString) = (StopReason.StopString, piece.StopString);
+            else if (reason == StopReason.None && s.Tokens.Count >= ContextPerSequence)
+                reason = StopReason.Length;
+        }
+
+        if (reason is not (StopReason.None or StopReason.StopString))
+        {
+            // Ending: release the text held back for incomplete characters and possible stop strings.
+            var rest = s.StopStrings.Push(s.Detokenizer.Flush());
+            text += rest.Text;
+            if (rest.Stopped)
+                (reason, stopString) = (StopReason.StopString, rest.StopString);
+            else
+                text += s.StopStrings.Flush();
+        }
+
+        if (tokens.Length > 0 || text.Length > 0)
+            s.Events.Writer.TryWrite(new GenerationDelta(text, tokens));
+        if (reason != StopReason.None)
+            Finish(s, reason, stopString);
+    }
+
+    /// <summary>Ends a request: StopReason.None means cancelled.</summary>
+    private void Finish(Sequence s, StopReason reason, string? stopString)
+    {
+        Release(s);
+        var finish = reason switch
+        {
+            StopReason.None => FinishReason.Cancelled,
+            StopReason.Length => FinishReason.Length,
+            _ => FinishReason.Stop,
+        };
+        if (finish == FinishReason.Cancelled)
+            _cancelled++;
+        else
+            _finished++;
+        var final = new GenerationFinished(finish, reason, stopString, s.Usage, s.Timings(Stopwatch.GetTimestamp()), s.Sampler?.Seed ?? 0);
+        _endings.Add((s, final, null));
+    }
+
+    private void Fail(Sequence s, Exception error)
+    {
+        if (_endings.Exists(e => e.Sequence == s))
+            return; // already ended this step
+        Release(s);
+        _failed++;
+        _endings.Add((s, null, error));
+    }
+
+    /// <summary>Takes the sequence out of its slot and returns its KV blocks (cached ones stay with the prefix cache).</summary>
+    private void Release(Sequence s)
+    {
+        if (s.Slot >= 0)
+        {
+            _slots[s.Slot] = null;
+            _running.Remove(s);
+            s.Slot = -1;
+            lock (_gate)
+                _active--;
+        }
+
+        if (s.Kv is { } kv)
+        {
+            _prefixCache?.Touch(kv.Blocks);
+            _kv.Free(kv);
+        }
+    }
+
+    private void Deliver()
+    {
+        foreach (var (s, finished, error) in _endings)
+        {
+            if (finished is not null)
+            {
+                s.Events.Writer.TryWrite(finished);
+                s.Events.Writer.TryComplete();
+            }
+            else
+            {
+                s.Events.Writer.TryComplete(error);
+            }
+
+            s.Registration.Dispose();
+        }
+
+        _endings.Clear();
+    }
+
+    private void Publish() => _stats = Snapshot();
+
+    private EngineStats Snapshot()
+    {
+        var slots = new SlotSnapshot[_slots.Length];
+        for (int i = 0; i < slots.Length; i++)
+        {
+            slots[i] = _slots[i] is { } s
+                ? new SlotSnapshot(i, s.Prefilling ? SlotState.Prefilling : SlotState.Decoding, s.Id, s.Prompt.Length, s.CachedTokens, s.PromptProcessed, s.Generated)
+                : new SlotSnapshot(i, SlotState.Idle, null, 0, 0, 0, 0);
+        }
+
+        return new EngineStats
+        {
+            RequestsTotal = Interlocked.Read(ref _requestsTotal),
+            RequestsFinished = _finished,
+            RequestsCancelled = _cancelled,
+            RequestsFailed = _failed,
+            RequestsRejected = Interlocked.Read(ref _requestsRejected),
+            PromptTokensProcessed = _promptProcessed,
+            CachedPromptTokens = _cachedPrompt,
+            GeneratedTokens = _generated,
+            PrefixCacheHits = _hits,
+            PrefixCacheEvictions = _prefixCache?.Evictions ?? 0,
+            Steps = _steps,
+            ActiveSequences = _running.Count,
+            KvBlocksUsed = _kv.BlockCount - _kv.FreeBlockCount,
+            KvBlocksCachedOnly = _prefixCache?.CountCachedOnly() ?? 0,
+            KvBlocksTotal = _kv.BlockCount,
+            KvBlockTokens = _kv.BlockTokens,
+            Slots = slots,
+        };
+    }
+
+    /// <summary>The engine is being disposed: every request still queued or running ends as cancelled.</summary>
+    private void Shutdown()
+    {
+        foreach (var s in _running.ToArray())
+            Finish(s, StopReason.None, null);
+        Sequence[] waiting;
+        lock (_gate)
+        {
+            waiting = [.. _waiting];
+            _waiting.Clear();
+        }
+
+        foreach (var s in waiting)
+            Finish(s, StopReason.None, null);
+        Publish();
+        Deliver();
+    }
+}

@@ -1,0 +1,148 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using Tern.Models;
+
+namespace Tern.Runtime.Serving;
+
+/// <summary>
+/// Full KV blocks kept after their sequences end, found again by content (as vLLM's prefix caching): a block's key
+/// is a hash of its tokens seeded with its parent block's key, so one key names a whole prefix and the longest
+/// cached prefix of a prompt is found in one lookup per block. The cache holds a reference to each block it keeps
+/// (<see cref="KvCache.Retain"/>); blocks that no sequence uses any more are evicted least recently used first.
+/// Keys are checked against the stored tokens and parent key, so a hash collision is a miss, never wrong keys and
+/// values. Not thread-safe: the engine's loop owns it.
+/// </summary>
+internal sealed class PrefixCache
+{
+    /// <summary>The parent key of a sequence's first block.</summary>
+    public const ulong RootHash = 0x7465726E_70726566; // "ternpref"
+
+    private readonly KvCache _kv;
+    private readonly Dictionary<ulong, Entry> _byHash = [];
+    private readonly Entry?[] _byBlock;
+    private readonly LinkedList<Entry> _lru = []; // least recently used first
+
+    public PrefixCache(KvCache kv)
+    {
+        _kv = kv;
+        _byBlock = new Entry?[kv.BlockCount];
+    }
+
+    public int BlockTokens => _kv.BlockTokens;
+
+    /// <summary>Blocks the cache holds (some may also be in use by sequences).</summary>
+    public int Count => _byHash.Count;
+
+    public long Evictions { get; private set; }
+
+    /// <summary>The key of a block of <see cref="BlockTokens"/> tokens after the block keyed <paramref name="parent"/>.</summary>
+    public static ulong Hash(ulong parent, ReadOnlySpan<int> tokens) =>
+        XxHash3.HashToUInt64(MemoryMarshal.AsBytes(tokens), unchecked((long)parent));
+
+    /// <summary>Appends the keys of the full blocks of <paramref name="tokens"/> past the <paramref name="hashes"/> already known.</summary>
+    public void ExtendHashes(ReadOnlySpan<int> tokens, List<ulong> hashes)
+    {
+        int bs = BlockTokens;
+        for (int i = hashes.Count; (i + 1) * bs <= tokens.Length; i++)
+            hashes.Add(Hash(i == 0 ? RootHash : hashes[i - 1], tokens.Slice(i * bs, bs)));
+    }
+
+    /// <summary>
+    /// The cached blocks of the longest prefix of <paramref name="tokens"/> made of whole blocks, given the keys of
+    /// its full blocks; marks them used.
+    /// </summary>
+    public void Match(ReadOnlySpan<int> tokens, IReadOnlyList<ulong> hashes, List<int> blocks)
+    {
+        int bs = BlockTokens;
+        for (int i = 0; i < hashes.Count; i++)
+        {
+            ulong parent = i == 0 ? RootHash : hashes[i - 1];
+            if (!_byHash.TryGetValue(hashes[i], out var entry) || entry.Parent != parent || !entry.Tokens.AsSpan().SequenceEqual(tokens.Slice(i * bs, bs)))
+                break;
+            blocks.Add(entry.Block);
+        }
+
+        Touch(blocks);
+    }
+
+    /// <summary>
+    /// Keeps a full block of a sequence under its key, unless a block with the same key is kept already (an equal
+    /// prefix computed by another sequence).
+    /// </summary>
+    public void Register(int block, ulong hash, ulong parent, ReadOnlySpan<int> tokens)
+    {
+        if (_byHash.ContainsKey(hash) || _byBlock[block] is not null)
+            return;
+        var entry = new Entry(hash, parent, tokens.ToArray(), block);
+        entry.Node = _lru.AddLast(entry);
+        _byHash.Add(hash, entry);
+        _byBlock[block] = entry;
+        _kv.Retain(block);
+    }
+
+    /// <summary>
+    /// Marks the cached ones among a sequence's blocks used, its first block the most recent: when they are
+    /// evicted later, a prefix loses its tail before its head (which more prompts share).
+    /// </summary>
+    public void Touch(IReadOnlyList<int> blocks)
+    {
+        for (int i = blocks.Count - 1; i >= 0; i--)
+        {
+            if (_byBlock[blocks[i]] is { } entry)
+            {
+                _lru.Remove(entry.Node!);
+                _lru.AddLast(entry.Node!);
+            }
+        }
+    }
+
+    /// <summary>Drops up to <paramref name="blocks"/> cached blocks that no sequence holds, least recently used first;
+    /// returns how many went back to the pool.</summary>
+    public int Evict(int blocks)
+    {
+        int freed = 0;
+        for (var node = _lru.First; node is not null && freed < blocks;)
+        {
+            var next = node.Next;
+            var entry = node.Value;
+            if (_kv.ReferenceCount(entry.Block) == 1)
+            {
+                _lru.Remove(node);
+                _byHash.Remove(entry.Hash);
+                _byBlock[entry.Block] = null;
+                _kv.Release(entry.Block);
+                freed++;
+            }
+
+            node = next;
+        }
+
+        Evictions += freed;
+        return freed;
+    }
+
+    /// <summary>Cached blocks that no sequence holds.</summary>
+    public int CountCachedOnly()
+    {
+        int n = 0;
+        foreach (var entry in _lru)
+        {
+            if (_kv.ReferenceCount(entry.Block) == 1)
+                n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>Whether <paramref name="block"/> is kept by the cache.</summary>
+    public bool Contains(int block) => _byBlock[block] is not null;
+
+    private sealed class Entry(ulong hash, ulong parent, int[] tokens, int block)
+    {
+        public ulong Hash { get; } = hash;
+        public ulong Parent { get; } = parent;
+        public int[] Tokens { get; } = tokens;
+        public int Block { get; } = block;
+        public LinkedListNode<Entry>? Node { get; set; }
+    }
+}
