@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Tern.Server;
+
+namespace Tern.Cli;
+
+/// <summary>
+/// `tern serve [-m FILE] [--host 127.0.0.1] [--port 8080] [-c CTX] [-np PARALLEL] [-t THREADS] [--api-key KEY]
+/// [--alias NAME] [--chat-template-file FILE]`: the OpenAI-compatible server, on loopback unless told otherwise.
+/// </summary>
+public static class ServeCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF file (default: the embedded model)" };
+        var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "port to listen on", DefaultValueFactory = _ => 8080 };
+        var context = new Option<int>("--ctx-size", "-c") { Description = "context per sequence (0: the model's, at most 4096)" };
+        var parallel = new Option<int>("--parallel", "-np") { Description = "sequences decoded together", DefaultValueFactory = _ => 4 };
+        var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
+        var apiKey = new Option<string?>("--api-key") { Description = "require this key as 'Authorization: Bearer KEY' (or set TERN_API_KEY)" };
+        var alias = new Option<string?>("--alias") { Description = "model name shown to clients" };
+        var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
+        var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
+        {
+            model, host, port, context, parallel, threads, apiKey, alias, templateFile,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var options = new ServerOptions
+            {
+                ModelPath = TernCommand.ResolveModel(parse.GetValue(model)),
+                Host = parse.GetValue(host)!,
+                Port = Check(parse.GetValue(port), 0, 65535, "--port"),
+                ContextPerSequence = Check(parse.GetValue(context), 0, int.MaxValue, "--ctx-size"),
+                Parallel = Check(parse.GetValue(parallel), 1, 256, "--parallel"),
+                Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
+                ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TERN_API_KEY"),
+                Alias = parse.GetValue(alias),
+                ChatTemplateFile = parse.GetValue(templateFile),
+            };
+            if (options.ChatTemplateFile is { } file && !File.Exists(file))
+                throw new FileNotFoundException($"--chat-template-file {file} does not exist");
+            await using var server = await TernServer.StartAsync(options, stdout, cancellation);
+            await server.WaitUntilReadyAsync();
+            await server.WaitForShutdownAsync(cancellation);
+            return 0;
+        });
+        return command;
+    }
+
+    private static int Check(int value, int min, int max, string flag) =>
+        value >= min && value <= max ? value : throw new ArgumentException($"{flag} must be between {min} and {max}, got {value}");
+}

@@ -1,0 +1,127 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Tern.Runtime.Serving;
+using Tern.Tokenizers;
+
+namespace Tern.Server;
+
+/// <summary>Builds OpenAI's response and chunk objects for one chat or text completion.</summary>
+internal sealed class ResponseShape(string id, long created, string model, bool chat, bool logprobs, Tokenizer tokenizer)
+{
+    private string Object => chat ? "chat.completion" : "text_completion";
+
+    public JsonObject Complete(GenerationResponse r)
+    {
+        var choice = new JsonObject { ["index"] = 0 };
+        if (chat)
+            choice["message"] = new JsonObject { ["role"] = "assistant", ["content"] = r.Text };
+        else
+            choice["text"] = r.Text;
+        choice["logprobs"] = logprobs ? Logprobs(r.Tokens) : null;
+        choice["finish_reason"] = Finish(r.Finished);
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = Object,
+            ["created"] = created,
+            ["model"] = model,
+            ["choices"] = new JsonArray(choice),
+            ["usage"] = Usage(r.Finished),
+            ["timings"] = Timings(r.Finished),
+        };
+    }
+
+    public JsonObject Chunk(JsonObject? delta, string? text, string? finish, JsonNode? chunkLogprobs = null)
+    {
+        var choice = new JsonObject { ["index"] = 0 };
+        if (chat)
+            choice["delta"] = delta ?? new JsonObject();
+        else
+            choice["text"] = text ?? "";
+        choice["logprobs"] = chunkLogprobs;
+        choice["finish_reason"] = finish;
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = chat ? "chat.completion.chunk" : "text_completion",
+            ["created"] = created,
+            ["model"] = model,
+            ["choices"] = new JsonArray(choice),
+        };
+    }
+
+    public JsonObject DeltaChunk(GenerationDelta d) =>
+        Chunk(new JsonObject { ["content"] = d.Text }, d.Text, null, logprobs ? Logprobs(d.Tokens) : null);
+
+    public JsonObject FinishChunk(GenerationFinished f)
+    {
+        var chunk = Chunk(null, null, Finish(f));
+        chunk["timings"] = Timings(f);
+        return chunk;
+    }
+
+    public JsonObject UsageChunk(GenerationFinished f) => new()
+    {
+        ["id"] = id,
+        ["object"] = chat ? "chat.completion.chunk" : "text_completion",
+        ["created"] = created,
+        ["model"] = model,
+        ["choices"] = new JsonArray(),
+        ["usage"] = Usage(f),
+    };
+
+    private static string? Finish(GenerationFinished f) => f.Reason switch
+    {
+        FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        _ => null,
+    };
+
+    private static JsonObject Usage(GenerationFinished f) => new()
+    {
+        ["prompt_tokens"] = f.Usage.PromptTokens,
+        ["completion_tokens"] = f.Usage.CompletionTokens,
+        ["total_tokens"] = f.Usage.TotalTokens,
+        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = f.Usage.CachedTokens },
+    };
+
+    private static JsonObject Timings(GenerationFinished f) => new()
+    {
+        ["prompt_n"] = f.Timings.PromptTokensProcessed,
+        ["prompt_ms"] = Math.Round(f.Timings.PromptMilliseconds, 3),
+        ["prompt_per_second"] = Math.Round(f.Timings.PromptTokensPerSecond, 2),
+        ["predicted_n"] = f.Timings.GeneratedTokens,
+        ["predicted_ms"] = Math.Round(f.Timings.GenerationMilliseconds, 3),
+        ["predicted_per_second"] = Math.Round(f.Timings.GenerationTokensPerSecond, 2),
+    };
+
+    private JsonObject Logprobs(IReadOnlyList<GeneratedToken> tokens)
+    {
+        var content = new JsonArray();
+        foreach (var t in tokens)
+        {
+            var top = new JsonArray();
+            foreach (var alt in t.TopLogprobs)
+                top.Add(Entry(alt.Token, alt.Logprob));
+            var entry = Entry(t.Id, t.Logprob);
+            entry["top_logprobs"] = top;
+            content.Add(entry);
+        }
+
+        return new JsonObject { ["content"] = content };
+    }
+
+    private JsonObject Entry(int token, float logprob)
+    {
+        byte[] bytes = tokenizer.TokenToBytes(token);
+        var array = new JsonArray();
+        foreach (byte b in bytes)
+            array.Add(b);
+        return new JsonObject
+        {
+            ["token"] = Encoding.UTF8.GetString(bytes),
+            ["logprob"] = logprob,
+            ["bytes"] = array,
+        };
+    }
+}

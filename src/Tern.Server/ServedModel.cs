@@ -1,0 +1,27 @@
+using Tern.Models;
+using Tern.Runtime.Sampling;
+using Tern.Runtime.Serving;
+using Tern.Tokenizers;
+
+namespace Tern.Server;
+
+/// <summary>The loaded model with everything the routes need: engine, tokenizer, template, name, defaults.</summary>
+internal sealed class ServedModel(DecoderModel model, Tokenizer tokenizer, InferenceEngine engine, PromptTemplate template, string name) : IDisposable
+{
+    public DecoderModel Model { get; } = model;
+    public Tokenizer Tokenizer { get; } = tokenizer;
+    public InferenceEngine Engine { get; } = engine;
+    public PromptTemplate Template { get; } = template;
+    public string Name { get; } = name;
+    public DateTimeOffset Created { get; } = DateTimeOffset.UtcNow;
+
+    public SamplingParams Defaults { get; } = DefaultSampling.For(model.Hyperparameters.Architecture, model.File.GetString("general.name"));
+
+    public int VocabSize => Model.Hyperparameters.VocabSize;
+
+    public void Dispose()
+    {
+        Engine.Dispose();
+        Model.Dispose();
+    }
+}

@@ -1,0 +1,27 @@
+namespace Tern.Server;
+
+/// <summary>What `tern serve` was asked for.</summary>
+public sealed record ServerOptions
+{
+    public required string ModelPath { get; init; }
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port (tests).</summary>
+    public int Port { get; init; } = 8080;
+
+    /// <summary>Context per sequence; 0 means the model's, at most 4096.</summary>
+    public int ContextPerSequence { get; init; }
+
+    public int Parallel { get; init; } = 4;
+    public int Threads { get; init; }
+    public string? ApiKey { get; init; }
+
+    /// <summary>The model name clients see; default: the file name without extension.</summary>
+    public string? Alias { get; init; }
+
+    public string? ChatTemplateFile { get; init; }
+    public int QueueCapacity { get; init; } = 64;
+
+    /// <summary>Largest request body accepted (413 above).</summary>
+    public long MaxBodyBytes { get; init; } = 8 << 20;
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Tern.Server;
+
+/// <summary>Server-sent events as OpenAI streams them: `data: {json}` per chunk, `data: [DONE]` at the end.</summary>
+internal sealed class SseWriter(HttpResponse response)
+{
+    private static readonly byte[] Prefix = "data: "u8.ToArray();
+    private static readonly byte[] Separator = "\n\n"u8.ToArray();
+    private bool _started;
+
+    public async Task WriteAsync(object chunk, CancellationToken cancellation)
+    {
+        await StartAsync(cancellation);
+        await response.Body.WriteAsync(Prefix, cancellation);
+        await response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJson.Options), cancellation);
+        await response.Body.WriteAsync(Separator, cancellation);
+        await response.Body.FlushAsync(cancellation);
+    }
+
+    public async Task DoneAsync(CancellationToken cancellation)
+    {
+        await StartAsync(cancellation);
+        await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), cancellation);
+        await response.Body.FlushAsync(cancellation);
+    }
+
+    private async Task StartAsync(CancellationToken cancellation)
+    {
+        if (_started)
+            return;
+        _started = true;
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        await response.StartAsync(cancellation);
+    }
+}
+
+/// <summary>JSON settings for responses: null fields are written (OpenAI writes them), no indentation.</summary>
+internal static class ServerJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = null,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+}

@@ -1,0 +1,183 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Tern.Chat;
+using Tern.Models;
+using Tern.Runtime.Serving;
+using Tern.Tokenizers;
+
+namespace Tern.Server;
+
+/// <summary>
+/// `tern serve`: the OpenAI-compatible HTTP API over one model. Kestrel listens at once; the model loads in the
+/// background (GET /health answers 503 until it is ready). Errors are OpenAI-shaped JSON; nothing a client sends
+/// produces a 5xx.
+/// </summary>
+public sealed class TernServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly byte[]? _keyHash;
+    private readonly Task _loading;
+    private volatile ServedModel? _model;
+
+    private TernServer(ServerOptions options, TextWriter log)
+    {
+        Options = options;
+        _keyHash = string.IsNullOrEmpty(options.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.ApiKey));
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = null; // enforced while reading, so the 413 is OpenAI-shaped
+            k.Listen(ParseHost(options.Host), options.Port);
+        });
+        _app = builder.Build();
+        _app.Use(HandleErrorsAsync);
+        _app.Use(AuthenticateAsync);
+        var info = new InfoRoutes(this);
+        var completions = new CompletionRoutes(this);
+        _app.MapGet("/health", info.Health);
+        _app.MapGet("/v1/models", info.Models);
+        _app.MapGet("/models", info.Models);
+        _app.MapGet("/props", info.Props);
+        _app.MapGet("/slots", info.Slots);
+        _app.MapGet("/metrics", info.Metrics);
+        _app.MapPost("/tokenize", (Delegate)info.TokenizeAsync);
+        _app.MapPost("/detokenize", (Delegate)info.DetokenizeAsync);
+        _app.MapPost("/apply-template", (Delegate)completions.ApplyTemplateAsync);
+        _app.MapPost("/v1/chat/completions", completions.ChatAsync);
+        _app.MapPost("/chat/completions", completions.ChatAsync);
+        _app.MapPost("/v1/completions", completions.CompletionAsync);
+        _app.MapPost("/completions", completions.CompletionAsync);
+        _app.MapFallback(http => throw new ApiException(404, $"no route for {http.Request.Method} {http.Request.Path}", code: "not_found"));
+        _loading = Task.Run(() => Load(log));
+    }
+
+    public ServerOptions Options { get; }
+
+    /// <summary>The address Kestrel listens on, e.g. http://127.0.0.1:8080.</summary>
+    public string Address { get; private set; } = "";
+
+    internal ServerMetrics Metrics { get; } = new();
+
+    internal ServedModel? Model => _model;
+
+    internal Exception? LoadError { get; private set; }
+
+    /// <summary>Binds the port and starts loading the model; returns once the server accepts connections.</summary>
+    public static async Task<TernServer> StartAsync(ServerOptions options, TextWriter log, CancellationToken cancellation = default)
+    {
+        var server = new TernServer(options, log);
+        await server._app.StartAsync(cancellation);
+        server.Address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        log.WriteLine($"listening on {server.Address}");
+        return server;
+    }
+
+    /// <summary>Completes when the model is loaded (or failed to load: rethrows).</summary>
+    public Task WaitUntilReadyAsync() => _loading;
+
+    /// <summary>Runs until <paramref name="cancellation"/> fires.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellation) => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(_app, cancellation);
+
+    internal ServedModel RequireModel() => _model
+        ?? throw new ApiException(503, LoadError is null ? "the model is still loading" : $"the model failed to load: {LoadError.Message}", code: "model_not_ready");
+
+    private void Load(TextWriter log)
+    {
+        try
+        {
+            var model = DecoderModel.Load(Options.ModelPath, new ModelOptions { Threads = Options.Threads });
+            var tokenizer = Tokenizer.FromGguf(model.File);
+            var template = PromptTemplate.Create(model.File, tokenizer, Options.ChatTemplateFile, log);
+            int context = Options.ContextPerSequence > 0 ? Options.ContextPerSequence : Math.Min(model.Hyperparameters.ContextLength, EngineOptions.DefaultMaxContext);
+            var engine = new InferenceEngine(model, tokenizer, new EngineOptions
+            {
+                Parallel = Options.Parallel,
+                ContextPerSequence = context,
+                QueueCapacity = Options.QueueCapacity,
+            });
+            string name = Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath);
+            _model = new ServedModel(model, tokenizer, engine, template, name);
+            log.WriteLine($"model: {name} ({model.Hyperparameters.Architecture}, {Options.ModelPath})");
+            log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved");
+        }
+        catch (Exception e)
+        {
+            LoadError = e;
+            log.WriteLine($"error: {e.Message}");
+            throw;
+        }
+    }
+
+    private async Task HandleErrorsAsync(HttpContext http, RequestDelegate next)
+    {
+        try
+        {
+            await next(http);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the engine has freed its sequence.
+        }
+        catch (Exception e) when (!http.Response.HasStarted)
+        {
+            var error = e switch
+            {
+                ApiException api => api,
+                ContextLengthExceededException c => new ApiException(400, c.Message, "messages", "context_length_exceeded"),
+                QueueFullException q => new ApiException(429, q.Message, code: "queue_full"),
+                TemplateException t => new ApiException(400, $"the chat template failed: {t.Message}", "messages", "template_error"),
+                ArgumentException a => new ApiException(400, a.Message.ReplaceLineEndings(" "), a.ParamName, "invalid_value"),
+                BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
+                _ => new ApiException(500, $"internal error: {e.GetType().Name}: {e.Message}", code: "internal_error"),
+            };
+            http.Response.Clear();
+            http.Response.StatusCode = error.Status;
+            if (error.Status == 429)
+                http.Response.Headers.RetryAfter = "1";
+            http.Response.ContentType = "application/json";
+            await http.Response.Body.WriteAsync(error.ToJson());
+        }
+    }
+
+    private Task AuthenticateAsync(HttpContext http, RequestDelegate next)
+    {
+        if (_keyHash is null || http.Request.Path == "/health")
+            return next(http);
+        string header = http.Request.Headers.Authorization.ToString();
+        string given = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..] : "";
+        // Hashes have one length, so the comparison takes the same time whatever was sent.
+        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), _keyHash))
+            throw new ApiException(401, given.Length == 0 ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", code: "invalid_api_key");
+        return next(http);
+    }
+
+    private static IPAddress ParseHost(string host) =>
+        host == "localhost" ? IPAddress.Loopback
+        : IPAddress.TryParse(host, out var address) ? address
+        : throw new ArgumentException($"--host '{host}' is not an IP address (use e.g. 127.0.0.1 or 0.0.0.0)");
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            await _loading;
+        }
+        catch (Exception)
+        {
+            // reported at load time
+        }
+
+        _model?.Dispose();
+    }
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+
+namespace Tern.Server.Tests;
+
+/// <summary>Malformed and hostile requests get OpenAI-shaped errors with the right status, never a 5xx.</summary>
+public sealed class ErrorTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    public static TheoryData<string, string, int, string?> BadRequests() => new()
+    {
+        { "/v1/chat/completions", "{not json", 400, null },
+        { "/v1/chat/completions", "[1, 2]", 400, null },
+        { "/v1/chat/completions", "", 400, null },
+        { "/v1/chat/completions", "{}", 400, "messages" },
+        { "/v1/chat/completions", """{"messages": "hi"}""", 400, "messages" },
+        { "/v1/chat/completions", """{"messages": []}""", 400, "messages" },
+        { "/v1/chat/completions", """{"messages": [{"content": "hi"}]}""", 400, "messages[0].role" },
+        { "/v1/chat/completions", """{"messages": [{"role": "wizard", "content": "hi"}]}""", 400, "messages[0].role" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": 42}]}""", 400, "messages[0].content" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}""", 400, "messages[0].content[0].type" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}""", 400, "temperature" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "temperature": 7}""", 400, "temperature" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 0}""", 400, "top_p" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": -1}""", 400, "max_tokens" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e30}""", 400, "max_tokens" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "n": 3}""", 400, "n" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": 5}""", 400, "stop" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "logit_bias": {"abc": 1}}""", 400, "logit_bias" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "logit_bias": {"5": 500}}""", 400, "logit_bias" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stream": "yes"}""", 400, "stream" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}""", 400, "top_logprobs" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "seed": "x"}""", 400, "seed" },
+        { "/v1/chat/completions", """{"messages": [{"role": "assistant", "content": null, "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}]}""", 400, "messages[0].tool_calls[0].function.arguments" },
+        { "/v1/completions", """{"prompt": 12}""", 400, "prompt" },
+        { "/v1/completions", """{"max_tokens": 3}""", 400, "prompt" },
+        { "/tokenize", """{"content": 3}""", 400, "content" },
+        { "/detokenize", """{"tokens": [1, 99999999]}""", 400, "tokens" },
+        { "/detokenize", """{"tokens": ["a"]}""", 400, "tokens" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Bad_input_gets_a_400_naming_the_parameter(string path, string body, int status, string? param)
+    {
+        var (actual, json, _) = await fixture.PostAsync(path, body);
+        Assert.Equal(status, actual);
+        var error = json.GetProperty("error");
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        if (param is not null)
+            Assert.Equal(param, error.GetProperty("param").GetString());
+    }
+
+    [Fact]
+    public async Task Deeply_nested_json_is_refused_without_a_crash()
+    {
+        string body = "{\"messages\": " + new string('[', 5000) + new string(']', 5000) + "}";
+        var (status, json, _) = await fixture.PostAsync("/v1/chat/completions", body);
+        Assert.Equal(400, status);
+        Assert.Contains("not valid JSON", json.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_gets_413()
+    {
+        string huge = JsonSerializer.Serialize(new { prompt = new string('a', 9 << 20) });
+        var (status, json, _) = await fixture.PostAsync("/v1/completions", huge);
+        Assert.Equal(413, status);
+        Assert.Equal("request_too_large", json.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_prompt_that_cannot_fit_the_context_gets_400_naming_the_limit()
+    {
+        string prompt = string.Concat(Enumerable.Repeat("once upon a time ", 1000));
+        var (status, json, _) = await fixture.PostAsync("/v1/completions", JsonSerializer.Serialize(new { prompt }));
+        Assert.Equal(400, status);
+        Assert.Equal("context_length_exceeded", json.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("2048", json.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Unknown_routes_get_a_json_404()
+    {
+        var (status, text) = await fixture.GetAsync("/v1/engines");
+        Assert.Equal(404, status);
+        Assert.Contains("\"not_found_error\"", text);
+    }
+}
