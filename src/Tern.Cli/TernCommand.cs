@@ -16,6 +16,7 @@ public static class TernCommand
             TokenizeCommand.Create(stdout),
             LogitsCommand.Create(stdout),
             SynthCommand.Create(stdout),
+            BenchCommand.Create(stdout),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
