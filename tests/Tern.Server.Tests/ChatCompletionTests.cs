@@ -91,21 +91,23 @@ public sealed class ChatCompletionTests(ServerFixture fixture) : IClassFixture<S
     public async Task The_second_request_sharing_a_long_prefix_reuses_the_cached_blocks()
     {
         string prefix = string.Concat(Enumerable.Repeat("The little girl walked in the park and saw a big red ball. ", 12));
-        async Task<JsonElement> Usage(string tail)
+        async Task<(JsonElement Usage, JsonElement Timings)> Run(string tail)
         {
             var (status, body, _) = await fixture.PostAsync("/v1/completions",
                 JsonSerializer.Serialize(new { prompt = prefix + tail, max_tokens = 2, temperature = 0 }));
             Assert.Equal(200, status);
-            return body.GetProperty("usage");
+            return (body.GetProperty("usage"), body.GetProperty("timings"));
         }
 
-        var first = await Usage("Then she");
-        var second = await Usage("Then he");
+        var (first, _) = await Run("Then she");
+        var (second, timings) = await Run("Then he");
         int promptTokens = second.GetProperty("prompt_tokens").GetInt32();
         int cached = second.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
         Assert.True(promptTokens > 100);
         Assert.True(cached >= promptTokens - 40, $"{cached} of {promptTokens} prompt tokens came from the cache");
         Assert.True(first.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32() < cached);
+        // Only the tokens after the cached blocks went through the model.
+        Assert.Equal(promptTokens - cached, timings.GetProperty("prompt_n").GetInt32());
     }
 
     [Fact]

@@ -51,6 +51,38 @@ public sealed class ErrorTests(ServerFixture fixture) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public async Task Mutated_requests_never_get_a_5xx()
+    {
+        string[] seeds =
+        [
+            """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "temperature": 0.5, "stop": ["x"], "logit_bias": {"5": 1}}""",
+            """{"prompt": "Once", "max_tokens": 2, "logprobs": 2, "stream": false}""",
+            """{"content": "hello", "add_special": true}""",
+        ];
+        string[] paths = ["/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize", "/apply-template"];
+        var random = new Random(20261201);
+        const string alphabet = "{}[]\":,0123456789-eE.truefalsnul \\u";
+        for (int i = 0; i < 150; i++)
+        {
+            var text = new System.Text.StringBuilder(seeds[random.Next(seeds.Length)]);
+            for (int m = random.Next(1, 4); m > 0; m--)
+            {
+                int at = random.Next(text.Length);
+                switch (random.Next(3))
+                {
+                    case 0: text.Remove(at, Math.Min(text.Length - at, random.Next(1, 8))); break;
+                    case 1: text.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+                    default: text[at] = alphabet[random.Next(alphabet.Length)]; break;
+                }
+            }
+
+            string path = paths[random.Next(paths.Length)];
+            var (status, _, _) = await fixture.PostAsync(path, text.ToString());
+            Assert.True(status < 500, $"{path} answered {status} to: {text}");
+        }
+    }
+
+    [Fact]
     public async Task Deeply_nested_json_is_refused_without_a_crash()
     {
         string body = "{\"messages\": " + new string('[', 5000) + new string(']', 5000) + "}";
