@@ -1,0 +1,28 @@
+using System.Text.Json.Nodes;
+
+namespace Tern.Chat.Tests;
+
+/// <summary>Renders small inline templates with variables given as JSON, for the unit tests.</summary>
+internal static class TemplateHarness
+{
+    public static string Render(string template, string variablesJson = "{}", TemplateLimits? limits = null)
+    {
+        var variables = JsonNode.Parse(variablesJson)!.AsObject()
+            .ToDictionary(kv => kv.Key, kv => kv.Value?.DeepClone());
+        return ChatTemplate.Parse(template).Render(new ChatTemplateInput { Variables = variables, Clock = FixedClock.Golden }, limits);
+    }
+
+    public static TemplateException Fails(string template, string variablesJson = "{}", TemplateLimits? limits = null) =>
+        Assert.Throws<TemplateException>(() => Render(template, variablesJson, limits));
+}
+
+/// <summary>A clock stopped at one instant, in UTC.</summary>
+internal sealed class FixedClock(DateTimeOffset now) : TimeProvider
+{
+    /// <summary>The instant the shared goldens were rendered at: 2026-11-24 09:30.</summary>
+    public static readonly FixedClock Golden = new(new DateTimeOffset(2026, 11, 24, 9, 30, 0, TimeSpan.Zero));
+
+    public override DateTimeOffset GetUtcNow() => now;
+
+    public override TimeZoneInfo LocalTimeZone => TimeZoneInfo.Utc;
+}
