@@ -1,0 +1,25 @@
+using System.Globalization;
+
+namespace Tern.Tools;
+
+/// <summary>
+/// <c>time()</c>: the current local date and time in ISO 8601 with its UTC offset, the time zone's name and the day
+/// of the week, e.g. <c>2026-12-01T07:30:00+00:00 (UTC), Tuesday</c>. The clock comes from the
+/// <see cref="ToolContext"/>, so tests can fix it.
+/// </summary>
+public sealed class TimeTool : Tool
+{
+    public override string Name => "time";
+
+    public override string Description => "Get the current date, time and time zone (ISO 8601).";
+
+    public override IReadOnlyList<ToolParameter> Parameters { get; } = [];
+
+    protected override Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context)
+    {
+        var zone = context.Clock.LocalTimeZone;
+        var now = TimeZoneInfo.ConvertTime(context.Clock.GetUtcNow(), zone);
+        string text = string.Create(CultureInfo.InvariantCulture, $"{now:yyyy-MM-dd'T'HH:mm:sszzz} ({zone.Id}), {now.DayOfWeek}");
+        return Task.FromResult(ToolResult.Success(text));
+    }
+}

@@ -1,0 +1,18 @@
+namespace Tern.Tools;
+
+/// <summary>Everything <see cref="ToolSet.Create"/> needs; the defaults match <c>tern serve --tools</c>.</summary>
+public sealed record ToolSetOptions
+{
+    /// <summary>The workspace directory; null means the current directory.</summary>
+    public string? WorkspaceRoot { get; init; }
+
+    /// <summary>The clock of the time tool and of the audit log.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>Where to append one JSON line per call; null for no audit log.</summary>
+    public string? AuditLogPath { get; init; }
+
+    public FileToolLimits Files { get; init; } = FileToolLimits.Default;
+
+    public ShellOptions Shell { get; init; } = ShellOptions.Default;
+}

@@ -1,0 +1,45 @@
+using System.Text;
+
+namespace Tern.Tools;
+
+/// <summary>
+/// <c>write_file(path, content)</c>: creates or replaces a file with the given text, creating missing parent
+/// directories inside the workspace. The write is atomic (temporary file in the same directory, then rename).
+/// </summary>
+public sealed class WriteFileTool : Tool
+{
+    private readonly FileToolLimits _limits;
+
+    public WriteFileTool(FileToolLimits? limits = null) => _limits = limits ?? FileToolLimits.Default;
+
+    public override string Name => "write_file";
+
+    public override string Description =>
+        "Create or overwrite a text file in the workspace with the given content (UTF-8), creating missing parent directories. " +
+        $"The replacement is atomic. Content is limited to {_limits.MaxWriteBytes / 1024} KiB. To change part of an existing file, prefer edit_file.";
+
+    public override IReadOnlyList<ToolParameter> Parameters { get; } =
+    [
+        new("path", ToolParameterType.String, "File path, relative to the workspace root (or absolute inside it).", Required: true),
+        new("content", ToolParameterType.String, "The complete new content of the file.", Required: true),
+    ];
+
+    protected override Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context)
+    {
+        string content = arguments.GetString("content");
+        int size = Encoding.UTF8.GetByteCount(content);
+        if (size > _limits.MaxWriteBytes)
+        {
+            return Task.FromResult(ToolResult.Failure($"content is {size} bytes; write_file accepts at most {_limits.MaxWriteBytes} bytes"));
+        }
+
+        var entry = context.Workspace.Resolve(arguments.GetString("path"));
+        if (entry.Kind == WorkspaceEntryKind.Directory)
+        {
+            return Task.FromResult(ToolResult.Failure($"{entry.Shown} is a directory"));
+        }
+
+        bool created = context.Workspace.WriteAtomically(entry, Encoding.UTF8.GetBytes(content));
+        return Task.FromResult(ToolResult.Success($"wrote {size} bytes to {entry.RelativePath} ({(created ? "new file" : "replaced")})"));
+    }
+}
