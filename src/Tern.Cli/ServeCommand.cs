@@ -20,9 +20,15 @@ public static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "require this key as 'Authorization: Bearer KEY' (or set TERN_API_KEY)" };
         var alias = new Option<string?>("--alias") { Description = "model name shown to clients" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
+        var tools = new Option<string?>("--tools") { Description = "built-in tools: all (the default when given) or a list of read_file,write_file,edit_file,grep,shell,time", Arity = ArgumentArity.ZeroOrOne };
+        var workspace = new Option<string?>("--workspace") { Description = "directory the tools are confined to (default: the current directory)" };
+        var toolTimeout = new Option<int>("--tool-timeout") { Description = "default shell timeout in seconds (max 60)", DefaultValueFactory = _ => 10 };
+        var maxToolSteps = new Option<int>("--max-tool-steps") { Description = "tool rounds per request", DefaultValueFactory = _ => 8 };
+        var auditLog = new Option<string?>("--audit-log") { Description = "append every tool call to this file as JSON lines" };
+        var unsafeShell = new Option<bool>("--unsafe-shell") { Description = "run the shell tool without the bubblewrap sandbox" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
-            model, host, port, context, parallel, threads, apiKey, alias, templateFile,
+            model, host, port, context, parallel, threads, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -37,6 +43,12 @@ public static class ServeCommand
                 ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TERN_API_KEY"),
                 Alias = parse.GetValue(alias),
                 ChatTemplateFile = parse.GetValue(templateFile),
+                Tools = parse.GetResult(tools) is null ? null : parse.GetValue(tools) ?? "all",
+                Workspace = parse.GetValue(workspace),
+                ToolTimeoutSeconds = Check(parse.GetValue(toolTimeout), 1, 60, "--tool-timeout"),
+                MaxToolSteps = Check(parse.GetValue(maxToolSteps), 1, 64, "--max-tool-steps"),
+                AuditLog = parse.GetValue(auditLog),
+                UnsafeShell = parse.GetValue(unsafeShell),
             };
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");

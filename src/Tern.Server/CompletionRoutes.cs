@@ -14,9 +14,71 @@ internal sealed class CompletionRoutes(TernServer server)
         var messages = ChatMessages.Read(r);
         var tools = ChatMessages.Tools(r);
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
-        string prompt = model.Template.Render(messages, tools, addGenerationPrompt: true);
-        int[] tokens = model.Template.Tokenize(model.Tokenizer, prompt);
-        await RunAsync(http, model, tokens, parameters, chat: true);
+        if (tools is null && server.Tools is null)
+        {
+            string prompt = model.Template.Render(messages, tools, addGenerationPrompt: true);
+            await RunAsync(http, model, model.Template.Tokenize(model.Tokenizer, prompt), parameters, chat: true);
+            return;
+        }
+
+        await RunWithToolsAsync(http, model, messages, tools, parameters);
+    }
+
+    /// <summary>A chat request with tools: the client's and/or the built-in ones, run through the <see cref="AgentLoop"/>.</summary>
+    private async Task RunWithToolsAsync(HttpContext http, ServedModel model, JsonArray messages, JsonArray? clientTools, CompletionParameters p)
+    {
+        var tools = clientTools ?? [];
+        foreach (var schema in server.Tools?.Schemas ?? [])
+            tools.Add(JsonNode.Parse(schema.GetRawText()));
+        string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        var shape = new ResponseShape(id, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, chat: true, logprobs: false, model.Tokenizer);
+        server.Metrics.Request();
+
+        async IAsyncEnumerable<GenerationEvent> Turn(JsonArray turnMessages, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
+        {
+            string prompt = model.Template.Render(turnMessages, tools, addGenerationPrompt: true);
+            var request = new GenerationRequest
+            {
+                Id = id,
+                PromptTokens = model.Template.Tokenize(model.Tokenizer, prompt),
+                Sampling = p.Sampling,
+                MaxTokens = p.MaxTokens,
+                Stop = p.Stop,
+            };
+            await foreach (var e in model.Engine.Submit(request, cancellation).WithCancellation(cancellation))
+                yield return e;
+        }
+
+        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id);
+        var sse = p.Stream ? new SseWriter(http.Response) : null;
+        if (sse is not null)
+            await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
+        var result = await loop.RunAsync(messages, Turn, async e =>
+        {
+            if (sse is null)
+                return;
+            var delta = e switch
+            {
+                AgentContent c => new JsonObject { ["content"] = c.Text },
+                AgentToolRun r => new JsonObject { ["tern_tool_calls"] = new JsonArray(ResponseShape.ToolRun(r)) },
+                _ => null,
+            };
+            if (delta is not null)
+                await sse.WriteAsync(shape.Chunk(delta, null, null), http.RequestAborted);
+        }, http.RequestAborted);
+
+        if (sse is null)
+        {
+            await Results.Json(shape.CompleteWithTools(result), ServerJson.Options).ExecuteAsync(http);
+            return;
+        }
+
+        if (result.ClientCalls.Count > 0)
+            await sse.WriteAsync(shape.Chunk(new JsonObject { ["tool_calls"] = ResponseShape.ClientCalls(result.ClientCalls, streaming: true) }, null, null), http.RequestAborted);
+        await sse.WriteAsync(shape.Chunk(null, null, result.FinishReason), http.RequestAborted);
+        if (p.IncludeUsage)
+            await sse.WriteAsync(shape.UsageChunk(result.Finished with { Usage = result.Usage }), http.RequestAborted);
+        await sse.DoneAsync(http.RequestAborted);
     }
 
     public async Task CompletionAsync(HttpContext http)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Tern.Chat;
+using Tern.Chat.ToolCalls;
 using Tern.Gguf;
 using Tern.Tokenizers;
 
@@ -28,6 +29,9 @@ internal sealed class PromptTemplate
     }
 
     public string Source { get; }
+
+    /// <summary>How this template's models write tool calls.</summary>
+    public ToolCallFormat ToolCallFormat => ToolCallFormats.Detect(Source);
 
     /// <summary>True when the model has no template and ChatML stands in.</summary>
     public bool IsFallback { get; }

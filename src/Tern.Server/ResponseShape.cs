@@ -31,6 +31,50 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
         };
     }
 
+    /// <summary>The response to a chat request that went through the tool loop: client tool calls as OpenAI's
+    /// <c>tool_calls</c>, built-in runs in the extra <c>tern_tool_calls</c> field that standard clients ignore.</summary>
+    public JsonObject CompleteWithTools(AgentResult r)
+    {
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = r.ClientCalls.Count > 0 && r.Content.Length == 0 ? null : r.Content };
+        if (r.ClientCalls.Count > 0)
+            message["tool_calls"] = ClientCalls(r.ClientCalls, streaming: false);
+        if (r.ToolRuns.Count > 0)
+            message["tern_tool_calls"] = new JsonArray([.. r.ToolRuns.Select(ToolRun)]);
+        var choice = new JsonObject { ["index"] = 0, ["message"] = message, ["logprobs"] = null, ["finish_reason"] = r.FinishReason };
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = "chat.completion",
+            ["created"] = created,
+            ["model"] = model,
+            ["choices"] = new JsonArray(choice),
+            ["usage"] = Usage(r.Finished with { Usage = r.Usage }),
+        };
+    }
+
+    public static JsonArray ClientCalls(IReadOnlyList<Tern.Chat.ToolCalls.ToolCall> calls, bool streaming)
+    {
+        var array = new JsonArray();
+        for (int i = 0; i < calls.Count; i++)
+        {
+            var call = calls[i].ToJson();
+            if (streaming)
+                call["index"] = i;
+            array.Add(call);
+        }
+
+        return array;
+    }
+
+    public static JsonObject ToolRun(AgentToolRun run) => new()
+    {
+        ["id"] = run.Call.Id,
+        ["name"] = run.Call.Name,
+        ["arguments"] = run.Call.Arguments,
+        ["ok"] = run.Result.Ok,
+        ["output"] = run.Result.Output,
+    };
+
     public JsonObject Chunk(JsonObject? delta, string? text, string? finish, JsonNode? chunkLogprobs = null)
     {
         var choice = new JsonObject { ["index"] = 0 };

@@ -22,6 +22,19 @@ public sealed record ServerOptions
     public string? ChatTemplateFile { get; init; }
     public int QueueCapacity { get; init; } = 64;
 
+    /// <summary>Built-in tools to enable (`all` or a comma list); null: none.</summary>
+    public string? Tools { get; init; }
+
+    /// <summary>Where the tools may read, write and run commands; default the current directory.</summary>
+    public string? Workspace { get; init; }
+
+    public int ToolTimeoutSeconds { get; init; } = 10;
+    public int MaxToolSteps { get; init; } = 8;
+    public string? AuditLog { get; init; }
+
+    /// <summary>Run the shell tool without bubblewrap (announced loudly at start).</summary>
+    public bool UnsafeShell { get; init; }
+
     /// <summary>Largest request body accepted (413 above).</summary>
     public long MaxBodyBytes { get; init; } = 8 << 20;
 }

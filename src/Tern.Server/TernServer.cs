@@ -12,6 +12,7 @@ using Tern.Chat;
 using Tern.Models;
 using Tern.Runtime.Serving;
 using Tern.Tokenizers;
+using Tern.Tools;
 
 namespace Tern.Server;
 
@@ -30,6 +31,7 @@ public sealed class TernServer : IAsyncDisposable
     private TernServer(ServerOptions options, TextWriter log)
     {
         Options = options;
+        Tools = CreateTools(options, log);
         _keyHash = string.IsNullOrEmpty(options.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.ApiKey));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -56,6 +58,10 @@ public sealed class TernServer : IAsyncDisposable
         _app.MapPost("/chat/completions", completions.ChatAsync);
         _app.MapPost("/v1/completions", completions.CompletionAsync);
         _app.MapPost("/completions", completions.CompletionAsync);
+        _app.MapGet("/tools", () => Tools is null
+            ? throw new ApiException(404, "built-in tools are off (start the server with --tools)", code: "not_found")
+            : Results.Text(Tools.SchemasJson, "application/json"));
+        _app.MapPost("/tools/call", (Delegate)CallToolAsync);
         _app.MapFallback(http => throw new ApiException(404, $"no route for {http.Request.Method} {http.Request.Path}", code: "not_found"));
         _loading = Task.Run(() => Load(log));
     }
@@ -68,6 +74,9 @@ public sealed class TernServer : IAsyncDisposable
     internal ServerMetrics Metrics { get; } = new();
 
     internal ServedModel? Model => _model;
+
+    /// <summary>The built-in tools, or null when --tools is off.</summary>
+    internal ToolSet? Tools { get; }
 
     internal Exception? LoadError { get; private set; }
 
@@ -115,6 +124,44 @@ public sealed class TernServer : IAsyncDisposable
             log.WriteLine($"error: {e.Message}");
             throw;
         }
+    }
+
+    /// <summary>
+    /// The tools from --tools, confined to the workspace. With tools on, a non-loopback address needs an API key:
+    /// otherwise anyone on the network could run commands in the workspace.
+    /// </summary>
+    private static ToolSet? CreateTools(ServerOptions options, TextWriter log)
+    {
+        if (options.Tools is null)
+            return null;
+        if (!IPAddress.IsLoopback(ParseHost(options.Host)) && string.IsNullOrEmpty(options.ApiKey))
+            throw new ArgumentException($"--tools on a non-loopback address ({options.Host}) needs --api-key (or TERN_API_KEY)");
+        var timeout = TimeSpan.FromSeconds(Math.Clamp(options.ToolTimeoutSeconds, 1, 60));
+        var tools = ToolSet.Create(options.Tools, new ToolSetOptions
+        {
+            WorkspaceRoot = options.Workspace ?? Directory.GetCurrentDirectory(),
+            AuditLogPath = options.AuditLog,
+            Shell = new ShellOptions { Unsafe = options.UnsafeShell, DefaultTimeout = timeout },
+        });
+        log.WriteLine($"tools: {string.Join(", ", tools.Tools.Select(t => t.Name))}; workspace {tools.Workspace.Root}");
+        if (tools.Find("shell") is ShellTool shell)
+            log.WriteLine($"shell: {shell.DescribeSandbox()}");
+        if (options.UnsafeShell)
+            log.WriteLine("WARNING: --unsafe-shell: shell commands run WITHOUT the bubblewrap sandbox, with this server's permissions");
+        return tools;
+    }
+
+    /// <summary>POST /tools/call {"name", "arguments"}: one built-in tool, under the same key, sandbox and audit log.</summary>
+    private async Task<IResult> CallToolAsync(HttpContext http)
+    {
+        var tools = Tools ?? throw new ApiException(404, "built-in tools are off (start the server with --tools)", code: "not_found");
+        var r = await JsonRequest.ReadAsync(http.Request, Options.MaxBodyBytes, http.RequestAborted);
+        string name = r.String("name") ?? throw ApiException.BadRequest("'name' is required", "name", "missing_required_parameter");
+        if (!tools.Contains(name))
+            throw ApiException.BadRequest($"'name' {name} is not an enabled tool (enabled: {string.Join(", ", tools.Tools.Select(t => t.Name))})", "name");
+        string arguments = r.Element("arguments") is { } a ? a.GetRawText() : "{}";
+        var result = await tools.InvokeAsync(name, arguments, "call-" + Guid.NewGuid().ToString("N"), http.RequestAborted);
+        return Results.Json(new { name, ok = result.Ok, output = result.Output, error = result.Error }, ServerJson.Options);
     }
 
     private async Task HandleErrorsAsync(HttpContext http, RequestDelegate next)

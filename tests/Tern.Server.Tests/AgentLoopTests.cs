@@ -1,0 +1,122 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using Tern.Chat.ToolCalls;
+using Tern.Runtime.Sampling;
+using Tern.Runtime.Serving;
+using Tern.Tools;
+
+namespace Tern.Server.Tests;
+
+/// <summary>The tool loop with scripted model turns (the tiny test models cannot be made to call tools).</summary>
+public sealed class AgentLoopTests : IDisposable
+{
+    private readonly TempDirectory _workspace = new();
+    private readonly ToolSet _tools;
+
+    public AgentLoopTests()
+    {
+        File.WriteAllText(_workspace.File("notes.txt"), "hello from the workspace\n");
+        _tools = ToolSet.Create("all", new ToolSetOptions { WorkspaceRoot = _workspace.FullPath, AuditLogPath = _workspace.File("audit.jsonl") });
+    }
+
+    [Fact]
+    public async Task Built_in_calls_run_and_their_results_go_back_to_the_model()
+    {
+        var seen = new List<JsonArray>();
+        var turns = new Queue<string>([
+            "Let me look.<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"notes.txt\"}}\n</tool_call>",
+            "The file says hello.",
+        ]);
+        var events = new List<AgentEvent>();
+        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-1");
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);
+
+        Assert.Equal("The file says hello.", result.Content);
+        Assert.Equal("stop", result.FinishReason);
+        var run = Assert.Single(result.ToolRuns);
+        Assert.True(run.Result.Ok);
+        Assert.Contains("hello from the workspace", run.Result.Output);
+        // The second turn saw the assistant's call and the tool's result.
+        var second = seen[1];
+        Assert.Equal("assistant", second[1]!["role"]!.GetValue<string>());
+        Assert.Equal("read_file", second[1]!["tool_calls"]![0]!["function"]!["name"]!.GetValue<string>());
+        Assert.Equal("tool", second[2]!["role"]!.GetValue<string>());
+        Assert.Contains("hello from the workspace", second[2]!["content"]!.GetValue<string>());
+        // The client saw text and the run, never the markup.
+        string streamed = string.Concat(events.OfType<AgentContent>().Select(c => c.Text));
+        Assert.DoesNotContain("<tool_call>", streamed);
+        Assert.Single(events.OfType<AgentToolRun>());
+        Assert.Contains("\"tool\":\"read_file\"", File.ReadAllText(_workspace.File("audit.jsonl")));
+        Assert.Equal(6, result.Usage.CompletionTokens); // 3 per scripted turn
+    }
+
+    [Fact]
+    public async Task Calls_to_client_tools_end_the_request_with_tool_calls()
+    {
+        var turns = new Queue<string>(["<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"]);
+        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-2");
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
+        Assert.Equal("tool_calls", result.FinishReason);
+        var call = Assert.Single(result.ClientCalls);
+        Assert.Equal("get_weather", call.Name);
+        Assert.Equal("{\"city\": \"Paris\"}", call.Arguments);
+        Assert.Empty(result.ToolRuns);
+    }
+
+    [Fact]
+    public async Task A_malformed_call_goes_back_to_the_model_as_a_tool_error()
+    {
+        var seen = new List<JsonArray>();
+        var turns = new Queue<string>(["<tool_call>\n{\"name\": \"read_file\", \"arguments\": {oops}\n</tool_call>", "Sorry."]);
+        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-3");
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
+        Assert.Equal("Sorry.", result.Content);
+        var toolMessage = seen[1].Last()!;
+        Assert.Equal("tool", toolMessage["role"]!.GetValue<string>());
+        Assert.StartsWith("error: ", toolMessage["content"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_sandbox_refusal_is_a_result_the_model_can_read()
+    {
+        var seen = new List<JsonArray>();
+        var turns = new Queue<string>(["<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"../../etc/passwd\"}}\n</tool_call>", "Cannot."]);
+        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-4");
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
+        var run = Assert.Single(result.ToolRuns);
+        Assert.False(run.Result.Ok);
+        Assert.DoesNotContain("root:", run.Result.Output);
+    }
+
+    [Fact]
+    public async Task The_loop_stops_after_the_step_limit()
+    {
+        const string call = "<tool_call>\n{\"name\": \"time\", \"arguments\": {}}\n</tool_call>";
+        var turns = new Queue<string>(Enumerable.Repeat(call, 10));
+        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 3, "req-5");
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
+        Assert.Equal(2, result.ToolRuns.Count); // the third turn's calls are not run: the limit is reached
+        Assert.Equal(7, turns.Count);
+    }
+
+    private static JsonArray UserMessage() => [new JsonObject { ["role"] = "user", ["content"] = "What is in notes.txt?" }];
+
+    /// <summary>Each turn streams the next scripted reply in small pieces, then a finish of 3 tokens.</summary>
+    private static TurnGenerator Scripted(Queue<string> turns, List<JsonArray> seen) => (messages, cancellation) => Turn(turns, seen, messages, cancellation);
+
+    private static async IAsyncEnumerable<GenerationEvent> Turn(Queue<string> turns, List<JsonArray> seen, JsonArray messages, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        seen.Add((JsonArray)messages.DeepClone());
+        string text = turns.Dequeue();
+        for (int i = 0; i < text.Length; i += 5)
+        {
+            await Task.Yield();
+            yield return new GenerationDelta(text.Substring(i, Math.Min(5, text.Length - i)), []);
+        }
+
+        yield return new GenerationFinished(FinishReason.Stop, StopReason.EndOfGeneration, null, new GenerationUsage(10, 0, 3),
+            new GenerationTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, 10, 3), 1);
+    }
+
+    public void Dispose() => _workspace.Dispose();
+}
