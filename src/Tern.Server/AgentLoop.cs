@@ -62,7 +62,8 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
                 return new AgentResult(content.ToString(), clientCalls, runs, finished, usage);
 
             // Run the built-in calls and give the model their results.
-            var assistant = new JsonObject { ["role"] = "assistant", ["content"] = content.Length > 0 ? content.ToString() : null };
+            // Content is a string even when empty: templates such as Qwen3 test it with `in`.
+            var assistant = new JsonObject { ["role"] = "assistant", ["content"] = content.ToString() };
             var calls = new JsonArray();
             var results = new List<JsonObject>();
             foreach (var call in parser.Calls)

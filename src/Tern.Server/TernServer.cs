@@ -174,6 +174,12 @@ public sealed class TernServer : IAsyncDisposable
         {
             // The client went away; the engine has freed its sequence.
         }
+        catch (Exception e) when (http.Response.HasStarted && http.Response.ContentType == "text/event-stream")
+        {
+            // Mid-stream: the status is sent already, so the error goes out as a last event (as OpenAI does).
+            var error = new ApiException(e is TemplateException ? 400 : 500, e.Message.ReplaceLineEndings(" "), code: e is TemplateException ? "template_error" : "internal_error");
+            await http.Response.Body.WriteAsync(Encoding.UTF8.GetBytes("data: " + Encoding.UTF8.GetString(error.ToJson()) + "\n\n"));
+        }
         catch (Exception e) when (!http.Response.HasStarted)
         {
             var error = e switch

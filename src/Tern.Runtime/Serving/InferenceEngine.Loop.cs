@@ -31,6 +31,13 @@ public sealed partial class InferenceEngine
 
     private long _finished, _cancelled, _failed, _promptProcessed, _cachedPrompt, _generated, _hits, _steps;
 
+    /// <summary>
+    /// Test double for the model's token output (tests only): given a request id and how many tokens it has
+    /// generated, a token to use instead of the sampled one, or null to keep the sample. Everything after the
+    /// choice of token (detokenizing, stop checks, streaming, usage) runs as in production.
+    /// </summary>
+    internal Func<string, int, int?>? TokenOverride { get; set; }
+
     /// <summary>Called on the loop thread after each step (tests).</summary>
     internal Action<StepRecord>? StepObserver { get; set; }
 
@@ -300,6 +307,8 @@ public sealed partial class InferenceEngine
         }
 
         var result = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.Tokens), s.Top);
+        if (TokenOverride?.Invoke(s.Id, s.Generated) is { } forced)
+            result = result with { Token = forced };
         var reason = s.Stop.Check(result.Token, s.Generated + 1);
         string text = "";
         string? stopString = null;
