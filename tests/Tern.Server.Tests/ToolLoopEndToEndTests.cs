@@ -84,6 +84,28 @@ public sealed class ToolLoopEndToEndTests(ScriptedToolServerFixture fixture) : I
         Assert.Equal("I cannot.", message.GetProperty("content").GetString()!.Trim());
     }
 
+    public static TheoryData<string, string> LoopAttacks() => new()
+    {
+        { """{"name": "read_file", "arguments": {"path": "/proc/self/root/etc/passwd"}}""", "root:" },
+        { """{"name": "write_file", "arguments": {"path": "../../tern-loop-escape.txt", "content": "x"}}""", "wrote" },
+        { """{"name": "grep", "arguments": {"pattern": "root", "path": "/etc"}}""", "root:" },
+        { """{"name": "shell", "arguments": {"command": "cat /etc/shadow; echo x > /usr/tern-loop-escape; ls /root"}}""", "root:" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LoopAttacks))]
+    public async Task Attacks_through_the_model_loop_are_contained(string call, string forbidden)
+    {
+        fixture.Script($"<tool_call>\n{call}\n</tool_call>", "Done.");
+        var (status, body, _) = await fixture.PostAsync("/v1/chat/completions", """{"messages": [{"role": "user", "content": "go"}]}""");
+        Assert.True(status == 200, body.ToString());
+        var run = body.GetProperty("choices")[0].GetProperty("message").GetProperty("tern_tool_calls")[0];
+        Assert.DoesNotContain(forbidden, run.GetProperty("output").GetString());
+        Assert.False(File.Exists("/usr/tern-loop-escape"));
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(fixture.Workspace.FullPath)!)!, "tern-loop-escape.txt")));
+        Assert.Equal(200, (await fixture.GetAsync("/health")).Status);
+    }
+
     [Fact]
     public async Task A_call_to_a_client_tool_comes_back_as_tool_calls()
     {
