@@ -12,13 +12,23 @@ namespace Tern.Kernels;
 /// As in llama.cpp, each activation row is quantized once into the weight type's <see cref="QuantType.DotActivation"/>
 /// and the dot products run on quantized blocks, never on dequantized weights. Output rows are split across the
 /// pool in chunks; a thread loops over the tokens for each row of its chunk, so a weight row comes from memory once
-/// per call (from cache for the later tokens). The quantized activations live in a buffer owned by this instance
-/// and reused, so no call allocates once it has seen its largest shape. Not thread-safe: one instance per caller.
+/// per call (from cache for the later tokens). Types with a <see cref="QuantType.DotMulti"/> kernel (prompt
+/// processing) take the tokens in groups that stay in L1 while the chunk's rows pass by from L2, each weight block
+/// unpacked once per group; its results equal the single-row dot's bit for bit, so a token's output does not depend
+/// on the batch. The quantized activations live in a buffer owned by this instance and reused, so no call allocates
+/// once it has seen its largest shape. Not thread-safe: one instance per caller.
 /// </remarks>
 public sealed unsafe class MatMul
 {
     // Budget for one tile of quantized activation rows, so a tile stays in L2 while a chunk's weight rows pass by.
     private const int ActivationTileBytes = 256 * 1024;
+
+    // Budget for one group of activation rows that a multi-token kernel meets every row of the chunk with (L1).
+    private const int ActivationGroupBytes = 32 * 1024;
+
+    // Most tokens in one multi-token group, and weight rows per multi-token call: the per-thread results scratch.
+    private const int MaxGroupTokens = 64;
+    private const int MultiRows = 16;
 
     private byte[] _activations = [];
 
@@ -104,6 +114,16 @@ public sealed unsafe class MatMul
             }
 
             job.TokenTile = Math.Clamp(ActivationTileBytes / job.ActivationRowBytes, 1, nTokens);
+            if (type.DotMulti is { } multi && type.DotMultiTokens is > 0 and <= MaxGroupTokens && nTokens >= type.DotMultiTokens)
+            {
+                // Whole multiples of the kernel's width, so only the call's last few tokens take the single-row dot.
+                var width = type.DotMultiTokens;
+                job.Multi = multi;
+                job.GroupTokens = Math.Clamp(ActivationGroupBytes / job.ActivationRowBytes / width, 1, MaxGroupTokens / width) * width;
+                job.TokenTile = Math.Max(job.TokenTile / width, 1) * width;
+                job.MultiTokens = width;
+            }
+
             job.ChunkRows = ChunkRows > 0 ? ChunkRows : AutoChunkRows(rows, Pool.ThreadCount);
             var chunks = (rows + job.ChunkRows - 1) / job.ChunkRows;
             Pool.Run(ref job, chunks, (long)job.RowBytes * rows + (long)job.ActivationRowBytes * nTokens * chunks);
@@ -148,21 +168,51 @@ public sealed unsafe class MatMul
         public int TokenTile;
         public float* Output;
         public DotRow Dot;
+        public DotRows? Multi;
+        public int MultiTokens;
+        public int GroupTokens;
 
+        [SkipLocalsInit]
         public readonly void Execute(int chunk)
         {
             var r0 = chunk * ChunkRows;
             var r1 = Math.Min(r0 + ChunkRows, Rows);
+            Span<float> results = Multi is null ? default : stackalloc float[MultiRows * MaxGroupTokens]; // [rows, tokens] of one multi call
             for (var t0 = 0; t0 < Tokens; t0 += TokenTile)
             {
                 var t1 = Math.Min(t0 + TokenTile, Tokens);
-                for (var r = r0; r < r1; r++)
+                var t = t0;
+                if (Multi is not null)
+                {
+                    // Token groups outer, rows inner: a group's activations stay in L1, the chunk's rows in L2.
+                    while (t1 - t >= MultiTokens)
+                    {
+                        var n = Math.Min(GroupTokens, (t1 - t) / MultiTokens * MultiTokens);
+                        var activations = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, n * ActivationRowBytes);
+                        for (var rb = r0; rb < r1; rb += MultiRows)
+                        {
+                            var nr = Math.Min(MultiRows, r1 - rb);
+                            var tile = results[..(nr * n)];
+                            Multi(new ReadOnlySpan<byte>(Weights + (long)rb * RowBytes, nr * RowBytes), nr, activations, tile);
+                            for (var j = 0; j < n; j++)
+                            {
+                                var y = Output + (long)(t + j) * Rows + rb; // y [nTokens, rows]
+                                for (var i = 0; i < nr; i++)
+                                    y[i] = tile[i * n + j];
+                            }
+                        }
+
+                        t += n;
+                    }
+                }
+
+                for (var r = r0; r < r1 && t < t1; r++)
                 {
                     var row = new ReadOnlySpan<byte>(Weights + (long)r * RowBytes, RowBytes);
-                    for (var t = t0; t < t1; t++)
+                    for (var tt = t; tt < t1; tt++)
                     {
-                        var activation = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, ActivationRowBytes);
-                        Output[(long)t * Rows + r] = Dot(row, activation); // y [nTokens, rows]
+                        var activation = new ReadOnlySpan<byte>(Activations + (long)tt * ActivationRowBytes, ActivationRowBytes);
+                        Output[(long)tt * Rows + r] = Dot(row, activation); // y [nTokens, rows]
                     }
                 }
             }

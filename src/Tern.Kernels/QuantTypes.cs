@@ -13,7 +13,20 @@ public delegate void QuantizeRow(ReadOnlySpan<float> input, Span<byte> blocks);
 /// <summary>Dot product of a weight row with an activation row of the paired activation type (same element count).</summary>
 public delegate float DotRow(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations);
 
+/// <summary>
+/// Dot products of <paramref name="rows"/> weight rows (back to back in <paramref name="weights"/>) with
+/// results.Length / rows activation rows (back to back, of the paired activation type):
+/// results[r·tokens + t] = weight row r · activation row t. Each result is bit for bit the type's
+/// <see cref="DotRow"/> of the same pair, so a token's output does not depend on the batch it runs in.
+/// </summary>
+public delegate void DotRows(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results);
+
 /// <summary>Everything the engine needs to know about one element type; one row per type in <see cref="QuantTypes"/>.</summary>
+/// <param name="DotMulti">Optional multi-token dot for prompt processing (a tile of weight rows × activation rows,
+/// each weight block unpacked once for several tokens); null where only <paramref name="Dot"/> exists.</param>
+/// <param name="DotMultiScalar">The plain twin of <paramref name="DotMulti"/>.</param>
+/// <param name="DotMultiTokens">Activation rows <paramref name="DotMulti"/> takes per pass: <see cref="MatMul"/> gives it
+/// multiples of this many tokens; a remainder inside a call takes <paramref name="Dot"/> pair by pair.</param>
 public sealed record QuantType(
     GgmlType Type,
     int BlockSize,
@@ -22,7 +35,10 @@ public sealed record QuantType(
     QuantizeRow? FromFloat,
     GgmlType DotActivation,
     DotRow? Dot,
-    DotRow? DotScalar)
+    DotRow? DotScalar,
+    DotRows? DotMulti = null,
+    DotRows? DotMultiScalar = null,
+    int DotMultiTokens = 0)
 {
     public long RowBytes(long elements) => elements / BlockSize * BytesPerBlock;
 }
@@ -37,20 +53,20 @@ public static class QuantTypes
         new(GgmlType.F32,   F32.BlockSize,   F32.BlockBytes,   F32.Dequantize,   F32.Quantize,   GgmlType.F32,  DotF32.Dot,   DotF32.Scalar),
         new(GgmlType.F16,   F16.BlockSize,   F16.BlockBytes,   F16.Dequantize,   F16.Quantize,   GgmlType.F16,  DotF16.Dot,   DotF16.Scalar),
         new(GgmlType.BF16,  BF16.BlockSize,  BF16.BlockBytes,  BF16.Dequantize,  BF16.Quantize,  GgmlType.BF16, DotBF16.Dot,  DotBF16.Scalar),
-        new(GgmlType.Q4_0,  Q4_0.BlockSize,  Q4_0.BlockBytes,  Q4_0.Dequantize,  Q4_0.Quantize,  GgmlType.Q8_0, DotQ4_0.Dot,  DotQ4_0.Scalar),
+        new(GgmlType.Q4_0,  Q4_0.BlockSize,  Q4_0.BlockBytes,  Q4_0.Dequantize,  Q4_0.Quantize,  GgmlType.Q8_0, DotQ4_0.Dot,  DotQ4_0.Scalar,  DotMultiQ4_0.Dot,  DotMultiQ4_0.Scalar,  DotMultiQ4_0.Tokens),
         new(GgmlType.Q4_1,  Q4_1.BlockSize,  Q4_1.BlockBytes,  Q4_1.Dequantize,  Q4_1.Quantize,  GgmlType.Q8_1, DotQ4_1.Dot,  DotQ4_1.Scalar),
-        new(GgmlType.Q5_0,  Q5_0.BlockSize,  Q5_0.BlockBytes,  Q5_0.Dequantize,  Q5_0.Quantize,  GgmlType.Q8_0, DotQ5_0.Dot,  DotQ5_0.Scalar),
+        new(GgmlType.Q5_0,  Q5_0.BlockSize,  Q5_0.BlockBytes,  Q5_0.Dequantize,  Q5_0.Quantize,  GgmlType.Q8_0, DotQ5_0.Dot,  DotQ5_0.Scalar,  DotMultiQ5_0.Dot,  DotMultiQ5_0.Scalar,  DotMultiQ5_0.Tokens),
         new(GgmlType.Q5_1,  Q5_1.BlockSize,  Q5_1.BlockBytes,  Q5_1.Dequantize,  Q5_1.Quantize,  GgmlType.Q8_1, DotQ5_1.Dot,  DotQ5_1.Scalar),
-        new(GgmlType.Q8_0,  Q8_0.BlockSize,  Q8_0.BlockBytes,  Q8_0.Dequantize,  Q8_0.Quantize,  GgmlType.Q8_0, DotQ8_0.Dot,  DotQ8_0.Scalar),
+        new(GgmlType.Q8_0,  Q8_0.BlockSize,  Q8_0.BlockBytes,  Q8_0.Dequantize,  Q8_0.Quantize,  GgmlType.Q8_0, DotQ8_0.Dot,  DotQ8_0.Scalar,  DotMultiQ8_0.Dot,  DotMultiQ8_0.Scalar,  DotMultiQ8_0.Tokens),
         new(GgmlType.Q8_1,  Q8_1.BlockSize,  Q8_1.BlockBytes,  Q8_1.Dequantize,  Q8_1.Quantize,  GgmlType.Q8_1, null,         null),
         new(GgmlType.Q2_K,  Q2_K.BlockSize,  Q2_K.BlockBytes,  Q2_K.Dequantize,  Q2_K.Quantize,  GgmlType.Q8_K, DotQ2_K.Dot,  DotQ2_K.Scalar),
         new(GgmlType.Q3_K,  Q3_K.BlockSize,  Q3_K.BlockBytes,  Q3_K.Dequantize,  Q3_K.Quantize,  GgmlType.Q8_K, DotQ3_K.Dot,  DotQ3_K.Scalar),
-        new(GgmlType.Q4_K,  Q4_K.BlockSize,  Q4_K.BlockBytes,  Q4_K.Dequantize,  Q4_K.Quantize,  GgmlType.Q8_K, DotQ4_K.Dot,  DotQ4_K.Scalar),
-        new(GgmlType.Q5_K,  Q5_K.BlockSize,  Q5_K.BlockBytes,  Q5_K.Dequantize,  Q5_K.Quantize,  GgmlType.Q8_K, DotQ5_K.Dot,  DotQ5_K.Scalar),
-        new(GgmlType.Q6_K,  Q6_K.BlockSize,  Q6_K.BlockBytes,  Q6_K.Dequantize,  Q6_K.Quantize,  GgmlType.Q8_K, DotQ6_K.Dot,  DotQ6_K.Scalar),
+        new(GgmlType.Q4_K,  Q4_K.BlockSize,  Q4_K.BlockBytes,  Q4_K.Dequantize,  Q4_K.Quantize,  GgmlType.Q8_K, DotQ4_K.Dot,  DotQ4_K.Scalar,  DotMultiQ4_K.Dot,  DotMultiQ4_K.Scalar,  DotMultiQ4_K.Tokens),
+        new(GgmlType.Q5_K,  Q5_K.BlockSize,  Q5_K.BlockBytes,  Q5_K.Dequantize,  Q5_K.Quantize,  GgmlType.Q8_K, DotQ5_K.Dot,  DotQ5_K.Scalar,  DotMultiQ5_K.Dot,  DotMultiQ5_K.Scalar,  DotMultiQ5_K.Tokens),
+        new(GgmlType.Q6_K,  Q6_K.BlockSize,  Q6_K.BlockBytes,  Q6_K.Dequantize,  Q6_K.Quantize,  GgmlType.Q8_K, DotQ6_K.Dot,  DotQ6_K.Scalar,  DotMultiQ6_K.Dot,  DotMultiQ6_K.Scalar,  DotMultiQ6_K.Tokens),
         new(GgmlType.Q8_K,  Q8_K.BlockSize,  Q8_K.BlockBytes,  Q8_K.Dequantize,  Q8_K.Quantize,  GgmlType.Q8_K, null,         null),
         new(GgmlType.TQ1_0, TQ1_0.BlockSize, TQ1_0.BlockBytes, TQ1_0.Dequantize, TQ1_0.Quantize, GgmlType.Q8_K, DotTQ1_0.Dot, DotTQ1_0.Scalar),
-        new(GgmlType.TQ2_0, TQ2_0.BlockSize, TQ2_0.BlockBytes, TQ2_0.Dequantize, TQ2_0.Quantize, GgmlType.Q8_K, DotTQ2_0.Dot, DotTQ2_0.Scalar),
+        new(GgmlType.TQ2_0, TQ2_0.BlockSize, TQ2_0.BlockBytes, TQ2_0.Dequantize, TQ2_0.Quantize, GgmlType.Q8_K, DotTQ2_0.Dot, DotTQ2_0.Scalar, DotMultiTQ2_0.Dot, DotMultiTQ2_0.Scalar, DotMultiTQ2_0.Tokens),
     ];
 
     private static readonly Dictionary<GgmlType, QuantType> Table = Rows.ToDictionary(r => r.Type);

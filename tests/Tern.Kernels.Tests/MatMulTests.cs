@@ -175,10 +175,46 @@ public sealed class MatMulTests
         }
     }
 
+    public static TheoryData<GgmlType, int, int, int> BatchCases()
+    {
+        var data = new TheoryData<GgmlType, int, int, int>();
+        foreach (var q in QuantTypes.All.Where(q => q.Dot is not null && q.Type != GgmlType.F32))
+            data.Add(q.Type, 40, 512, 13); // multi-token groups and a remainder
+        // A long row: the L2 token tile (28 tokens here) ends mid-batch and holds whole multi-token groups.
+        data.Add(GgmlType.Q8_0, 16, 8192, 33);
+        data.Add(GgmlType.Q4_K, 16, 8192, 33);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BatchCases))]
+    public void Multiply_gives_a_token_the_same_bits_alone_and_in_a_batch(GgmlType type, int rows, int cols, int nTokens)
+    {
+        var q = QuantTypes.Get(type);
+        var random = new Random((int)type * 13 + nTokens);
+        var weights = QuantizedWeights(q, rows, cols, random);
+        var x = RandomFloats(nTokens * cols, random);
+        using var pool = new WorkerPool(2);
+        var matmul = new MatMul(pool);
+        var batch = new float[nTokens * rows];
+        matmul.Multiply(type, weights, rows, cols, x, batch);
+
+        var alone = new float[rows];
+        for (var t = 0; t < nTokens; t++)
+        {
+            matmul.Multiply(type, weights, rows, cols, x.AsSpan(t * cols, cols), alone);
+            for (var r = 0; r < rows; r++)
+            {
+                Assert.True(BitConverter.SingleToUInt32Bits(alone[r]) == BitConverter.SingleToUInt32Bits(batch[t * rows + r]),
+                    $"{type} y[{t}, {r}]: {batch[t * rows + r]} in a batch of {nTokens}, {alone[r]} alone");
+            }
+        }
+    }
+
     [Fact]
     public void Multiply_allocates_nothing_once_warmed_up()
     {
-        const int rows = 64, cols = 512, nTokens = 4;
+        const int rows = 64, cols = 512, nTokens = 9; // up to two multi-token groups and a remainder
         var random = new Random(3);
         var weights = QuantizedWeights(QuantTypes.Get(GgmlType.Q8_0), rows, cols, random);
         var x = RandomFloats(nTokens * cols, random);

@@ -97,6 +97,14 @@ internal static class DotBlocks
         AvxVnni.IsSupported ? wide : Avx2.MultiplyAddAdjacent(narrow, Vector256.Create((short)1));
 
     /// <summary>
+    /// <paramref name="acc"/> + Σ x·y over adjacent int16 pairs per int32 lane: one vpdpwssd where AVX-VNNI exists,
+    /// else vpmaddwd and an add (the same exact integers either way).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MulAddPairs(Vector256<int> acc, Vector256<short> x, Vector256<short> y) =>
+        AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(acc, x, y) : acc + Avx2.MultiplyAddAdjacent(x, y);
+
+    /// <summary>
     /// Σ (x − offset)·y over four adjacent pairs per int32 lane, for unsigned x stored with an offset (Q4_0: 8,
     /// Q5_0: 16): computed as Σ x·y − Σ offset·y, one instruction cheaper than the sign trick.
     /// </summary>

@@ -53,7 +53,7 @@ public static class DotQ4_K
     }
 
     /// <summary>Scale (6 bits) and min (6 bits) of sub-block <paramref name="j"/> from the 12 packed bytes.</summary>
-    private static (int Scale, int Min) ScaleMin(ReadOnlySpan<byte> packed, int j) =>
+    internal static (int Scale, int Min) ScaleMin(ReadOnlySpan<byte> packed, int j) =>
         j < 4
             ? (packed[j] & 63, packed[j + 4] & 63)
             : ((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4), (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
