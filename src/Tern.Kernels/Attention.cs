@@ -1,17 +1,27 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Tern.Kernels;
 
 /// <summary>
-/// Attention of one query head over keys and values cached as F16, streamed block by block with an online
-/// softmax: the running maximum and sum are carried between blocks and the output accumulator is rescaled when the
-/// maximum grows, so no buffer grows with the context.
+/// Attention over keys and values cached as F16, streamed block by block with an online softmax: each query keeps
+/// a running maximum and sum, and its output accumulator is rescaled when the maximum grows, so no buffer grows
+/// with the context.
 /// </summary>
+/// <remarks>
+/// The kernel takes a tile of queries that share one KV head (a group of query heads, for several consecutive
+/// tokens of one sequence) and widens each key and value row to float once per tile, not once per query head and
+/// token: with grouped-query attention and prompt processing, that conversion and the memory traffic were most of
+/// the cost. Every query is still computed on its own with a fixed sequence of operations that depends only on
+/// the query, the keys and values it sees, and where the block boundaries fall (cached positions, not the tile):
+/// a query gets bit-identical results whichever tile it is in, so batching does not change logits.
+/// </remarks>
 public static class Attention
 {
+    /// <summary>Positions widened and scored at a time; a block is processed in chunks of this size from its start.</summary>
+    public const int ChunkPositions = 32;
+
     /// <summary>Running maximum and sum of exp(score − maximum) of one query head.</summary>
     public struct OnlineSoftmax
     {
@@ -21,103 +31,368 @@ public static class Attention
         public static OnlineSoftmax Empty => new() { Max = float.NegativeInfinity, Sum = 0 };
     }
 
-    /// <summary>
-    /// Adds <paramref name="count"/> cached positions to one head's attention: scores = scale · q·kᵢ, then
-    /// acc = acc·e^(m−m') + Σ e^(sᵢ−m')·vᵢ. Key and value i start at i·<paramref name="stride"/> halves (the head's
-    /// slice of a cache row); <paramref name="scores"/> is scratch of at least count floats. q, acc: [headDim].
-    /// </summary>
-    public static void Accumulate(ReadOnlySpan<float> q, ReadOnlySpan<ushort> keys, ReadOnlySpan<ushort> values, int stride, int count,
-        float scale, ref OnlineSoftmax state, Span<float> acc, Span<float> scores)
-    {
-        int headDim = q.Length;
-        if (count <= 0)
-            return;
-        if (acc.Length != headDim || scores.Length < count || keys.Length < (count - 1) * stride + headDim || values.Length < (count - 1) * stride + headDim)
-            throw new ArgumentException("Attention.Accumulate: buffer sizes do not match count, stride and head size");
+    /// <summary>Floats of scratch <see cref="Accumulate"/> needs for one head size (widened keys and values and one row of scores).</summary>
+    public static int ScratchLength(int headDim) => 2 * ChunkPositions * headDim + ChunkPositions;
 
+    /// <summary>Clears the tile's outputs and resets its softmax states, before its first block.</summary>
+    public static void Begin(in AttentionTile tile)
+    {
+        int rowLength = tile.Group * tile.HeadDim;
+        for (int t = 0; t < tile.Tokens; t++)
+            tile.Output.Slice(t * tile.TokenStride, rowLength).Clear();
+        tile.States[..(tile.Tokens * tile.Group)].Fill(OnlineSoftmax.Empty);
+    }
+
+    /// <summary>Divides each query's accumulator by its softmax sum: the heads' attention outputs.</summary>
+    public static void Finish(in AttentionTile tile)
+    {
+        for (int t = 0; t < tile.Tokens; t++)
+        {
+            for (int g = 0; g < tile.Group; g++)
+            {
+                var state = tile.States[t * tile.Group + g];
+                var output = tile.Output.Slice(t * tile.TokenStride + g * tile.HeadDim, tile.HeadDim);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(output, state.Sum > 0 ? 1f / state.Sum : 0f, output);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds one block of cached positions to every query of the tile: scores = scale · q·kᵢ over the positions the
+    /// query may see (those ≤ its own position), then acc = acc·e^(m−m') + Σ e^(sᵢ−m')·vᵢ. Blocks must come in
+    /// position order. AVX2 when available and the head size is a multiple of 8, else <see cref="AccumulateScalar"/>.
+    /// </summary>
+    /// <param name="scratch">At least <see cref="ScratchLength"/>(head size) floats.</param>
+    public static void Accumulate(in AttentionTile tile, in KvBlock block, float scale, Span<float> scratch)
+    {
+        Validate(tile, block, scratch);
+        if (Avx2.IsSupported && Fma.IsSupported && tile.HeadDim % 8 == 0)
+            AccumulateAvx2(tile, block, scale, scratch);
+        else
+            AccumulateScalarCore(tile, block, scale, scratch);
+    }
+
+    /// <summary>Plain scalar twin of <see cref="Accumulate"/>.</summary>
+    public static void AccumulateScalar(in AttentionTile tile, in KvBlock block, float scale, Span<float> scratch)
+    {
+        Validate(tile, block, scratch);
+        AccumulateScalarCore(tile, block, scale, scratch);
+    }
+
+    private static void Validate(in AttentionTile tile, in KvBlock block, Span<float> scratch)
+    {
+        long span = block.Count == 0 ? 0 : (long)(block.Count - 1) * block.Stride + tile.HeadDim;
+        if (block.Keys.Length < span || block.Values.Length < span || block.Stride < tile.HeadDim)
+            throw new ArgumentException($"KV block of {block.Count} positions at stride {block.Stride}: keys or values too short for head size {tile.HeadDim}");
+        if (scratch.Length < ScratchLength(tile.HeadDim))
+            throw new ArgumentException($"attention scratch holds {scratch.Length} floats, head size {tile.HeadDim} needs {ScratchLength(tile.HeadDim)}", nameof(scratch));
+    }
+
+    /// <summary>How many of the chunk's <paramref name="count"/> positions from <paramref name="start"/> a query at <paramref name="position"/> sees.</summary>
+    private static int Visible(int position, int start, int count) => Math.Clamp(position - start + 1, 0, count);
+
+    private static int MaxVisible(ReadOnlySpan<int> positions, int start, int count)
+    {
+        int max = 0;
+        foreach (int p in positions)
+            max = Math.Max(max, Visible(p, start, count));
+        return max;
+    }
+
+    // ---- scalar ----
+
+    private static void AccumulateScalarCore(in AttentionTile tile, in KvBlock block, float scale, Span<float> scratch)
+    {
+        int d = tile.HeadDim;
+        var keys = scratch[..(ChunkPositions * d)];
+        var values = scratch.Slice(ChunkPositions * d, ChunkPositions * d);
+        var scores = scratch.Slice(2 * ChunkPositions * d, ChunkPositions);
+        for (int c = 0; c < block.Count; c += ChunkPositions)
+        {
+            int start = block.Start + c;
+            int n = MaxVisible(tile.Positions, start, Math.Min(ChunkPositions, block.Count - c));
+            if (n == 0)
+                break; // later chunks are further ahead still
+            for (int i = 0; i < n; i++)
+            {
+                WidenScalar(block.Keys.Slice((c + i) * block.Stride, d), keys.Slice(i * d, d));
+                WidenScalar(block.Values.Slice((c + i) * block.Stride, d), values.Slice(i * d, d));
+            }
+
+            for (int t = 0; t < tile.Tokens; t++)
+            {
+                int visible = Visible(tile.Positions[t], start, n);
+                if (visible == 0)
+                    continue;
+                for (int g = 0; g < tile.Group; g++)
+                {
+                    int offset = t * tile.TokenStride + g * d;
+                    RowScalar(tile.Queries.Slice(offset, d), tile.Output.Slice(offset, d), ref tile.States[t * tile.Group + g],
+                        keys, values, scores, visible, scale);
+                }
+            }
+        }
+    }
+
+    private static void WidenScalar(ReadOnlySpan<ushort> half, Span<float> single)
+    {
+        for (int j = 0; j < single.Length; j++)
+            single[j] = HalfConversion.ToSingle(half[j]);
+    }
+
+    private static void RowScalar(ReadOnlySpan<float> q, Span<float> acc, ref OnlineSoftmax state, ReadOnlySpan<float> keys,
+        ReadOnlySpan<float> values, Span<float> scores, int count, float scale)
+    {
+        int d = q.Length;
         float blockMax = float.NegativeInfinity;
         for (int i = 0; i < count; i++)
         {
-            float s = scale * DotF16(q, keys.Slice(i * stride, headDim));
-            scores[i] = s;
-            blockMax = MathF.Max(blockMax, s);
+            var k = keys.Slice(i * d, d);
+            float s = 0;
+            for (int j = 0; j < d; j++)
+                s += q[j] * k[j];
+            scores[i] = scale * s;
+            blockMax = MathF.Max(blockMax, scores[i]);
         }
 
         float newMax = MathF.Max(state.Max, blockMax);
-        if (newMax > state.Max)
-        {
-            float rescale = MathF.Exp(state.Max - newMax); // 0 for the first block
-            state.Sum *= rescale;
-            Scale(acc, rescale);
-            state.Max = newMax;
-        }
-
+        float rescale = MathF.Exp(state.Max - newMax); // 0 for the first block, 1 when the maximum stays
+        state.Sum *= rescale;
+        state.Max = newMax;
+        for (int j = 0; j < d; j++)
+            acc[j] *= rescale;
         for (int i = 0; i < count; i++)
         {
             float p = MathF.Exp(scores[i] - newMax);
             state.Sum += p;
-            AddScaledF16(acc, p, values.Slice(i * stride, headDim));
+            var v = values.Slice(i * d, d);
+            for (int j = 0; j < d; j++)
+                acc[j] += p * v[j];
         }
     }
 
-    /// <summary>Divides the accumulator by the softmax sum: the head's attention output.</summary>
-    public static void Finish(in OnlineSoftmax state, Span<float> acc) => Scale(acc, state.Sum > 0 ? 1f / state.Sum : 0f);
+    // ---- AVX2 ----
 
-    /// <summary>q · k with k in F16 (AVX2 when available, else <see cref="DotF16Scalar"/>).</summary>
-    public static float DotF16(ReadOnlySpan<float> q, ReadOnlySpan<ushort> k)
+    private static unsafe void AccumulateAvx2(in AttentionTile tile, in KvBlock block, float scale, Span<float> scratch)
     {
-        if (!Avx2.IsSupported || !Fma.IsSupported)
-            return DotF16Scalar(q, k);
-        int n = q.Length;
-        ref float qr = ref MemoryMarshal.GetReference(q);
-        ref short kr = ref Unsafe.As<ushort, short>(ref MemoryMarshal.GetReference(k));
-        var sum = Vector256<float>.Zero;
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-            sum = Fma.MultiplyAdd(Vector256.LoadUnsafe(ref qr, (nuint)i), HalfConversion.ToSingle(Vector128.LoadUnsafe(ref kr, (nuint)i)), sum);
-        float total = Vector256.Sum(sum);
-        for (; i < n; i++)
-            total += Unsafe.Add(ref qr, i) * HalfConversion.ToSingle((ushort)Unsafe.Add(ref kr, i));
-        return total;
-    }
-
-    /// <summary>Scalar twin of <see cref="DotF16"/>.</summary>
-    public static float DotF16Scalar(ReadOnlySpan<float> q, ReadOnlySpan<ushort> k)
-    {
-        float total = 0;
-        for (int i = 0; i < q.Length; i++)
-            total += q[i] * HalfConversion.ToSingle(k[i]);
-        return total;
-    }
-
-    /// <summary>acc += p · v with v in F16 (AVX2 when available, else <see cref="AddScaledF16Scalar"/>).</summary>
-    public static void AddScaledF16(Span<float> acc, float p, ReadOnlySpan<ushort> v)
-    {
-        if (!Avx2.IsSupported || !Fma.IsSupported)
+        int d = tile.HeadDim;
+        int stride = block.Stride;
+        fixed (float* queries = tile.Queries)
+        fixed (float* output = tile.Output)
+        fixed (OnlineSoftmax* states = tile.States)
+        fixed (ushort* keySource = block.Keys)
+        fixed (ushort* valueSource = block.Values)
+        fixed (float* work = scratch)
         {
-            AddScaledF16Scalar(acc, p, v);
-            return;
+            float* keys = work;
+            float* values = work + ChunkPositions * d;
+            float* scores = work + 2 * ChunkPositions * d;
+            for (int c = 0; c < block.Count; c += ChunkPositions)
+            {
+                int start = block.Start + c;
+                int n = MaxVisible(tile.Positions, start, Math.Min(ChunkPositions, block.Count - c));
+                if (n == 0)
+                    break;
+                // Keys are scored 8 at a time: zero the rows up to the next multiple of 8 (their scores are masked).
+                int padded = (n + 7) & ~7;
+                WidenAvx2(keySource + (long)c * stride, stride, n, d, keys);
+                new Span<float>(keys + n * d, (padded - n) * d).Clear();
+                WidenAvx2(valueSource + (long)c * stride, stride, n, d, values);
+
+                for (int t = 0; t < tile.Tokens; t++)
+                {
+                    int visible = Visible(tile.Positions[t], start, n);
+                    if (visible == 0)
+                        continue;
+                    for (int g = 0; g < tile.Group; g++)
+                    {
+                        long offset = (long)t * tile.TokenStride + g * d;
+                        RowAvx2(queries + offset, output + offset, ref states[t * tile.Group + g], keys, values, scores, d, visible, scale);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Widens <paramref name="rows"/> rows of <paramref name="d"/> halves at <paramref name="stride"/> into packed float rows.</summary>
+    private static unsafe void WidenAvx2(ushort* source, int stride, int rows, int d, float* destination)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            short* s = (short*)source + (long)i * stride;
+            float* o = destination + i * d;
+            for (int j = 0; j < d; j += 8)
+                HalfConversion.ToSingle(Vector128.Load(s + j)).Store(o + j);
+        }
+    }
+
+    private static unsafe void RowAvx2(float* q, float* acc, ref OnlineSoftmax state, float* keys, float* values, float* scores,
+        int d, int count, float scale)
+    {
+        int groups = (count + 7) >> 3;
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var negativeInfinity = Vector256.Create(float.NegativeInfinity);
+        var max = negativeInfinity;
+        for (int g = 0; g < groups; g++)
+        {
+            var s = Dot8(q, keys + g * 8 * d, d) * scale;
+            s.Store(scores + g * 8);
+            var seen = Vector256.LessThan(lanes, Vector256.Create(count - g * 8)).AsSingle();
+            max = Vector256.Max(max, Vector256.ConditionalSelect(seen, s, negativeInfinity));
         }
 
-        int n = acc.Length;
-        ref float ar = ref MemoryMarshal.GetReference(acc);
-        ref short vr = ref Unsafe.As<ushort, short>(ref MemoryMarshal.GetReference(v));
-        var pv = Vector256.Create(p);
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-            Fma.MultiplyAdd(pv, HalfConversion.ToSingle(Vector128.LoadUnsafe(ref vr, (nuint)i)), Vector256.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref ar, (nuint)i);
-        for (; i < n; i++)
-            Unsafe.Add(ref ar, i) += p * HalfConversion.ToSingle((ushort)Unsafe.Add(ref vr, i));
+        float newMax = MathF.Max(state.Max, HorizontalMax(max));
+        float rescale = MathF.Exp(state.Max - newMax); // 0 for the first block, 1 when the maximum stays
+        var m = Vector256.Create(newMax);
+        var sum = Vector256<float>.Zero;
+        for (int g = 0; g < groups; g++)
+        {
+            var seen = Vector256.LessThan(lanes, Vector256.Create(count - g * 8)).AsSingle();
+            var p = Vector256.ConditionalSelect(seen, Exp(Vector256.Load(scores + g * 8) - m), Vector256<float>.Zero);
+            p.Store(scores + g * 8);
+            sum += p;
+        }
+
+        state.Sum = state.Sum * rescale + Vector256.Sum(sum);
+        state.Max = newMax;
+
+        // acc = acc·rescale + Σ pᵢ·vᵢ, 64 dimensions at a time held in registers across the positions (8
+        // independent FMA chains keep both FMA units busy despite their latency).
+        var r = Vector256.Create(rescale);
+        int j = 0;
+        for (; j + 64 <= d; j += 64)
+        {
+            var a0 = Vector256.Load(acc + j) * r;
+            var a1 = Vector256.Load(acc + j + 8) * r;
+            var a2 = Vector256.Load(acc + j + 16) * r;
+            var a3 = Vector256.Load(acc + j + 24) * r;
+            var a4 = Vector256.Load(acc + j + 32) * r;
+            var a5 = Vector256.Load(acc + j + 40) * r;
+            var a6 = Vector256.Load(acc + j + 48) * r;
+            var a7 = Vector256.Load(acc + j + 56) * r;
+            float* v = values + j;
+            for (int i = 0; i < count; i++, v += d)
+            {
+                var p = Vector256.Create(scores[i]);
+                a0 = Fma.MultiplyAdd(p, Vector256.Load(v), a0);
+                a1 = Fma.MultiplyAdd(p, Vector256.Load(v + 8), a1);
+                a2 = Fma.MultiplyAdd(p, Vector256.Load(v + 16), a2);
+                a3 = Fma.MultiplyAdd(p, Vector256.Load(v + 24), a3);
+                a4 = Fma.MultiplyAdd(p, Vector256.Load(v + 32), a4);
+                a5 = Fma.MultiplyAdd(p, Vector256.Load(v + 40), a5);
+                a6 = Fma.MultiplyAdd(p, Vector256.Load(v + 48), a6);
+                a7 = Fma.MultiplyAdd(p, Vector256.Load(v + 56), a7);
+            }
+
+            a0.Store(acc + j);
+            a1.Store(acc + j + 8);
+            a2.Store(acc + j + 16);
+            a3.Store(acc + j + 24);
+            a4.Store(acc + j + 32);
+            a5.Store(acc + j + 40);
+            a6.Store(acc + j + 48);
+            a7.Store(acc + j + 56);
+        }
+
+        for (; j + 32 <= d; j += 32)
+        {
+            var a0 = Vector256.Load(acc + j) * r;
+            var a1 = Vector256.Load(acc + j + 8) * r;
+            var a2 = Vector256.Load(acc + j + 16) * r;
+            var a3 = Vector256.Load(acc + j + 24) * r;
+            float* v = values + j;
+            for (int i = 0; i < count; i++, v += d)
+            {
+                var p = Vector256.Create(scores[i]);
+                a0 = Fma.MultiplyAdd(p, Vector256.Load(v), a0);
+                a1 = Fma.MultiplyAdd(p, Vector256.Load(v + 8), a1);
+                a2 = Fma.MultiplyAdd(p, Vector256.Load(v + 16), a2);
+                a3 = Fma.MultiplyAdd(p, Vector256.Load(v + 24), a3);
+            }
+
+            a0.Store(acc + j);
+            a1.Store(acc + j + 8);
+            a2.Store(acc + j + 16);
+            a3.Store(acc + j + 24);
+        }
+
+        for (; j < d; j += 8)
+        {
+            var a = Vector256.Load(acc + j) * r;
+            float* v = values + j;
+            for (int i = 0; i < count; i++, v += d)
+                a = Fma.MultiplyAdd(Vector256.Create(scores[i]), Vector256.Load(v), a);
+            a.Store(acc + j);
+        }
     }
 
-    /// <summary>Scalar twin of <see cref="AddScaledF16"/>.</summary>
-    public static void AddScaledF16Scalar(Span<float> acc, float p, ReadOnlySpan<ushort> v)
+    /// <summary>q · k for 8 consecutive float rows k of <paramref name="d"/> (a multiple of 8): lane i is row i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Dot8(float* q, float* k, int d)
     {
-        for (int i = 0; i < acc.Length; i++)
-            acc[i] += p * HalfConversion.ToSingle(v[i]);
+        var s0 = Vector256<float>.Zero;
+        var s1 = Vector256<float>.Zero;
+        var s2 = Vector256<float>.Zero;
+        var s3 = Vector256<float>.Zero;
+        var s4 = Vector256<float>.Zero;
+        var s5 = Vector256<float>.Zero;
+        var s6 = Vector256<float>.Zero;
+        var s7 = Vector256<float>.Zero;
+        for (int j = 0; j < d; j += 8)
+        {
+            var x = Vector256.Load(q + j);
+            float* kj = k + j;
+            s0 = Fma.MultiplyAdd(x, Vector256.Load(kj), s0);
+            s1 = Fma.MultiplyAdd(x, Vector256.Load(kj + d), s1);
+            s2 = Fma.MultiplyAdd(x, Vector256.Load(kj + 2 * d), s2);
+            s3 = Fma.MultiplyAdd(x, Vector256.Load(kj + 3 * d), s3);
+            s4 = Fma.MultiplyAdd(x, Vector256.Load(kj + 4 * d), s4);
+            s5 = Fma.MultiplyAdd(x, Vector256.Load(kj + 5 * d), s5);
+            s6 = Fma.MultiplyAdd(x, Vector256.Load(kj + 6 * d), s6);
+            s7 = Fma.MultiplyAdd(x, Vector256.Load(kj + 7 * d), s7);
+        }
+
+        // Transposing reduction: hadd pairs within 128-bit lanes, then add the two halves.
+        var s01 = Avx.HorizontalAdd(s0, s1);
+        var s23 = Avx.HorizontalAdd(s2, s3);
+        var s45 = Avx.HorizontalAdd(s4, s5);
+        var s67 = Avx.HorizontalAdd(s6, s7);
+        var s0123 = Avx.HorizontalAdd(s01, s23); // [0 1 2 3 | 0 1 2 3] low and high halves of each row
+        var s4567 = Avx.HorizontalAdd(s45, s67);
+        return Avx.Permute2x128(s0123, s4567, 0x20) + Avx.Permute2x128(s0123, s4567, 0x31);
     }
 
-    private static void Scale(Span<float> x, float factor) => System.Numerics.Tensors.TensorPrimitives.Multiply(x, factor, x);
+    private static float HorizontalMax(Vector256<float> x)
+    {
+        var m = Vector128.Max(x.GetLower(), x.GetUpper());
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+        return m.ToScalar();
+    }
+
+    /// <summary>
+    /// e^x for the softmax's arguments (x ≤ 0; lanes below −87.3 give 0), Cephes' single-precision polynomial:
+    /// x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 polynomial, 2^n put into the exponent. Within 2 ulp.
+    /// Requires <see cref="Fma.IsSupported"/>. Public for tests.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        var tooSmall = Vector256.LessThan(x, Vector256.Create(-87.33f));
+        x = Vector256.Max(x, Vector256.Create(-87.33f));
+        var n = Vector256.Floor(Fma.MultiplyAdd(x, Vector256.Create(1.44269504088896341f), Vector256.Create(0.5f)));
+        x = Fma.MultiplyAddNegated(n, Vector256.Create(0.693359375f), x);
+        x = Fma.MultiplyAddNegated(n, Vector256.Create(-2.12194440e-4f), x);
+        var y = Vector256.Create(1.9875691500e-4f);
+        y = Fma.MultiplyAdd(y, x, Vector256.Create(1.3981999507e-3f));
+        y = Fma.MultiplyAdd(y, x, Vector256.Create(8.3334519073e-3f));
+        y = Fma.MultiplyAdd(y, x, Vector256.Create(4.1665795894e-2f));
+        y = Fma.MultiplyAdd(y, x, Vector256.Create(1.6666665459e-1f));
+        y = Fma.MultiplyAdd(y, x, Vector256.Create(5.0000001201e-1f));
+        y = Fma.MultiplyAdd(y, x * x, x) + Vector256.Create(1f);
+        var pow2 = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return Vector256.AndNot(y * pow2, tooSmall);
+    }
 
     /// <summary>
     /// Plain reference for tests: softmax(scale · K q) · V over all <paramref name="count"/> positions at once, in

@@ -223,6 +223,15 @@ public abstract unsafe class DecoderModel : IDisposable
         TensorPrimitives.ConvertToHalf(q, qHalf);
         TensorPrimitives.ConvertToSingle(qHalf, q);
 
+        int chunks = (N + AttentionJob.ChunkTokens - 1) / AttentionJob.ChunkTokens;
+        long cachedBytes = 0; // keys and values read in all
+        for (int first = 0; first < N;)
+        {
+            int run = AttentionJob.RunLength(sequences, positions, first);
+            cachedBytes += (positions[first + run - 1] + 1L) * hp.KvDim * 2 * sizeof(ushort);
+            first += run;
+        }
+
         fixed (float* qp = q)
         fixed (float* op = output)
         {
@@ -234,59 +243,94 @@ public abstract unsafe class DecoderModel : IDisposable
                 Layer = layer,
                 Q = qp,
                 Output = op,
-                HeadCount = hp.HeadCount,
+                Chunks = chunks,
+                KvHeads = hp.HeadCountKv,
                 GroupSize = hp.HeadCount / hp.HeadCountKv,
                 HeadDim = hp.HeadDim,
                 QDim = hp.QDim,
                 KvDim = hp.KvDim,
                 Scale = 1f / MathF.Sqrt(hp.HeadDim),
             };
-            long cachedBytes = 0; // keys and values read in all
-            for (int t = 0; t < N; t++)
-                cachedBytes += (positions[t] + 1L) * hp.KvDim * 2 * sizeof(ushort);
-            Pool.Run(ref job, N * hp.HeadCount, cachedBytes);
+            // Each cached byte feeds the arithmetic of a whole group of query heads: weigh the bytes by the group
+            // size when deciding whether waking the pool pays.
+            Pool.Run(ref job, chunks * hp.HeadCountKv, cachedBytes * job.GroupSize);
         }
     }
 
-    /// <summary>One (token, head) pair per index: online-softmax attention over the sequence's KV blocks.</summary>
+    /// <summary>
+    /// One (chunk of the batch, KV head) pair per index, latest chunks first (they tend to see the most positions,
+    /// so the longest units start first). Within its chunk of <see cref="ChunkTokens"/> batch tokens, a unit takes
+    /// each run of consecutive tokens of one sequence at consecutive positions as a tile: the run's tokens × the KV
+    /// head's query heads attend over the sequence's KV blocks together, so each cached row is widened once for all.
+    /// </summary>
     private ref struct AttentionJob : IParallelJob
     {
+        /// <summary>Batch tokens per unit (the longest tile): enough that widening a cached row is a small share
+        /// of the work it feeds, few enough that a prompt gives every thread many units.</summary>
+        public const int ChunkTokens = 16;
+
         public KvCache Cache;
         public ReadOnlySpan<KvSequence> Sequences;
         public ReadOnlySpan<int> Positions;
         public int Layer;
         public float* Q;
         public float* Output;
-        public int HeadCount;
+        public int Chunks;
+        public int KvHeads;
         public int GroupSize;
         public int HeadDim;
         public int QDim;
         public int KvDim;
         public float Scale;
 
+        /// <summary>How many tokens from batch index <paramref name="first"/> form one tile: the same sequence at
+        /// consecutive positions, within <paramref name="first"/>'s chunk.</summary>
+        public static int RunLength(ReadOnlySpan<KvSequence> sequences, ReadOnlySpan<int> positions, int first)
+        {
+            int end = Math.Min(sequences.Length, (first / ChunkTokens + 1) * ChunkTokens);
+            int t = first + 1;
+            while (t < end && sequences[t] == sequences[first] && positions[t] == positions[t - 1] + 1)
+                t++;
+            return t - first;
+        }
+
         public readonly void Execute(int index)
         {
-            int t = index / HeadCount;
-            int head = index % HeadCount;
-            int kvHead = head / GroupSize;
-            var q = new ReadOnlySpan<float>(Q + (long)t * QDim + head * HeadDim, HeadDim);
-            var acc = new Span<float>(Output + (long)t * QDim + head * HeadDim, HeadDim);
-            acc.Clear();
+            int chunk = Chunks - 1 - index / KvHeads;
+            int kvHead = index % KvHeads;
+            Span<Attention.OnlineSoftmax> states = stackalloc Attention.OnlineSoftmax[ChunkTokens * GroupSize];
+            Span<float> scratch = stackalloc float[Attention.ScratchLength(HeadDim)];
+            int end = Math.Min(Positions.Length, (chunk + 1) * ChunkTokens);
+            for (int first = chunk * ChunkTokens; first < end;)
+            {
+                int tokens = RunLength(Sequences, Positions, first);
+                Tile(first, tokens, kvHead, states, scratch);
+                first += tokens;
+            }
+        }
+
+        private readonly void Tile(int first, int tokens, int kvHead, Span<Attention.OnlineSoftmax> states, Span<float> scratch)
+        {
+            int offset = first * QDim + kvHead * GroupSize * HeadDim;
+            int length = (tokens - 1) * QDim + GroupSize * HeadDim;
+            var tile = new AttentionTile(new ReadOnlySpan<float>(Q + offset, length), new Span<float>(Output + offset, length),
+                states, Positions.Slice(first, tokens), GroupSize, HeadDim, QDim);
+            Attention.Begin(tile);
+
             int blockTokens = Cache.BlockTokens;
-            Span<float> scores = stackalloc float[blockTokens];
-            var state = Attention.OnlineSoftmax.Empty;
-            var blocks = Sequences[t].BlockList;
-            int count = Positions[t] + 1; // causal: positions 0..p of this sequence
+            var blocks = Sequences[first].BlockList;
+            // Positions 0..p of the tile's last token; the kernel masks what each earlier token may not see.
+            int count = Positions[first + tokens - 1] + 1;
             int span = (blockTokens - 1) * KvDim + HeadDim;
             for (int b = 0; b * blockTokens < count; b++)
             {
                 int n = Math.Min(blockTokens, count - b * blockTokens);
                 var keys = new ReadOnlySpan<ushort>(Cache.BlockRows(blocks[b], Layer, false) + kvHead * HeadDim, span);
                 var values = new ReadOnlySpan<ushort>(Cache.BlockRows(blocks[b], Layer, true) + kvHead * HeadDim, span);
-                Attention.Accumulate(q, keys, values, KvDim, n, Scale, ref state, acc, scores);
+                Attention.Accumulate(tile, new KvBlock(keys, values, KvDim, b * blockTokens, n), Scale, scratch);
             }
 
-            Attention.Finish(state, acc);
+            Attention.Finish(tile);
         }
     }
 

@@ -1,0 +1,261 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Tern.Kernels;
+
+namespace Tern.Kernels.Tests;
+
+/// <summary>
+/// The tiled attention kernel (a group of query heads × consecutive tokens against one KV head, block by block):
+/// its AVX2 path and scalar twin against the double-precision full softmax, with causal masking, and the property
+/// batching relies on: a query's result does not depend on the tile it is computed in.
+/// </summary>
+public sealed class AttentionTests
+{
+    private const int KvHeads = 2;   // the tested KV head is the second one: its slice sits at an offset in each row
+
+    /// <summary>A sequence's cache of one layer: positions × [KvHeads · headDim] halves, keys and values.</summary>
+    private sealed record Cache(ushort[] Keys, ushort[] Values, int HeadDim, int Length)
+    {
+        public int Stride => KvHeads * HeadDim;
+
+        public static Cache Random(int length, int headDim, float keyRange, Random random)
+        {
+            var keys = new ushort[length * KvHeads * headDim];
+            var values = new ushort[keys.Length];
+            for (int i = 0; i < keys.Length; i++)
+            {
+                keys[i] = BitConverter.HalfToUInt16Bits((Half)((random.NextDouble() * 2 - 1) * keyRange));
+                values[i] = BitConverter.HalfToUInt16Bits((Half)(random.NextDouble() * 2 - 1));
+            }
+
+            return new Cache(keys, values, headDim, length);
+        }
+
+        /// <summary>One KV head's rows of positions [0, count) as floats: [count, headDim].</summary>
+        public float[] Head(bool value, int kvHead, int count)
+        {
+            var source = value ? Values : Keys;
+            var rows = new float[count * HeadDim];
+            for (int i = 0; i < count; i++)
+            {
+                for (int j = 0; j < HeadDim; j++)
+                    rows[i * HeadDim + j] = (float)BitConverter.UInt16BitsToHalf(source[i * Stride + kvHead * HeadDim + j]);
+            }
+
+            return rows;
+        }
+    }
+
+    /// <summary>Queries rounded to F16 (as the model does), [tokens, stride] with the group's heads at an offset.</summary>
+    private static float[] RandomQueries(int tokens, int stride, Random random)
+    {
+        var q = new float[tokens * stride];
+        for (int i = 0; i < q.Length; i++)
+            q[i] = (float)(Half)(random.NextDouble() * 2 - 1);
+        return q;
+    }
+
+    private delegate void AccumulateKernel(in AttentionTile tile, in KvBlock block, float scale, Span<float> scratch);
+
+    /// <summary>
+    /// Runs a tile of tokens at <paramref name="positions"/> (query rows at <paramref name="offset"/> in rows of
+    /// <paramref name="stride"/>) over the cache's blocks of <paramref name="blockTokens"/> up to the last position.
+    /// </summary>
+    private static float[] RunTile(AccumulateKernel kernel, Cache cache, int kvHead, float[] q, int offset, int stride,
+        int[] positions, int group, int blockTokens, float scale)
+    {
+        int d = cache.HeadDim;
+        var output = new float[q.Length];
+        output.AsSpan().Fill(float.NaN); // Begin must clear what the tile owns
+        var states = new Attention.OnlineSoftmax[positions.Length * group];
+        int length = (positions.Length - 1) * stride + group * d;
+        var tile = new AttentionTile(q.AsSpan(offset, length), output.AsSpan(offset, length), states, positions, group, d, stride);
+        var scratch = new float[Attention.ScratchLength(d)];
+        scratch.AsSpan().Fill(float.NaN); // the kernel must not depend on scratch contents
+        Attention.Begin(tile);
+        int count = positions[^1] + 1;
+        for (int start = 0; start < count; start += blockTokens)
+        {
+            int n = Math.Min(blockTokens, count - start);
+            int first = start * cache.Stride + kvHead * d;
+            int span = (n - 1) * cache.Stride + d;
+            var block = new KvBlock(cache.Keys.AsSpan(first, span), cache.Values.AsSpan(first, span), cache.Stride, start, n);
+            kernel(tile, block, scale, scratch);
+        }
+
+        Attention.Finish(tile);
+        return output;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, int offset, int stride, int tokens, int width, float tolerance, string what)
+    {
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int j = 0; j < width; j++)
+            {
+                int i = t * stride + offset + j;
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance,
+                    $"{what}: token {t}, element {j}: expected {expected[i]}, got {actual[i]}");
+            }
+        }
+    }
+
+    public static TheoryData<int, int, int, int, int, float> Cases()
+    {
+        var data = new TheoryData<int, int, int, int, int, float>();
+        foreach (int headDim in new[] { 64, 128 })
+        {
+            foreach (int group in new[] { 1, 2, 4, 8 })
+            {
+                data.Add(headDim, group, 1, 1, 32, 1f);      // one position
+                data.Add(headDim, group, 1, 75, 32, 1f);     // decode: 2 full blocks + 11
+                data.Add(headDim, group, 5, 75, 32, 1f);     // tile crossing into the last block
+                data.Add(headDim, group, 16, 100, 32, 4f);   // tile over a block boundary, sharp scores
+            }
+        }
+
+        data.Add(64, 4, 7, 90, 8, 1f);     // small blocks: many blocks per tile, a tile over several blocks
+        data.Add(64, 4, 9, 200, 80, 1f);   // blocks larger than a chunk
+        data.Add(128, 2, 3, 37, 37, 30f);  // one block holding everything, scores spread over ~±30
+        data.Add(12, 3, 4, 40, 16, 1f);    // head size not a multiple of 8: scalar path
+        data.Add(40, 2, 4, 40, 16, 1f);    // multiple of 8 but not of 32
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Tile_kernel_matches_full_softmax_in_double_for_every_query_with_causal_masking(
+        int headDim, int group, int tokens, int length, int blockTokens, float keyRange)
+    {
+        var random = new Random(headDim * 1000 + group * 100 + tokens * 10 + length);
+        var cache = Cache.Random(length, headDim, keyRange, random);
+        int kvHead = 1;
+        int offset = headDim;                    // the group starts one head into each token's row
+        int stride = (group + 2) * headDim;
+        var q = RandomQueries(tokens, stride, random);
+        int[] positions = Enumerable.Range(length - tokens, tokens).ToArray();
+        float scale = 1f / MathF.Sqrt(headDim);
+
+        var fast = RunTile(Attention.Accumulate, cache, kvHead, q, offset, stride, positions, group, blockTokens, scale);
+        var scalar = RunTile(Attention.AccumulateScalar, cache, kvHead, q, offset, stride, positions, group, blockTokens, scale);
+
+        var expected = new float[q.Length];
+        var keys = cache.Head(false, kvHead, length);
+        var values = cache.Head(true, kvHead, length);
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int g = 0; g < group; g++)
+            {
+                int at = t * stride + offset + g * headDim;
+                Attention.Reference(q.AsSpan(at, headDim), keys, values, positions[t] + 1, scale, expected.AsSpan(at, headDim));
+            }
+        }
+
+        AssertClose(expected, scalar, offset, stride, tokens, group * headDim, 4e-6f, "scalar vs reference");
+        AssertClose(expected, fast, offset, stride, tokens, group * headDim, 4e-6f, "kernel vs reference");
+        AssertClose(scalar, fast, offset, stride, tokens, group * headDim, 4e-6f, "kernel vs scalar");
+        // Outside the tile's rows nothing is written.
+        Assert.True(float.IsNaN(fast[0]) && float.IsNaN(fast[^1]));
+    }
+
+    [Theory]
+    [InlineData(64, 4, 32)]
+    [InlineData(128, 8, 32)]
+    [InlineData(64, 2, 8)]
+    [InlineData(12, 3, 16)]
+    public void A_query_gets_the_same_bits_in_any_tile(int headDim, int group, int blockTokens)
+    {
+        var random = new Random(headDim + group);
+        const int length = 70;
+        var cache = Cache.Random(length, headDim, 2f, random);
+        int stride = group * headDim;
+        var q = RandomQueries(length, stride, random);
+        float scale = 1f / MathF.Sqrt(headDim);
+        foreach (var kernel in new AccumulateKernel[] { Attention.Accumulate, Attention.AccumulateScalar })
+        {
+            // Token by token (decode) vs tiles of 16 and 5: every query's output is the same, bit for bit.
+            var single = new float[q.Length];
+            for (int t = 0; t < length; t++)
+            {
+                var one = RunTile(kernel, cache, 0, q.AsSpan(t * stride, stride).ToArray(), 0, stride, [t], group, blockTokens, scale);
+                one.CopyTo(single.AsSpan(t * stride));
+            }
+
+            foreach (int tileTokens in new[] { 16, 5 })
+            {
+                var tiled = new float[q.Length];
+                for (int first = 0; first < length; first += tileTokens)
+                {
+                    int n = Math.Min(tileTokens, length - first);
+                    var part = RunTile(kernel, cache, 0, q.AsSpan(first * stride, n * stride).ToArray(), 0, stride,
+                        Enumerable.Range(first, n).ToArray(), group, blockTokens, scale);
+                    part.CopyTo(tiled.AsSpan(first * stride));
+                }
+
+                Assert.Equal(single, tiled);
+            }
+        }
+    }
+
+    [Fact]
+    public void Vector_exp_is_within_2_ulp_for_softmax_arguments()
+    {
+        if (!Fma.IsSupported)
+        {
+            // Without FMA the kernels take the scalar path (MathF.Exp); the vector exp must not be reachable.
+            Assert.Throws<PlatformNotSupportedException>(() => Attention.Exp(Vector256<float>.Zero));
+            return;
+        }
+
+        var random = new Random(3);
+        var x = new float[8];
+        for (int n = 0; n < 20_000; n++)
+        {
+            for (int i = 0; i < 8; i++)
+                x[i] = n < 16 ? -n * 0.05f * i : -(float)(random.NextDouble() * 90);
+            var y = Attention.Exp(Vector256.Create(x));
+            for (int i = 0; i < 8; i++)
+            {
+                double expected = x[i] < -87.33f ? 0 : Math.Exp(x[i]);
+                Assert.True(Math.Abs(y[i] - expected) <= 2.4e-7 * expected, $"e^{x[i]}: expected {expected}, got {y[i]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_token_before_a_block_sees_nothing_of_it()
+    {
+        // Tokens at positions 3 and 40 in one tile, blocks of 32: the first sees only block 0 (positions 0..3).
+        var random = new Random(5);
+        const int headDim = 64, group = 2;
+        var cache = Cache.Random(41, headDim, 1f, random);
+        int stride = group * headDim;
+        var q = RandomQueries(2, stride, random);
+        var output = RunTile(Attention.Accumulate, cache, 0, q, 0, stride, [3, 40], group, 32, 0.125f);
+        var expected = new float[headDim];
+        for (int g = 0; g < group; g++)
+        {
+            Attention.Reference(q.AsSpan(g * headDim, headDim), cache.Head(false, 0, 4), cache.Head(true, 0, 4), 4, 0.125f, expected);
+            for (int j = 0; j < headDim; j++)
+                Assert.Equal(expected[j], output[g * headDim + j], 2e-5f);
+        }
+    }
+
+    [Fact]
+    public void Buffers_too_small_for_the_tile_or_block_are_rejected()
+    {
+        var q = new float[64];
+        var states = new Attention.OnlineSoftmax[1];
+        Assert.Throws<ArgumentException>(() => new AttentionTile(q, new float[64], states, [0, 1], 1, 64, 64));
+        Assert.Throws<ArgumentException>(() =>
+        {
+            var tile = new AttentionTile(q, new float[64], states, [0], 1, 64, 64);
+            Attention.Accumulate(tile, new KvBlock(new ushort[64], new ushort[64], 64, 0, 2), 1f, new float[Attention.ScratchLength(64)]);
+        });
+        Assert.Throws<ArgumentException>(() =>
+        {
+            var tile = new AttentionTile(q, new float[64], states, [0], 1, 64, 64);
+            Attention.Accumulate(tile, new KvBlock(new ushort[64], new ushort[64], 64, 0, 1), 1f, new float[64]);
+        });
+    }
+}
