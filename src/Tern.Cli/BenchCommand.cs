@@ -1,94 +1,193 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Tern.Models;
 
 namespace Tern.Cli;
 
 /// <summary>
-/// `tern bench [-m FILE] [-p N] [-n N] [-r R] [-t THREADS]`: prompt processing (pp) and generation (tg) speed on
-/// an empty context, as llama-bench measures them: pp runs N random tokens as one batch, tg generates N tokens one
-/// at a time; each test repeats R times and reports the mean and standard deviation of tokens/s.
+/// `tern bench [-m FILE] [-p N,..] [-n N,..] [-d DEPTH,..] [-r R] [-t THREADS] [-o md|csv|json|jsonl]`: prompt
+/// processing (pp) and generation (tg) speed as llama-bench measures them, optionally with the KV cache already
+/// holding DEPTH tokens (`pp512 @ d4096`). The depth is filled once per depth and shared, copy-on-write, by every
+/// repetition; pp runs N random tokens as one batch, tg generates N tokens one at a time.
 /// </summary>
 public static class BenchCommand
 {
+    private const int FillBatch = 512;
+
     public static Command Create(TextWriter stdout)
     {
         var model = new Option<string?>("--model", "-m") { Description = "GGUF file (default: the embedded model)" };
-        var prompt = new Option<int>("--n-prompt", "-p") { Description = "prompt tokens for the pp test (0: skip)", DefaultValueFactory = _ => 512 };
-        var generate = new Option<int>("--n-gen", "-n") { Description = "tokens for the tg test (0: skip)", DefaultValueFactory = _ => 128 };
+        var prompt = new Option<string>("--n-prompt", "-p") { Description = "prompt tokens for pp tests, comma list (0: skip)", DefaultValueFactory = _ => "512" };
+        var generate = new Option<string>("--n-gen", "-n") { Description = "tokens for tg tests, comma list (0: skip)", DefaultValueFactory = _ => "128" };
+        var depth = new Option<string>("--n-depth", "-d") { Description = "tokens already in the KV cache, comma list", DefaultValueFactory = _ => "0" };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "runs per test", DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
-        var command = new Command("bench", "Measure prompt and generation speed.") { model, prompt, generate, repetitions, threads };
+        var output = new Option<string>("--output", "-o") { Description = "md, csv, json or jsonl", DefaultValueFactory = _ => "md" };
+        var command = new Command("bench", "Measure prompt and generation speed, optionally at depth.") { model, prompt, generate, depth, repetitions, threads, output };
         command.SetAction(parse =>
         {
-            int p = parse.GetValue(prompt), n = parse.GetValue(generate), r = parse.GetValue(repetitions), t = parse.GetValue(threads);
-            if (p < 0 || n < 0 || r < 1 || t < 0)
-                throw new ArgumentException("--n-prompt and --n-gen must be 0 or more, --repetitions at least 1, --threads 0 or more");
+            int[] ps = Counts(parse.GetValue(prompt)!, "--n-prompt"), ns = Counts(parse.GetValue(generate)!, "--n-gen"), ds = Counts(parse.GetValue(depth)!, "--n-depth");
+            int r = parse.GetValue(repetitions), t = parse.GetValue(threads);
+            string format = parse.GetValue(output)!;
+            if (r < 1 || t < 0)
+                throw new ArgumentException("--repetitions must be at least 1 and --threads 0 or more");
+            if (format is not ("md" or "csv" or "json" or "jsonl"))
+                throw new ArgumentException($"--output must be md, csv, json or jsonl, not '{format}'");
             string path = TernCommand.ResolveModel(parse.GetValue(model));
             using var m = DecoderModel.Load(path, new ModelOptions { Threads = t });
-            stdout.WriteLine($"| model | type | threads | test | t/s |");
-            stdout.WriteLine($"| --- | --- | ---: | --- | ---: |");
-            string name = Path.GetFileNameWithoutExtension(path);
-            string type = m.File.TryGetTensor("blk.0.attn_q.weight", out var q) ? q.Type.ToString() : "?"; // the bulk weight type
-            int threadCount = m.Pool.ThreadCount;
-            if (p > 0)
-                stdout.WriteLine(Row(name, type, threadCount, $"pp{p}", Measure(r, () => Prompt(m, p))));
-            if (n > 0)
-                stdout.WriteLine(Row(name, type, threadCount, $"tg{n}", Measure(r, () => Generate(m, n))));
+            var info = new RunInfo(Path.GetFileName(path), m.File.TryGetTensor("blk.0.attn_q.weight", out var q) ? q.Type.ToString() : "?", m.Pool.ThreadCount);
+            var rows = new List<Result>();
+            foreach (int d in ds)
+            {
+                int longest = Math.Max(ps.Max(), ns.Max());
+                using var cache = m.CreateKvCache(d + longest + 64); // + room for the copy-on-write of a shared partial block
+                var filled = Fill(m, cache, d);
+                foreach (int p in ps.Where(p => p > 0))
+                    rows.Add(Measure(info, p, 0, d, r, () => Prompt(m, cache, filled, p)));
+                foreach (int n in ns.Where(n => n > 0))
+                    rows.Add(Measure(info, 0, n, d, r, () => Generate(m, cache, filled, n)));
+            }
+
+            Write(stdout, format, rows);
             return 0;
         });
         return command;
     }
 
-    /// <summary>Tokens/s of one pp run: p random tokens as one batch into a fresh cache, logits for the last.</summary>
-    private static double Prompt(DecoderModel m, int p)
+    private static int[] Counts(string list, string flag)
     {
-        using var cache = m.CreateKvCache(p);
-        var sequence = cache.CreateSequence();
-        var batch = new TokenBatch();
-        batch.AddRange(RandomTokens(m, p), 0, sequence);
-        var logits = new float[m.Hyperparameters.VocabSize];
-        var clock = Stopwatch.StartNew();
-        m.Forward(batch, cache, logits);
-        return p / clock.Elapsed.TotalSeconds;
+        var values = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var counts = values.Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : -1).ToArray();
+        return counts.Length > 0 && counts.All(n => n >= 0)
+            ? counts
+            : throw new ArgumentException($"{flag} must be a comma list of token counts (0 or more), not '{list}'");
     }
 
-    /// <summary>Tokens/s of one tg run: n tokens one forward pass each, from an empty context.</summary>
-    private static double Generate(DecoderModel m, int n)
+    /// <summary>A sequence holding <paramref name="depth"/> random tokens, run in batches of 512.</summary>
+    private static KvSequence Fill(DecoderModel m, KvCache cache, int depth)
     {
-        using var cache = m.CreateKvCache(n);
         var sequence = cache.CreateSequence();
         var batch = new TokenBatch();
         var logits = new float[m.Hyperparameters.VocabSize];
-        int[] tokens = RandomTokens(m, n);
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < n; i++)
+        int[] tokens = RandomTokens(m, depth, seed: 7);
+        for (int start = 0; start < depth; start += FillBatch)
         {
             batch.Clear();
-            batch.Add(tokens[i], i, sequence, logits: true);
+            batch.AddRange(tokens.AsSpan(start, Math.Min(FillBatch, depth - start)), start, sequence);
             m.Forward(batch, cache, logits);
         }
 
-        return n / clock.Elapsed.TotalSeconds;
+        return sequence;
     }
 
-    private static int[] RandomTokens(DecoderModel m, int count)
+    /// <summary>Tokens/s of one pp run: p random tokens as one batch after the filled depth.</summary>
+    private static double Prompt(DecoderModel m, KvCache cache, KvSequence filled, int p)
     {
-        var random = new Random(42);
+        var sequence = cache.Fork(filled, filled.Length);
+        try
+        {
+            var batch = new TokenBatch();
+            batch.AddRange(RandomTokens(m, p, seed: 42), filled.Length, sequence);
+            var logits = new float[m.Hyperparameters.VocabSize];
+            var clock = Stopwatch.StartNew();
+            m.Forward(batch, cache, logits);
+            return p / clock.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            cache.Free(sequence);
+        }
+    }
+
+    /// <summary>Tokens/s of one tg run: n tokens, one forward pass each, after the filled depth.</summary>
+    private static double Generate(DecoderModel m, KvCache cache, KvSequence filled, int n)
+    {
+        var sequence = cache.Fork(filled, filled.Length);
+        try
+        {
+            var batch = new TokenBatch();
+            var logits = new float[m.Hyperparameters.VocabSize];
+            int[] tokens = RandomTokens(m, n, seed: 42);
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++)
+            {
+                batch.Clear();
+                batch.Add(tokens[i], filled.Length + i, sequence, logits: true);
+                m.Forward(batch, cache, logits);
+            }
+
+            return n / clock.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            cache.Free(sequence);
+        }
+    }
+
+    private static int[] RandomTokens(DecoderModel m, int count, int seed)
+    {
+        var random = new Random(seed);
         return Enumerable.Range(0, count).Select(_ => random.Next(m.Hyperparameters.VocabSize)).ToArray();
     }
 
     /// <summary>One warm-up run (JIT, page faults), then <paramref name="repetitions"/> measured ones.</summary>
-    private static (double Mean, double StdDev) Measure(int repetitions, Func<double> run)
+    private static Result Measure(RunInfo info, int p, int n, int d, int repetitions, Func<double> run)
     {
         run();
         var samples = Enumerable.Range(0, repetitions).Select(_ => run()).ToArray();
         double mean = samples.Average();
         double variance = samples.Length > 1 ? samples.Sum(s => (s - mean) * (s - mean)) / (samples.Length - 1) : 0;
-        return (mean, Math.Sqrt(variance));
+        return new Result(info, p, n, d, mean, Math.Sqrt(variance), samples);
     }
 
-    private static string Row(string model, string type, int threads, string test, (double Mean, double StdDev) speed) =>
-        string.Create(CultureInfo.InvariantCulture, $"| {model} | {type} | {threads} | {test} | {speed.Mean:F2} ± {speed.StdDev:F2} |");
+    private static void Write(TextWriter stdout, string format, List<Result> rows)
+    {
+        switch (format)
+        {
+            case "json":
+                stdout.WriteLine(JsonSerializer.Serialize(rows.Select(r => r.Fields()), new JsonSerializerOptions { WriteIndented = true }));
+                break;
+            case "jsonl":
+                foreach (var r in rows)
+                    stdout.WriteLine(JsonSerializer.Serialize(r.Fields()));
+                break;
+            case "csv":
+                stdout.WriteLine("model_filename,model_type,n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test,avg_ts,stddev_ts");
+                foreach (var r in rows)
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Info.File},{r.Info.Type},{r.Info.Threads},f16,f16,{r.Prompt},{r.Generate},{r.Depth},{r.Test},{r.Mean:F2},{r.StdDev:F2}"));
+                break;
+            default:
+                stdout.WriteLine("| model | type | threads | test | t/s |");
+                stdout.WriteLine("| --- | --- | ---: | --- | ---: |");
+                foreach (var r in rows)
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {Path.GetFileNameWithoutExtension(r.Info.File)} | {r.Info.Type} | {r.Info.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} |"));
+                break;
+        }
+    }
+
+    private sealed record RunInfo(string File, string Type, int Threads);
+
+    private sealed record Result(RunInfo Info, int Prompt, int Generate, int Depth, double Mean, double StdDev, double[] Samples)
+    {
+        public string Test => (Prompt > 0 ? $"pp{Prompt}" : $"tg{Generate}") + (Depth > 0 ? $" @ d{Depth}" : "");
+
+        /// <summary>llama-bench's JSON field names where the concept is the same.</summary>
+        public Dictionary<string, object> Fields() => new()
+        {
+            ["model_filename"] = Info.File,
+            ["model_type"] = Info.Type,
+            ["n_threads"] = Info.Threads,
+            ["type_k"] = "f16",
+            ["type_v"] = "f16",
+            ["n_prompt"] = Prompt,
+            ["n_gen"] = Generate,
+            ["n_depth"] = Depth,
+            ["test"] = Test,
+            ["avg_ts"] = Math.Round(Mean, 3),
+            ["stddev_ts"] = Math.Round(StdDev, 3),
+            ["samples_ts"] = Samples.Select(s => Math.Round(s, 3)).ToArray(),
+        };
+    }
 }

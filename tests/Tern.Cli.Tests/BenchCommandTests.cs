@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Tern.Cli.Tests;
 
 public sealed class BenchCommandTests
@@ -12,10 +14,42 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
-    public void Bad_counts_are_refused()
+    public void Json_output_carries_llama_bench_fields_for_every_depth()
     {
-        var (code, _, stderr) = CliRunner.Run("bench", "-r", "0");
+        var (code, stdout, stderr) = CliRunner.Run("bench", "-p", "16", "-n", "4", "-d", "0,40", "-r", "2", "-t", "1", "-o", "json");
+        Assert.True(code == 0, stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.EnumerateArray().ToList();
+        Assert.Equal(["pp16", "tg4", "pp16 @ d40", "tg4 @ d40"], rows.Select(r => r.GetProperty("test").GetString()));
+        foreach (var r in rows)
+        {
+            foreach (string field in new[] { "model_filename", "model_type", "n_threads", "type_k", "type_v", "n_prompt", "n_gen", "n_depth", "avg_ts", "stddev_ts", "samples_ts" })
+                Assert.True(r.TryGetProperty(field, out _), field);
+            Assert.Equal(2, r.GetProperty("samples_ts").GetArrayLength());
+            Assert.True(r.GetProperty("avg_ts").GetDouble() > 0);
+        }
+
+        Assert.Equal(40, rows[3].GetProperty("n_depth").GetInt32());
+    }
+
+    [Fact]
+    public void Csv_and_jsonl_have_one_line_per_test()
+    {
+        var csv = CliRunner.Run("bench", "-p", "8", "-n", "2", "-r", "1", "-t", "1", "-o", "csv").Stdout.Trim().Split('\n');
+        Assert.StartsWith("model_filename,", csv[0]);
+        Assert.Equal(3, csv.Length);
+        var jsonl = CliRunner.Run("bench", "-p", "8", "-n", "2", "-r", "1", "-t", "1", "-o", "jsonl").Stdout.Trim().Split('\n');
+        Assert.Equal(2, jsonl.Length);
+        Assert.All(jsonl, line => JsonDocument.Parse(line));
+    }
+
+    [Theory]
+    [InlineData("-r", "0", "--repetitions")]
+    [InlineData("-d", "x", "--n-depth")]
+    [InlineData("-o", "xml", "--output")]
+    public void Bad_arguments_are_refused(string flag, string value, string named)
+    {
+        var (code, _, stderr) = CliRunner.Run("bench", flag, value);
         Assert.Equal(1, code);
-        Assert.Contains("--repetitions", stderr);
+        Assert.Contains(named, stderr);
     }
 }
