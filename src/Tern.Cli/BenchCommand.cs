@@ -7,10 +7,11 @@ using Tern.Models;
 namespace Tern.Cli;
 
 /// <summary>
-/// `tern bench [-m FILE] [-p N,..] [-n N,..] [-d DEPTH,..] [-r R] [-t THREADS] [-o md|csv|json|jsonl]`: prompt
+/// `tern bench [-m FILE] [-p N,..] [-n N,..] [-d DEPTH,..] [-np N,..] [-r R] [-t THREADS] [-o md|csv|json|jsonl]`: prompt
 /// processing (pp) and generation (tg) speed as llama-bench measures them, optionally with the KV cache already
 /// holding DEPTH tokens (`pp512 @ d4096`). The depth is filled once per depth and shared, copy-on-write, by every
-/// repetition; pp runs N random tokens as one batch, tg generates N tokens one at a time.
+/// repetition; pp runs N random tokens as one batch, tg generates N tokens one at a time, for -np sequences at
+/// once (the table shows their aggregate tokens/s; JSON's avg_ts is per sequence, aggregate_ts all of them).
 /// </summary>
 public static class BenchCommand
 {
@@ -22,13 +23,17 @@ public static class BenchCommand
         var prompt = new Option<string>("--n-prompt", "-p") { Description = "prompt tokens for pp tests, comma list (0: skip)", DefaultValueFactory = _ => "512" };
         var generate = new Option<string>("--n-gen", "-n") { Description = "tokens for tg tests, comma list (0: skip)", DefaultValueFactory = _ => "128" };
         var depth = new Option<string>("--n-depth", "-d") { Description = "tokens already in the KV cache, comma list", DefaultValueFactory = _ => "0" };
+        var parallel = new Option<string>("--parallel", "-np") { Description = "sequences decoding together in tg tests, comma list", DefaultValueFactory = _ => "1" };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "runs per test", DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
         var output = new Option<string>("--output", "-o") { Description = "md, csv, json or jsonl", DefaultValueFactory = _ => "md" };
-        var command = new Command("bench", "Measure prompt and generation speed, optionally at depth.") { model, prompt, generate, depth, repetitions, threads, output };
+        var command = new Command("bench", "Measure prompt and generation speed, optionally at depth.") { model, prompt, generate, depth, parallel, repetitions, threads, output };
         command.SetAction(parse =>
         {
             int[] ps = Counts(parse.GetValue(prompt)!, "--n-prompt"), ns = Counts(parse.GetValue(generate)!, "--n-gen"), ds = Counts(parse.GetValue(depth)!, "--n-depth");
+            int[] nps = Counts(parse.GetValue(parallel)!, "--parallel");
+            if (nps.Any(n => n < 1))
+                throw new ArgumentException("--parallel must list sequence counts of 1 or more");
             int r = parse.GetValue(repetitions), t = parse.GetValue(threads);
             string format = parse.GetValue(output)!;
             if (r < 1 || t < 0)
@@ -42,12 +47,16 @@ public static class BenchCommand
             foreach (int d in ds)
             {
                 int longest = Math.Max(ps.Max(), ns.Max());
-                using var cache = m.CreateKvCache(d + longest + 64); // + room for the copy-on-write of a shared partial block
+                // Room for the depth once (shared) and, per sequence, the test tokens plus a copied partial block.
+                using var cache = m.CreateKvCache(d + nps.Max() * (longest + 64));
                 var filled = Fill(m, cache, d);
                 foreach (int p in ps.Where(p => p > 0))
-                    rows.Add(Measure(info, p, 0, d, r, () => Prompt(m, cache, filled, p)));
-                foreach (int n in ns.Where(n => n > 0))
-                    rows.Add(Measure(info, 0, n, d, r, () => Generate(m, cache, filled, n)));
+                    rows.Add(Measure(info, p, 0, d, 1, r, () => Prompt(m, cache, filled, p)));
+                foreach (int np in nps)
+                {
+                    foreach (int n in ns.Where(n => n > 0))
+                        rows.Add(Measure(info, 0, n, d, np, r, () => Generate(m, cache, filled, n, np)));
+                }
             }
 
             Write(stdout, format, rows);
@@ -101,28 +110,31 @@ public static class BenchCommand
         }
     }
 
-    /// <summary>Tokens/s of one tg run: n tokens, one forward pass each, after the filled depth.</summary>
-    private static double Generate(DecoderModel m, KvCache cache, KvSequence filled, int n)
+    /// <summary>Aggregate tokens/s of one tg run: <paramref name="np"/> sequences after the filled depth, each
+    /// generating n tokens, all of them in one forward pass per step.</summary>
+    private static double Generate(DecoderModel m, KvCache cache, KvSequence filled, int n, int np)
     {
-        var sequence = cache.Fork(filled, filled.Length);
+        var sequences = Enumerable.Range(0, np).Select(_ => cache.Fork(filled, filled.Length)).ToArray();
         try
         {
             var batch = new TokenBatch();
-            var logits = new float[m.Hyperparameters.VocabSize];
-            int[] tokens = RandomTokens(m, n, seed: 42);
+            var logits = new float[np * m.Hyperparameters.VocabSize];
+            int[] tokens = RandomTokens(m, n * np, seed: 42);
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < n; i++)
             {
                 batch.Clear();
-                batch.Add(tokens[i], filled.Length + i, sequence, logits: true);
+                for (int s = 0; s < np; s++)
+                    batch.Add(tokens[i * np + s], filled.Length + i, sequences[s], logits: true);
                 m.Forward(batch, cache, logits);
             }
 
-            return n / clock.Elapsed.TotalSeconds;
+            return n * np / clock.Elapsed.TotalSeconds;
         }
         finally
         {
-            cache.Free(sequence);
+            foreach (var sequence in sequences)
+                cache.Free(sequence);
         }
     }
 
@@ -133,13 +145,13 @@ public static class BenchCommand
     }
 
     /// <summary>One warm-up run (JIT, page faults), then <paramref name="repetitions"/> measured ones.</summary>
-    private static Result Measure(RunInfo info, int p, int n, int d, int repetitions, Func<double> run)
+    private static Result Measure(RunInfo info, int p, int n, int d, int np, int repetitions, Func<double> run)
     {
         run();
         var samples = Enumerable.Range(0, repetitions).Select(_ => run()).ToArray();
         double mean = samples.Average();
         double variance = samples.Length > 1 ? samples.Sum(s => (s - mean) * (s - mean)) / (samples.Length - 1) : 0;
-        return new Result(info, p, n, d, mean, Math.Sqrt(variance), samples);
+        return new Result(info, p, n, d, np, mean, Math.Sqrt(variance), samples);
     }
 
     private static void Write(TextWriter stdout, string format, List<Result> rows)
@@ -154,9 +166,9 @@ public static class BenchCommand
                     stdout.WriteLine(JsonSerializer.Serialize(r.Fields()));
                 break;
             case "csv":
-                stdout.WriteLine("model_filename,model_type,n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test,avg_ts,stddev_ts");
+                stdout.WriteLine("model_filename,model_type,n_threads,type_k,type_v,n_prompt,n_gen,n_depth,n_parallel,test,avg_ts,aggregate_ts");
                 foreach (var r in rows)
-                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Info.File},{r.Info.Type},{r.Info.Threads},f16,f16,{r.Prompt},{r.Generate},{r.Depth},{r.Test},{r.Mean:F2},{r.StdDev:F2}"));
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Info.File},{r.Info.Type},{r.Info.Threads},f16,f16,{r.Prompt},{r.Generate},{r.Depth},{r.Parallel},{r.Test},{r.Mean / r.Parallel:F2},{r.Mean:F2}"));
                 break;
             default:
                 stdout.WriteLine("| model | type | threads | test | t/s |");
@@ -169,9 +181,10 @@ public static class BenchCommand
 
     private sealed record RunInfo(string File, string Type, int Threads);
 
-    private sealed record Result(RunInfo Info, int Prompt, int Generate, int Depth, double Mean, double StdDev, double[] Samples)
+    /// <summary>One test's speeds; for tg with several sequences, Mean is the aggregate over all of them.</summary>
+    private sealed record Result(RunInfo Info, int Prompt, int Generate, int Depth, int Parallel, double Mean, double StdDev, double[] Samples)
     {
-        public string Test => (Prompt > 0 ? $"pp{Prompt}" : $"tg{Generate}") + (Depth > 0 ? $" @ d{Depth}" : "");
+        public string Test => (Prompt > 0 ? $"pp{Prompt}" : $"tg{Generate}") + (Depth > 0 ? $" @ d{Depth}" : "") + (Parallel > 1 ? $" x{Parallel}" : "");
 
         /// <summary>llama-bench's JSON field names where the concept is the same.</summary>
         public Dictionary<string, object> Fields() => new()
@@ -184,10 +197,12 @@ public static class BenchCommand
             ["n_prompt"] = Prompt,
             ["n_gen"] = Generate,
             ["n_depth"] = Depth,
+            ["n_parallel"] = Parallel,
+            ["aggregate_ts"] = Math.Round(Mean, 3),
             ["test"] = Test,
-            ["avg_ts"] = Math.Round(Mean, 3),
-            ["stddev_ts"] = Math.Round(StdDev, 3),
-            ["samples_ts"] = Samples.Select(s => Math.Round(s, 3)).ToArray(),
+            ["avg_ts"] = Math.Round(Mean / Parallel, 3),
+            ["stddev_ts"] = Math.Round(StdDev / Parallel, 3),
+            ["samples_ts"] = Samples.Select(s => Math.Round(s / Parallel, 3)).ToArray(),
         };
     }
 }

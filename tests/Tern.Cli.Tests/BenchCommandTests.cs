@@ -42,7 +42,20 @@ public sealed class BenchCommandTests
         Assert.All(jsonl, line => JsonDocument.Parse(line));
     }
 
+    [Fact]
+    public void Parallel_sequences_report_aggregate_and_per_sequence_speed()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("bench", "-p", "0", "-n", "4", "-np", "1,3", "-d", "20", "-r", "1", "-t", "1", "-o", "json");
+        Assert.True(code == 0, stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.EnumerateArray().ToList();
+        Assert.Equal(["tg4 @ d20", "tg4 @ d20 x3"], rows.Select(r => r.GetProperty("test").GetString()));
+        var three = rows[1];
+        Assert.Equal(3, three.GetProperty("n_parallel").GetInt32());
+        Assert.Equal(three.GetProperty("aggregate_ts").GetDouble() / 3, three.GetProperty("avg_ts").GetDouble(), 2);
+    }
+
     [Theory]
+    [InlineData("-np", "0", "--parallel")]
     [InlineData("-r", "0", "--repetitions")]
     [InlineData("-d", "x", "--n-depth")]
     [InlineData("-o", "xml", "--output")]
