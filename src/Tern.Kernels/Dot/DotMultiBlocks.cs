@@ -65,6 +65,17 @@ internal static unsafe class DotMultiBlocks
         Remainder(weights, rows, activations, results, t, rowBytes, activationRowBytes, single);
     }
 
+    /// <summary>The scalar twins' outer loop: <paramref name="row"/> (one weight row against every token) for each row.</summary>
+    public static void ScalarRows(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results, int blocks, int tokens,
+        int weightBlockBytes, delegate*<ReadOnlySpan<byte>, ReadOnlySpan<byte>, Span<float>, int, void> row)
+    {
+        int rowBytes = blocks * weightBlockBytes;
+        for (int r = 0; r < rows; r++)
+        {
+            row(weights.Slice(r * rowBytes, rowBytes), activations, results.Slice(r * tokens, tokens), blocks);
+        }
+    }
+
     /// <summary>The tokens from <paramref name="first"/> on, one pair at a time.</summary>
     public static void Remainder(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results, int first,
         int rowBytes, int activationRowBytes, delegate*<ReadOnlySpan<byte>, ReadOnlySpan<byte>, float> single)

@@ -30,7 +30,7 @@ public static unsafe class DotMultiQ6_K
         }
         else
         {
-            ScalarRows(weights, rows, activations, results, blocks, tokens);
+            DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, BlockBytes, &ScalarBlocks);
         }
     }
 
@@ -38,16 +38,7 @@ public static unsafe class DotMultiQ6_K
     public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
     {
         int blocks = DotMultiBlocks.Count(weights, rows, BlockBytes, activations, Q8KBlockBytes, results.Length, out int tokens);
-        ScalarRows(weights, rows, activations, results, blocks, tokens);
-    }
-
-    private static void ScalarRows(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results, int blocks, int tokens)
-    {
-        int rowBytes = blocks * BlockBytes;
-        for (int r = 0; r < rows; r++)
-        {
-            ScalarBlocks(weights.Slice(r * rowBytes, rowBytes), activations, results.Slice(r * tokens, tokens), blocks);
-        }
+        DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, BlockBytes, &ScalarBlocks);
     }
 
     private static void ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, Span<float> results, int blocks)

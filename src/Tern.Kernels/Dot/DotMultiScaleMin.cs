@@ -46,7 +46,7 @@ internal static unsafe class DotMultiScaleMin<TBlock>
         }
         else
         {
-            ScalarRows(weights, rows, activations, results, blocks, tokens);
+            DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, TBlock.BlockBytes, &ScalarBlocks);
         }
     }
 
@@ -56,16 +56,7 @@ internal static unsafe class DotMultiScaleMin<TBlock>
     public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
     {
         int blocks = DotMultiBlocks.Count(weights, rows, TBlock.BlockBytes, activations, Q8KBlockBytes, results.Length, out int tokens);
-        ScalarRows(weights, rows, activations, results, blocks, tokens);
-    }
-
-    private static void ScalarRows(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results, int blocks, int tokens)
-    {
-        int rowBytes = blocks * TBlock.BlockBytes;
-        for (int r = 0; r < rows; r++)
-        {
-            ScalarBlocks(weights.Slice(r * rowBytes, rowBytes), activations, results.Slice(r * tokens, tokens), blocks);
-        }
+        DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, TBlock.BlockBytes, &ScalarBlocks);
     }
 
     private static void ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, Span<float> results, int blocks)

@@ -56,7 +56,7 @@ internal static unsafe class DotMultiSigned<TBlock>
         int blocks = DotMultiBlocks.Count(weights, rows, TBlock.BlockBytes, activations, ActivationBlockBytes, results.Length, out int tokens);
         if (!DotBlocks.Avx2Fma)
         {
-            ScalarRows(weights, rows, activations, results, blocks, tokens);
+            DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, TBlock.BlockBytes, &ScalarRow);
             return;
         }
 
@@ -97,16 +97,7 @@ internal static unsafe class DotMultiSigned<TBlock>
     public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
     {
         int blocks = DotMultiBlocks.Count(weights, rows, TBlock.BlockBytes, activations, ActivationBlockBytes, results.Length, out int tokens);
-        ScalarRows(weights, rows, activations, results, blocks, tokens);
-    }
-
-    private static void ScalarRows(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results, int blocks, int tokens)
-    {
-        int rowBytes = blocks * TBlock.BlockBytes;
-        for (int r = 0; r < rows; r++)
-        {
-            ScalarRow(weights.Slice(r * rowBytes, rowBytes), activations, results.Slice(r * tokens, tokens), blocks);
-        }
+        DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, TBlock.BlockBytes, &ScalarRow);
     }
 
     private static void ScalarRow(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, Span<float> results, int blocks)

@@ -29,7 +29,7 @@ public static unsafe class DotMultiTQ2_0
         }
         else
         {
-            ScalarRows(weights, rows, activations, results, blocks, tokens);
+            DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, WeightBlockBytes, &ScalarBlocks);
         }
     }
 
@@ -37,16 +37,7 @@ public static unsafe class DotMultiTQ2_0
     public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
     {
         int blocks = DotMultiBlocks.Count(weights, rows, WeightBlockBytes, activations, ActivationBlockBytes, results.Length, out int tokens);
-        ScalarRows(weights, rows, activations, results, blocks, tokens);
-    }
-
-    private static void ScalarRows(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results, int blocks, int tokens)
-    {
-        int rowBytes = blocks * WeightBlockBytes;
-        for (int r = 0; r < rows; r++)
-        {
-            ScalarBlocks(weights.Slice(r * rowBytes, rowBytes), activations, results.Slice(r * tokens, tokens), blocks);
-        }
+        DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, WeightBlockBytes, &ScalarBlocks);
     }
 
     private static void ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, Span<float> results, int blocks)
