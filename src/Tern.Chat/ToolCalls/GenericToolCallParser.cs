@@ -38,18 +38,8 @@ internal sealed class GenericToolCallParser(Func<string>? newId) : JsonFirstTool
 
     private bool StepContent(bool final)
     {
-        var text = Text;
-        if (text.IsEmpty)
-            return false;
-        int at = Markup.Find(text, 0, Fences, final, out int marker);
-        if (at < 0)
-        {
-            AddContent(Consume(text.Length));
-            return false;
-        }
-        AddContent(Consume(at));
-        if (marker < 0)
-            return false;
+        if (!ContentUntilMarker(Fences, final))
+            return false; // no marker yet, or maybe the start of one: wait
         _opening = Consume(Fence.Length);
         _state = State.FenceInfo;
         return true;

@@ -21,18 +21,8 @@ internal sealed class HermesToolCallParser(Func<string>? newId) : ToolCallParser
 
     private bool StepContent(bool final)
     {
-        var text = Text;
-        if (text.IsEmpty)
-            return false;
-        int at = Markup.Find(text, 0, OpenMarker, final, out int marker);
-        if (at < 0)
-        {
-            AddContent(Consume(text.Length));
-            return false;
-        }
-        AddContent(Consume(at));
-        if (marker < 0)
-            return false; // maybe the start of <tool_call>: wait
+        if (!ContentUntilMarker(OpenMarker, final))
+            return false; // no marker yet, or maybe the start of one: wait
         Consume(Open.Length);
         _inCall = true;
         _scanner = default;

@@ -40,18 +40,8 @@ internal sealed class Llama3ToolCallParser(Func<string>? newId) : JsonFirstToolC
 
     private bool StepContent(bool final)
     {
-        var text = Text;
-        if (text.IsEmpty)
-            return false;
-        int at = Markup.Find(text, 0, Tags, final, out int marker);
-        if (at < 0)
-        {
-            AddContent(Consume(text.Length));
-            return false;
-        }
-        AddContent(Consume(at));
-        if (marker < 0)
-            return false;
+        if (!ContentUntilMarker(Tags, final))
+            return false; // no marker yet, or maybe the start of one: wait
         Consume(PythonTag.Length);
         _state = State.AfterTag;
         return true;

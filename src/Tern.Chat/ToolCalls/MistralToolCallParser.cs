@@ -48,18 +48,8 @@ internal sealed class MistralToolCallParser(Func<string>? newId) : ToolCallParse
 
     private bool StepContent(bool final)
     {
-        var text = Text;
-        if (text.IsEmpty)
-            return false;
-        int at = Markup.Find(text, 0, Markers, final, out int marker);
-        if (at < 0)
-        {
-            AddContent(Consume(text.Length));
-            return false;
-        }
-        AddContent(Consume(at));
-        if (marker < 0)
-            return false;
+        if (!ContentUntilMarker(Markers, final))
+            return false; // no marker yet, or maybe the start of one: wait
         _raw.Clear().Append(Consume(Marker.Length));
         _name = _id = _problem = null;
         _state = State.AfterMarker;

@@ -110,6 +110,27 @@ public abstract class ToolCallParser
         return text;
     }
 
+    /// <summary>
+    /// Passes <see cref="Text"/> through as content up to the first of <paramref name="markers"/>: true when a whole
+    /// marker now starts <see cref="Text"/>; false when none is left or more text is needed (a possible start of a
+    /// marker is held back).
+    /// </summary>
+    private protected bool ContentUntilMarker(ReadOnlySpan<string> markers, bool final)
+    {
+        var text = Text;
+        if (text.IsEmpty)
+            return false;
+        int at = Markup.Find(text, 0, markers, final, out int marker);
+        if (at < 0)
+        {
+            AddContent(Consume(text.Length));
+            return false;
+        }
+
+        AddContent(Consume(at));
+        return marker >= 0;
+    }
+
     /// <summary>Content text, with whitespace next to calls held back (see the class summary).</summary>
     private protected void AddContent(ReadOnlySpan<char> text)
     {
