@@ -23,6 +23,7 @@ internal sealed class PromptTemplate
         Source = source;
         IsFallback = isFallback;
         _template = ChatTemplate.Parse(source);
+        ToolCallFormat = ToolCallFormats.Detect(source); // once, not per request
         _bos = TokenText(tokenizer, tokenizer.Bos);
         _eos = TokenText(tokenizer, tokenizer.Eos);
         _addBos = tokenizer.AddBos;
@@ -31,7 +32,7 @@ internal sealed class PromptTemplate
     public string Source { get; }
 
     /// <summary>How this template's models write tool calls.</summary>
-    public ToolCallFormat ToolCallFormat => ToolCallFormats.Detect(Source);
+    public ToolCallFormat ToolCallFormat { get; }
 
     /// <summary>True when the model has no template and ChatML stands in.</summary>
     public bool IsFallback { get; }
