@@ -25,6 +25,9 @@ public abstract unsafe class DecoderModel : IDisposable
     private WorkerPool? _pool;
     private MatMul? _matmul;
     private readonly ForwardBuffers _buffers = new();
+
+    // Positions each sequence of the batch writes; reused so that a decode step allocates nothing here.
+    private readonly Dictionary<KvSequence, (int Start, int End)> _reserveRanges = [];
     private readonly bool _ownsFile;
 
     // The batch being run (valid during Forward).
@@ -129,7 +132,8 @@ public abstract unsafe class DecoderModel : IDisposable
         var tokens = batch.Tokens;
         var positions = batch.Positions;
         var sequences = batch.Sequences;
-        var range = new Dictionary<KvSequence, (int Start, int End)>();
+        var range = _reserveRanges;
+        range.Clear();
         for (int t = 0; t < batch.Count; t++)
         {
             if ((uint)tokens[t] >= (uint)h.VocabSize)
@@ -144,6 +148,7 @@ public abstract unsafe class DecoderModel : IDisposable
             cache.PrepareWrite(sequence, r.Start, r.End);
         foreach (var (sequence, r) in range)
             sequence.Length = r.End;
+        range.Clear(); // hold no sequence past the call
     }
 
     private void ComputeRopeAngles(ReadOnlySpan<int> positions)
