@@ -1,21 +1,32 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
+using Spectre.Console;
+using Tern.Cli.Bench;
+using Tern.Gguf;
 using Tern.Models;
 
 namespace Tern.Cli;
 
 /// <summary>
-/// `tern bench [-m FILE] [-p N,..] [-n N,..] [-d DEPTH,..] [-np N,..] [-r R] [-t THREADS] [-o md|csv|json|jsonl]`: prompt
-/// processing (pp) and generation (tg) speed as llama-bench measures them, optionally with the KV cache already
-/// holding DEPTH tokens (`pp512 @ d4096`). The depth is filled once per depth and shared, copy-on-write, by every
-/// repetition; pp runs N random tokens as one batch, tg generates N tokens one at a time, for -np sequences at
-/// once (the table shows their aggregate tokens/s; JSON's avg_ts is per sequence, aggregate_ts all of them).
+/// `tern bench [-m FILE] [-p N,..] [-n N,..] [-d DEPTH,..] [-np N,..] [-ctk TYPE,..] [-ctv TYPE,..] [-r R] [-t THREADS]
+/// [-o md|csv|json|jsonl] [--plot FILE.svg|FILE.png] [--compare FILE.json]`: prompt processing (pp) and generation
+/// (tg) speed as llama-bench measures them, optionally with the KV cache already holding DEPTH tokens
+/// (`pp512 @ d4096`), for every combination of KV cache key and value types. The depth is filled once per depth
+/// and shared, copy-on-write, by every repetition; pp runs N random tokens as one batch, tg generates N tokens one
+/// at a time, for -np sequences at once (the table shows their aggregate tokens/s; JSON's avg_ts is per sequence,
+/// aggregate_ts all of them).
 /// </summary>
 public static class BenchCommand
 {
-    private const int FillBatch = 512;
+    private const string Description = """
+        Measure prompt and generation speed, optionally at depth and with quantized KV caches.
+        json/jsonl/csv add Tern's own fields: rss_bytes (peak resident memory), kv_bytes (KV cache bytes holding the
+        test's tokens), tokens_per_joule (CPU package energy; null when /sys/class/powercap is unreadable).
+        --compare FILE reads llama-bench JSON (array or lines) and matches rows by test, threads and cache types:
+        md prints a second table (test, Tern t/s, other t/s, ratio = Tern/other, "–" when unmatched); json, jsonl
+        and csv get a compare_ratio field instead (null or empty when unmatched).
+        Ctrl-C stops after the current run and prints the finished rows (exit code 130).
+        """;
 
     public static Command Create(TextWriter stdout)
     {
@@ -24,45 +35,112 @@ public static class BenchCommand
         var generate = new Option<string>("--n-gen", "-n") { Description = "tokens for tg tests, comma list (0: skip)", DefaultValueFactory = _ => "128" };
         var depth = new Option<string>("--n-depth", "-d") { Description = "tokens already in the KV cache, comma list", DefaultValueFactory = _ => "0" };
         var parallel = new Option<string>("--parallel", "-np") { Description = "sequences decoding together in tg tests, comma list", DefaultValueFactory = _ => "1" };
+        var typeK = new Option<string>("--cache-type-k", "-ctk") { Description = $"KV cache key types, comma list of {KvCache.TypeNames}", DefaultValueFactory = _ => "f16" };
+        var typeV = new Option<string>("--cache-type-v", "-ctv") { Description = $"KV cache value types, comma list of {KvCache.TypeNames}", DefaultValueFactory = _ => "f16" };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "runs per test", DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
         var output = new Option<string>("--output", "-o") { Description = "md, csv, json or jsonl", DefaultValueFactory = _ => "md" };
-        var command = new Command("bench", "Measure prompt and generation speed, optionally at depth.") { model, prompt, generate, depth, parallel, repetitions, threads, output };
+        var plot = new Option<string?>("--plot") { Description = "also draw tokens/s against depth into FILE.svg or FILE.png" };
+        var compare = new Option<string?>("--compare") { Description = "compare with another engine's llama-bench JSON results" };
+        var command = new Command("bench", Description)
+        {
+            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare,
+        };
         command.SetAction(parse =>
         {
-            int[] ps = Counts(parse.GetValue(prompt)!, "--n-prompt"), ns = Counts(parse.GetValue(generate)!, "--n-gen"), ds = Counts(parse.GetValue(depth)!, "--n-depth");
-            int[] nps = Counts(parse.GetValue(parallel)!, "--parallel");
-            if (nps.Any(n => n < 1))
-                throw new ArgumentException("--parallel must list sequence counts of 1 or more");
-            int r = parse.GetValue(repetitions), t = parse.GetValue(threads);
-            string format = parse.GetValue(output)!;
-            if (r < 1 || t < 0)
-                throw new ArgumentException("--repetitions must be at least 1 and --threads 0 or more");
-            if (format is not ("md" or "csv" or "json" or "jsonl"))
-                throw new ArgumentException($"--output must be md, csv, json or jsonl, not '{format}'");
-            string path = TernCommand.ResolveModel(parse.GetValue(model));
-            using var m = DecoderModel.Load(path, new ModelOptions { Threads = t });
-            var info = new RunInfo(Path.GetFileName(path), m.File.TryGetTensor("blk.0.attn_q.weight", out var q) ? q.Type.ToString() : "?", m.Pool.ThreadCount);
-            var rows = new List<Result>();
-            foreach (int d in ds)
+            var stderr = parse.InvocationConfiguration.Error;
+            var settings = new BenchSettings
             {
-                int longest = Math.Max(ps.Max(), ns.Max());
-                // Room for the depth once (shared) and, per sequence, the test tokens plus a copied partial block.
-                using var cache = m.CreateKvCache(d + nps.Max() * (longest + 64));
-                var filled = Fill(m, cache, d);
-                foreach (int p in ps.Where(p => p > 0))
-                    rows.Add(Measure(info, p, 0, d, 1, r, () => Prompt(m, cache, filled, p)));
-                foreach (int np in nps)
-                {
-                    foreach (int n in ns.Where(n => n > 0))
-                        rows.Add(Measure(info, 0, n, d, np, r, () => Generate(m, cache, filled, n, np)));
-                }
+                Model = parse.GetValue(model),
+                Prompts = Counts(parse.GetValue(prompt)!, "--n-prompt"),
+                Generates = Counts(parse.GetValue(generate)!, "--n-gen"),
+                Depths = Counts(parse.GetValue(depth)!, "--n-depth"),
+                Parallels = Counts(parse.GetValue(parallel)!, "--parallel"),
+                KeyTypes = Types(parse.GetValue(typeK)!, "--cache-type-k"),
+                ValueTypes = Types(parse.GetValue(typeV)!, "--cache-type-v"),
+                Repetitions = parse.GetValue(repetitions),
+                Threads = parse.GetValue(threads),
+                Format = parse.GetValue(output)!,
+                PlotPath = parse.GetValue(plot),
+                ComparePath = parse.GetValue(compare),
+                // A live bar only on a terminal: redirected stderr (a log file, a test) gets plain lines.
+                ShowProgress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
+            };
+
+            using var interrupt = new CancellationTokenSource();
+            void OnCancel(object? sender, ConsoleCancelEventArgs e)
+            {
+                // The first Ctrl-C finishes the current run and prints what is done; a second one ends the process.
+                e.Cancel = !interrupt.IsCancellationRequested;
+                interrupt.Cancel();
             }
 
-            Write(stdout, format, rows);
-            return 0;
+            Console.CancelKeyPress += OnCancel;
+            try
+            {
+                return Run(settings, stdout, stderr, interrupt.Token);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= OnCancel;
+            }
         });
         return command;
+    }
+
+    /// <summary>
+    /// Runs every test of <paramref name="settings"/> and writes the rows. When <paramref name="cancel"/> fires,
+    /// stops after the current run and writes only the tests finished so far (exit code 130).
+    /// <paramref name="finished"/> sees each row as it completes.
+    /// </summary>
+    internal static int Run(BenchSettings settings, TextWriter stdout, TextWriter stderr, CancellationToken cancel, Action<BenchRow>? finished = null)
+    {
+        settings.Validate();
+        if (settings.PlotPath is { } plotPath)
+            BenchPlot.CheckPath(plotPath);
+        var compare = settings.ComparePath is { } comparePath ? BenchCompare.Load(comparePath) : null;
+
+        string path = TernCommand.ResolveModel(settings.Model);
+        using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads });
+        var info = new RunInfo(Path.GetFileName(path), m.File.TryGetTensor("blk.0.attn_q.weight", out var q) ? q.Type.ToString() : "?",
+            m.Pool.ThreadCount, m.Hyperparameters.ContextLength);
+        var plan = settings.Plan();
+        foreach (var test in plan.Where(t => t.Positions > info.ContextLength))
+            stderr.WriteLine($"warning: {test.Name} reaches {test.Positions} positions, beyond the model's trained context of {info.ContextLength}; running anyway");
+        var energy = EnergyMeter.Open(settings.PowercapRoot);
+        if (energy is null)
+            stderr.WriteLine("energy counters unavailable (/sys/class/powercap not readable): tokens_per_joule omitted");
+
+        var rows = new List<BenchRow>();
+        var bench = new TestRunner(m, info, settings.Repetitions, energy, cancel);
+        if (settings.ShowProgress)
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
+            console.Progress().AutoClear(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask("bench", maxValue: plan.Count * (settings.Repetitions + 1));
+                    bench.BeforeRun = test => task.Description = Markup.Escape(test.Name);
+                    bench.AfterRun = () => task.Increment(1);
+                    bench.RunAll(plan, rows, finished);
+                });
+        }
+        else
+        {
+            bench.RunAll(plan, rows, finished);
+        }
+
+        if (cancel.IsCancellationRequested)
+            stderr.WriteLine($"interrupted: {rows.Count} of {plan.Count} tests finished");
+        if (compare is not null)
+            rows = rows.Select(r => r with { CompareTs = compare.Match(r) }).ToList();
+        BenchOutput.Write(stdout, settings.Format, rows, compare);
+        if (settings.PlotPath is not null && rows.Count > 0)
+            BenchPlot.Save(settings.PlotPath, rows, info);
+        else if (settings.PlotPath is not null)
+            stderr.WriteLine($"no test finished: {settings.PlotPath} not written");
+        return cancel.IsCancellationRequested ? 130 : 0;
     }
 
     private static int[] Counts(string list, string flag)
@@ -74,135 +152,81 @@ public static class BenchCommand
             : throw new ArgumentException($"{flag} must be a comma list of token counts (0 or more), not '{list}'");
     }
 
-    /// <summary>A sequence holding <paramref name="depth"/> random tokens, run in batches of 512.</summary>
-    private static KvSequence Fill(DecoderModel m, KvCache cache, int depth)
+    private static GgmlType[] Types(string list, string flag)
     {
-        var sequence = cache.CreateSequence();
-        var batch = new TokenBatch();
-        var logits = new float[m.Hyperparameters.VocabSize];
-        int[] tokens = RandomTokens(m, depth, seed: 7);
-        for (int start = 0; start < depth; start += FillBatch)
-        {
-            batch.Clear();
-            batch.AddRange(tokens.AsSpan(start, Math.Min(FillBatch, depth - start)), start, sequence);
-            m.Forward(batch, cache, logits);
-        }
-
-        return sequence;
-    }
-
-    /// <summary>Tokens/s of one pp run: p random tokens as one batch after the filled depth.</summary>
-    private static double Prompt(DecoderModel m, KvCache cache, KvSequence filled, int p)
-    {
-        var sequence = cache.Fork(filled, filled.Length);
+        var names = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (names.Length == 0)
+            throw new ArgumentException($"{flag} must be a comma list of {KvCache.TypeNames}");
         try
         {
-            var batch = new TokenBatch();
-            batch.AddRange(RandomTokens(m, p, seed: 42), filled.Length, sequence);
-            var logits = new float[m.Hyperparameters.VocabSize];
-            var clock = Stopwatch.StartNew();
-            m.Forward(batch, cache, logits);
-            return p / clock.Elapsed.TotalSeconds;
+            return names.Select(KvCache.ParseType).Distinct().ToArray();
         }
-        finally
+        catch (ArgumentException e)
         {
-            cache.Free(sequence);
+            throw new ArgumentException($"{flag}: {e.Message}", e);
         }
     }
 
-    /// <summary>Aggregate tokens/s of one tg run: <paramref name="np"/> sequences after the filled depth, each
-    /// generating n tokens, all of them in one forward pass per step.</summary>
-    private static double Generate(DecoderModel m, KvCache cache, KvSequence filled, int n, int np)
+    /// <summary>Runs tests in order on one model, one KV cache per cache types and depth, with the depth filled once.</summary>
+    private sealed class TestRunner(DecoderModel m, RunInfo info, int repetitions, EnergyMeter? energy, CancellationToken cancel)
     {
-        var sequences = Enumerable.Range(0, np).Select(_ => cache.Fork(filled, filled.Length)).ToArray();
-        try
+        public Action<BenchTest>? BeforeRun { get; set; }
+        public Action? AfterRun { get; set; }
+
+        public void RunAll(IReadOnlyList<BenchTest> plan, List<BenchRow> rows, Action<BenchRow>? finished)
         {
-            var batch = new TokenBatch();
-            var logits = new float[np * m.Hyperparameters.VocabSize];
-            int[] tokens = RandomTokens(m, n * np, seed: 42);
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < n; i++)
+            foreach (var group in plan.GroupBy(t => (t.KeyType, t.ValueType, t.Depth)))
             {
-                batch.Clear();
-                for (int s = 0; s < np; s++)
-                    batch.Add(tokens[i * np + s], filled.Length + i, sequences[s], logits: true);
-                m.Forward(batch, cache, logits);
+                if (cancel.IsCancellationRequested)
+                    return;
+                var (keyType, valueType, depth) = group.Key;
+                int longest = group.Max(t => t.Tokens), parallel = group.Max(t => t.Parallel);
+                // Room for the depth once (shared) and, per sequence, the test tokens plus a copied partial block.
+                using var cache = m.CreateKvCache(depth + parallel * (longest + 64), keyType: keyType, valueType: valueType);
+                BeforeRun?.Invoke(group.First());
+                var filled = BenchRuns.Fill(m, cache, depth, cancel);
+                foreach (var test in group)
+                {
+                    var row = Measure(test, cache, filled);
+                    if (row is null)
+                        return;
+                    rows.Add(row);
+                    finished?.Invoke(row);
+                }
+            }
+        }
+
+        /// <summary>One warm-up run (JIT, page faults), then the measured ones; null when cancelled before the end.</summary>
+        private BenchRow? Measure(BenchTest test, KvCache cache, KvSequence filled)
+        {
+            var samples = new double[repetitions];
+            double joules = 0;
+            for (int i = -1; i < repetitions; i++)
+            {
+                if (cancel.IsCancellationRequested)
+                    return null;
+                BeforeRun?.Invoke(test);
+                long[]? before = energy?.Read();
+                double speed = test.Prompt > 0
+                    ? BenchRuns.Prompt(m, cache, filled, test.Prompt)
+                    : BenchRuns.Generate(m, cache, filled, test.Generate, test.Parallel);
+                if (i >= 0)
+                {
+                    samples[i] = speed;
+                    if (energy is not null)
+                        joules += energy.JoulesBetween(before!, energy.Read());
+                }
+
+                AfterRun?.Invoke();
             }
 
-            return n * np / clock.Elapsed.TotalSeconds;
+            double mean = samples.Average();
+            double variance = samples.Length > 1 ? samples.Sum(s => (s - mean) * (s - mean)) / (samples.Length - 1) : 0;
+            long tokens = (long)test.Tokens * test.Parallel;
+            // RAPL counters tick about once a millisecond: a shorter test can read 0 J, which gives no ratio.
+            double? perJoule = joules > 0 ? tokens * repetitions / joules : null;
+            return new BenchRow(info, test, mean, Math.Sqrt(variance), samples, ResidentMemory.PeakBytes(),
+                (test.Depth + tokens) * cache.BytesPerToken, perJoule);
         }
-        finally
-        {
-            foreach (var sequence in sequences)
-                cache.Free(sequence);
-        }
-    }
-
-    private static int[] RandomTokens(DecoderModel m, int count, int seed)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => random.Next(m.Hyperparameters.VocabSize)).ToArray();
-    }
-
-    /// <summary>One warm-up run (JIT, page faults), then <paramref name="repetitions"/> measured ones.</summary>
-    private static Result Measure(RunInfo info, int p, int n, int d, int np, int repetitions, Func<double> run)
-    {
-        run();
-        var samples = Enumerable.Range(0, repetitions).Select(_ => run()).ToArray();
-        double mean = samples.Average();
-        double variance = samples.Length > 1 ? samples.Sum(s => (s - mean) * (s - mean)) / (samples.Length - 1) : 0;
-        return new Result(info, p, n, d, np, mean, Math.Sqrt(variance), samples);
-    }
-
-    private static void Write(TextWriter stdout, string format, List<Result> rows)
-    {
-        switch (format)
-        {
-            case "json":
-                stdout.WriteLine(JsonSerializer.Serialize(rows.Select(r => r.Fields()), new JsonSerializerOptions { WriteIndented = true }));
-                break;
-            case "jsonl":
-                foreach (var r in rows)
-                    stdout.WriteLine(JsonSerializer.Serialize(r.Fields()));
-                break;
-            case "csv":
-                stdout.WriteLine("model_filename,model_type,n_threads,type_k,type_v,n_prompt,n_gen,n_depth,n_parallel,test,avg_ts,aggregate_ts");
-                foreach (var r in rows)
-                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Info.File},{r.Info.Type},{r.Info.Threads},f16,f16,{r.Prompt},{r.Generate},{r.Depth},{r.Parallel},{r.Test},{r.Mean / r.Parallel:F2},{r.Mean:F2}"));
-                break;
-            default:
-                stdout.WriteLine("| model | type | threads | test | t/s |");
-                stdout.WriteLine("| --- | --- | ---: | --- | ---: |");
-                foreach (var r in rows)
-                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {Path.GetFileNameWithoutExtension(r.Info.File)} | {r.Info.Type} | {r.Info.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} |"));
-                break;
-        }
-    }
-
-    private sealed record RunInfo(string File, string Type, int Threads);
-
-    /// <summary>One test's speeds; for tg with several sequences, Mean is the aggregate over all of them.</summary>
-    private sealed record Result(RunInfo Info, int Prompt, int Generate, int Depth, int Parallel, double Mean, double StdDev, double[] Samples)
-    {
-        public string Test => (Prompt > 0 ? $"pp{Prompt}" : $"tg{Generate}") + (Depth > 0 ? $" @ d{Depth}" : "") + (Parallel > 1 ? $" x{Parallel}" : "");
-
-        /// <summary>llama-bench's JSON field names where the concept is the same.</summary>
-        public Dictionary<string, object> Fields() => new()
-        {
-            ["model_filename"] = Info.File,
-            ["model_type"] = Info.Type,
-            ["n_threads"] = Info.Threads,
-            ["type_k"] = "f16",
-            ["type_v"] = "f16",
-            ["n_prompt"] = Prompt,
-            ["n_gen"] = Generate,
-            ["n_depth"] = Depth,
-            ["n_parallel"] = Parallel,
-            ["aggregate_ts"] = Math.Round(Mean, 3),
-            ["test"] = Test,
-            ["avg_ts"] = Math.Round(Mean / Parallel, 3),
-            ["stddev_ts"] = Math.Round(StdDev / Parallel, 3),
-            ["samples_ts"] = Samples.Select(s => Math.Round(s / Parallel, 3)).ToArray(),
-        };
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tern.Models;
 using Tern.Server;
 
 namespace Tern.Cli;
@@ -17,6 +18,8 @@ public static class ServeCommand
         var context = new Option<int>("--ctx-size", "-c") { Description = "context per sequence (0: the model's, at most 4096)" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "sequences decoded together", DefaultValueFactory = _ => 4 };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
+        var cacheTypeK = new Option<string>("--cache-type-k", "-ctk") { Description = "KV cache type for keys: f16, q8_0, q4_0", DefaultValueFactory = _ => "f16" };
+        var cacheTypeV = new Option<string>("--cache-type-v", "-ctv") { Description = "KV cache type for values: f16, q8_0, q4_0", DefaultValueFactory = _ => "f16" };
         var apiKey = new Option<string?>("--api-key") { Description = "require this key as 'Authorization: Bearer KEY' (or set TERN_API_KEY)" };
         var alias = new Option<string?>("--alias") { Description = "model name shown to clients" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
@@ -28,7 +31,7 @@ public static class ServeCommand
         var unsafeShell = new Option<bool>("--unsafe-shell") { Description = "run the shell tool without the bubblewrap sandbox" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
-            model, host, port, context, parallel, threads, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
+            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -40,6 +43,8 @@ public static class ServeCommand
                 ContextPerSequence = Check(parse.GetValue(context), 0, int.MaxValue, "--ctx-size"),
                 Parallel = Check(parse.GetValue(parallel), 1, 256, "--parallel"),
                 Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
+                CacheTypeK = CacheType(parse.GetValue(cacheTypeK)!, "--cache-type-k"),
+                CacheTypeV = CacheType(parse.GetValue(cacheTypeV)!, "--cache-type-v"),
                 ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TERN_API_KEY"),
                 Alias = parse.GetValue(alias),
                 ChatTemplateFile = parse.GetValue(templateFile),
@@ -58,6 +63,19 @@ public static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    private static string CacheType(string name, string flag)
+    {
+        try
+        {
+            KvCache.ParseType(name);
+            return name;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{flag}: {e.Message}");
+        }
     }
 
     private static int Check(int value, int min, int max, string flag) =>

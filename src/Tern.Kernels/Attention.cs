@@ -1,11 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Tern.Gguf;
 
 namespace Tern.Kernels;
 
 /// <summary>
-/// Attention over keys and values cached as F16, streamed block by block with an online softmax: each query keeps
+/// Attention over keys and values cached as F16, Q8_0 or Q4_0 (<see cref="KvRows"/>), streamed block by block with an online softmax: each query keeps
 /// a running maximum and sum, and its output accumulator is rescaled when the maximum grows, so no buffer grows
 /// with the context.
 /// </summary>
@@ -49,12 +50,29 @@ public static class Attention
         for (int t = 0; t < tile.Tokens; t++)
         {
             for (int g = 0; g < tile.Group; g++)
-            {
-                var state = tile.States[t * tile.Group + g];
-                var output = tile.Output.Slice(t * tile.TokenStride + g * tile.HeadDim, tile.HeadDim);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(output, state.Sum > 0 ? 1f / state.Sum : 0f, output);
-            }
+                Normalize(tile.States[t * tile.Group + g], tile.Output.Slice(t * tile.TokenStride + g * tile.HeadDim, tile.HeadDim));
         }
+    }
+
+    /// <summary>Divides one query's accumulator by its softmax sum.</summary>
+    public static void Normalize(OnlineSoftmax state, Span<float> acc) =>
+        System.Numerics.Tensors.TensorPrimitives.Multiply(acc, state.Sum > 0 ? 1f / state.Sum : 0f, acc);
+
+    /// <summary>
+    /// Folds one query's partial result over later positions (<paramref name="other"/>, with its unnormalised
+    /// accumulator) into its result so far: both are rescaled to the larger maximum and added (split-K's
+    /// reduction). A partial that saw nothing leaves the result exactly as it was.
+    /// </summary>
+    public static void Merge(ref OnlineSoftmax state, Span<float> acc, OnlineSoftmax other, ReadOnlySpan<float> otherAcc)
+    {
+        if (other.Sum == 0)
+            return; // saw no position (a sum of exponentials over seen positions is at least 1)
+        float max = MathF.Max(state.Max, other.Max);
+        float a = MathF.Exp(state.Max - max), b = MathF.Exp(other.Max - max);
+        for (int j = 0; j < acc.Length; j++)
+            acc[j] = acc[j] * a + otherAcc[j] * b;
+        state.Sum = state.Sum * a + other.Sum * b;
+        state.Max = max;
     }
 
     /// <summary>
@@ -81,9 +99,16 @@ public static class Attention
 
     private static void Validate(in AttentionTile tile, in KvBlock block, Span<float> scratch)
     {
-        long span = block.Count == 0 ? 0 : (long)(block.Count - 1) * block.Stride + tile.HeadDim;
-        if (block.Keys.Length < span || block.Values.Length < span || block.Stride < tile.HeadDim)
-            throw new ArgumentException($"KV block of {block.Count} positions at stride {block.Stride}: keys or values too short for head size {tile.HeadDim}");
+        if (!KvRows.IsSupported(block.KeyType) || !KvRows.IsSupported(block.ValueType))
+            throw new NotSupportedException($"KV cache types {block.KeyType}/{block.ValueType}: attention reads F16, Q8_0 and Q4_0");
+        bool quantized = block.KeyType != GgmlType.F16 || block.ValueType != GgmlType.F16;
+        if (quantized && tile.HeadDim % 32 != 0)
+            throw new ArgumentException($"head size {tile.HeadDim} is not a multiple of 32: a quantized KV cache needs whole blocks per head");
+        int keyBytes = KvRows.RowBytes(block.KeyType, tile.HeadDim), valueBytes = KvRows.RowBytes(block.ValueType, tile.HeadDim);
+        long keySpan = block.Count == 0 ? 0 : (long)(block.Count - 1) * block.KeyStride + keyBytes;
+        long valueSpan = block.Count == 0 ? 0 : (long)(block.Count - 1) * block.ValueStride + valueBytes;
+        if (block.Keys.Length < keySpan || block.Values.Length < valueSpan || block.KeyStride < keyBytes || block.ValueStride < valueBytes)
+            throw new ArgumentException($"KV block of {block.Count} positions at strides {block.KeyStride}/{block.ValueStride} bytes: keys or values too short for head size {tile.HeadDim}");
         if (scratch.Length < ScratchLength(tile.HeadDim))
             throw new ArgumentException($"attention scratch holds {scratch.Length} floats, head size {tile.HeadDim} needs {ScratchLength(tile.HeadDim)}", nameof(scratch));
     }
@@ -113,11 +138,8 @@ public static class Attention
             int n = MaxVisible(tile.Positions, start, Math.Min(ChunkPositions, block.Count - c));
             if (n == 0)
                 break; // later chunks are further ahead still
-            for (int i = 0; i < n; i++)
-            {
-                WidenScalar(block.Keys.Slice((c + i) * block.Stride, d), keys.Slice(i * d, d));
-                WidenScalar(block.Values.Slice((c + i) * block.Stride, d), values.Slice(i * d, d));
-            }
+            KvRows.WidenScalar(block.KeyType, block.Keys[(c * block.KeyStride)..], block.KeyStride, n, d, keys);
+            KvRows.WidenScalar(block.ValueType, block.Values[(c * block.ValueStride)..], block.ValueStride, n, d, values);
 
             for (int t = 0; t < tile.Tokens; t++)
             {
@@ -132,12 +154,6 @@ public static class Attention
                 }
             }
         }
-    }
-
-    private static void WidenScalar(ReadOnlySpan<ushort> half, Span<float> single)
-    {
-        for (int j = 0; j < single.Length; j++)
-            single[j] = HalfConversion.ToSingle(half[j]);
     }
 
     private static void RowScalar(ReadOnlySpan<float> q, Span<float> acc, ref OnlineSoftmax state, ReadOnlySpan<float> keys,
@@ -176,12 +192,11 @@ public static class Attention
     private static unsafe void AccumulateAvx2(in AttentionTile tile, in KvBlock block, float scale, Span<float> scratch)
     {
         int d = tile.HeadDim;
-        int stride = block.Stride;
         fixed (float* queries = tile.Queries)
         fixed (float* output = tile.Output)
         fixed (OnlineSoftmax* states = tile.States)
-        fixed (ushort* keySource = block.Keys)
-        fixed (ushort* valueSource = block.Values)
+        fixed (byte* keySource = block.Keys)
+        fixed (byte* valueSource = block.Values)
         fixed (float* work = scratch)
         {
             float* keys = work;
@@ -195,9 +210,9 @@ public static class Attention
                     break;
                 // Keys are scored 8 at a time: zero the rows up to the next multiple of 8 (their scores are masked).
                 int padded = (n + 7) & ~7;
-                WidenAvx2(keySource + (long)c * stride, stride, n, d, keys);
+                KvRows.WidenAvx2(block.KeyType, keySource + (long)c * block.KeyStride, block.KeyStride, n, d, keys);
                 new Span<float>(keys + n * d, (padded - n) * d).Clear();
-                WidenAvx2(valueSource + (long)c * stride, stride, n, d, values);
+                KvRows.WidenAvx2(block.ValueType, valueSource + (long)c * block.ValueStride, block.ValueStride, n, d, values);
 
                 for (int t = 0; t < tile.Tokens; t++)
                 {
@@ -211,18 +226,6 @@ public static class Attention
                     }
                 }
             }
-        }
-    }
-
-    /// <summary>Widens <paramref name="rows"/> rows of <paramref name="d"/> halves at <paramref name="stride"/> into packed float rows.</summary>
-    private static unsafe void WidenAvx2(ushort* source, int stride, int rows, int d, float* destination)
-    {
-        for (int i = 0; i < rows; i++)
-        {
-            short* s = (short*)source + (long)i * stride;
-            float* o = destination + i * d;
-            for (int j = 0; j < d; j += 8)
-                HalfConversion.ToSingle(Vector128.Load(s + j)).Store(o + j);
         }
     }
 

@@ -1,3 +1,5 @@
+using Tern.Gguf;
+
 namespace Tern.Kernels;
 
 /// <summary>
@@ -40,26 +42,35 @@ public readonly ref struct AttentionTile
 
 /// <summary>
 /// One KV head's keys and values at cached positions [<see cref="Start"/>, Start + <see cref="Count"/>) of a
-/// sequence, as F16 bits: position Start + i at i·<see cref="Stride"/> halves in <see cref="Keys"/> and
-/// <see cref="Values"/> (the head's slice of a cache row).
+/// sequence, in the cache's element types (<see cref="KvRows"/>): position Start + i at i·<see cref="KeyStride"/>
+/// bytes in <see cref="Keys"/> and i·<see cref="ValueStride"/> bytes in <see cref="Values"/> (the head's slice of
+/// a cache row).
 /// </summary>
 public readonly ref struct KvBlock
 {
-    public KvBlock(ReadOnlySpan<ushort> keys, ReadOnlySpan<ushort> values, int stride, int start, int count)
+    public KvBlock(ReadOnlySpan<byte> keys, GgmlType keyType, int keyStride, ReadOnlySpan<byte> values, GgmlType valueType,
+        int valueStride, int start, int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stride);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keyStride);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(valueStride);
         Keys = keys;
+        KeyType = keyType;
+        KeyStride = keyStride;
         Values = values;
-        Stride = stride;
+        ValueType = valueType;
+        ValueStride = valueStride;
         Start = start;
         Count = count;
     }
 
-    public ReadOnlySpan<ushort> Keys { get; }
-    public ReadOnlySpan<ushort> Values { get; }
-    public int Stride { get; }
+    public ReadOnlySpan<byte> Keys { get; }
+    public GgmlType KeyType { get; }
+    public int KeyStride { get; }
+    public ReadOnlySpan<byte> Values { get; }
+    public GgmlType ValueType { get; }
+    public int ValueStride { get; }
     public int Start { get; }
     public int Count { get; }
 }

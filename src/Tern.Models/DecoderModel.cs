@@ -71,9 +71,19 @@ public abstract unsafe class DecoderModel : IDisposable
     /// <summary>Loads a model, choosing the architecture from <c>general.architecture</c>.</summary>
     public static DecoderModel Load(string path, ModelOptions? options = null) => ModelLoader.Load(path, options ?? new ModelOptions());
 
-    /// <summary>A KV cache sized for this model.</summary>
-    public KvCache CreateKvCache(int capacityTokens, int blockTokens = 32) =>
-        new(Hyperparameters.BlockCount, Hyperparameters.KvDim, capacityTokens, blockTokens);
+    /// <summary>A KV cache sized for this model, holding keys and values as F16, Q8_0 or Q4_0.</summary>
+    public KvCache CreateKvCache(int capacityTokens, int blockTokens = 32, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
+    {
+        // Attention reads one head's slice of a row: with a quantized type, that slice must be whole blocks.
+        var h = Hyperparameters;
+        foreach (var type in new[] { keyType, valueType })
+        {
+            if (type != GgmlType.F16 && KvRows.IsSupported(type) && h.HeadDim % QuantTypes.Get(type).BlockSize != 0)
+                throw new ArgumentException($"KV cache type {KvCache.Name(type)} needs a head size that is a multiple of {QuantTypes.Get(type).BlockSize}; this model's is {h.HeadDim}");
+        }
+
+        return new(h.BlockCount, h.KvDim, capacityTokens, blockTokens, keyType, valueType, h.HeadCountKv);
+    }
 
     /// <summary>
     /// Runs the batch, writing its keys and values into <paramref name="cache"/>, and writes the logits of the
@@ -213,15 +223,18 @@ public abstract unsafe class DecoderModel : IDisposable
                 Rope.Apply(RopeStyle, k.Slice(t * hp.KvDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
         }
 
-        // The cache holds F16; queries are rounded to F16 too, as ggml does before its F16 dot products.
+        // Keys and values go into the cache in its types; queries are rounded to F16, as ggml does before its F16
+        // dot products.
         var positions = _batch.Positions;
         var sequences = _batch.Sequences;
         for (int t = 0; t < N; t++)
         {
-            var keyRow = new Span<Half>(_cache.Row(sequences[t], layer, false, positions[t]), hp.KvDim);
-            var valueRow = new Span<Half>(_cache.Row(sequences[t], layer, true, positions[t]), hp.KvDim);
-            TensorPrimitives.ConvertToHalf(k.Slice(t * hp.KvDim, hp.KvDim), keyRow);
-            TensorPrimitives.ConvertToHalf(v.Slice(t * hp.KvDim, hp.KvDim), valueRow);
+            for (int head = 0; head < hp.HeadCountKv; head++)
+            {
+                int at = t * hp.KvDim + head * hp.HeadDim;
+                KvRows.Store(_cache.KeyType, k.Slice(at, hp.HeadDim), _cache.HeadRow(sequences[t], layer, false, positions[t], head));
+                KvRows.Store(_cache.ValueType, v.Slice(at, hp.HeadDim), _cache.HeadRow(sequences[t], layer, true, positions[t], head));
+            }
         }
 
         var qHalf = new Span<Half>(_buffers.QHalf, 0, q.Length);
@@ -230,15 +243,23 @@ public abstract unsafe class DecoderModel : IDisposable
 
         int chunks = (N + AttentionJob.ChunkTokens - 1) / AttentionJob.ChunkTokens;
         long cachedBytes = 0; // keys and values read in all
+        int segments = 1;
         for (int first = 0; first < N;)
         {
             int run = AttentionJob.RunLength(sequences, positions, first);
-            cachedBytes += (positions[first + run - 1] + 1L) * hp.KvDim * 2 * sizeof(ushort);
+            int last = positions[first + run - 1];
+            cachedBytes += (last + 1L) * (_cache.KeyRowBytes + _cache.ValueRowBytes);
+            segments = Math.Max(segments, AttentionJob.SegmentCount(last, _cache.BlockTokens));
             first += run;
         }
 
+        bool split = AttentionJob.ShouldSplit(N, segments, hp.QDim);
+        if (split)
+            _buffers.EnsurePartials(N * segments * hp.QDim, N * segments * hp.HeadCount);
         fixed (float* qp = q)
         fixed (float* op = output)
+        fixed (float* partials = _buffers.Partials)
+        fixed (Attention.OnlineSoftmax* partialStates = _buffers.PartialStates)
         {
             var job = new AttentionJob
             {
@@ -253,89 +274,16 @@ public abstract unsafe class DecoderModel : IDisposable
                 GroupSize = hp.HeadCount / hp.HeadCountKv,
                 HeadDim = hp.HeadDim,
                 QDim = hp.QDim,
-                KvDim = hp.KvDim,
                 Scale = 1f / MathF.Sqrt(hp.HeadDim),
+                Segments = split ? segments : 1,
+                Partials = split ? partials : null,
+                PartialStates = split ? partialStates : null,
             };
             // Each cached byte feeds the arithmetic of a whole group of query heads: weigh the bytes by the group
             // size when deciding whether waking the pool pays.
-            Pool.Run(ref job, chunks * hp.HeadCountKv, cachedBytes * job.GroupSize);
-        }
-    }
-
-    /// <summary>
-    /// One (chunk of the batch, KV head) pair per index, latest chunks first (they tend to see the most positions,
-    /// so the longest units start first). Within its chunk of <see cref="ChunkTokens"/> batch tokens, a unit takes
-    /// each run of consecutive tokens of one sequence at consecutive positions as a tile: the run's tokens × the KV
-    /// head's query heads attend over the sequence's KV blocks together, so each cached row is widened once for all.
-    /// </summary>
-    private ref struct AttentionJob : IParallelJob
-    {
-        /// <summary>Batch tokens per unit (the longest tile): enough that widening a cached row is a small share
-        /// of the work it feeds, few enough that a prompt gives every thread many units.</summary>
-        public const int ChunkTokens = 16;
-
-        public KvCache Cache;
-        public ReadOnlySpan<KvSequence> Sequences;
-        public ReadOnlySpan<int> Positions;
-        public int Layer;
-        public float* Q;
-        public float* Output;
-        public int Chunks;
-        public int KvHeads;
-        public int GroupSize;
-        public int HeadDim;
-        public int QDim;
-        public int KvDim;
-        public float Scale;
-
-        /// <summary>How many tokens from batch index <paramref name="first"/> form one tile: the same sequence at
-        /// consecutive positions, within <paramref name="first"/>'s chunk.</summary>
-        public static int RunLength(ReadOnlySpan<KvSequence> sequences, ReadOnlySpan<int> positions, int first)
-        {
-            int end = Math.Min(sequences.Length, (first / ChunkTokens + 1) * ChunkTokens);
-            int t = first + 1;
-            while (t < end && sequences[t] == sequences[first] && positions[t] == positions[t - 1] + 1)
-                t++;
-            return t - first;
-        }
-
-        public readonly void Execute(int index)
-        {
-            int chunk = Chunks - 1 - index / KvHeads;
-            int kvHead = index % KvHeads;
-            Span<Attention.OnlineSoftmax> states = stackalloc Attention.OnlineSoftmax[ChunkTokens * GroupSize];
-            Span<float> scratch = stackalloc float[Attention.ScratchLength(HeadDim)];
-            int end = Math.Min(Positions.Length, (chunk + 1) * ChunkTokens);
-            for (int first = chunk * ChunkTokens; first < end;)
-            {
-                int tokens = RunLength(Sequences, Positions, first);
-                Tile(first, tokens, kvHead, states, scratch);
-                first += tokens;
-            }
-        }
-
-        private readonly void Tile(int first, int tokens, int kvHead, Span<Attention.OnlineSoftmax> states, Span<float> scratch)
-        {
-            int offset = first * QDim + kvHead * GroupSize * HeadDim;
-            int length = (tokens - 1) * QDim + GroupSize * HeadDim;
-            var tile = new AttentionTile(new ReadOnlySpan<float>(Q + offset, length), new Span<float>(Output + offset, length),
-                states, Positions.Slice(first, tokens), GroupSize, HeadDim, QDim);
-            Attention.Begin(tile);
-
-            int blockTokens = Cache.BlockTokens;
-            var blocks = Sequences[first].BlockList;
-            // Positions 0..p of the tile's last token; the kernel masks what each earlier token may not see.
-            int count = Positions[first + tokens - 1] + 1;
-            int span = (blockTokens - 1) * KvDim + HeadDim;
-            for (int b = 0; b * blockTokens < count; b++)
-            {
-                int n = Math.Min(blockTokens, count - b * blockTokens);
-                var keys = new ReadOnlySpan<ushort>(Cache.BlockRows(blocks[b], Layer, false) + kvHead * HeadDim, span);
-                var values = new ReadOnlySpan<ushort>(Cache.BlockRows(blocks[b], Layer, true) + kvHead * HeadDim, span);
-                Attention.Accumulate(tile, new KvBlock(keys, values, KvDim, b * blockTokens, n), Scale, scratch);
-            }
-
-            Attention.Finish(tile);
+            Pool.Run(ref job, job.Units, cachedBytes * job.GroupSize);
+            if (split)
+                job.Reduce();
         }
     }
 
@@ -440,6 +388,14 @@ public abstract unsafe class DecoderModel : IDisposable
         public float[] Cos = [], Sin = [], Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [], ExpertTokenWeights = [];
         public int[] Chosen = [], ExpertTokens = [];
         public Half[] QHalf = [];
+        public float[] Partials = [];
+        public Attention.OnlineSoftmax[] PartialStates = [];
+
+        public void EnsurePartials(int floats, int states)
+        {
+            Grow(ref Partials, floats);
+            Grow(ref PartialStates, states);
+        }
 
         public void Ensure(Hyperparameters h, int n, int nOut)
         {

@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using Tern.Gguf;
+using Tern.Kernels;
 
 namespace Tern.Models;
 
@@ -6,43 +8,94 @@ namespace Tern.Models;
 /// Keys and values of every layer for many sequences, in a pool of fixed-size blocks (as vLLM's paged KV cache):
 /// a sequence owns a list of blocks, grows a block at a time, and returns blocks to the pool when truncated or
 /// freed. Blocks carry reference counts so several holders (sequences sharing a prefix, a prefix cache) can hold one.
-/// Elements are F16. Memory is linear in the number of cached tokens; the pool is reserved up front (pages are
+/// Keys and values are stored as F16, Q8_0 or Q4_0 (each chosen on its own, as llama.cpp's -ctk/-ctv), in ggml's
+/// block layouts. Memory is linear in the number of cached tokens; the pool is reserved up front (pages are
 /// committed by the OS only when first written).
 /// </summary>
 public sealed unsafe class KvCache : IDisposable
 {
-    private readonly ushort* _storage;
+    private readonly byte* _storage;
     private readonly int[] _refCounts;
     private readonly Stack<int> _freeBlocks;
     private int _nextSequenceId;
 
-    public KvCache(int layers, int kvDim, int capacityTokens, int blockTokens = 32)
+    /// <param name="kvHeads">KV heads a row is split into: each head's rows of a block are stored together, so
+    /// attention streams one head's keys and values from contiguous memory.</param>
+    public KvCache(int layers, int kvDim, int capacityTokens, int blockTokens = 32, GgmlType keyType = GgmlType.F16,
+        GgmlType valueType = GgmlType.F16, int kvHeads = 1)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvDim);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacityTokens);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockTokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvHeads);
+        if (kvDim % kvHeads != 0)
+            throw new ArgumentException($"a row of {kvDim} does not split into {kvHeads} heads", nameof(kvHeads));
+        foreach (var type in new[] { keyType, valueType })
+        {
+            if (!KvRows.IsSupported(type))
+                throw new ArgumentException($"KV cache type {type} is not supported: use {TypeNames}");
+            if (kvDim / kvHeads % QuantTypes.Get(type).BlockSize != 0)
+                throw new ArgumentException($"KV cache type {Name(type)} needs heads in blocks of {QuantTypes.Get(type).BlockSize}; this model's heads have {kvDim / kvHeads}");
+        }
+
         Layers = layers;
         KvDim = kvDim;
         BlockTokens = blockTokens;
+        KeyType = keyType;
+        ValueType = valueType;
+        KvHeads = kvHeads;
+        KeyHeadBytes = KvRows.RowBytes(keyType, kvDim / kvHeads);
+        ValueHeadBytes = KvRows.RowBytes(valueType, kvDim / kvHeads);
+        KeyRowBytes = kvHeads * KeyHeadBytes;
+        ValueRowBytes = kvHeads * ValueHeadBytes;
         BlockCount = (capacityTokens + blockTokens - 1) / blockTokens;
-        BlockElements = (long)layers * 2 * blockTokens * kvDim; // [layer][K, V][slot][kvDim]
-        _storage = (ushort*)NativeMemory.AlignedAlloc((nuint)(BlockElements * BlockCount * sizeof(ushort)), 64);
+        BlockBytes = (long)layers * blockTokens * (KeyRowBytes + ValueRowBytes); // [layer][keys, values][head][slot][head's bytes]
+        _storage = (byte*)NativeMemory.AlignedAlloc((nuint)(BlockBytes * BlockCount), 64);
         _refCounts = new int[BlockCount];
         _freeBlocks = new Stack<int>(Enumerable.Range(0, BlockCount).Reverse());
     }
 
+    /// <summary>The names -ctk/-ctv take.</summary>
+    public const string TypeNames = "f16, q8_0, q4_0";
+
+    /// <summary>A KV cache type from its llama.cpp name (f16, q8_0, q4_0; any case).</summary>
+    public static GgmlType ParseType(string name) => name.ToLowerInvariant() switch
+    {
+        "f16" => GgmlType.F16,
+        "q8_0" => GgmlType.Q8_0,
+        "q4_0" => GgmlType.Q4_0,
+        _ => throw new ArgumentException($"unknown KV cache type '{name}': use {TypeNames}"),
+    };
+
+    /// <summary>llama.cpp's name of a KV cache type (f16, q8_0, q4_0).</summary>
+    public static string Name(GgmlType type) => type.ToString().ToLowerInvariant();
+
     public int Layers { get; }
     public int KvDim { get; }
+    public int KvHeads { get; }
     public int BlockTokens { get; }
     public int BlockCount { get; }
+    public GgmlType KeyType { get; }
+    public GgmlType ValueType { get; }
     public int FreeBlockCount => _freeBlocks.Count;
     public int CapacityTokens => BlockCount * BlockTokens;
 
-    /// <summary>Bytes reserved for the whole pool.</summary>
-    public long ReservedBytes => BlockElements * BlockCount * sizeof(ushort);
+    /// <summary>Bytes of one row of keys (all KV heads of one layer and position) and of one row of values.</summary>
+    public int KeyRowBytes { get; }
+    public int ValueRowBytes { get; }
 
-    private long BlockElements { get; }
+    /// <summary>Bytes of one KV head's slice of a key row and of a value row.</summary>
+    public int KeyHeadBytes { get; }
+    public int ValueHeadBytes { get; }
+
+    /// <summary>Bytes one cached token takes over all layers, keys and values.</summary>
+    public long BytesPerToken => (long)Layers * (KeyRowBytes + ValueRowBytes);
+
+    /// <summary>Bytes reserved for the whole pool.</summary>
+    public long ReservedBytes => BlockBytes * BlockCount;
+
+    private long BlockBytes { get; }
 
     public KvSequence CreateSequence() => new(_nextSequenceId++);
 
@@ -171,8 +224,7 @@ public sealed unsafe class KvCache : IDisposable
                 continue;
             int own = _freeBlocks.Pop();
             _refCounts[own] = 1;
-            new ReadOnlySpan<ushort>(_storage + shared * BlockElements, checked((int)BlockElements))
-                .CopyTo(new Span<ushort>(_storage + own * BlockElements, checked((int)BlockElements)));
+            Buffer.MemoryCopy(_storage + shared * BlockBytes, _storage + own * BlockBytes, BlockBytes, BlockBytes);
             _refCounts[shared]--;
             sequence.BlockList[i] = own;
         }
@@ -208,16 +260,18 @@ public sealed unsafe class KvCache : IDisposable
             throw new InvalidOperationException($"KV block {block} is free: only a block in use can gain or lose a holder");
     }
 
-    /// <summary>Key (or value) row of one position: [KvDim] halves.</summary>
-    internal ushort* Row(KvSequence sequence, int layer, bool value, int position)
+    /// <summary>One KV head's slice of the key (or value) row of one position.</summary>
+    internal Span<byte> HeadRow(KvSequence sequence, int layer, bool value, int position, int head)
     {
         int block = sequence.BlockList[position / BlockTokens];
-        return BlockRows(block, layer, value) + (long)(position % BlockTokens) * KvDim;
+        int bytes = value ? ValueHeadBytes : KeyHeadBytes;
+        return new Span<byte>(HeadRows(block, layer, value, head) + (long)(position % BlockTokens) * bytes, bytes);
     }
 
-    /// <summary>First key (or value) row of a block for one layer; rows follow at a stride of KvDim halves.</summary>
-    internal ushort* BlockRows(int block, int layer, bool value) =>
-        _storage + block * BlockElements + ((long)layer * 2 + (value ? 1 : 0)) * BlockTokens * KvDim;
+    /// <summary>First key (or value) row of one KV head in a block for one layer; the head's rows follow back to back.</summary>
+    internal byte* HeadRows(int block, int layer, bool value, int head) =>
+        _storage + block * BlockBytes + (long)layer * BlockTokens * (KeyRowBytes + ValueRowBytes)
+        + (value ? (long)BlockTokens * (KeyRowBytes + head * ValueHeadBytes) : (long)BlockTokens * head * KeyHeadBytes);
 
     public void Dispose() => NativeMemory.AlignedFree(_storage);
 }

@@ -14,6 +14,10 @@ public sealed record ServerOptions
 
     public int Parallel { get; init; } = 4;
     public int Threads { get; init; }
+
+    /// <summary>KV cache element types (-ctk/-ctv): f16, q8_0 or q4_0.</summary>
+    public string CacheTypeK { get; init; } = "f16";
+    public string CacheTypeV { get; init; } = "f16";
     public string? ApiKey { get; init; }
 
     /// <summary>The model name clients see; default: the file name without extension.</summary>

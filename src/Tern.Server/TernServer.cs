@@ -112,11 +112,13 @@ public sealed class TernServer : IAsyncDisposable
                 Parallel = Options.Parallel,
                 ContextPerSequence = context,
                 QueueCapacity = Options.QueueCapacity,
+                KeyType = KvCache.ParseType(Options.CacheTypeK),
+                ValueType = KvCache.ParseType(Options.CacheTypeV),
             });
             string name = Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath);
             _model = new ServedModel(model, tokenizer, engine, template, name);
             log.WriteLine($"model: {name} ({model.Hyperparameters.Architecture}, {Options.ModelPath})");
-            log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved");
+            log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved");
         }
         catch (Exception e)
         {

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Tern.Gguf;
 using Tern.Kernels;
 
 namespace Tern.Kernels.Tests;
@@ -13,36 +14,54 @@ public sealed class AttentionTests
 {
     private const int KvHeads = 2;   // the tested KV head is the second one: its slice sits at an offset in each row
 
-    /// <summary>A sequence's cache of one layer: positions × [KvHeads · headDim] halves, keys and values.</summary>
-    private sealed record Cache(ushort[] Keys, ushort[] Values, int HeadDim, int Length)
+    /// <summary>A sequence's cache of one layer: positions × rows of [KvHeads · headDim] elements, keys and values, in their cache types.</summary>
+    private sealed record Cache(byte[] Keys, GgmlType KeyType, byte[] Values, GgmlType ValueType, int HeadDim, int Length)
     {
-        public int Stride => KvHeads * HeadDim;
+        public int KeyStride => KvRows.RowBytes(KeyType, KvHeads * HeadDim);
+        public int ValueStride => KvRows.RowBytes(ValueType, KvHeads * HeadDim);
 
-        public static Cache Random(int length, int headDim, float keyRange, Random random)
+        public static Cache Random(int length, int headDim, float keyRange, Random random, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
         {
-            var keys = new ushort[length * KvHeads * headDim];
-            var values = new ushort[keys.Length];
-            for (int i = 0; i < keys.Length; i++)
+            int width = KvHeads * headDim;
+            var keys = new byte[length * KvRows.RowBytes(keyType, width)];
+            var values = new byte[length * KvRows.RowBytes(valueType, width)];
+            var row = new float[width];
+            for (int i = 0; i < length; i++)
             {
-                keys[i] = BitConverter.HalfToUInt16Bits((Half)((random.NextDouble() * 2 - 1) * keyRange));
-                values[i] = BitConverter.HalfToUInt16Bits((Half)(random.NextDouble() * 2 - 1));
+                for (int j = 0; j < width; j++)
+                    row[j] = (float)((random.NextDouble() * 2 - 1) * keyRange);
+                KvRows.Store(keyType, row, keys.AsSpan(i * KvRows.RowBytes(keyType, width)));
+                for (int j = 0; j < width; j++)
+                    row[j] = (float)(random.NextDouble() * 2 - 1);
+                KvRows.Store(valueType, row, values.AsSpan(i * KvRows.RowBytes(valueType, width)));
             }
 
-            return new Cache(keys, values, headDim, length);
+            return new Cache(keys, keyType, values, valueType, headDim, length);
         }
 
         /// <summary>One KV head's rows of positions [0, count) as floats: [count, headDim].</summary>
         public float[] Head(bool value, int kvHead, int count)
         {
-            var source = value ? Values : Keys;
+            var type = value ? ValueType : KeyType;
+            int stride = value ? ValueStride : KeyStride;
+            var row = new float[KvHeads * HeadDim];
             var rows = new float[count * HeadDim];
             for (int i = 0; i < count; i++)
             {
-                for (int j = 0; j < HeadDim; j++)
-                    rows[i * HeadDim + j] = (float)BitConverter.UInt16BitsToHalf(source[i * Stride + kvHead * HeadDim + j]);
+                QuantTypes.Get(type).ToFloat((value ? Values : Keys).AsSpan(i * stride, stride), row);
+                row.AsSpan(kvHead * HeadDim, HeadDim).CopyTo(rows.AsSpan(i * HeadDim));
             }
 
             return rows;
+        }
+
+        /// <summary>The head's slice of positions [start, start + n).</summary>
+        public KvBlock Block(int kvHead, int start, int n)
+        {
+            int keyHead = KvRows.RowBytes(KeyType, HeadDim), valueHead = KvRows.RowBytes(ValueType, HeadDim);
+            var keys = Keys.AsSpan(start * KeyStride + kvHead * keyHead, (n - 1) * KeyStride + keyHead);
+            var values = Values.AsSpan(start * ValueStride + kvHead * valueHead, (n - 1) * ValueStride + valueHead);
+            return new KvBlock(keys, KeyType, KeyStride, values, ValueType, ValueStride, start, n);
         }
     }
 
@@ -77,10 +96,7 @@ public sealed class AttentionTests
         for (int start = 0; start < count; start += blockTokens)
         {
             int n = Math.Min(blockTokens, count - start);
-            int first = start * cache.Stride + kvHead * d;
-            int span = (n - 1) * cache.Stride + d;
-            var block = new KvBlock(cache.Keys.AsSpan(first, span), cache.Values.AsSpan(first, span), cache.Stride, start, n);
-            kernel(tile, block, scale, scratch);
+            kernel(tile, cache.Block(kvHead, start, n), scale, scratch);
         }
 
         Attention.Finish(tile);
@@ -122,13 +138,37 @@ public sealed class AttentionTests
         return data;
     }
 
+    public static TheoryData<int, int, int, int, int, float, GgmlType, GgmlType> QuantizedCases()
+    {
+        var data = new TheoryData<int, int, int, int, int, float, GgmlType, GgmlType>();
+        foreach (var (k, v) in new[] { (GgmlType.Q8_0, GgmlType.Q8_0), (GgmlType.Q4_0, GgmlType.Q4_0), (GgmlType.Q8_0, GgmlType.F16), (GgmlType.F16, GgmlType.Q4_0) })
+        {
+            data.Add(64, 4, 1, 75, 32, 1f, k, v);     // decode over 2 full blocks + 11
+            data.Add(128, 2, 16, 100, 32, 4f, k, v);  // a tile over a block boundary
+            data.Add(64, 8, 9, 200, 80, 1f, k, v);    // blocks larger than a chunk
+        }
+
+        return data;
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void Tile_kernel_matches_full_softmax_in_double_for_every_query_with_causal_masking(
-        int headDim, int group, int tokens, int length, int blockTokens, float keyRange)
+        int headDim, int group, int tokens, int length, int blockTokens, float keyRange) =>
+        Tile_kernel_matches_reference(headDim, group, tokens, length, blockTokens, keyRange, GgmlType.F16, GgmlType.F16);
+
+    /// <summary>Q8_0 and Q4_0 caches: the kernel reads the blocks in place and matches the double softmax over the same dequantized rows.</summary>
+    [Theory]
+    [MemberData(nameof(QuantizedCases))]
+    public void Tile_kernel_matches_reference_over_quantized_keys_and_values(
+        int headDim, int group, int tokens, int length, int blockTokens, float keyRange, GgmlType keyType, GgmlType valueType) =>
+        Tile_kernel_matches_reference(headDim, group, tokens, length, blockTokens, keyRange, keyType, valueType);
+
+    private static void Tile_kernel_matches_reference(int headDim, int group, int tokens, int length, int blockTokens, float keyRange,
+        GgmlType keyType, GgmlType valueType)
     {
         var random = new Random(headDim * 1000 + group * 100 + tokens * 10 + length);
-        var cache = Cache.Random(length, headDim, keyRange, random);
+        var cache = Cache.Random(length, headDim, keyRange, random, keyType, valueType);
         int kvHead = 1;
         int offset = headDim;                    // the group starts one head into each token's row
         int stride = (group + 2) * headDim;
@@ -250,12 +290,18 @@ public sealed class AttentionTests
         Assert.Throws<ArgumentException>(() =>
         {
             var tile = new AttentionTile(q, new float[64], states, [0], 1, 64, 64);
-            Attention.Accumulate(tile, new KvBlock(new ushort[64], new ushort[64], 64, 0, 2), 1f, new float[Attention.ScratchLength(64)]);
+            Attention.Accumulate(tile, new KvBlock(new byte[128], GgmlType.F16, 128, new byte[128], GgmlType.F16, 128, 0, 2), 1f, new float[Attention.ScratchLength(64)]);
         });
         Assert.Throws<ArgumentException>(() =>
         {
             var tile = new AttentionTile(q, new float[64], states, [0], 1, 64, 64);
-            Attention.Accumulate(tile, new KvBlock(new ushort[64], new ushort[64], 64, 0, 1), 1f, new float[64]);
+            Attention.Accumulate(tile, new KvBlock(new byte[128], GgmlType.F16, 128, new byte[128], GgmlType.F16, 128, 0, 1), 1f, new float[64]);
+        });
+        // A quantized block needs head slices of whole blocks of 32.
+        Assert.Throws<ArgumentException>(() =>
+        {
+            var tile = new AttentionTile(new float[48], new float[48], states, [0], 1, 48, 48);
+            Attention.Accumulate(tile, new KvBlock(new byte[64], GgmlType.Q8_0, 64, new byte[64], GgmlType.Q8_0, 64, 0, 1), 1f, new float[Attention.ScratchLength(48)]);
         });
     }
 }

@@ -73,6 +73,49 @@ public sealed class BatchInvarianceTests
         AssertClose(first.AsSpan(keep * vocab).ToArray(), again, "after truncation");
     }
 
+    /// <summary>
+    /// Past 1,024 cached positions attention runs in split-K segments: a decode step spreads them over units and
+    /// merges afterwards, a prompt may do them in turn. The last tokens' logits are the same bits either way.
+    /// </summary>
+    [Theory]
+    [InlineData("f16")]
+    [InlineData("q8_0")]
+    public void Split_k_attention_gives_the_same_bits_split_or_in_turn_in_a_prompt_or_token_by_token(string kvType)
+    {
+        using var model = DecoderModel.Load(SharedData.Path("models/llama-tiny-q8_0.gguf"));
+        var type = KvCache.ParseType(kvType);
+        int vocab = model.Hyperparameters.VocabSize;
+        var random = new Random(9);
+        int[] tokens = Enumerable.Range(0, 2100).Select(_ => random.Next(vocab)).ToArray();
+        const int tail = 6;
+
+        float[] LastLogits(int prefill, long maxPartialFloats)
+        {
+            long saved = AttentionJob.MaxPartialFloats;
+            AttentionJob.MaxPartialFloats = maxPartialFloats;
+            try
+            {
+                using var cache = model.CreateKvCache(tokens.Length, BlockTokens, type, type);
+                var sequence = cache.CreateSequence();
+                var result = new float[tail * vocab];
+                var head = Run(model, cache, sequence, tokens[..prefill], 0);
+                int fromHead = Math.Max(0, prefill - (tokens.Length - tail));
+                head.AsSpan(head.Length - fromHead * vocab).CopyTo(result);
+                for (int i = prefill; i < tokens.Length; i++)
+                    Run(model, cache, sequence, [tokens[i]], i).CopyTo(result.AsSpan((i - (tokens.Length - tail)) * vocab));
+                return result;
+            }
+            finally
+            {
+                AttentionJob.MaxPartialFloats = saved;
+            }
+        }
+
+        var prompt = LastLogits(tokens.Length, long.MaxValue);       // one batch of 2,100, 3 segments split
+        Assert.Equal(prompt, LastLogits(tokens.Length, 0));           // the same batch, segments in turn
+        Assert.Equal(prompt, LastLogits(tokens.Length - tail, long.MaxValue)); // the last tokens decoded one at a time
+    }
+
     private static float[] RunInChunks(DecoderModel model, int[] tokens, int chunk)
     {
         using var cache = model.CreateKvCache(tokens.Length, BlockTokens);

@@ -29,12 +29,13 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
     /// <summary>Tern's tokens and logits for this case, computed once per test run (the prompt as one batch).</summary>
     public static GoldenResult Run(string name) => Results.GetOrAdd(name, n => new Lazy<GoldenResult>(() => Evaluate(Load(n)))).Value;
 
-    private static GoldenResult Evaluate(GoldenCase c)
+    /// <summary>Tern's tokens and logits for this case with the KV cache in the given types.</summary>
+    public static GoldenResult Evaluate(GoldenCase c, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
     {
         using var model = DecoderModel.Load(c.ModelPath);
         var tokenizer = Tokenizer.FromGguf(model.File);
         int[] tokens = tokenizer.Encode(c.Prompt, addSpecial: true);
-        using var cache = model.CreateKvCache(c.Tokens.Length);
+        using var cache = model.CreateKvCache(c.Tokens.Length, keyType: keyType, valueType: valueType);
         var sequence = cache.CreateSequence();
         var batch = new TokenBatch();
         var wanted = c.Positions.ToHashSet();
@@ -50,7 +51,10 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
 public sealed record GoldenResult(GoldenCase Case, int[] Tokens, float[] Logits)
 {
     /// <summary>Mean over stored positions of KL(reference ‖ Tern) of the softmax.</summary>
-    public double MeanKl => Enumerable.Range(0, Case.Positions.Length).Average(i => Kl(Row(Case.Logits, i), Row(Logits, i)));
+    public double MeanKl => MeanKlFrom(Case.Logits);
+
+    /// <summary>Mean over stored positions of KL(other ‖ this) of the softmax, for logits laid out as the case's.</summary>
+    public double MeanKlFrom(float[] other) => Enumerable.Range(0, Case.Positions.Length).Average(i => Kl(Row(other, i), Row(Logits, i)));
 
     /// <summary>Share of positions, among those where the reference's top logit leads by ≥ 0.1, with the same top-1.</summary>
     public double Top1Agreement

@@ -1,3 +1,5 @@
+using Tern.Gguf;
+
 namespace Tern.Runtime.Serving;
 
 /// <summary>How an <see cref="InferenceEngine"/> shares one model among concurrent requests.</summary>
@@ -14,6 +16,10 @@ public sealed record EngineOptions
 
     /// <summary>Tokens per KV block: the unit of allocation and of prefix reuse.</summary>
     public int KvBlockTokens { get; init; } = 32;
+
+    /// <summary>Element types of cached keys and values: F16, Q8_0 or Q4_0 (llama.cpp's -ctk/-ctv).</summary>
+    public GgmlType KeyType { get; init; } = GgmlType.F16;
+    public GgmlType ValueType { get; init; } = GgmlType.F16;
 
     /// <summary>Most tokens in one forward pass: every decoding sequence's next token, then prompt chunks.</summary>
     public int StepTokenBudget { get; init; } = 512;

@@ -52,7 +52,7 @@ public sealed partial class InferenceEngine : IDisposable
         int perSequence = (ContextPerSequence + bs - 1) / bs;
         int prefixTokens = options.PrefixCacheTokens ?? (options.PrefixCache ? ContextPerSequence : 0);
         int blocks = checked(options.Parallel * perSequence + (prefixTokens + bs - 1) / bs);
-        _kv = model.CreateKvCache(checked(blocks * bs), bs);
+        _kv = model.CreateKvCache(checked(blocks * bs), bs, options.KeyType, options.ValueType);
         _prefixCache = options.PrefixCache ? new PrefixCache(_kv) : null;
 
         _slots = new Sequence?[options.Parallel];
@@ -75,6 +75,9 @@ public sealed partial class InferenceEngine : IDisposable
 
     /// <summary>Bytes reserved for the KV pool (committed by the OS as they are first written).</summary>
     public long ReservedKvBytes => _kv.ReservedBytes;
+
+    /// <summary>The KV cache's key and value types (llama.cpp's names: f16, q8_0, q4_0).</summary>
+    public string KvTypes => $"{KvCache.Name(_kv.KeyType)}/{KvCache.Name(_kv.ValueType)}";
 
     public int KvBlockCount => _kv.BlockCount;
 
