@@ -50,7 +50,9 @@ public sealed unsafe class KvCache : IDisposable
         KeyRowBytes = kvHeads * KeyHeadBytes;
         ValueRowBytes = kvHeads * ValueHeadBytes;
         BlockCount = (capacityTokens + blockTokens - 1) / blockTokens;
-        BlockBytes = (long)layers * blockTokens * (KeyRowBytes + ValueRowBytes); // [layer][keys, values][head][slot][head's bytes]
+        BlockBytes = (long)layers * blockTokens * (KeyRowBytes + ValueRowBytes);
+        // One region per (layer, keys or values, head), holding that head's rows block after block: a sequence's
+        // blocks, mostly allocated in order, read as one stream per head that the hardware prefetcher follows.
         _storage = (byte*)NativeMemory.AlignedAlloc((nuint)(BlockBytes * BlockCount), 64);
         _refCounts = new int[BlockCount];
         _freeBlocks = new Stack<int>(Enumerable.Range(0, BlockCount).Reverse());
@@ -224,7 +226,7 @@ public sealed unsafe class KvCache : IDisposable
                 continue;
             int own = _freeBlocks.Pop();
             _refCounts[own] = 1;
-            Buffer.MemoryCopy(_storage + shared * BlockBytes, _storage + own * BlockBytes, BlockBytes, BlockBytes);
+            CopyBlock(shared, own);
             _refCounts[shared]--;
             sequence.BlockList[i] = own;
         }
@@ -269,9 +271,27 @@ public sealed unsafe class KvCache : IDisposable
     }
 
     /// <summary>First key (or value) row of one KV head in a block for one layer; the head's rows follow back to back.</summary>
-    internal byte* HeadRows(int block, int layer, bool value, int head) =>
-        _storage + block * BlockBytes + (long)layer * BlockTokens * (KeyRowBytes + ValueRowBytes)
-        + (value ? (long)BlockTokens * (KeyRowBytes + head * ValueHeadBytes) : (long)BlockTokens * head * KeyHeadBytes);
+    internal byte* HeadRows(int block, int layer, bool value, int head)
+    {
+        long keyRegion = (long)BlockCount * BlockTokens * KeyHeadBytes, valueRegion = (long)BlockCount * BlockTokens * ValueHeadBytes;
+        long layerBytes = KvHeads * (keyRegion + valueRegion);
+        return value
+            ? _storage + layer * layerBytes + KvHeads * keyRegion + head * valueRegion + (long)block * BlockTokens * ValueHeadBytes
+            : _storage + layer * layerBytes + head * keyRegion + (long)block * BlockTokens * KeyHeadBytes;
+    }
+
+    private void CopyBlock(int from, int to)
+    {
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            for (int head = 0; head < KvHeads; head++)
+            {
+                long keys = (long)BlockTokens * KeyHeadBytes, values = (long)BlockTokens * ValueHeadBytes;
+                Buffer.MemoryCopy(HeadRows(from, layer, false, head), HeadRows(to, layer, false, head), keys, keys);
+                Buffer.MemoryCopy(HeadRows(from, layer, true, head), HeadRows(to, layer, true, head), values, values);
+            }
+        }
+    }
 
     public void Dispose() => NativeMemory.AlignedFree(_storage);
 }
