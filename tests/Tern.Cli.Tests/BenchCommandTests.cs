@@ -32,6 +32,8 @@ public sealed class BenchCommandTests
         }
 
         Assert.Equal(40, rows[3].GetProperty("n_depth").GetInt32());
+        // The fill is prompt processing of the depth, timed once and reported.
+        Assert.Matches(@"filled d40 \(f16/f16 KV\): pp40 in [\d.]+ s, [\d.]+ t/s", stderr);
     }
 
     [Fact]
@@ -142,6 +144,17 @@ public sealed class BenchCommandTests
         var (code, _, stderr) = CliRunner.Run("bench", flag, value);
         Assert.Equal(1, code);
         Assert.Contains(named, stderr);
+    }
+
+    [Theory]
+    [InlineData("-ctk", "q5_1", "--cache-type-k")]
+    [InlineData("-ctv", "bf16", "--cache-type-v")]
+    public void Serve_refuses_an_unknown_kv_cache_type_naming_the_flag(string flag, string value, string named)
+    {
+        var (code, _, stderr) = CliRunner.Run("serve", flag, value, "--port", "0");
+        Assert.Equal(1, code);
+        Assert.Contains(named, stderr);
+        Assert.Contains("f16, q8_0, q4_0", stderr);
     }
 
     private static long BytesPerToken(string model)
