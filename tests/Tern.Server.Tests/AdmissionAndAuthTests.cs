@@ -42,7 +42,11 @@ public sealed class AdmissionAndAuthTests(KeyedServerFixture fixture) : IClassFi
         Assert.Equal(429, status);
         Assert.Equal("rate_limit_error", body.GetProperty("error").GetProperty("type").GetString());
         Assert.NotNull(response.Headers.RetryAfter);
+        // Hang up mid-stream (disposing an unfinished response aborts the connection): the server frees the sequence
+        // at its next step instead of generating the remaining tokens for nobody.
         cancel.Cancel();
+        await stream.DisposeAsync();
+        running.Dispose();
         await fixture.WaitUntilIdleAsync("sekrit");
         Assert.Contains("tern_active_sequences 0", (await fixture.GetAsync("/metrics", "sekrit")).Text);
     }
