@@ -37,6 +37,31 @@ internal static unsafe class DotMultiBlocks
     }
 
     /// <summary>
+    /// A multi-token dot built from a one-row kernel: checks the shapes, then <see cref="Run"/> with AVX2 and FMA,
+    /// else the scalar twin's rows (<see cref="Scalar"/>).
+    /// </summary>
+    public static void Dispatch(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results,
+        int weightBlockBytes, int activationBlockBytes,
+        delegate*<ref byte, ref byte, nint, int, ref float, void> kernel,
+        delegate*<ReadOnlySpan<byte>, ReadOnlySpan<byte>, float> single,
+        delegate*<ReadOnlySpan<byte>, ReadOnlySpan<byte>, Span<float>, int, void> scalarRow)
+    {
+        int blocks = Count(weights, rows, weightBlockBytes, activations, activationBlockBytes, results.Length, out int tokens);
+        if (DotBlocks.Avx2Fma)
+            Run(weights, rows, activations, results, blocks, weightBlockBytes, activationBlockBytes, kernel, single);
+        else
+            ScalarRows(weights, rows, activations, results, blocks, tokens, weightBlockBytes, scalarRow);
+    }
+
+    /// <summary>A scalar twin: checks the shapes, then <paramref name="scalarRow"/> for each weight row.</summary>
+    public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results,
+        int weightBlockBytes, int activationBlockBytes, delegate*<ReadOnlySpan<byte>, ReadOnlySpan<byte>, Span<float>, int, void> scalarRow)
+    {
+        int blocks = Count(weights, rows, weightBlockBytes, activations, activationBlockBytes, results.Length, out int tokens);
+        ScalarRows(weights, rows, activations, results, blocks, tokens, weightBlockBytes, scalarRow);
+    }
+
+    /// <summary>
     /// results[r·tokens + t] for every row and token: <paramref name="kernel"/> (one row × <see cref="Tokens"/>
     /// tokens, writing 4 consecutive results) over token groups outer and rows inner, so the group's activations stay
     /// in L1; the last tokens that do not fill a group take <paramref name="single"/>, the bitwise-equal one-pair dot.

@@ -21,25 +21,12 @@ public static unsafe class DotMultiQ6_K
     private const int Q8KQs = 4;
     private const int Q8KBsums = 260;
 
-    public static void Dot(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
-    {
-        int blocks = DotMultiBlocks.Count(weights, rows, BlockBytes, activations, Q8KBlockBytes, results.Length, out int tokens);
-        if (DotBlocks.Avx2Fma)
-        {
-            DotMultiBlocks.Run(weights, rows, activations, results, blocks, BlockBytes, Q8KBlockBytes, &Avx2Dot4, &DotQ6_K.Dot);
-        }
-        else
-        {
-            DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, BlockBytes, &ScalarBlocks);
-        }
-    }
+    public static void Dot(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results) =>
+        DotMultiBlocks.Dispatch(weights, rows, activations, results, BlockBytes, Q8KBlockBytes, &Avx2Dot4, &DotQ6_K.Dot, &ScalarBlocks);
 
     /// <summary>Plain twin: each block unpacked once, then per token the sums of <see cref="DotQ6_K.Scalar"/>.</summary>
-    public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
-    {
-        int blocks = DotMultiBlocks.Count(weights, rows, BlockBytes, activations, Q8KBlockBytes, results.Length, out int tokens);
-        DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, BlockBytes, &ScalarBlocks);
-    }
+    public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results) =>
+        DotMultiBlocks.Scalar(weights, rows, activations, results, BlockBytes, Q8KBlockBytes, &ScalarBlocks);
 
     private static void ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, Span<float> results, int blocks)
     {

@@ -37,27 +37,14 @@ internal static unsafe class DotMultiScaleMin<TBlock>
     private const int Q8KQs = 4;
     private const int Q8KBsums = 260;
 
-    public static void Dot(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
-    {
-        int blocks = DotMultiBlocks.Count(weights, rows, TBlock.BlockBytes, activations, Q8KBlockBytes, results.Length, out int tokens);
-        if (DotBlocks.Avx2Fma)
-        {
-            DotMultiBlocks.Run(weights, rows, activations, results, blocks, TBlock.BlockBytes, Q8KBlockBytes, &Avx2Dot4, &DotOne);
-        }
-        else
-        {
-            DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, TBlock.BlockBytes, &ScalarBlocks);
-        }
-    }
+    public static void Dot(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results) =>
+        DotMultiBlocks.Dispatch(weights, rows, activations, results, TBlock.BlockBytes, Q8KBlockBytes, &Avx2Dot4, &DotOne, &ScalarBlocks);
 
     private static float DotOne(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => TBlock.DotOne(weights, activations);
 
     /// <summary>Plain twin: each block unpacked once, then per token the sums of the scalar single-row dot.</summary>
-    public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
-    {
-        int blocks = DotMultiBlocks.Count(weights, rows, TBlock.BlockBytes, activations, Q8KBlockBytes, results.Length, out int tokens);
-        DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, TBlock.BlockBytes, &ScalarBlocks);
-    }
+    public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results) =>
+        DotMultiBlocks.Scalar(weights, rows, activations, results, TBlock.BlockBytes, Q8KBlockBytes, &ScalarBlocks);
 
     private static void ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, Span<float> results, int blocks)
     {

@@ -20,25 +20,12 @@ public static unsafe class DotMultiTQ2_0
     private const int WeightBlockBytes = 66;
     private const int ActivationBlockBytes = 292;
 
-    public static void Dot(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
-    {
-        int blocks = DotMultiBlocks.Count(weights, rows, WeightBlockBytes, activations, ActivationBlockBytes, results.Length, out int tokens);
-        if (DotBlocks.Avx2Fma)
-        {
-            DotMultiBlocks.Run(weights, rows, activations, results, blocks, WeightBlockBytes, ActivationBlockBytes, &Avx2Dot4, &DotTQ2_0.Dot);
-        }
-        else
-        {
-            DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, WeightBlockBytes, &ScalarBlocks);
-        }
-    }
+    public static void Dot(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results) =>
+        DotMultiBlocks.Dispatch(weights, rows, activations, results, WeightBlockBytes, ActivationBlockBytes, &Avx2Dot4, &DotTQ2_0.Dot, &ScalarBlocks);
 
     /// <summary>Plain twin: each block unpacked once, then per token the sums of <see cref="DotTQ2_0.Scalar"/>.</summary>
-    public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results)
-    {
-        int blocks = DotMultiBlocks.Count(weights, rows, WeightBlockBytes, activations, ActivationBlockBytes, results.Length, out int tokens);
-        DotMultiBlocks.ScalarRows(weights, rows, activations, results, blocks, tokens, WeightBlockBytes, &ScalarBlocks);
-    }
+    public static void Scalar(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results) =>
+        DotMultiBlocks.Scalar(weights, rows, activations, results, WeightBlockBytes, ActivationBlockBytes, &ScalarBlocks);
 
     private static void ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, Span<float> results, int blocks)
     {
