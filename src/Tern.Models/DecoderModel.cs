@@ -74,14 +74,8 @@ public abstract unsafe class DecoderModel : IDisposable
     /// <summary>A KV cache sized for this model, holding keys and values as F16, Q8_0 or Q4_0.</summary>
     public KvCache CreateKvCache(int capacityTokens, int blockTokens = 32, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
     {
-        // Attention reads one head's slice of a row: with a quantized type, that slice must be whole blocks.
+        // Split by KV head: the cache checks that a quantized type's blocks tile each head (attention reads one head's slice).
         var h = Hyperparameters;
-        foreach (var type in new[] { keyType, valueType })
-        {
-            if (type != GgmlType.F16 && KvRows.IsSupported(type) && h.HeadDim % QuantTypes.Get(type).BlockSize != 0)
-                throw new ArgumentException($"KV cache type {KvCache.Name(type)} needs a head size that is a multiple of {QuantTypes.Get(type).BlockSize}; this model's is {h.HeadDim}");
-        }
-
         return new(h.BlockCount, h.KvDim, capacityTokens, blockTokens, keyType, valueType, h.HeadCountKv);
     }
 

@@ -36,7 +36,7 @@ public sealed unsafe class KvCache : IDisposable
             if (!KvRows.IsSupported(type))
                 throw new ArgumentException($"KV cache type {type} is not supported: use {TypeNames}");
             if (kvDim / kvHeads % QuantTypes.Get(type).BlockSize != 0)
-                throw new ArgumentException($"KV cache type {Name(type)} needs heads in blocks of {QuantTypes.Get(type).BlockSize}; this model's heads have {kvDim / kvHeads}");
+                throw new ArgumentException($"KV cache type {Name(type)} stores blocks of {QuantTypes.Get(type).BlockSize}: it needs a head size that is a multiple of {QuantTypes.Get(type).BlockSize}; this model's head size is {kvDim / kvHeads}");
         }
 
         Layers = layers;
@@ -205,21 +205,11 @@ public sealed unsafe class KvCache : IDisposable
     /// <exception cref="KvCacheFullException">Not enough free blocks; the sequence keeps what it had.</exception>
     public void PrepareWrite(KvSequence sequence, int start, int end)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(start);
-        ArgumentOutOfRangeException.ThrowIfLessThan(end, start);
-        int first = start / BlockTokens;
+        int needed = BlocksToWrite(sequence, start, end);
+        if (needed > _freeBlocks.Count)
+            throw new KvCacheFullException($"KV cache full: positions up to {end} need {needed} more blocks of {BlockTokens} tokens, {_freeBlocks.Count} free of {BlockCount}");
         int existing = Math.Min(sequence.BlockList.Count, (end + BlockTokens - 1) / BlockTokens);
-        int copies = 0;
-        for (int i = first; i < existing; i++)
-        {
-            if (_refCounts[sequence.BlockList[i]] > 1)
-                copies++;
-        }
-
-        int missing = Math.Max(0, (end + BlockTokens - 1) / BlockTokens - sequence.BlockList.Count);
-        if (copies + missing > _freeBlocks.Count)
-            throw new KvCacheFullException($"KV cache full: positions up to {end} need {copies + missing} more blocks of {BlockTokens} tokens, {_freeBlocks.Count} free of {BlockCount}");
-        for (int i = first; i < existing; i++)
+        for (int i = start / BlockTokens; i < existing; i++)
         {
             int shared = sequence.BlockList[i];
             if (_refCounts[shared] == 1)
