@@ -157,14 +157,7 @@ public static class BenchCommand
         var names = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (names.Length == 0)
             throw new ArgumentException($"{flag} must be a comma list of {KvCache.TypeNames}");
-        try
-        {
-            return names.Select(KvCache.ParseType).Distinct().ToArray();
-        }
-        catch (ArgumentException e)
-        {
-            throw new ArgumentException($"{flag}: {e.Message}", e);
-        }
+        return names.Select(name => TernCommand.ParseKvType(name, flag)).Distinct().ToArray();
     }
 
     /// <summary>Runs tests in order on one model, one KV cache per cache types and depth, with the depth filled once.</summary>

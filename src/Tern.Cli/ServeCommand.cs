@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Tern.Models;
 using Tern.Server;
 
 namespace Tern.Cli;
@@ -65,17 +64,11 @@ public static class ServeCommand
         return command;
     }
 
+    /// <summary>The name, once it is known to be a KV cache type (the server parses it again when it loads).</summary>
     private static string CacheType(string name, string flag)
     {
-        try
-        {
-            KvCache.ParseType(name);
-            return name;
-        }
-        catch (ArgumentException e)
-        {
-            throw new ArgumentException($"{flag}: {e.Message}");
-        }
+        TernCommand.ParseKvType(name, flag);
+        return name;
     }
 
     private static int Check(int value, int min, int max, string flag) =>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Tern.Gguf;
+using Tern.Models;
 
 namespace Tern.Cli;
 
@@ -38,4 +39,17 @@ public static class TernCommand
 
     /// <summary>The model file given with -m or as an argument, or the embedded default model.</summary>
     public static string ResolveModel(string? path) => path ?? DefaultModel.Path();
+
+    /// <summary>A KV cache type (f16, q8_0, q4_0) given to <paramref name="flag"/>; the error names the flag.</summary>
+    public static GgmlType ParseKvType(string name, string flag)
+    {
+        try
+        {
+            return KvCache.ParseType(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{flag}: {e.Message}", e);
+        }
+    }
 }
