@@ -191,6 +191,29 @@ public sealed unsafe class GgufFile : IDisposable
         return (nint)(_base + DataOffset + (long)tensor.Offset);
     }
 
+    /// <summary>
+    /// Tells the kernel this process no longer needs the tensor's mapped pages resident (after copying it elsewhere),
+    /// so they stop counting towards its memory; a later read maps them in again from the file. Linux only, else none.
+    /// </summary>
+    public void ReleasePages(GgufTensorInfo tensor)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!OperatingSystem.IsLinux())
+            return;
+        // Whole pages inside the tensor only: its neighbours may still be in use.
+        var start = (long)GetTensorAddress(tensor);
+        var end = start + tensor.ByteCount;
+        start = (start + Environment.SystemPageSize - 1) / Environment.SystemPageSize * Environment.SystemPageSize;
+        end = end / Environment.SystemPageSize * Environment.SystemPageSize;
+        if (end > start)
+            _ = Madvise((nint)start, (nuint)(end - start), MadviseDontNeed); // advice only: a failure changes nothing we rely on
+    }
+
+    private const int MadviseDontNeed = 4;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")]
+    private static extern int Madvise(nint address, nuint length, int advice);
+
     private ReadOnlySpan<byte> Slice(GgufTensorInfo tensor, long start, int count)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

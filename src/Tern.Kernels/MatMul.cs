@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Tern.Gguf;
+using Tern.Kernels.Dot;
+using Tern.Kernels.Quant;
 
 namespace Tern.Kernels;
 
@@ -31,6 +33,7 @@ public sealed unsafe class MatMul
     private const int MultiRows = 16;
 
     private byte[] _activations = [];
+    private int[] _offsets = [];
 
     public MatMul(WorkerPool pool)
     {
@@ -130,8 +133,55 @@ public sealed unsafe class MatMul
         }
     }
 
-    /// <summary>Quantizes the nTokens rows of x into <see cref="_activations"/>; returns the bytes per row.</summary>
-    private long QuantizeActivations(QuantType activation, float* x, int cols, int nTokens)
+    /// <summary>
+    /// y [nTokens, rows] = x [nTokens, cols] · Wᵀ for a Q4_0 matrix W [rows, cols] repacked by
+    /// <see cref="InterleavedQ4_0"/> at <paramref name="weights"/> (<see cref="InterleavedQ4_0.Bytes"/> long). The
+    /// pool takes chunks of row groups; a chunk meets the tokens a few at a time, each group unpacked once per four.
+    /// </summary>
+    public void MultiplyInterleavedQ4_0(byte* weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        if (cols <= 0 || cols % Q4_0.BlockSize != 0)
+            throw new ArgumentException($"row length {cols} is not a positive multiple of the Q4_0 block size {Q4_0.BlockSize}", nameof(cols));
+        if (x.Length % cols != 0)
+            throw new ArgumentException($"activations hold {x.Length} floats, not a whole number of rows of {cols}", nameof(x));
+        var nTokens = x.Length / cols;
+        if (y.Length != (long)nTokens * rows)
+            throw new ArgumentException($"output holds {y.Length} floats, [{nTokens}, {rows}] needs {(long)nTokens * rows}", nameof(y));
+        if (nTokens == 0)
+            return;
+
+        var blocks = cols / Q4_0.BlockSize;
+        if (_offsets.Length < (long)blocks * nTokens)
+            _offsets = GC.AllocateUninitializedArray<int>(checked(blocks * nTokens), pinned: true);
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            var offsets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_offsets)); // pinned array
+            var activationRowBytes = checked((int)QuantizeActivations(QuantTypes.Get(GgmlType.Q8_0), xp, cols, nTokens, offsets));
+            var job = new InterleavedJob
+            {
+                Weights = weights,
+                GroupBytes = (long)blocks * InterleavedQ4_0.GroupBlockBytes,
+                Rows = rows,
+                ChunkGroups = AutoChunkRows(rows, Pool.ThreadCount) / InterleavedQ4_0.GroupRows,
+                Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)),
+                ActivationRowBytes = activationRowBytes,
+                Offsets = offsets,
+                Blocks = blocks,
+                Tokens = nTokens,
+                GroupTokens = Math.Clamp(ActivationGroupBytes / activationRowBytes / 4, 1, MaxGroupTokens / 4) * 4,
+                Output = yp,
+            };
+            var groups = InterleavedQ4_0.Groups(rows);
+            var chunks = (groups + job.ChunkGroups - 1) / job.ChunkGroups;
+            Pool.Run(ref job, chunks, InterleavedQ4_0.Bytes(rows, cols) + (long)activationRowBytes * nTokens * chunks);
+        }
+    }
+
+    /// <summary>Quantizes the nTokens rows of x into <see cref="_activations"/>; returns the bytes per row. With
+    /// <paramref name="offsets"/>, also each row's <see cref="InterleavedQ4_0.BlockOffsets"/> there.</summary>
+    private long QuantizeActivations(QuantType activation, float* x, int cols, int nTokens, int* offsets = null)
     {
         var fromFloat = activation.FromFloat ?? throw new NotSupportedException($"no quantizer for activation type {activation.Type}");
         if (cols % activation.BlockSize != 0)
@@ -148,6 +198,8 @@ public sealed unsafe class MatMul
             Output = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)),
             RowBytes = (int)rowBytes,
             FromFloat = fromFloat,
+            Offsets = offsets,
+            Blocks = cols / activation.BlockSize,
         };
         Pool.Run(ref job, nTokens, (long)cols * sizeof(float) * nTokens);
         return rowBytes;
@@ -226,9 +278,47 @@ public sealed unsafe class MatMul
         public byte* Output;
         public int RowBytes;
         public QuantizeRow FromFloat;
+        public int* Offsets;
+        public int Blocks;
 
-        public readonly void Execute(int token) =>
-            FromFloat(new ReadOnlySpan<float>(Input + (long)token * Cols, Cols), new Span<byte>(Output + (long)token * RowBytes, RowBytes));
+        public readonly void Execute(int token)
+        {
+            var row = new Span<byte>(Output + (long)token * RowBytes, RowBytes);
+            FromFloat(new ReadOnlySpan<float>(Input + (long)token * Cols, Cols), row);
+            if (Offsets != null)
+                InterleavedQ4_0.BlockOffsets(row, new Span<int>(Offsets + (long)token * Blocks, Blocks));
+        }
+    }
+
+    private struct InterleavedJob : IParallelJob
+    {
+        public byte* Weights;
+        public long GroupBytes;
+        public int Rows;
+        public int ChunkGroups;
+        public byte* Activations;
+        public int ActivationRowBytes;
+        public int* Offsets;
+        public int Blocks;
+        public int Tokens;
+        public int GroupTokens;
+        public float* Output;
+
+        public readonly void Execute(int chunk)
+        {
+            var g0 = chunk * ChunkGroups;
+            var rows = Math.Min(Rows - g0 * InterleavedQ4_0.GroupRows, ChunkGroups * InterleavedQ4_0.GroupRows);
+            var groups = new ReadOnlySpan<byte>(Weights + g0 * GroupBytes, checked((int)(InterleavedQ4_0.Groups(rows) * GroupBytes)));
+            // Token groups outer, row groups inner: a token group's activations stay in L1, the chunk's rows in L2.
+            for (var t0 = 0; t0 < Tokens; t0 += GroupTokens)
+            {
+                var n = Math.Min(GroupTokens, Tokens - t0);
+                InterleavedQ4_0.Dot(groups, rows,
+                    new ReadOnlySpan<byte>(Activations + (long)t0 * ActivationRowBytes, n * ActivationRowBytes),
+                    new ReadOnlySpan<int>(Offsets + (long)t0 * Blocks, n * Blocks),
+                    new Span<float>(Output + (long)t0 * Rows + g0 * InterleavedQ4_0.GroupRows, (n - 1) * Rows + rows), Rows);
+            }
+        }
     }
 
     /// <summary>Plain single-threaded reference: dequantizes each weight row and takes float dot products with the

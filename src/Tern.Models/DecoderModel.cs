@@ -42,9 +42,10 @@ public abstract unsafe class DecoderModel : IDisposable
         _options = options;
         var h = hyperparameters;
         Weights = new WeightLoader(file);
-        TokenEmbedding = Weights.Matrix("token_embd.weight", h.EmbeddingLength, h.VocabSize);
+        TokenEmbedding = Weights.Table("token_embd.weight", h.EmbeddingLength, h.VocabSize);
         OutputNorm = Weights.Vector("output_norm.weight", h.EmbeddingLength);
-        Output = Weights.TryMatrix("output.weight", h.EmbeddingLength, h.VocabSize) ?? TokenEmbedding; // tied when absent
+        Output = Weights.TryMatrix("output.weight", h.EmbeddingLength, h.VocabSize)
+            ?? Weights.Matrix("token_embd.weight", h.EmbeddingLength, h.VocabSize); // tied when absent
     }
 
     public GgufFile File { get; }
@@ -181,7 +182,10 @@ public abstract unsafe class DecoderModel : IDisposable
     /// <summary>y [n, rows] = x [n, cols] · Wᵀ (+ bias).</summary>
     protected void Linear(Weight w, ReadOnlySpan<float> x, Span<float> y, float[]? bias = null)
     {
-        Matmul.Multiply(w.Type, w.Address, w.Rows, w.Cols, x, y);
+        if (w.Interleaved != null)
+            Matmul.MultiplyInterleavedQ4_0(w.Interleaved, w.Rows, w.Cols, x, y);
+        else
+            Matmul.Multiply(w.Type, w.Address, w.Rows, w.Cols, x, y);
         if (bias is not null)
         {
             for (int row = 0; row < y.Length; row += bias.Length)
@@ -370,6 +374,7 @@ public abstract unsafe class DecoderModel : IDisposable
     public void Dispose()
     {
         _pool?.Dispose();
+        Weights.Dispose();
         if (_ownsFile)
             File.Dispose();
         GC.SuppressFinalize(this);

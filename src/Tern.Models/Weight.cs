@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using Tern.Kernels;
+using Tern.Kernels.Dot;
 
 namespace Tern.Models;
 
@@ -25,6 +27,35 @@ public sealed unsafe class Weight
     public int Experts { get; }
     public long RowBytes => Type.RowBytes(Cols);
     internal byte* Address { get; }
+
+    /// <summary>The matrix repacked by <see cref="InterleavedQ4_0"/> (Q4_0 matrices used as linear layers), else null.</summary>
+    internal byte* Interleaved { get; private set; }
+
+    internal bool IsInterleaved => Interleaved != null;
+
+    /// <summary>Builds <see cref="Interleaved"/> in memory owned by this weight until <see cref="FreeInterleaved"/>.</summary>
+    internal void Interleave()
+    {
+        var bytes = InterleavedQ4_0.Bytes(Rows, Cols);
+        var target = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        var groupBytes = bytes / InterleavedQ4_0.Groups(Rows);
+        var rowBytes = RowBytes;
+        // Groups of rows are repacked a slice of the matrix at a time, so matrices over 2 GB need no single span.
+        Parallel.For(0, InterleavedQ4_0.Groups(Rows), g =>
+        {
+            var first = g * InterleavedQ4_0.GroupRows;
+            var rows = Math.Min(InterleavedQ4_0.GroupRows, Rows - first);
+            var source = new ReadOnlySpan<byte>(Address + first * rowBytes, checked((int)(rows * rowBytes)));
+            InterleavedQ4_0.Repack(source, rows, Cols, 0, new Span<byte>(target + g * groupBytes, checked((int)groupBytes)));
+        });
+        Interleaved = target;
+    }
+
+    internal void FreeInterleaved()
+    {
+        NativeMemory.AlignedFree(Interleaved);
+        Interleaved = null;
+    }
 
     /// <summary>Start of expert <paramref name="e"/>'s [Rows, Cols] matrix.</summary>
     internal byte* Expert(int e) => Address + e * Rows * RowBytes;

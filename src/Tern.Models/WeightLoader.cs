@@ -3,13 +3,37 @@ using Tern.Kernels;
 
 namespace Tern.Models;
 
-/// <summary>Finds tensors by name and checks their shapes against the hyperparameters, with errors that say which.</summary>
-internal sealed unsafe class WeightLoader(GgufFile file)
+/// <summary>
+/// Finds tensors by name and checks their shapes against the hyperparameters, with errors that say which. Owns the
+/// repacked copies of the Q4_0 matrices it hands out for linear layers.
+/// </summary>
+internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
 {
-    /// <summary>A matrix with GGUF dimensions [cols, rows] (ggml order: the row length first).</summary>
+    private readonly List<Weight> _interleaved = [];
+
+    /// <summary>A linear layer's matrix with GGUF dimensions [cols, rows] (ggml order: the row length first).</summary>
     public Weight Matrix(string name, int cols, int rows) => TryMatrix(name, cols, rows) ?? throw Missing(name);
 
-    public Weight? TryMatrix(string name, int cols, int rows) => Find(name, [cols, rows], 1);
+    public Weight? TryMatrix(string name, int cols, int rows)
+    {
+        var weight = Find(name, [cols, rows], 1);
+        if (weight is { Type.Type: GgmlType.Q4_0 })
+        {
+            // Repacked eight rows at a time for the faster kernel; the file's pages are then needed only for
+            // embedding rows, so they are given back rather than counted twice.
+            weight.Interleave();
+            _interleaved.Add(weight);
+            file.ReleasePages(file.GetTensor(name));
+        }
+
+        return weight;
+    }
+
+    /// <summary>The matrices repacked for the interleaved Q4_0 kernel, in loading order.</summary>
+    public IReadOnlyList<Weight> Interleaved => _interleaved;
+
+    /// <summary>A table whose rows are looked up (token embeddings), kept as stored in the file.</summary>
+    public Weight Table(string name, int cols, int rows) => Find(name, [cols, rows], 1) ?? throw Missing(name);
 
     /// <summary>Experts stacked in a 3-D tensor [cols, rows, experts].</summary>
     public Weight Experts(string name, int cols, int rows, int experts) => Find(name, [cols, rows, experts], experts) ?? throw Missing(name);
@@ -52,4 +76,11 @@ internal sealed unsafe class WeightLoader(GgufFile file)
     }
 
     private ModelLoadException Missing(string name) => new(file.Path, $"tensor {name} is missing");
+
+    public void Dispose()
+    {
+        foreach (var weight in _interleaved)
+            weight.FreeInterleaved();
+        _interleaved.Clear();
+    }
 }

@@ -21,6 +21,23 @@ public sealed class ModelLoadTests : IDisposable
     }
 
     [Fact]
+    public void Q4_0_linear_layers_are_repacked_and_the_embedding_table_is_not()
+    {
+        Weight[] repacked;
+        using (var model = DecoderModel.Load(Source))
+        {
+            var q4_0 = model.File.Tensors.Where(t => t.Type == GgmlType.Q4_0 && t.Name != "token_embd.weight").Select(t => t.Name).ToList();
+            Assert.NotEmpty(q4_0);
+            repacked = [.. model.Weights.Interleaved];
+            var expected = model.File.TryGetTensor("output.weight", out _) ? q4_0 : [.. q4_0, "token_embd.weight"];
+            Assert.Equal(expected.Order(), repacked.Select(w => w.Name).Order());
+            Assert.All(repacked, w => Assert.True(w.IsInterleaved, w.Name));
+        }
+
+        Assert.All(repacked, w => Assert.False(w.IsInterleaved, $"{w.Name} still holds its repacked copy after Dispose"));
+    }
+
+    [Fact]
     public void A_missing_tensor_is_named()
     {
         string path = ModelFiles.Rewrite(Source, _temp.File("missing.gguf"),
