@@ -77,16 +77,8 @@ public sealed unsafe class MatMul
     public void Multiply(QuantType type, byte* weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
         ArgumentNullException.ThrowIfNull(type);
-        ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        var nTokens = Tokens(type.Type, type.BlockSize, rows, cols, x, y);
         var dot = type.Dot ?? throw new NotSupportedException($"no dot product for {type.Type} weights");
-        if (cols % type.BlockSize != 0)
-            throw new ArgumentException($"row length {cols} is not a multiple of the {type.Type} block size {type.BlockSize}", nameof(cols));
-        if (x.Length % cols != 0)
-            throw new ArgumentException($"activations hold {x.Length} floats, not a whole number of rows of {cols}", nameof(x));
-        var nTokens = x.Length / cols;
-        if (y.Length != (long)nTokens * rows)
-            throw new ArgumentException($"output holds {y.Length} floats, [{nTokens}, {rows}] needs {(long)nTokens * rows}", nameof(y));
         if (rows == 0 || nTokens == 0)
             return;
 
@@ -140,15 +132,8 @@ public sealed unsafe class MatMul
     /// </summary>
     public void MultiplyInterleavedQ4_0(byte* weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        if (cols <= 0 || cols % Q4_0.BlockSize != 0)
-            throw new ArgumentException($"row length {cols} is not a positive multiple of the Q4_0 block size {Q4_0.BlockSize}", nameof(cols));
-        if (x.Length % cols != 0)
-            throw new ArgumentException($"activations hold {x.Length} floats, not a whole number of rows of {cols}", nameof(x));
-        var nTokens = x.Length / cols;
-        if (y.Length != (long)nTokens * rows)
-            throw new ArgumentException($"output holds {y.Length} floats, [{nTokens}, {rows}] needs {(long)nTokens * rows}", nameof(y));
-        if (nTokens == 0)
+        var nTokens = Tokens(GgmlType.Q4_0, Q4_0.BlockSize, rows, cols, x, y);
+        if (rows == 0 || nTokens == 0)
             return;
 
         var blocks = cols / Q4_0.BlockSize;
@@ -177,6 +162,21 @@ public sealed unsafe class MatMul
             var chunks = (groups + job.ChunkGroups - 1) / job.ChunkGroups;
             Pool.Run(ref job, chunks, InterleavedQ4_0.Bytes(rows, cols) + (long)activationRowBytes * nTokens * chunks);
         }
+    }
+
+    /// <summary>Checks x [nTokens, cols] and y [nTokens, rows] for rows of whole <paramref name="type"/> blocks; returns nTokens.</summary>
+    private static int Tokens(GgmlType type, int blockSize, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        if (cols % blockSize != 0)
+            throw new ArgumentException($"row length {cols} is not a multiple of the {type} block size {blockSize}", nameof(cols));
+        if (x.Length % cols != 0)
+            throw new ArgumentException($"activations hold {x.Length} floats, not a whole number of rows of {cols}", nameof(x));
+        var nTokens = x.Length / cols;
+        if (y.Length != (long)nTokens * rows)
+            throw new ArgumentException($"output holds {y.Length} floats, [{nTokens}, {rows}] needs {(long)nTokens * rows}", nameof(y));
+        return nTokens;
     }
 
     /// <summary>Quantizes the nTokens rows of x into <see cref="_activations"/>; returns the bytes per row. With

@@ -25,9 +25,7 @@ public class InterleavedQ4_0Tests
     [MemberData(nameof(RowsTokensAndBlocks))]
     public void Kernel_equals_its_scalar_twin_bit_for_bit(int rows, int tokens, int blocks)
     {
-        var rng = new Random(100 * rows + 10 * tokens + blocks);
-        var matrix = RandomBlocks.Make(GgmlType.Q4_0, rows * blocks, rng);
-        var activations = RandomBlocks.Make(GgmlType.Q8_0, tokens * blocks, rng);
+        var (matrix, activations) = RandomCase(0, rows, tokens, blocks);
         if (rows > 8)
         {
             // Scales of every kind a file may hold: zero, subnormal, negative, the largest half.
@@ -46,9 +44,7 @@ public class InterleavedQ4_0Tests
     [MemberData(nameof(RowsTokensAndBlocks))]
     public void A_token_gets_the_same_bits_alone_and_in_a_batch(int rows, int tokens, int blocks)
     {
-        var rng = new Random(7 + 100 * rows + 10 * tokens + blocks);
-        var matrix = RandomBlocks.Make(GgmlType.Q4_0, rows * blocks, rng);
-        var activations = RandomBlocks.Make(GgmlType.Q8_0, tokens * blocks, rng);
+        var (matrix, activations) = RandomCase(7, rows, tokens, blocks);
         var batch = Run(matrix, rows, activations, tokens, scalarTwin: false);
         int rowBytes = blocks * Q8.BytesPerBlock;
         for (int t = 0; t < tokens; t++)
@@ -63,9 +59,7 @@ public class InterleavedQ4_0Tests
     [MemberData(nameof(RowsTokensAndBlocks))]
     public void Results_are_the_q4_0_dot_products(int rows, int tokens, int blocks)
     {
-        var rng = new Random(31 + 100 * rows + 10 * tokens + blocks);
-        var matrix = RandomBlocks.Make(GgmlType.Q4_0, rows * blocks, rng);
-        var activations = RandomBlocks.Make(GgmlType.Q8_0, tokens * blocks, rng);
+        var (matrix, activations) = RandomCase(31, rows, tokens, blocks);
         var results = Run(matrix, rows, activations, tokens, scalarTwin: false);
         int rowBytes = blocks * Q4.BytesPerBlock, activationRowBytes = blocks * Q8.BytesPerBlock;
         for (int r = 0; r < rows; r++)
@@ -204,6 +198,13 @@ public class InterleavedQ4_0Tests
                 Assert.Equal("y", Assert.Throws<ArgumentException>(() => matmul.MultiplyInterleavedQ4_0((byte*)pointer, 8, 64, new float[64], new float[7])).ParamName);
             }
         }
+    }
+
+    /// <summary>Random Q4_0 rows [rows, blocks·32] and Q8_0 activation rows [tokens, blocks·32].</summary>
+    private static (byte[] Matrix, byte[] Activations) RandomCase(int seed, int rows, int tokens, int blocks)
+    {
+        var rng = new Random(seed + 100 * rows + 10 * tokens + blocks);
+        return (RandomBlocks.Make(GgmlType.Q4_0, rows * blocks, rng), RandomBlocks.Make(GgmlType.Q8_0, tokens * blocks, rng));
     }
 
     private static float[] Run(byte[] matrix, int rows, byte[] activations, int tokens, bool scalarTwin)
