@@ -221,14 +221,8 @@ public sealed class MatMulTests
         var y = new float[nTokens * rows];
         using var pool = new WorkerPool(2);
         var matmul = new MatMul(pool);
-        // Warmed up past tiered compilation's call counting, whose work must not land in the measured loop.
-        for (var i = 0; i < 200; i++)
-            matmul.Multiply(GgmlType.Q8_0, weights, rows, cols, x.AsSpan(0, (i % nTokens + 1) * cols), y.AsSpan(0, (i % nTokens + 1) * rows));
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 20; i++)
-            matmul.Multiply(GgmlType.Q8_0, weights, rows, cols, x.AsSpan(0, (i % nTokens + 1) * cols), y.AsSpan(0, (i % nTokens + 1) * rows));
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = Allocations.AfterWarmUp(
+            i => matmul.Multiply(GgmlType.Q8_0, weights, rows, cols, x.AsSpan(0, (i % nTokens + 1) * cols), y.AsSpan(0, (i % nTokens + 1) * rows)), 20);
 
         Assert.Equal(0, allocated);
     }

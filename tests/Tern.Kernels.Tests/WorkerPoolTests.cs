@@ -186,15 +186,7 @@ public sealed class WorkerPoolTests
         using var pool = new WorkerPool(2);
         var hits = new int[64];
         var job = new CountingJob(hits, new int[64], 0);
-        // Warm up past tiered compilation's call-counting threshold (30 calls), whose promotion can allocate on the
-        // calling thread: one call left it inside the measured loop, and the test failed now and then.
-        for (var i = 0; i < 200; i++)
-            pool.Run(ref job, hits.Length);
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++)
-            pool.Run(ref job, hits.Length);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = Allocations.AfterWarmUp(_ => pool.Run(ref job, hits.Length), 100);
 
         Assert.Equal(0, allocated);
     }
