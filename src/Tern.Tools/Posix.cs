@@ -27,6 +27,12 @@ internal static class Posix
 
     public const int SIGKILL = 9;
 
+    /// <summary>S_ISUID | S_ISGID (06000): the mode bits that make a program run as its owner or group.</summary>
+    public const int SetuidOrSetgid = 0xC00;
+
+    /// <summary>The rwx bits of owner, group and others (0777), without setuid, setgid and sticky.</summary>
+    public const int AccessBits = 0x1FF;
+
     public const int O_RDONLY = 0;
     public const int O_WRONLY = 1;
     public const int O_CREAT = 0x40;

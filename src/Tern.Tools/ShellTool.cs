@@ -101,7 +101,10 @@ public sealed class ShellTool : Tool
         };
         return _options.Unsafe
             ? $"UNSAFE shell: commands run without a sandbox, with the server's permissions and network; {limit}"
-            : $"shell sandbox: {setup.Version} ({setup.Executable}); system read-only, workspace read-write, private /tmp, no network; {limit}";
+            : $"shell sandbox: {setup.Version} ({setup.Executable}); system read-only, workspace read-write, private /tmp, no network; {limit}; " +
+              (SeccompFilter.ForThisMachine is null
+                  ? $"NO seccomp filter for {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}: as root, commands can leave setuid files in the workspace"
+                  : "setuid/setgid bits refused (seccomp)");
     }
 
     protected override async Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context)
@@ -125,7 +128,13 @@ public sealed class ShellTool : Tool
 
         var timeout = arguments.GetOptionalInteger("timeout") is long seconds ? TimeSpan.FromSeconds(seconds) : _options.DefaultTimeout;
         using var cgroup = setup.ProcessLimit == ProcessLimitMode.Cgroup ? PidsCgroup.TryCreate(_options.ProcessLimit) : null;
-        var argv = CommandLine(setup, context.Workspace.Root, command, cgroup);
+        using var filter = SeccompFile(out string? filterError);
+        if (filterError is not null)
+        {
+            return ToolResult.Failure(filterError);
+        }
+
+        var argv = CommandLine(setup, context.Workspace.Root, command, cgroup, filter);
         ProcessRun run;
         try
         {
@@ -155,7 +164,27 @@ public sealed class ShellTool : Tool
         return ToolResult.Success(text.ToString());
     }
 
-    private List<string> CommandLine(Setup setup, string workspace, string command, PidsCgroup? cgroup)
+    /// <summary>The setuid filter's file for one sandboxed command; null in unsafe mode, on an architecture without one, or with an error.</summary>
+    private SeccompFilterFile? SeccompFile(out string? error)
+    {
+        error = null;
+        if (_options.Unsafe || SeccompFilter.ForThisMachine is not { } program)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new SeccompFilterFile(program);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"cannot write the sandbox's seccomp filter to {System.IO.Path.GetTempPath()}: {e.Message}";
+            return null;
+        }
+    }
+
+    private List<string> CommandLine(Setup setup, string workspace, string command, PidsCgroup? cgroup, SeccompFilterFile? filter)
     {
         var inner = new List<string>();
         if (setup.DefaultSignals is not null)
@@ -194,7 +223,18 @@ public sealed class ShellTool : Tool
             argv.AddRange(["/bin/sh", "-c", "echo $$ > \"$1\" 2>/dev/null; shift; exec \"$@\"", "tern-shell", cgroup.ProcsFile]);
         }
 
+        if (filter is not null)
+        {
+            // bwrap reads the filter from a descriptor: open the file as fd 3, then exec bwrap.
+            argv.AddRange(["/bin/sh", "-c", "exec 3<\"$1\"; shift; exec \"$@\"", "tern-seccomp", filter.Path]);
+        }
+
         argv.Add(setup.Executable!);
+        if (filter is not null)
+        {
+            argv.AddRange(["--seccomp", "3"]);
+        }
+
         argv.AddRange(["--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "tern-sandbox"]);
         if (setup.Modern)
         {
@@ -378,7 +418,13 @@ public sealed class ShellTool : Tool
         var setup = new Setup(null, bwrap, version.Length > 0 ? version : "bubblewrap", modern, prlimit, env, null, mode);
 
         // One empty run shows whether this kernel lets bwrap build the sandbox (user namespaces may be disabled).
-        var check = RunQuick(CommandLine(setup, System.IO.Path.GetTempPath().TrimEnd('/'), "true", null));
+        using var filter = SeccompFile(out string? filterError);
+        if (filterError is not null)
+        {
+            return Setup.Unavailable(filterError);
+        }
+
+        var check = RunQuick(CommandLine(setup, System.IO.Path.GetTempPath().TrimEnd('/'), "true", null, filter));
         return check.ExitCode == 0
             ? setup
             : Setup.Unavailable($"bubblewrap is installed but cannot create a sandbox on this machine: {check.Output.Trim()}");

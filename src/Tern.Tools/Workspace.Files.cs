@@ -52,7 +52,7 @@ public sealed partial class Workspace
     /// open, verified directory; the bytes go to a new temporary file in the target's directory, which is flushed and
     /// renamed over the target. Readers see the old content or the new one, never a mix, and a failure at any step
     /// leaves the old content and removes the temporary file. Returns true when the file did not exist before.
-    /// The old file's permission bits (and owner, when allowed) are kept.
+    /// The old file's rwx permission bits (and owner, when allowed) are kept; setuid, setgid and sticky bits never are.
     /// </summary>
     /// <param name="beforeRename">Test hook: runs after the temporary file is written, before the rename.</param>
     internal bool WriteAtomically(WorkspaceEntry entry, ReadOnlySpan<byte> content, Action? beforeRename = null)
@@ -108,7 +108,8 @@ public sealed partial class Workspace
         }
 
         string temporary = $".tern-write-{Guid.NewGuid():N}.tmp";
-        int mode = exists && old.IsRegularFile ? old.Permissions : 0x1b6; // 0666 minus the umask for new files
+        // Only the rwx bits are kept: a setuid or setgid bit on new content would run it as the old file's owner or group.
+        int mode = exists && old.IsRegularFile ? old.Permissions & Posix.AccessBits : 0x1b6; // 0666 minus the umask for new files
         var handle = Posix.Open(directory, temporary, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOFOLLOW, mode, out int errno);
         if (handle.IsInvalid)
         {
@@ -123,11 +124,12 @@ public sealed partial class Workspace
                 stream.Write(content);
                 if (exists && old.IsRegularFile)
                 {
-                    Posix.ChangeMode(handle, old.Permissions);
                     if (Posix.IsRoot)
                     {
                         Posix.ChangeOwner(handle, old.Uid, old.Gid);
                     }
+
+                    Posix.ChangeMode(handle, mode);
                 }
 
                 stream.Flush(flushToDisk: true);
