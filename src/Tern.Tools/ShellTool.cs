@@ -23,7 +23,8 @@ public enum ProcessLimitMode
 /// marker) and exit code. The sandbox: /usr (and the /bin, /lib... links or directories) and a short list of /etc
 /// files read-only, nothing else of the host (no /home, /root, /var, /run, /sys); the workspace read-write at its own
 /// path and the working directory; a private /tmp; fresh /proc and minimal /dev; new user, PID, network (loopback
-/// only), IPC, UTS and cgroup namespaces; no capabilities and no further user namespaces; a new session (no
+/// only), IPC, UTS and cgroup namespaces; no capabilities and no further user namespaces; no setuid or setgid bits
+/// (<see cref="SeccompFilter"/>: as root, sandbox root is host root and owns what it creates); a new session (no
 /// terminal); an environment of PATH, HOME (the workspace), LANG=C.UTF-8 and TMPDIR only; RLIMIT_AS, RLIMIT_FSIZE,
 /// no core dumps and a process limit (see <see cref="ProcessLimitMode"/>). When the command finishes or its
 /// wall-clock timeout passes, everything it started dies with the PID namespace. Without bwrap the tool refuses and
