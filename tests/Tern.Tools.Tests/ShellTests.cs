@@ -220,8 +220,8 @@ public sealed class ShellTests
         bool cgroupUsable = false;
         if (Posix.IsRoot)
         {
-            using var probe = PidsCgroup.TryCreate(10);
-            cgroupUsable = probe is not null;
+            using var probe = CommandCgroup.TryCreate(10, null);
+            cgroupUsable = probe?.LimitsProcesses == true;
         }
 
         // RLIMIT_NPROC binds every user but root; root needs a pids cgroup it can create.
