@@ -81,8 +81,10 @@ public sealed class WorkspaceQuota
         }
     }
 
-    /// <summary>"12.5 MiB of 1 GiB in use".</summary>
-    public string Describe(WorkspaceUsage usage) => $"{(usage.Complete ? "" : "at least ")}{Size(usage.Bytes)} of {Size(LimitBytes)} in use";
+    /// <summary>"12.5 MiB of 1 GiB in use", or "32 MiB of 32 MiB in use, 4 KiB over".</summary>
+    public string Describe(WorkspaceUsage usage) =>
+        $"{(usage.Complete ? "" : "at least ")}{Size(usage.Bytes)} of {Size(LimitBytes)} in use" +
+        (usage.Bytes > LimitBytes ? $", {Size(usage.Bytes - LimitBytes)} over" : "");
 
     /// <summary>Throws <see cref="ToolSandboxException"/> when adding <paramref name="growth"/> bytes would take the workspace over the limit.</summary>
     internal void CheckGrowth(long growth, string tool, string shown)
