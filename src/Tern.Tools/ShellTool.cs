@@ -72,6 +72,13 @@ public sealed class ShellTool : Tool
             throw new ArgumentException("the shell timeouts must be positive, with the default at most the maximum", nameof(options));
         }
 
+        if (_options.ProcessLimit < 1 || _options.MemoryLimitBytes < 1 || _options.MinProcessMemoryBytes < 1 || _options.FileSizeLimitBytes < 0
+            || _options.QuotaCheckInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException(
+                "the shell's process limit, memory limits and quota check interval must be positive and its file-size limit not negative", nameof(options));
+        }
+
         _setup = new Lazy<Setup>(Prepare, LazyThreadSafetyMode.ExecutionAndPublication);
         Parameters =
         [

@@ -89,6 +89,17 @@ public sealed class ShellLimitTests
     }
 
     [Fact]
+    public void Limits_that_are_not_positive_are_refused()
+    {
+        foreach (var options in (ShellOptions[])[new() { ProcessLimit = 0 }, new() { MemoryLimitBytes = 0 }, new() { MinProcessMemoryBytes = -1 },
+                     new() { FileSizeLimitBytes = -1 }, new() { QuotaCheckInterval = TimeSpan.Zero }])
+        {
+            var e = Assert.Throws<ArgumentException>(() => new ShellTool(options));
+            Assert.StartsWith("the shell's process limit, memory limits and quota check interval must be positive", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_call_writing_many_files_is_stopped_at_the_workspace_quota()
     {
         using var h = Sandboxed(quota: 32 * MiB);
