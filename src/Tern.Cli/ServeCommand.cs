@@ -28,9 +28,10 @@ public static class ServeCommand
         var maxToolSteps = new Option<int>("--max-tool-steps") { Description = "tool rounds per request", DefaultValueFactory = _ => 8 };
         var auditLog = new Option<string?>("--audit-log") { Description = "append every tool call to this file as JSON lines" };
         var unsafeShell = new Option<bool>("--unsafe-shell") { Description = "run the shell tool without the bubblewrap sandbox" };
+        var workspaceQuota = new Option<string?>("--workspace-quota") { Description = "most disk the workspace may take, e.g. 1G, 512M or bytes (default: its size at start plus 1G)" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
-            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
+            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell, workspaceQuota,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -53,6 +54,7 @@ public static class ServeCommand
                 MaxToolSteps = Check(parse.GetValue(maxToolSteps), 1, 64, "--max-tool-steps"),
                 AuditLog = parse.GetValue(auditLog),
                 UnsafeShell = parse.GetValue(unsafeShell),
+                WorkspaceQuotaBytes = parse.GetValue(workspaceQuota) is { } quota ? ParseSize(quota, "--workspace-quota") : null,
             };
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
@@ -69,6 +71,22 @@ public static class ServeCommand
     {
         TernCommand.ParseKvType(name, flag);
         return name;
+    }
+
+    /// <summary>A size such as 1G, 512M, 64k or 1048576 (binary units, an optional B or iB after the letter), positive.</summary>
+    internal static long ParseSize(string text, string flag)
+    {
+        string t = text.Trim().ToUpperInvariant();
+        t = t.EndsWith("IB", StringComparison.Ordinal) ? t[..^2] : t.Length > 1 && t.EndsWith('B') ? t[..^1] : t;
+        int shift = t.Length == 0 ? 0 : t[^1] switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
+        string digits = shift == 0 ? t : t[..^1];
+        if (!long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value)
+            || value <= 0 || value > long.MaxValue >> shift)
+        {
+            throw new ArgumentException($"{flag} must be a positive size such as 1G, 512M or a number of bytes, got '{text}'");
+        }
+
+        return value << shift;
     }
 
     private static int Check(int value, int min, int max, string flag) =>

@@ -39,6 +39,9 @@ public sealed record ServerOptions
     /// <summary>Run the shell tool without bubblewrap (announced loudly at start).</summary>
     public bool UnsafeShell { get; init; }
 
+    /// <summary>Most disk the workspace may take; null for its size at start plus 1 GiB.</summary>
+    public long? WorkspaceQuotaBytes { get; init; }
+
     /// <summary>Largest request body accepted (413 above).</summary>
     public long MaxBodyBytes { get; init; } = 8 << 20;
 }

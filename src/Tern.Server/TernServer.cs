@@ -144,8 +144,11 @@ public sealed class TernServer : IAsyncDisposable
             WorkspaceRoot = options.Workspace ?? Directory.GetCurrentDirectory(),
             AuditLogPath = options.AuditLog,
             Shell = new ShellOptions { Unsafe = options.UnsafeShell, DefaultTimeout = timeout },
+            WorkspaceQuotaBytes = options.WorkspaceQuotaBytes,
         });
-        log.WriteLine($"tools: {string.Join(", ", tools.Tools.Select(t => t.Name))}; workspace {tools.Workspace.Root}");
+        var quota = tools.Workspace.Quota;
+        log.WriteLine($"tools: {string.Join(", ", tools.Tools.Select(t => t.Name))}; workspace {tools.Workspace.Root} " +
+                      $"(quota {WorkspaceQuota.Size(quota.LimitBytes)}, {quota.Describe(quota.Current())}); at most {tools.MaxConcurrentCalls} calls at once");
         if (tools.Find("shell") is ShellTool shell)
             log.WriteLine($"shell: {shell.DescribeSandbox()}");
         if (options.UnsafeShell)

@@ -6,7 +6,8 @@ namespace Tern.Tools;
 /// <c>edit_file(path, old_text, new_text)</c>: replaces the one occurrence of <c>old_text</c> and returns a short
 /// unified diff. When <c>old_text</c> occurs zero or several times nothing changes and the error says how many times
 /// (and on which lines). Files with CRLF line endings accept <c>old_text</c>/<c>new_text</c> written with plain LF.
-/// The write is atomic, like write_file's, and a UTF-8 byte order mark is kept.
+/// The write is atomic, like write_file's, and a UTF-8 byte order mark is kept; an edit that would take the workspace
+/// over its quota is refused.
 /// </summary>
 public sealed class EditFileTool : Tool
 {
@@ -88,7 +89,10 @@ public sealed class EditFileTool : Tool
             return ToolResult.Failure($"the edited file would be {output.Length} bytes; edit_file writes at most {_limits.MaxWriteBytes} bytes");
         }
 
+        long growth = output.Length - bytes.Length;
+        workspace.Quota.CheckGrowth(growth, Name, entry.Shown);
         workspace.WriteAtomically(entry, output);
+        workspace.Quota.Charge(growth);
         var result = new StringBuilder();
         result.Append("edited ").Append(entry.RelativePath).Append(": replaced 1 occurrence at line ").Append(LineOf(text, index)).Append('\n');
         result.Append(UnifiedDiff.ForReplacement(entry.RelativePath, text, index, oldText.Length, newText));

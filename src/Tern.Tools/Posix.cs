@@ -128,7 +128,12 @@ internal static class Posix
         }
 
         errno = 0;
-        status = new FileStatus(buffer.Mode & 0xFFFF, buffer.LinkCount, buffer.Size, buffer.Uid, buffer.Gid);
+        status = new FileStatus(buffer.Mode & 0xFFFF, buffer.LinkCount, buffer.Size, buffer.Uid, buffer.Gid)
+        {
+            Blocks = buffer.Blocks,
+            Inode = buffer.Inode,
+            Device = ((ulong)buffer.DeviceMajor << 32) | buffer.DeviceMinor,
+        };
         return true;
     }
 
@@ -231,8 +236,20 @@ internal static class Posix
         [FieldOffset(28)]
         public ushort Mode;
 
+        [FieldOffset(32)]
+        public ulong Inode;
+
         [FieldOffset(40)]
         public ulong Size;
+
+        [FieldOffset(48)]
+        public ulong Blocks;
+
+        [FieldOffset(136)]
+        public uint DeviceMajor;
+
+        [FieldOffset(140)]
+        public uint DeviceMinor;
     }
 
     [DllImport("libc", SetLastError = true)]
@@ -279,6 +296,14 @@ internal static class Posix
 internal readonly record struct FileStatus(int Mode, uint LinkCount, ulong Size, uint Uid, uint Gid)
 {
     private const int TypeMask = 0xF000;
+
+    /// <summary>512-byte blocks allocated (st_blocks): the disk a file really takes, sparse or not.</summary>
+    public ulong Blocks { get; init; }
+
+    public ulong Inode { get; init; }
+
+    /// <summary>The file system's device number (major in the high 32 bits).</summary>
+    public ulong Device { get; init; }
 
     public bool IsRegularFile => (Mode & TypeMask) == 0x8000;
 

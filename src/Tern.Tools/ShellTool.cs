@@ -17,6 +17,19 @@ public enum ProcessLimitMode
     Cgroup,
 }
 
+/// <summary>How the shell tool bounds the memory of a command (see <see cref="ShellOptions.MemoryLimitBytes"/>).</summary>
+public enum MemoryLimitMode
+{
+    /// <summary>RLIMIT_AS of the whole limit on each process, and nothing bounds their number: the total is unbounded.</summary>
+    PerProcess,
+
+    /// <summary>RLIMIT_AS of the limit divided by the process limit on each process, so all of them stay within it.</summary>
+    Divided,
+
+    /// <summary>A memory cgroup per command holds all its processes (swap included).</summary>
+    Cgroup,
+}
+
 /// <summary>
 /// <c>shell(command, timeout?)</c>: runs <c>sh -c command</c> in the workspace under bubblewrap and returns its
 /// combined stdout and stderr (capped at <see cref="ShellOptions.MaxOutputBytes"/>, the middle cut out with a
@@ -25,10 +38,15 @@ public enum ProcessLimitMode
 /// path and the working directory; a private /tmp; fresh /proc and minimal /dev; new user, PID, network (loopback
 /// only), IPC, UTS and cgroup namespaces; no capabilities and no further user namespaces; no setuid or setgid bits
 /// (<see cref="SeccompFilter"/>: as root, sandbox root is host root and owns what it creates); a new session (no
-/// terminal); an environment of PATH, HOME (the workspace), LANG=C.UTF-8 and TMPDIR only; RLIMIT_AS, RLIMIT_FSIZE,
-/// no core dumps and a process limit (see <see cref="ProcessLimitMode"/>). When the command finishes or its
-/// wall-clock timeout passes, everything it started dies with the PID namespace. Without bwrap the tool refuses and
-/// says how to install it, unless <see cref="ShellOptions.Unsafe"/> is set.
+/// terminal); an environment of PATH, HOME (the workspace), LANG=C.UTF-8 and TMPDIR only; a memory limit for the
+/// whole command (see <see cref="MemoryLimitMode"/>), a process limit (see <see cref="ProcessLimitMode"/>) and no core
+/// dumps. When the command finishes or its wall-clock timeout passes, everything it started dies with the PID
+/// namespace. Without bwrap the tool refuses and says how to install it, unless <see cref="ShellOptions.Unsafe"/> is set.
+/// <para>The workspace quota (<see cref="WorkspaceQuota"/>): each file a process writes is capped (RLIMIT_FSIZE, with
+/// SIGXFSZ ignored so writes fail with "File too large") at what is left of the quota when the command starts, and a
+/// watcher measures the workspace while it runs and kills the command when it goes over (the overshoot is what it
+/// wrote since the last measurement). A command that starts with the workspace over its quota still runs, so it can
+/// delete files, but cannot write (every file is capped at 0 bytes) and is stopped if the workspace grows.</para>
 /// </summary>
 public sealed class ShellTool : Tool
 {
@@ -53,6 +71,13 @@ public sealed class ShellTool : Tool
         if (_options.DefaultTimeout <= TimeSpan.Zero || _options.MaxTimeout < _options.DefaultTimeout)
         {
             throw new ArgumentException("the shell timeouts must be positive, with the default at most the maximum", nameof(options));
+        }
+
+        if (_options.ProcessLimit < 1 || _options.MemoryLimitBytes < 1 || _options.MinProcessMemoryBytes < 1 || _options.FileSizeLimitBytes < 0
+            || _options.QuotaCheckInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException(
+                "the shell's process limit, memory limits and quota check interval must be positive and its file-size limit not negative", nameof(options));
         }
 
         _setup = new Lazy<Setup>(Prepare, LazyThreadSafetyMode.ExecutionAndPublication);
@@ -85,6 +110,9 @@ public sealed class ShellTool : Tool
     /// <summary>How the process limit is enforced on this machine.</summary>
     public ProcessLimitMode ProcessLimit => _setup.Value.ProcessLimit;
 
+    /// <summary>How the memory limit is enforced on this machine.</summary>
+    public MemoryLimitMode MemoryLimit => _setup.Value.MemoryLimit;
+
     /// <summary>One line for the server's start-up banner: what confines the commands, or why they cannot run.</summary>
     public string DescribeSandbox()
     {
@@ -94,12 +122,20 @@ public sealed class ShellTool : Tool
             return "shell unavailable: " + setup.Error;
         }
 
-        string limit = setup.ProcessLimit switch
+        string processes = setup.ProcessLimit switch
         {
-            ProcessLimitMode.Rlimit => $"at most {_options.ProcessLimit} processes (RLIMIT_NPROC)",
-            ProcessLimitMode.Cgroup => $"at most {_options.ProcessLimit} processes (pids cgroup)",
+            ProcessLimitMode.Rlimit => $"at most {setup.MaxProcesses} processes (RLIMIT_NPROC)",
+            ProcessLimitMode.Cgroup => $"at most {setup.MaxProcesses} processes (pids cgroup)",
             _ => "no process-count limit (only the timeout" + (_options.Unsafe ? ")" : " and the PID namespace)"),
         };
+        string memory = setup.MemoryLimit switch
+        {
+            MemoryLimitMode.Cgroup => $"at most {WorkspaceQuota.Size(_options.MemoryLimitBytes)} of memory per command, all its processes together (memory cgroup)",
+            MemoryLimitMode.Divided => $"{WorkspaceQuota.Size(setup.AddressSpace!.Value)} of address space per process (RLIMIT_AS), " +
+                                       $"{WorkspaceQuota.Size(_options.MemoryLimitBytes)} over all of them",
+            _ => $"{WorkspaceQuota.Size(_options.MemoryLimitBytes)} of address space per process (RLIMIT_AS), their total unbounded",
+        };
+        string limit = $"{processes}; {memory}; files up to {WorkspaceQuota.Size(_options.FileSizeLimitBytes)} and within the workspace quota";
         return _options.Unsafe
             ? $"UNSAFE shell: commands run without a sandbox, with the server's permissions and network; {limit}"
             : $"shell sandbox: {setup.Version} ({setup.Executable}); system read-only, workspace read-write, private /tmp, no network; {limit}; " +
@@ -128,33 +164,66 @@ public sealed class ShellTool : Tool
         }
 
         var timeout = arguments.GetOptionalInteger("timeout") is long seconds ? TimeSpan.FromSeconds(seconds) : _options.DefaultTimeout;
-        using var cgroup = setup.ProcessLimit == ProcessLimitMode.Cgroup ? PidsCgroup.TryCreate(_options.ProcessLimit) : null;
+        bool pids = setup.ProcessLimit == ProcessLimitMode.Cgroup;
+        bool memory = setup.MemoryLimit == MemoryLimitMode.Cgroup;
+        using var cgroup = pids || memory ? CommandCgroup.TryCreate(pids ? setup.MaxProcesses : null, memory ? _options.MemoryLimitBytes : null) : null;
+        if ((pids || memory) && (cgroup is null || cgroup.LimitsProcesses != pids || cgroup.LimitsMemory != memory))
+        {
+            return ToolResult.Failure("cannot create the cgroup that limits the command's processes and memory; the command was not run");
+        }
+
+        var quota = context.Workspace.Quota;
+        var atStart = quota.Measure();
+        long fileLimit = Math.Min(_options.FileSizeLimitBytes, Math.Max(0, quota.LimitBytes - atStart.Bytes));
         using var filter = SeccompFile(out string? filterError);
         if (filterError is not null)
         {
             return ToolResult.Failure(filterError);
         }
 
-        var argv = CommandLine(setup, context.Workspace.Root, command, cgroup, filter);
+        var argv = CommandLine(setup, context.Workspace.Root, command, cgroup, filter, fileLimit);
         ProcessRun run;
         try
         {
-            run = await RunProcessAsync(argv, context.Workspace.Root, timeout, cgroup, context.CancellationToken).ConfigureAwait(false);
+            var watch = new QuotaWatch(quota, Math.Max(quota.LimitBytes, atStart.Bytes));
+            run = await RunProcessAsync(argv, context.Workspace.Root, timeout, cgroup, watch, context.CancellationToken).ConfigureAwait(false);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             return ToolResult.Failure($"cannot start {argv[0]}: {e.Message}");
         }
+        finally
+        {
+            quota.Invalidate();
+        }
 
-        return Report(run, timeout);
+        return Report(run, timeout, quota, atStart);
     }
 
-    private ToolResult Report(ProcessRun run, TimeSpan timeout)
+    private ToolResult Report(ProcessRun run, TimeSpan timeout, WorkspaceQuota quota, WorkspaceUsage atStart)
     {
         var text = new StringBuilder(run.Output.TotalBytes == 0 ? "(no output)" : run.Output.Render());
         string cut = run.Output.WasCut
             ? $"; the output was {run.Output.TotalBytes} bytes, only its first and last {_options.MaxOutputBytes / 2} bytes are shown"
             : "";
+        if (run.MemoryKills > 0)
+        {
+            AppendNote(text, $"the command reached its memory limit of {WorkspaceQuota.Size(_options.MemoryLimitBytes)}: " +
+                             $"the kernel killed {run.MemoryKills} of its processes");
+        }
+
+        if (run.OverQuota is { } usage)
+        {
+            string reason = $"the workspace went over its quota ({quota.Describe(usage)})";
+            AppendNote(text, $"{reason}: the command and every process it started were killed; delete files to make room{cut}");
+            return ToolResult.Failure(reason, text.ToString());
+        }
+
+        if (atStart.Bytes >= quota.LimitBytes)
+        {
+            AppendNote(text, $"the workspace is over its quota ({quota.Describe(atStart)}), so this command could not write files; delete files to make room");
+        }
+
         if (run.TimedOut)
         {
             AppendNote(text, $"timed out after {timeout.TotalSeconds:0.###} s: the command and every process it started were killed{cut}");
@@ -185,31 +254,36 @@ public sealed class ShellTool : Tool
         }
     }
 
-    private List<string> CommandLine(Setup setup, string workspace, string command, PidsCgroup? cgroup, SeccompFilterFile? filter)
+    private List<string> CommandLine(Setup setup, string workspace, string command, CommandCgroup? cgroup, SeccompFilterFile? filter, long fileLimit)
     {
         var inner = new List<string>();
         if (setup.DefaultSignals is not null)
         {
             // .NET ignores SIGPIPE and children inherit that; without this `yes | head` reports broken pipes.
-            inner.AddRange([setup.DefaultSignals, "--default-signal=PIPE"]);
+            // SIGXFSZ ignored: a write past the file-size limit fails with EFBIG ("File too large") instead of killing.
+            inner.AddRange([setup.DefaultSignals, "--default-signal=PIPE", "--ignore-signal=XFSZ"]);
         }
 
-        string memoryLimit = _options.MemoryLimitBytes.ToString(CultureInfo.InvariantCulture);
-        string fileLimit = _options.FileSizeLimitBytes.ToString(CultureInfo.InvariantCulture);
         if (setup.Prlimit is not null)
         {
             inner.Add(setup.Prlimit);
             if (!_options.Unsafe)
             {
                 // In unsafe mode RLIMIT_NPROC would count every process of the server's user, not just the command's.
-                inner.Add($"--nproc={_options.ProcessLimit}");
+                inner.Add($"--nproc={setup.MaxProcesses}");
             }
 
-            inner.AddRange([$"--as={memoryLimit}", $"--fsize={fileLimit}", "--core=0", "--", "/bin/sh", "-c", command]);
+            if (setup.AddressSpace is long addressSpace)
+            {
+                inner.Add(string.Create(CultureInfo.InvariantCulture, $"--as={addressSpace}"));
+            }
+
+            inner.AddRange([string.Create(CultureInfo.InvariantCulture, $"--fsize={fileLimit}"), "--core=0", "--", "/bin/sh", "-c", command]);
         }
         else
         {
-            inner.AddRange(["/bin/sh", "-c", $"ulimit -v {_options.MemoryLimitBytes / 1024} 2>/dev/null; ulimit -f {_options.FileSizeLimitBytes / 512} 2>/dev/null; exec /bin/sh -c \"$1\"", "sh", command]);
+            string addressSpace = setup.AddressSpace is long bytes ? $"ulimit -v {bytes / 1024} 2>/dev/null; " : "";
+            inner.AddRange(["/bin/sh", "-c", $"{addressSpace}ulimit -f {fileLimit / 512} 2>/dev/null; exec /bin/sh -c \"$1\"", "sh", command]);
         }
 
         if (_options.Unsafe)
@@ -220,8 +294,10 @@ public sealed class ShellTool : Tool
         var argv = new List<string>();
         if (cgroup is not null)
         {
-            // Join the cgroup before bwrap starts, so every process of the sandbox is counted.
-            argv.AddRange(["/bin/sh", "-c", "echo $$ > \"$1\" 2>/dev/null; shift; exec \"$@\"", "tern-shell", cgroup.ProcsFile]);
+            // Join the cgroup (one directory per v1 hierarchy) before bwrap starts, so every process of the sandbox is counted.
+            argv.AddRange(["/bin/sh", "-c", "while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit 125; shift; done; shift; exec \"$@\"", "tern-shell"]);
+            argv.AddRange(cgroup.ProcsFiles);
+            argv.Add("--");
         }
 
         if (filter is not null)
@@ -284,7 +360,8 @@ public sealed class ShellTool : Tool
         return argv;
     }
 
-    private async Task<ProcessRun> RunProcessAsync(List<string> argv, string workspace, TimeSpan timeout, PidsCgroup? cgroup, CancellationToken cancellationToken)
+    private async Task<ProcessRun> RunProcessAsync(
+        List<string> argv, string workspace, TimeSpan timeout, CommandCgroup? cgroup, QuotaWatch watch, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(argv[0])
         {
@@ -311,19 +388,24 @@ public sealed class ShellTool : Tool
         process.StandardInput.Close();
         var pumps = Task.WhenAll(PumpAsync(process.StandardOutput.BaseStream, output), PumpAsync(process.StandardError.BaseStream, output));
 
-        bool timedOut = false;
+        bool killed = false;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
+        using var exited = new CancellationTokenSource();
+        var watcher = WatchQuotaAsync(watch, deadline, exited.Token);
         try
         {
             await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            timedOut = !cancellationToken.IsCancellationRequested;
+            killed = true;
             Kill(process, cgroup);
             await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         }
+
+        await exited.CancelAsync().ConfigureAwait(false);
+        var overQuota = await watcher.ConfigureAwait(false);
 
         if (OwnProcessGroup)
         {
@@ -336,13 +418,43 @@ public sealed class ShellTool : Tool
         // Whatever still holds the pipes open is dead or orphaned; do not wait for it forever.
         await Task.WhenAny(pumps, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
-        return new ProcessRun(output, timedOut ? null : process.ExitCode);
+        return new ProcessRun(output, killed ? null : process.ExitCode, overQuota, cgroup?.MemoryKills() ?? 0);
+    }
+
+    /// <summary>
+    /// Measures the workspace while the command runs (every <see cref="ShellOptions.QuotaCheckInterval"/>, or twice
+    /// as long as the last walk took); past the threshold it ends the wait through <paramref name="deadline"/> and
+    /// returns the usage it saw. Null when the command ended first.
+    /// </summary>
+    private async Task<WorkspaceUsage?> WatchQuotaAsync(QuotaWatch watch, CancellationTokenSource deadline, CancellationToken exited)
+    {
+        var pause = _options.QuotaCheckInterval;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(pause, exited).ConfigureAwait(false);
+                long started = Stopwatch.GetTimestamp();
+                var usage = await Task.Run(watch.Quota.Measure, exited).ConfigureAwait(false);
+                if (usage.Bytes > watch.ThresholdBytes)
+                {
+                    await deadline.CancelAsync().ConfigureAwait(false);
+                    return usage;
+                }
+
+                pause = TimeSpan.FromTicks(Math.Max(_options.QuotaCheckInterval.Ticks, 2 * Stopwatch.GetElapsedTime(started).Ticks));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Unsafe mode started the command through setsid, so its pid is also its process group's id.</summary>
     private bool OwnProcessGroup => _options.Unsafe && _setup.Value.Setsid is not null;
 
-    private void Kill(Process process, PidsCgroup? cgroup)
+    private void Kill(Process process, CommandCgroup? cgroup)
     {
         if (OwnProcessGroup)
         {
@@ -388,10 +500,10 @@ public sealed class ShellTool : Tool
         // Inside the sandbox only /usr, /bin and /sbin are visible, so prlimit must live there.
         string? prlimit = FindExecutable("prlimit", null);
         string? env = FindExecutable("env", null);
-        env = env is not null && RunQuick([env, "--default-signal=PIPE", "true"]).ExitCode == 0 ? env : null;
+        env = env is not null && RunQuick([env, "--default-signal=PIPE", "--ignore-signal=XFSZ", "true"]).ExitCode == 0 ? env : null;
         if (_options.Unsafe)
         {
-            return new Setup(null, null, "none", false, prlimit, env, FindExecutable("setsid", null), ProcessLimitMode.None);
+            return WithLimits(new Setup(null, null, "none", false, prlimit, env, FindExecutable("setsid", null), ProcessLimitMode.None), memoryCgroup: false);
         }
 
         string? bwrap = _options.BubblewrapPath ?? FindExecutable("bwrap", System.Environment.GetEnvironmentVariable("PATH"));
@@ -406,17 +518,20 @@ public sealed class ShellTool : Tool
         string version = RunQuick([bwrap, "--version"]).Output.Trim();
         bool modern = ParseVersion(version) >= new Version(0, 8);
         var mode = ProcessLimitMode.None;
+        bool memoryCgroup = false;
         if (Posix.IsRoot)
         {
-            using var probe = _options.UsePidsCgroup ? PidsCgroup.TryCreate(_options.ProcessLimit) : null;
-            mode = probe is null ? ProcessLimitMode.None : ProcessLimitMode.Cgroup;
+            using var probe = CommandCgroup.TryCreate(
+                _options.UsePidsCgroup ? _options.ProcessLimit : null, _options.UseMemoryCgroup ? _options.MemoryLimitBytes : null);
+            mode = probe?.LimitsProcesses == true ? ProcessLimitMode.Cgroup : ProcessLimitMode.None;
+            memoryCgroup = probe?.LimitsMemory == true;
         }
         else if (prlimit is not null)
         {
             mode = ProcessLimitMode.Rlimit;
         }
 
-        var setup = new Setup(null, bwrap, version.Length > 0 ? version : "bubblewrap", modern, prlimit, env, null, mode);
+        var setup = WithLimits(new Setup(null, bwrap, version.Length > 0 ? version : "bubblewrap", modern, prlimit, env, null, mode), memoryCgroup);
 
         // One empty run shows whether this kernel lets bwrap build the sandbox (user namespaces may be disabled).
         using var filter = SeccompFile(out string? filterError);
@@ -425,10 +540,29 @@ public sealed class ShellTool : Tool
             return Setup.Unavailable(filterError);
         }
 
-        var check = RunQuick(CommandLine(setup, System.IO.Path.GetTempPath().TrimEnd('/'), "true", null, filter));
+        var check = RunQuick(CommandLine(setup, System.IO.Path.GetTempPath().TrimEnd('/'), "true", null, filter, _options.FileSizeLimitBytes));
         return check.ExitCode == 0
             ? setup
             : Setup.Unavailable($"bubblewrap is installed but cannot create a sandbox on this machine: {check.Output.Trim()}");
+    }
+
+    /// <summary>The process count and per-process address space that keep a command within the memory limit.</summary>
+    private Setup WithLimits(Setup setup, bool memoryCgroup)
+    {
+        if (memoryCgroup)
+        {
+            return setup with { MemoryLimit = MemoryLimitMode.Cgroup, MaxProcesses = _options.ProcessLimit };
+        }
+
+        if (setup.ProcessLimit == ProcessLimitMode.None)
+        {
+            return setup with { MemoryLimit = MemoryLimitMode.PerProcess, MaxProcesses = _options.ProcessLimit, AddressSpace = _options.MemoryLimitBytes };
+        }
+
+        // Fewer processes, each with at least the minimum: processes × address space stays within the limit.
+        long each = Math.Max(_options.MemoryLimitBytes / _options.ProcessLimit, _options.MinProcessMemoryBytes);
+        int processes = (int)Math.Clamp(_options.MemoryLimitBytes / each, 1, _options.ProcessLimit);
+        return setup with { MemoryLimit = MemoryLimitMode.Divided, MaxProcesses = processes, AddressSpace = _options.MemoryLimitBytes / processes };
     }
 
     private static (int ExitCode, string Output) RunQuick(List<string> argv)
@@ -480,15 +614,29 @@ public sealed class ShellTool : Tool
         return null;
     }
 
-    /// <param name="DefaultSignals">GNU env, when it supports --default-signal.</param>
+    /// <param name="DefaultSignals">GNU env, when it supports --default-signal and --ignore-signal.</param>
     private sealed record Setup(
         string? Error, string? Executable, string Version, bool Modern, string? Prlimit, string? DefaultSignals, string? Setsid, ProcessLimitMode ProcessLimit)
     {
+        public MemoryLimitMode MemoryLimit { get; init; }
+
+        /// <summary>The process limit in force (the option's, or fewer for <see cref="MemoryLimitMode.Divided"/>).</summary>
+        public int MaxProcesses { get; init; }
+
+        /// <summary>RLIMIT_AS per process, or null for none (the memory cgroup holds the total).</summary>
+        public long? AddressSpace { get; init; }
+
         public static Setup Unavailable(string error) => new(error, null, "", false, null, null, null, ProcessLimitMode.None);
     }
 
-    private sealed record ProcessRun(OutputCapture Output, int? ExitCode)
+    /// <summary>The workspace quota a running command is held to; <paramref name="ThresholdBytes"/> is the usage that stops it.</summary>
+    private sealed record QuotaWatch(WorkspaceQuota Quota, long ThresholdBytes);
+
+    /// <param name="ExitCode">Null when the command was killed (timeout, cancellation or the quota).</param>
+    /// <param name="OverQuota">The usage that stopped the command, when the quota did.</param>
+    /// <param name="MemoryKills">Processes the kernel killed at the memory cgroup's limit.</param>
+    private sealed record ProcessRun(OutputCapture Output, int? ExitCode, WorkspaceUsage? OverQuota, int MemoryKills)
     {
-        public bool TimedOut => ExitCode is null;
+        public bool TimedOut => ExitCode is null && OverQuota is null;
     }
 }

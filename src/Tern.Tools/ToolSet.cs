@@ -9,7 +9,8 @@ namespace Tern.Tools;
 /// never throws for anything the model sent (unknown tool, malformed or hostile arguments, a refused path, a failing
 /// command): those come back as error results the model can read. Only programmer errors (null name or request id)
 /// and cancellation by the caller throw. Every call, failed or not, is appended to the audit log when there is one.
-/// Thread-safe.
+/// At most <c>maxConcurrentCalls</c> calls run at once; the others wait (cancellably) for a slot, and fail with a
+/// clear message after <c>callSlotWait</c>. Thread-safe.
 /// </summary>
 public sealed class ToolSet
 {
@@ -18,13 +19,26 @@ public sealed class ToolSet
 
     private static readonly JsonDocumentOptions ArgumentsJson = new() { MaxDepth = 64 };
 
+    public const int DefaultMaxConcurrentCalls = 4;
+
+    public static readonly TimeSpan DefaultCallSlotWait = TimeSpan.FromSeconds(60);
+
     private readonly Dictionary<string, Tool> _byName;
     private readonly TimeProvider _clock;
+    private readonly SemaphoreSlim _slots;
+    private readonly TimeSpan _slotWait;
 
-    public ToolSet(IEnumerable<Tool> tools, Workspace workspace, TimeProvider? clock = null, AuditLog? auditLog = null)
+    public ToolSet(
+        IEnumerable<Tool> tools, Workspace workspace, TimeProvider? clock = null, AuditLog? auditLog = null,
+        int maxConcurrentCalls = DefaultMaxConcurrentCalls, TimeSpan? callSlotWait = null)
     {
         ArgumentNullException.ThrowIfNull(tools);
         ArgumentNullException.ThrowIfNull(workspace);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentCalls, 1);
+        _slotWait = callSlotWait ?? DefaultCallSlotWait;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_slotWait, TimeSpan.Zero, nameof(callSlotWait));
+        _slots = new SemaphoreSlim(maxConcurrentCalls, maxConcurrentCalls);
+        MaxConcurrentCalls = maxConcurrentCalls;
         Tools = [.. tools];
         _byName = new Dictionary<string, Tool>(StringComparer.Ordinal);
         foreach (var tool in Tools)
@@ -46,6 +60,8 @@ public sealed class ToolSet
     public static IReadOnlyList<string> KnownTools { get; } = ["read_file", "write_file", "edit_file", "grep", "shell", "time"];
 
     public IReadOnlyList<Tool> Tools { get; }
+
+    public int MaxConcurrentCalls { get; }
 
     public Workspace Workspace { get; }
 
@@ -93,7 +109,7 @@ public sealed class ToolSet
     {
         options ??= new ToolSetOptions();
         var names = ParseSelection(selection);
-        var workspace = new Workspace(options.WorkspaceRoot ?? Directory.GetCurrentDirectory());
+        var workspace = new Workspace(options.WorkspaceRoot ?? Directory.GetCurrentDirectory(), options.WorkspaceQuotaBytes);
         var tools = names.Select(name => name switch
         {
             "read_file" => (Tool)new ReadFileTool(options.Files),
@@ -105,7 +121,7 @@ public sealed class ToolSet
             _ => throw new UnreachableException(name),
         });
         var audit = options.AuditLogPath is { } path ? new AuditLog(path) : null;
-        return new ToolSet(tools, workspace, options.Clock, audit);
+        return new ToolSet(tools, workspace, options.Clock, audit, options.MaxConcurrentCalls, options.CallSlotWait);
     }
 
     public bool Contains(string name) => _byName.ContainsKey(name);
@@ -157,9 +173,14 @@ public sealed class ToolSet
         }
 
         ToolResult result;
+        bool slot = false;
         try
         {
-            result = await tool.ExecuteAsync(arguments, new ToolContext(Workspace, requestId, _clock, cancellationToken)).ConfigureAwait(false);
+            slot = await _slots.WaitAsync(_slotWait, cancellationToken).ConfigureAwait(false);
+            result = slot
+                ? await tool.ExecuteAsync(arguments, new ToolContext(Workspace, requestId, _clock, cancellationToken)).ConfigureAwait(false)
+                : ToolResult.Failure($"the server is busy: {MaxConcurrentCalls} tool calls are already running and none finished within " +
+                                     $"{_slotWait.TotalSeconds:0.###} s; try again later");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -170,6 +191,13 @@ public sealed class ToolSet
         {
             // A bug in a tool must not take the request (or the server) down; the model and the log see what happened.
             result = ToolResult.Failure($"internal error in {name}: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            if (slot)
+            {
+                _slots.Release();
+            }
         }
 
         return Finish(name, requestId, arguments, null, started, result);

@@ -15,4 +15,16 @@ public sealed record ToolSetOptions
     public FileToolLimits Files { get; init; } = FileToolLimits.Default;
 
     public ShellOptions Shell { get; init; } = ShellOptions.Default;
+
+    /// <summary>
+    /// The most disk the workspace may take (see <see cref="WorkspaceQuota"/>); null for what it takes at start plus
+    /// <see cref="WorkspaceQuota.DefaultGrowthBytes"/> (1 GiB).
+    /// </summary>
+    public long? WorkspaceQuotaBytes { get; init; }
+
+    /// <summary>Tool calls that may run at once, across all requests; further calls wait for a slot.</summary>
+    public int MaxConcurrentCalls { get; init; } = ToolSet.DefaultMaxConcurrentCalls;
+
+    /// <summary>How long a call waits for a slot before it fails.</summary>
+    public TimeSpan CallSlotWait { get; init; } = ToolSet.DefaultCallSlotWait;
 }

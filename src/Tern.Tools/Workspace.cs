@@ -28,7 +28,8 @@ public sealed partial class Workspace
 
     private static readonly string[] ForbiddenRoots = ["/proc", "/sys", "/dev"];
 
-    public Workspace(string root)
+    /// <param name="quotaBytes">The most disk the workspace may take; null for what it takes now plus <see cref="WorkspaceQuota.DefaultGrowthBytes"/>.</param>
+    public Workspace(string root, long? quotaBytes = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         if (!OperatingSystem.IsLinux())
@@ -50,10 +51,13 @@ public sealed partial class Workspace
         }
 
         Root = real;
+        Quota = new WorkspaceQuota(real, quotaBytes);
     }
 
     /// <summary>The real (symlink-free) absolute path of the workspace directory.</summary>
     public string Root { get; }
+
+    public WorkspaceQuota Quota { get; }
 
     /// <summary>Resolves a path given by the model, or throws <see cref="ToolSandboxException"/> saying why not.</summary>
     public WorkspaceEntry Resolve(string path)

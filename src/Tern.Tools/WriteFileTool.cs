@@ -4,7 +4,8 @@ namespace Tern.Tools;
 
 /// <summary>
 /// <c>write_file(path, content)</c>: creates or replaces a file with the given text, creating missing parent
-/// directories inside the workspace. The write is atomic (temporary file in the same directory, then rename).
+/// directories inside the workspace. The write is atomic (temporary file in the same directory, then rename). A write
+/// that would take the workspace over its quota (<see cref="WorkspaceQuota"/>) is refused.
 /// </summary>
 public sealed class WriteFileTool : Tool
 {
@@ -39,7 +40,10 @@ public sealed class WriteFileTool : Tool
             return Task.FromResult(ToolResult.Failure($"{entry.Shown} is a directory"));
         }
 
+        long growth = size - (entry.Kind == WorkspaceEntryKind.File ? entry.Size : 0);
+        context.Workspace.Quota.CheckGrowth(growth, Name, entry.Shown);
         bool created = context.Workspace.WriteAtomically(entry, Encoding.UTF8.GetBytes(content));
+        context.Workspace.Quota.Charge(growth);
         return Task.FromResult(ToolResult.Success($"wrote {size} bytes to {entry.RelativePath} ({(created ? "new file" : "replaced")})"));
     }
 }

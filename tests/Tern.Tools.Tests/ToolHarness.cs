@@ -11,7 +11,7 @@ internal sealed class ToolHarness : IDisposable
 {
     private readonly TempDirectory _root = new();
 
-    public ToolHarness(FileToolLimits? files = null, ShellOptions? shell = null, string? auditLog = null, TimeProvider? clock = null)
+    public ToolHarness(FileToolLimits? files = null, ShellOptions? shell = null, string? auditLog = null, TimeProvider? clock = null, long? quota = null)
     {
         Directory.CreateDirectory(Workspace);
         Directory.CreateDirectory(Outside);
@@ -22,6 +22,7 @@ internal sealed class ToolHarness : IDisposable
             Shell = shell ?? ShellOptions.Default,
             AuditLogPath = auditLog,
             Clock = clock ?? TimeProvider.System,
+            WorkspaceQuotaBytes = quota,
         });
     }
 
@@ -59,6 +60,9 @@ internal sealed class ToolHarness : IDisposable
     /// <summary>Files in the workspace directory tree, relative, sorted.</summary>
     public string[] WorkspaceFiles() =>
         Directory.GetFiles(Workspace, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Workspace, f)).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Bytes of all regular files in the workspace.</summary>
+    public long WorkspaceBytes() => Directory.GetFiles(Workspace, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 
     public void Dispose() => _root.Dispose();
 }

@@ -143,6 +143,88 @@ public sealed class ToolSetTests
         Assert.Equal("error: internal error in boom: InvalidOperationException: bug", result.Output);
     }
 
+    [Fact]
+    public async Task At_most_the_bound_of_calls_run_at_once()
+    {
+        using var temp = new TempDirectory();
+        var gate = new GateTool();
+        var tools = new ToolSet([gate], new Workspace(temp.FullPath), maxConcurrentCalls: 2);
+
+        var calls = Enumerable.Range(0, 6).Select(i => tools.InvokeAsync("gate", "{}", $"r{i}", TestContext.Current.CancellationToken)).ToList();
+        await gate.WaitUntilRunningAsync(2);
+        gate.Open();
+        var results = await Task.WhenAll(calls);
+
+        Assert.All(results, r => Assert.True(r.Ok, r.Output));
+        Assert.Equal(6, gate.Entered);
+        Assert.Equal(2, gate.MostAtOnce);
+    }
+
+    [Fact]
+    public async Task A_call_that_gets_no_slot_in_time_fails_clearly_and_waiting_can_be_cancelled()
+    {
+        using var temp = new TempDirectory();
+        var gate = new GateTool();
+        var tools = new ToolSet([gate], new Workspace(temp.FullPath), maxConcurrentCalls: 1, callSlotWait: TimeSpan.FromMilliseconds(200));
+        var holder = tools.InvokeAsync("gate", "{}", "holder", TestContext.Current.CancellationToken);
+        await gate.WaitUntilRunningAsync(1);
+        using var cancel = new CancellationTokenSource();
+
+        var late = await tools.InvokeAsync("gate", "{}", "late", TestContext.Current.CancellationToken);
+        var waiting = tools.InvokeAsync("gate", "{}", "cancelled", cancel.Token);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal("error: the server is busy: 1 tool calls are already running and none finished within 0.2 s; try again later", late.Output);
+        gate.Open();
+        Assert.True((await holder).Ok);
+        Assert.Equal(1, gate.Entered);
+    }
+
+    /// <summary>Holds every call until <see cref="Open"/>, counting how many were inside at once.</summary>
+    private sealed class GateTool : Tool
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _running;
+        private int _entered;
+        private int _mostAtOnce;
+
+        public override string Name => "gate";
+
+        public override string Description => "waits for the test";
+
+        public override IReadOnlyList<ToolParameter> Parameters { get; } = [];
+
+        public int Entered => Volatile.Read(ref _entered);
+
+        public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
+
+        public void Open() => _open.TrySetResult();
+
+        public async Task WaitUntilRunningAsync(int count)
+        {
+            for (int attempt = 0; Volatile.Read(ref _running) < count; attempt++)
+            {
+                Assert.True(attempt < 3000, $"only {_running} calls started");
+                await Task.Delay(10, TestContext.Current.CancellationToken);
+            }
+        }
+
+        protected override async Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context)
+        {
+            Interlocked.Increment(ref _entered);
+            int now = Interlocked.Increment(ref _running);
+            int most;
+            while (now > (most = Volatile.Read(ref _mostAtOnce)) && Interlocked.CompareExchange(ref _mostAtOnce, now, most) != most)
+            {
+            }
+
+            await _open.Task.WaitAsync(context.CancellationToken);
+            Interlocked.Decrement(ref _running);
+            return ToolResult.Success("through");
+        }
+    }
+
     private sealed class ThrowingTool : Tool
     {
         public override string Name => "boom";
