@@ -33,8 +33,10 @@ public sealed class TernServer : IAsyncDisposable
         Options = options;
         Tools = CreateTools(options, log);
         _keyHash = string.IsNullOrEmpty(options.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.ApiKey));
+        string[] origins = options.AllowedOrigins.Select(RequestGuard.ParseOrigin).ToArray();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.AddCors();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null; // enforced while reading, so the 413 is OpenAI-shaped
@@ -42,6 +44,10 @@ public sealed class TernServer : IAsyncDisposable
         });
         _app = builder.Build();
         _app.Use(HandleErrorsAsync);
+        if (Tools is not null)
+            _app.Use(new RequestGuard(ParseHost(options.Host), options.AllowedHosts, origins).InvokeAsync);
+        if (origins.Length > 0) // browser pages from these origins may call the API (CORS preflight answered before the key check)
+            _app.UseCors(cors => cors.WithOrigins(origins).WithMethods("GET", "POST").WithHeaders("Authorization", "Content-Type"));
         _app.Use(AuthenticateAsync);
         var info = new InfoRoutes(this);
         var completions = new CompletionRoutes(this);
@@ -130,7 +136,7 @@ public sealed class TernServer : IAsyncDisposable
 
     /// <summary>
     /// The tools from --tools, confined to the workspace. With tools on, a non-loopback address needs an API key:
-    /// otherwise anyone on the network could run commands in the workspace.
+    /// otherwise anyone on the network could run commands in the workspace; on loopback without a key, a warning.
     /// </summary>
     private static ToolSet? CreateTools(ServerOptions options, TextWriter log)
     {
@@ -148,6 +154,10 @@ public sealed class TernServer : IAsyncDisposable
         log.WriteLine($"tools: {string.Join(", ", tools.Tools.Select(t => t.Name))}; workspace {tools.Workspace.Root}");
         if (tools.Find("shell") is ShellTool shell)
             log.WriteLine($"shell: {shell.DescribeSandbox()}");
+        if (string.IsNullOrEmpty(options.ApiKey))
+            log.WriteLine("WARNING: --tools without --api-key: any program or user on this machine can read "
+                + "and write the workspace and run commands through the tools (web pages are refused by the Host, Origin and JSON checks); "
+                + "set --api-key or TERN_API_KEY to require a key");
         if (options.UnsafeShell)
             log.WriteLine("WARNING: --unsafe-shell: shell commands run WITHOUT the bubblewrap sandbox, with this server's permissions");
         return tools;
