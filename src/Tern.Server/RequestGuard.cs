@@ -21,9 +21,15 @@ internal sealed class RequestGuard
     public RequestGuard(IPAddress listen, IEnumerable<string> allowedHosts, IEnumerable<string> allowedOrigins)
     {
         _listen = listen;
-        _hosts = new HashSet<string>(allowedHosts.Select(h => new HostString(h.Trim()).Host), StringComparer.OrdinalIgnoreCase) { "localhost" };
+        _hosts = new HashSet<string>(allowedHosts.Select(ParseHostName), StringComparer.OrdinalIgnoreCase) { "localhost" };
         _origins = new HashSet<string>(allowedOrigins, StringComparer.OrdinalIgnoreCase);
     }
+
+    /// <summary>An --allowed-hosts entry without its port, or an error naming it.</summary>
+    private static string ParseHostName(string host) =>
+        host.Trim() is { Length: > 0 } name && !name.Contains('/') && new HostString(name).Host is { Length: > 0 } hostName
+            ? hostName
+            : throw new ArgumentException($"--allowed-hosts '{host}' is not a host name like tern.lan (no scheme or path)");
 
     /// <summary>An --allowed-origins entry as browsers send it (scheme://host[:port], no path), or an error naming it.</summary>
     public static string ParseOrigin(string origin) =>

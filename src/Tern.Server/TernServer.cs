@@ -31,9 +31,10 @@ public sealed class TernServer : IAsyncDisposable
     private TernServer(ServerOptions options, TextWriter log)
     {
         Options = options;
+        string[] origins = options.AllowedOrigins.Select(RequestGuard.ParseOrigin).ToArray();
+        var guard = new RequestGuard(ParseHost(options.Host), options.AllowedHosts, origins); // checks the flags, tools on or off
         Tools = CreateTools(options, log);
         _keyHash = string.IsNullOrEmpty(options.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.ApiKey));
-        string[] origins = options.AllowedOrigins.Select(RequestGuard.ParseOrigin).ToArray();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddCors();
@@ -45,7 +46,7 @@ public sealed class TernServer : IAsyncDisposable
         _app = builder.Build();
         _app.Use(HandleErrorsAsync);
         if (Tools is not null)
-            _app.Use(new RequestGuard(ParseHost(options.Host), options.AllowedHosts, origins).InvokeAsync);
+            _app.Use(guard.InvokeAsync);
         if (origins.Length > 0) // browser pages from these origins may call the API (CORS preflight answered before the key check)
             _app.UseCors(cors => cors.WithOrigins(origins).WithMethods("GET", "POST").WithHeaders("Authorization", "Content-Type"));
         _app.Use(AuthenticateAsync);
@@ -155,9 +156,9 @@ public sealed class TernServer : IAsyncDisposable
         if (tools.Find("shell") is ShellTool shell)
             log.WriteLine($"shell: {shell.DescribeSandbox()}");
         if (string.IsNullOrEmpty(options.ApiKey))
-            log.WriteLine("WARNING: --tools without --api-key: any program or user on this machine can read "
-                + "and write the workspace and run commands through the tools (web pages are refused by the Host, Origin and JSON checks); "
-                + "set --api-key or TERN_API_KEY to require a key");
+            log.WriteLine("WARNING: --tools without --api-key: any program or user on this machine can use the tools "
+                + "(read and write the workspace, run commands); web pages are refused by the Host, Origin and JSON checks. "
+                + "Set --api-key or TERN_API_KEY to require a key");
         if (options.UnsafeShell)
             log.WriteLine("WARNING: --unsafe-shell: shell commands run WITHOUT the bubblewrap sandbox, with this server's permissions");
         return tools;

@@ -163,15 +163,18 @@ public sealed class RequestGuardTests(GuardedToolServerFixture fixture) : IClass
     }
 
     [Theory]
-    [InlineData("localhost:3000")]
-    [InlineData("http://localhost:3000/app")]
-    [InlineData("file:///etc")]
-    public async Task A_malformed_allowed_origin_is_a_clear_error(string origin)
+    [InlineData("--allowed-origins", "localhost:3000")]
+    [InlineData("--allowed-origins", "http://localhost:3000/app")]
+    [InlineData("--allowed-origins", "file:///etc")]
+    [InlineData("--allowed-hosts", "http://tern.lan")]
+    [InlineData("--allowed-hosts", " ")]
+    public async Task A_malformed_allowed_origin_or_host_is_a_clear_error(string flag, string value)
     {
-        var options = new ServerOptions { ModelPath = SharedData.Path("models/stories260K.gguf"), Port = 0, AllowedOrigins = [origin] };
+        var options = new ServerOptions { ModelPath = SharedData.Path("models/stories260K.gguf"), Port = 0, Tools = "time" };
+        options = flag == "--allowed-hosts" ? options with { AllowedHosts = [value] } : options with { AllowedOrigins = [value] };
         var e = await Assert.ThrowsAsync<ArgumentException>(() => TernServer.StartAsync(options, TextWriter.Null, TestContext.Current.CancellationToken));
-        Assert.Contains("--allowed-origins", e.Message);
-        Assert.Contains(origin, e.Message);
+        Assert.Contains(flag, e.Message);
+        Assert.Contains($"'{value}'", e.Message);
     }
 
     private static string NewMarker() => $"marker-{Guid.NewGuid():N}.txt";
