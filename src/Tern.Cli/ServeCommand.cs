@@ -5,7 +5,8 @@ namespace Tern.Cli;
 
 /// <summary>
 /// `tern serve [-m FILE] [--host 127.0.0.1] [--port 8080] [-c CTX] [-np PARALLEL] [-t THREADS] [--api-key KEY]
-/// [--alias NAME] [--chat-template-file FILE]`: the OpenAI-compatible server, on loopback unless told otherwise.
+/// [--alias NAME] [--chat-template-file FILE] [--tools [LIST]] [--allowed-hosts A,B] [--allowed-origins O,P] ...`:
+/// the OpenAI-compatible server, on loopback unless told otherwise.
 /// </summary>
 public static class ServeCommand
 {
@@ -29,9 +30,12 @@ public static class ServeCommand
         var auditLog = new Option<string?>("--audit-log") { Description = "append every tool call to this file as JSON lines" };
         var unsafeShell = new Option<bool>("--unsafe-shell") { Description = "run the shell tool without the bubblewrap sandbox" };
         var workspaceQuota = new Option<string?>("--workspace-quota") { Description = "most disk the workspace may take, e.g. 1G, 512M or bytes (default: its size at start plus 1G)" };
+        var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "with --tools: Host names accepted besides loopback and the listening address (comma list)" };
+        var allowedOrigins = new Option<string?>("--allowed-origins") { Description = "web page origins allowed to call the API, e.g. http://localhost:3000 (comma list)" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
-            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell, workspaceQuota,
+            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
+            workspaceQuota, allowedHosts, allowedOrigins,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -55,6 +59,8 @@ public static class ServeCommand
                 AuditLog = parse.GetValue(auditLog),
                 UnsafeShell = parse.GetValue(unsafeShell),
                 WorkspaceQuotaBytes = parse.GetValue(workspaceQuota) is { } quota ? ParseSize(quota, "--workspace-quota") : null,
+                AllowedHosts = List(parse.GetValue(allowedHosts)),
+                AllowedOrigins = List(parse.GetValue(allowedOrigins)),
             };
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
@@ -88,6 +94,9 @@ public static class ServeCommand
 
         return value << shift;
     }
+
+    private static string[] List(string? commaList) =>
+        commaList?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
 
     private static int Check(int value, int min, int max, string flag) =>
         value >= min && value <= max ? value : throw new ArgumentException($"{flag} must be between {min} and {max}, got {value}");

@@ -36,6 +36,12 @@ public sealed record ServerOptions
     public int MaxToolSteps { get; init; } = 8;
     public string? AuditLog { get; init; }
 
+    /// <summary>With tools on, Host names accepted besides loopback and the listening address (--allowed-hosts).</summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
+    /// <summary>Browser origins (http://localhost:3000) allowed to call the API: CORS, and with tools on, past the Origin check.</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
     /// <summary>Run the shell tool without bubblewrap (announced loudly at start).</summary>
     public bool UnsafeShell { get; init; }
 

@@ -31,10 +31,13 @@ public sealed class TernServer : IAsyncDisposable
     private TernServer(ServerOptions options, TextWriter log)
     {
         Options = options;
+        string[] origins = options.AllowedOrigins.Select(RequestGuard.ParseOrigin).ToArray();
+        var guard = new RequestGuard(ParseHost(options.Host), options.AllowedHosts, origins); // checks the flags, tools on or off
         Tools = CreateTools(options, log);
         _keyHash = string.IsNullOrEmpty(options.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.ApiKey));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.AddCors();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null; // enforced while reading, so the 413 is OpenAI-shaped
@@ -42,6 +45,10 @@ public sealed class TernServer : IAsyncDisposable
         });
         _app = builder.Build();
         _app.Use(HandleErrorsAsync);
+        if (Tools is not null)
+            _app.Use(guard.InvokeAsync);
+        if (origins.Length > 0) // browser pages from these origins may call the API (CORS preflight answered before the key check)
+            _app.UseCors(cors => cors.WithOrigins(origins).WithMethods("GET", "POST").WithHeaders("Authorization", "Content-Type"));
         _app.Use(AuthenticateAsync);
         var info = new InfoRoutes(this);
         var completions = new CompletionRoutes(this);
@@ -130,7 +137,7 @@ public sealed class TernServer : IAsyncDisposable
 
     /// <summary>
     /// The tools from --tools, confined to the workspace. With tools on, a non-loopback address needs an API key:
-    /// otherwise anyone on the network could run commands in the workspace.
+    /// otherwise anyone on the network could run commands in the workspace; on loopback without a key, a warning.
     /// </summary>
     private static ToolSet? CreateTools(ServerOptions options, TextWriter log)
     {
@@ -151,6 +158,10 @@ public sealed class TernServer : IAsyncDisposable
                       $"(quota {WorkspaceQuota.Size(quota.LimitBytes)}, {quota.Describe(quota.Current())}); at most {tools.MaxConcurrentCalls} calls at once");
         if (tools.Find("shell") is ShellTool shell)
             log.WriteLine($"shell: {shell.DescribeSandbox()}");
+        if (string.IsNullOrEmpty(options.ApiKey))
+            log.WriteLine("WARNING: --tools without --api-key: any program or user on this machine can use the tools "
+                + "(read and write the workspace, run commands); web pages are refused by the Host, Origin and JSON checks. "
+                + "Set --api-key or TERN_API_KEY to require a key");
         if (options.UnsafeShell)
             log.WriteLine("WARNING: --unsafe-shell: shell commands run WITHOUT the bubblewrap sandbox, with this server's permissions");
         return tools;

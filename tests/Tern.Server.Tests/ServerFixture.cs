@@ -20,14 +20,14 @@ public class ServerFixture : IAsyncLifetime
         Alias = "stories",
     };
 
-    public async ValueTask InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         Server = await TernServer.StartAsync(Options, Log);
         await Server.WaitUntilReadyAsync();
         Http = new HttpClient { BaseAddress = new Uri(Server.Address) };
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         Http.Dispose();
         await Server.DisposeAsync();
