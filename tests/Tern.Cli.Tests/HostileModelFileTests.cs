@@ -27,6 +27,18 @@ public sealed class HostileModelFileTests : IDisposable
         Assert.Contains($"model: not runnable ({named}: ", stdout);
     }
 
+    [Fact]
+    public void A_huge_trained_context_does_not_size_the_kv_cache()
+    {
+        // the KV cache is reserved for the context run uses: the trained length capped at 4096 unless -c asks
+        string path = Rewrite("llama.context_length", GgufValue.From((uint)int.MaxValue));
+
+        var (code, _, stderr) = CliRunner.Run("run", "-m", path, "-p", "hi", "-n", "2", "--seed", "1");
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("generation: 2 tokens", stderr);
+    }
+
     /// <summary>A copy of the tiny llama with one metadata value replaced or added.</summary>
     private string Rewrite(string key, GgufValue value)
     {
