@@ -1,3 +1,4 @@
+using System.Globalization;
 using Tern.Gguf;
 
 namespace Tern.Models;
@@ -114,8 +115,8 @@ public sealed record Hyperparameters
                 continue;
             name = name[4..];
             int dot = name.IndexOf('.');
-            if (long.TryParse(dot < 0 ? name : name[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n))
-                count = Math.Max(count, n + 1);
+            if (int.TryParse(dot < 0 ? name : name[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+                count = Math.Max(count, n + 1L);
         }
         return count;
     }

@@ -28,6 +28,16 @@ public sealed class HostileModelFileTests : IDisposable
     }
 
     [Fact]
+    public void Info_says_why_a_file_of_another_layout_cannot_run()
+    {
+        // gemma4 gives head_count_kv per layer, as an array: a clear reason, not an invalid cast
+        var (code, stdout, stderr) = CliRunner.Run("info", SharedData.Path("models/gemma4-tiny-q8_0.gguf"));
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("model: not runnable (gemma4.attention.head_count_kv = [6 items]: expected an integer, found an array of Int32)", stdout);
+    }
+
+    [Fact]
     public void A_huge_trained_context_does_not_size_the_kv_cache()
     {
         // the KV cache is reserved for the context run uses: the trained length capped at 4096 unless -c asks
