@@ -71,7 +71,7 @@ internal sealed class ModelMetadata(GgufFile file)
     {
         null => "(absent)",
         { Value: GgufArray a } => $"[{a.Count} items]",
-        { Value: string s } => $"\"{(s.Length <= 64 ? s : s[..64] + "...")}\"",
+        { Value: string s } => $"\"{string.Concat((s.Length <= 64 ? s : s[..64] + "...").Select(c => char.IsControl(c) ? '?' : c))}\"",
         _ => value.ToString(),
     };
 

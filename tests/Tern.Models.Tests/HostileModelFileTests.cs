@@ -22,6 +22,7 @@ public sealed class HostileModelFileTests : IDisposable
     [InlineData(Llama, "llama.block_count", "u32:1")]
     [InlineData(Llama, "llama.block_count", "u32:0")]
     [InlineData(Llama, "llama.block_count", "str:two")]
+    [InlineData(Llama, "general.architecture", "u32:7")]
     [InlineData(Llama, "llama.rope.freq_base", "f32:NaN")]
     [InlineData(Llama, "llama.rope.freq_base", "f32:-10000")]
     [InlineData(Llama, "llama.rope.freq_base", "f32:0")]
