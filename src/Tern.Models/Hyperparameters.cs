@@ -1,3 +1,4 @@
+using System.Globalization;
 using Tern.Gguf;
 
 namespace Tern.Models;
@@ -26,52 +27,107 @@ public sealed record Hyperparameters
     /// <summary>Width of one token's queries across all heads.</summary>
     public int QDim => HeadCount * HeadDim;
 
+    /// <summary>
+    /// Reads the hyperparameters and checks each against the tensors the file holds (the token embeddings fix the
+    /// width and vocabulary, the blk.N tensors the block count, the first block's projections the head sizes) and
+    /// against sane ranges, before anything is sized by them: a hostile value is a <see cref="ModelLoadException"/>
+    /// naming the key and the value.
+    /// </summary>
     public static Hyperparameters FromGguf(GgufFile file)
     {
-        string arch = file.GetString("general.architecture")
-            ?? throw new ModelLoadException(file.Path, "general.architecture is missing");
-        int Required(string key) => Int(key) ?? throw new ModelLoadException(file.Path, $"{arch}.{key} is missing");
-        int? Int(string key)
-        {
-            long? v = file.GetInteger($"{arch}.{key}");
-            if (v is < 0 or > int.MaxValue)
-                throw new ModelLoadException(file.Path, $"{arch}.{key} = {v} is out of range");
-            return (int?)v;
-        }
+        var meta = new ModelMetadata(file);
+        string arch = meta.String("general.architecture") ?? throw meta.Missing("general.architecture");
+        string Key(string name) => $"{arch}.{name}";
 
-        int embd = Required("embedding_length");
-        int heads = Required("attention.head_count");
-        if (heads <= 0 || embd <= 0 || embd % heads != 0)
-            throw new ModelLoadException(file.Path, $"{arch}.embedding_length {embd} is not a multiple of {arch}.attention.head_count {heads}");
-        int headDim = Int("attention.key_length") ?? embd / heads;
-        int kvHeads = Int("attention.head_count_kv") ?? heads;
-        if (kvHeads <= 0 || heads % kvHeads != 0)
-            throw new ModelLoadException(file.Path, $"{arch}.attention.head_count {heads} is not a multiple of head_count_kv {kvHeads}");
-        int vocab = file.TryGetTensor("token_embd.weight", out var embedding) && embedding.Dimensions.Length == 2
-            ? checked((int)embedding.Dimensions[1])
-            : Int("vocab_size") ?? throw new ModelLoadException(file.Path, "token_embd.weight is missing");
+        if (!file.TryGetTensor("token_embd.weight", out var embedding))
+            throw new ModelLoadException(file.Path, "tensor token_embd.weight is missing");
+        if (embedding.Dimensions.Length != 2 || embedding.Dimensions[1] > int.MaxValue)
+            throw new ModelLoadException(file.Path, $"tensor token_embd.weight has shape {embedding.Shape}; expected [n_embd, n_vocab]");
+        int vocab = (int)embedding.Dimensions[1];
+        int embd = meta.RequiredCount(Key("embedding_length"), 1);
+        meta.MustMatch(Key("embedding_length"), embd, "token_embd.weight", 0);
+        if (meta.Count(Key("vocab_size"), 1) is { } vocabSize)
+            meta.MustMatch(Key("vocab_size"), vocabSize, "token_embd.weight", 1);
+        CheckVocabulary(meta, vocab);
 
-        var h = new Hyperparameters
+        int blocks = meta.RequiredCount(Key("block_count"), 1);
+        long present = BlocksPresent(file);
+        if (blocks != present)
+            throw meta.Error(Key("block_count"), present == 0 ? "the file has no blk.N tensors" : $"the file has tensors for {present} blocks (blk.0 to blk.{present - 1})");
+
+        int heads = meta.RequiredCount(Key("attention.head_count"), 1);
+        int? keyLength = meta.Count(Key("attention.key_length"), 1);
+        if (keyLength is null && embd % heads != 0)
+            throw meta.Error(Key("attention.head_count"), $"{Key("embedding_length")} {embd} does not split into that many heads");
+        int headDim = keyLength ?? embd / heads;
+        if (meta.Count(Key("attention.value_length"), 1) is { } valueLength && valueLength != headDim)
+            throw meta.Error(Key("attention.value_length"), $"Tern needs it equal to the key length {headDim}");
+        int kvHeads = meta.Count(Key("attention.head_count_kv"), 1, heads, "head_count") ?? heads;
+        if (heads % kvHeads != 0)
+            throw meta.Error(Key("attention.head_count_kv"), $"{Key("attention.head_count")} {heads} is not a multiple of it");
+        string headKey = Key(keyLength is null ? "attention.head_count" : "attention.key_length");
+        long qDim = (long)heads * headDim, kvDim = (long)kvHeads * headDim;
+        meta.MustMatch(headKey, qDim, "blk.0.attn_q.weight", 1, $"{heads} heads × head size {headDim} = {qDim} query rows");
+        meta.MustMatch(Key("attention.head_count_kv"), kvDim, "blk.0.attn_k.weight", 1, $"{kvHeads} KV heads × head size {headDim} = {kvDim} key rows");
+        if (qDim > int.MaxValue)
+            throw meta.Error(headKey, $"{heads} heads × head size {headDim} = {qDim} query rows is too many");
+
+        int feedForward = meta.RequiredCount(Key("feed_forward_length"), 1);
+        meta.MustMatch(Key("feed_forward_length"), feedForward, "blk.0.ffn_up.weight", 1);
+        meta.MustMatch(Key("feed_forward_length"), feedForward, "blk.0.ffn_up_exps.weight", 1);
+        int experts = meta.Count(Key("expert_count"), 0) ?? 0;
+        meta.MustMatch(Key("expert_count"), experts, "blk.0.ffn_gate_exps.weight", 2);
+        int used = meta.Count(Key("expert_used_count"), experts > 0 ? 1 : 0, experts, "expert_count") ?? 0;
+        if (experts > 0 && used == 0)
+            throw meta.Missing(Key("expert_used_count"));
+
+        int ropeDims = meta.Count(Key("rope.dimension_count"), 2, headDim, "the head size") ?? headDim;
+        if (ropeDims % 2 != 0)
+            throw meta.Error(Key("rope.dimension_count"), "must be even");
+
+        return new Hyperparameters
         {
             Architecture = arch,
-            ContextLength = Int("context_length") ?? 2048,
+            ContextLength = meta.Count(Key("context_length"), 1) ?? 2048,
             EmbeddingLength = embd,
-            BlockCount = Required("block_count"),
-            FeedForwardLength = Required("feed_forward_length"),
+            BlockCount = blocks,
+            FeedForwardLength = feedForward,
             HeadCount = heads,
             HeadCountKv = kvHeads,
             HeadDim = headDim,
-            RopeDimensionCount = Int("rope.dimension_count") ?? headDim,
-            RopeFreqBase = (float)(file.GetFloat($"{arch}.rope.freq_base") ?? 10000.0),
-            RmsEpsilon = (float)(file.GetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5),
+            RopeDimensionCount = ropeDims,
+            RopeFreqBase = meta.Positive(Key("rope.freq_base"), 10000f),
+            RmsEpsilon = meta.Positive(Key("attention.layer_norm_rms_epsilon"), 1e-5f, below: 1),
             VocabSize = vocab,
-            ExpertCount = Int("expert_count") ?? 0,
-            ExpertUsedCount = Int("expert_used_count") ?? 0,
+            ExpertCount = experts,
+            ExpertUsedCount = used,
         };
-        if (h.RopeDimensionCount > headDim || h.RopeDimensionCount % 2 != 0)
-            throw new ModelLoadException(file.Path, $"{arch}.rope.dimension_count {h.RopeDimensionCount} must be even and at most the head size {headDim}");
-        if (h.ExpertCount > 0 && (h.ExpertUsedCount <= 0 || h.ExpertUsedCount > h.ExpertCount))
-            throw new ModelLoadException(file.Path, $"{arch}.expert_used_count {h.ExpertUsedCount} must be between 1 and expert_count {h.ExpertCount}");
-        return h;
+    }
+
+    /// <summary>The highest N of the file's blk.N.* tensors, plus one (0 when there are none).</summary>
+    private static long BlocksPresent(GgufFile file)
+    {
+        long count = 0;
+        foreach (var t in file.Tensors)
+        {
+            var name = t.Name.AsSpan();
+            if (!name.StartsWith("blk.", StringComparison.Ordinal))
+                continue;
+            name = name[4..];
+            int dot = name.IndexOf('.');
+            if (int.TryParse(dot < 0 ? name : name[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+                count = Math.Max(count, n + 1L);
+        }
+        return count;
+    }
+
+    /// <summary>The tokenizer's ids must address the embedding rows: as many tokens as rows, BOS and EOS among them.</summary>
+    private static void CheckVocabulary(ModelMetadata meta, int vocab)
+    {
+        const string tokens = "tokenizer.ggml.tokens";
+        if (meta.File[tokens] is { Value: GgufArray { Count: var count } } && count != vocab)
+            throw new ModelLoadException(meta.File.Path, $"{tokens} has {count} tokens, but token_embd.weight embeds {vocab}");
+        foreach (string key in (ReadOnlySpan<string>)["tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"])
+            meta.Count(key, 0, vocab - 1, "the vocabulary's last id");
     }
 }

@@ -12,7 +12,7 @@ internal static class ModelLoader
         var file = GgufFile.Open(path);
         try
         {
-            string? architecture = file.GetString("general.architecture");
+            string? architecture = new ModelMetadata(file).String("general.architecture");
             if (architecture is not null && !Architectures.Contains(architecture))
                 throw new ModelLoadException(path, $"architecture '{architecture}' is not supported (supported: {string.Join(", ", Architectures)})");
             var h = Hyperparameters.FromGguf(file);

@@ -1,0 +1,140 @@
+using System.Globalization;
+using Tern.Gguf;
+
+namespace Tern.Models.Tests;
+
+/// <summary>
+/// Model files whose metadata lies about the tensors, or holds values no model has (issue 11): each is refused at
+/// load with a <see cref="ModelLoadException"/> naming the file, the key and its value, before any allocation sized
+/// by the bad value, never an out-of-memory abort, an overflow or a negative shape.
+/// </summary>
+public sealed class HostileModelFileTests : IDisposable
+{
+    private const string Llama = "models/llama-tiny-f32.gguf";
+    private const string Moe = "models/llama-moe-tiny-f32.gguf";
+    private const long AllocationLimit = 64L << 20; // the tiny models need well under a megabyte of managed memory
+
+    private readonly TempDirectory _temp = new();
+
+    [Theory]
+    [InlineData(Llama, "llama.block_count", "u32:2147483647")]
+    [InlineData(Llama, "llama.block_count", "u32:3")]
+    [InlineData(Llama, "llama.block_count", "u32:1")]
+    [InlineData(Llama, "llama.block_count", "u32:0")]
+    [InlineData(Llama, "llama.block_count", "str:two")]
+    [InlineData(Llama, "general.architecture", "u32:7")]
+    [InlineData(Llama, "llama.rope.freq_base", "f32:NaN")]
+    [InlineData(Llama, "llama.rope.freq_base", "f32:-10000")]
+    [InlineData(Llama, "llama.rope.freq_base", "f32:0")]
+    [InlineData(Llama, "llama.rope.freq_base", "f32:Infinity")]
+    [InlineData(Llama, "llama.rope.freq_base", "f64:1e300")]
+    [InlineData(Llama, "llama.rope.freq_base", "u32:10000")]
+    [InlineData(Llama, "llama.attention.key_length", "u32:2147483647")]
+    [InlineData(Llama, "llama.attention.key_length", "u32:32")]
+    [InlineData(Llama, "llama.attention.value_length", "u32:32")]
+    [InlineData(Llama, "llama.attention.head_count", "u32:0")]
+    [InlineData(Llama, "llama.attention.head_count", "u32:3")]
+    [InlineData(Llama, "llama.attention.head_count_kv", "u32:3")]
+    [InlineData(Llama, "llama.attention.head_count_kv", "u32:0")]
+    [InlineData(Llama, "llama.attention.head_count_kv", "u32:1")]
+    [InlineData(Llama, "llama.embedding_length", "u32:128")]
+    [InlineData(Llama, "llama.embedding_length", "f32:256")]
+    [InlineData(Llama, "llama.feed_forward_length", "u32:512")]
+    [InlineData(Llama, "llama.context_length", "u64:1099511627776")]
+    [InlineData(Llama, "llama.context_length", "i32:-1")]
+    [InlineData(Llama, "llama.context_length", "u32:0")]
+    [InlineData(Llama, "llama.rope.dimension_count", "u32:0")]
+    [InlineData(Llama, "llama.rope.dimension_count", "u32:2147483647")]
+    [InlineData(Llama, "llama.vocab_size", "u32:4096")]
+    [InlineData(Llama, "llama.attention.layer_norm_rms_epsilon", "f32:NaN")]
+    [InlineData(Llama, "llama.attention.layer_norm_rms_epsilon", "f32:-1E-05")]
+    [InlineData(Llama, "llama.attention.layer_norm_rms_epsilon", "f32:0")]
+    [InlineData(Llama, "llama.attention.layer_norm_rms_epsilon", "f32:2")]
+    [InlineData(Llama, "llama.expert_used_count", "u32:2")]
+    [InlineData(Moe, "llama.expert_used_count", "u32:5")]
+    [InlineData(Moe, "llama.expert_used_count", "u32:0")]
+    [InlineData(Moe, "llama.expert_count", "u32:2147483647")]
+    [InlineData(Moe, "llama.expert_count", "u32:8")]
+    [InlineData(Llama, "tokenizer.ggml.bos_token_id", "u32:5000")]
+    [InlineData(Llama, "tokenizer.ggml.eos_token_id", "i32:-2")]
+    public void A_bad_hyperparameter_is_refused_naming_key_and_value(string model, string key, string value)
+    {
+        var stored = Value(value);
+        string path = ModelFiles.Rewrite(SharedData.Path(model), _temp.File("bad.gguf"), new Dictionary<string, GgufValue> { [key] = stored });
+
+        var e = LoadFails(path);
+
+        Assert.Contains($"{key} = {(stored.Type == GgufValueType.String ? $"\"{stored}\"" : stored)}:", e.Message);
+    }
+
+    [Fact]
+    public void A_vocabulary_shorter_than_the_embedding_table_is_refused()
+    {
+        string source = SharedData.Path(Llama);
+        string[] tokens;
+        using (var file = GgufFile.Open(source))
+            tokens = file.GetStringArray("tokenizer.ggml.tokens")!;
+        string path = ModelFiles.Rewrite(source, _temp.File("vocab.gguf"), new Dictionary<string, GgufValue>
+        {
+            ["tokenizer.ggml.tokens"] = GgufValue.From(new GgufArray(GgufValueType.String, tokens[..1000])),
+        });
+
+        var e = LoadFails(path);
+
+        Assert.Contains("tokenizer.ggml.tokens", e.Message);
+        Assert.Contains("1000 tokens", e.Message);
+        Assert.Contains("1024", e.Message);
+    }
+
+    [Fact]
+    public void Tensors_of_a_block_past_block_count_are_refused()
+    {
+        // blk.0 renamed to blk.2: the file holds tensors of a third block that block_count 2 does not run
+        string path = ModelFiles.Rewrite(SharedData.Path(Llama), _temp.File("gap.gguf"),
+            tensor: t => (t.Name.StartsWith("blk.0.", StringComparison.Ordinal) ? "blk.2." + t.Name[6..] : t.Name, t.Dimensions));
+
+        var e = LoadFails(path);
+
+        Assert.Contains("llama.block_count = 2", e.Message);
+    }
+
+    [Fact]
+    public void The_unchanged_models_still_load()
+    {
+        foreach (var model in new[] { Llama, Moe, "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
+        {
+            using var loaded = DecoderModel.Load(SharedData.Path(model));
+            Assert.True(loaded.Hyperparameters.BlockCount > 0);
+        }
+    }
+
+    /// <summary>Loads the file expecting a refusal that names it, checking that loading allocated little.</summary>
+    private static ModelLoadException LoadFails(string path)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<ModelLoadException>(() => DecoderModel.Load(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains(path, e.Message);
+        Assert.True(allocated < AllocationLimit, $"loading allocated {allocated} bytes before refusing: {e.Message}");
+        return e;
+    }
+
+    /// <summary>A metadata value written as "type:text" (u32, u64, i32, f32, f64, str).</summary>
+    private static GgufValue Value(string typed)
+    {
+        var (type, text) = (typed[..typed.IndexOf(':')], typed[(typed.IndexOf(':') + 1)..]);
+        var c = CultureInfo.InvariantCulture;
+        return type switch
+        {
+            "u32" => GgufValue.From(uint.Parse(text, c)),
+            "u64" => GgufValue.From(ulong.Parse(text, c)),
+            "i32" => GgufValue.From(int.Parse(text, c)),
+            "f32" => GgufValue.From(float.Parse(text, c)),
+            "f64" => GgufValue.From(double.Parse(text, c)),
+            "str" => GgufValue.From(text),
+            _ => throw new ArgumentException($"unknown value type '{type}'", nameof(typed)),
+        };
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
