@@ -13,6 +13,7 @@ public sealed class ApiException(int status, string message, string? param = nul
     public string Type => Status switch
     {
         401 => "authentication_error",
+        403 => "permission_error",
         404 => "not_found_error",
         413 => "invalid_request_error",
         429 => "rate_limit_error",
