@@ -20,6 +20,7 @@ public sealed class Tokenizer
     private readonly WordPieceEncoder? _wpm;
     private readonly byte[]?[] _pieces; // token_to_piece with special tokens rendered, built on first use
     private readonly HashSet<int> _endOfGeneration;
+    private LiteralMarks? _literalMarks; // built on first use
 
     private Tokenizer(TokenizerSettings s)
     {
@@ -151,7 +152,37 @@ public sealed class Tokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(output);
-        var fragments = _splitter.Split(text, parseSpecial);
+        Encode(text, _splitter.Split(text, parseSpecial), output, addSpecial);
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> made ready to be embedded in a prompt for <see cref="EncodeMarked"/>: the text of any
+    /// control token in it (<c>&lt;|im_start|&gt;</c>, <c>&lt;/s&gt;</c>) will be tokenized as plain text, so that
+    /// untrusted strings such as chat message content cannot forge turns. The marks it adds (U+FDD0, a
+    /// noncharacter) are invisible to that tokenization; the same string comes back when there is nothing to mark.
+    /// </summary>
+    public string MarkLiteral(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return LazyInitializer.EnsureInitialized(ref _literalMarks, () => new LiteralMarks(_vocab)).Mark(text);
+    }
+
+    /// <summary>
+    /// Tokenizes a prompt as <see cref="Encode(string, bool, bool)"/> with special tokens parsed, except in the
+    /// parts that went through <see cref="MarkLiteral"/>, which are tokenized exactly as plain text; the marks are
+    /// removed. Without marks this is Encode(text, addSpecial, parseSpecial: true).
+    /// </summary>
+    public int[] EncodeMarked(string text, bool addSpecial = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var (plain, marks) = LiteralMarks.Strip(text);
+        var output = new List<int>();
+        Encode(plain, _splitter.Split(plain, parseSpecial: true, marks), output, addSpecial);
+        return output.ToArray();
+    }
+
+    private void Encode(string text, List<Fragment> fragments, List<int> output, bool addSpecial)
+    {
         switch (Model)
         {
             case TokenizerModel.SentencePiece:
