@@ -11,8 +11,8 @@ internal readonly record struct Fragment(int Token, int Start, int Length)
 /// <summary>
 /// Splits special tokens out of the text before tokenization, as llama.cpp's <c>tokenizer_st_partition</c>:
 /// tokens are tried longest first; user-defined tokens are always split out, control and unknown tokens only
-/// when parsing special tokens, and then not where a literal mark (<see cref="LiteralMarks"/>) says the text came
-/// from a string that is plain text. LSTRIP/RSTRIP tokens eat the whitespace next to them.
+/// when parsing special tokens; guarded tokens not where a mark (<see cref="LiteralText"/>) says the text came from
+/// a string that is plain text. LSTRIP/RSTRIP tokens eat the whitespace next to them.
 /// </summary>
 internal sealed class SpecialTokenSplitter
 {
@@ -34,9 +34,9 @@ internal sealed class SpecialTokenSplitter
 
     public IReadOnlyList<int> SpecialIds => _specialIds;
 
-    /// <param name="marks">Positions of literal marks in <paramref name="text"/> (ascending): control and unknown
-    /// tokens covering one are left as text.</param>
-    public List<Fragment> Split(string text, bool parseSpecial, int[]? marks = null)
+    /// <param name="marks">Positions of literal marks in <paramref name="text"/> (ascending): a token that is
+    /// <paramref name="guarded"/> (by id) and covers one is left as text.</param>
+    public List<Fragment> Split(string text, bool parseSpecial, int[]? marks = null, bool[]? guarded = null)
     {
         var fragments = new List<Fragment>();
         if (text.Length == 0)
@@ -46,11 +46,10 @@ internal sealed class SpecialTokenSplitter
         foreach (int id in _specialIds)
         {
             var attributes = _vocab.Attributes[id];
-            bool control = (attributes & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0;
-            if (!parseSpecial && control)
+            if (!parseSpecial && (attributes & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0)
                 continue;
             string special = _vocab.Texts[id];
-            var guard = control && marks is { Length: > 0 } ? marks : null;
+            var guard = marks is { Length: > 0 } && guarded is not null && guarded[id] ? marks : null;
             List<Fragment>? next = null;
             for (int f = 0; f < fragments.Count; f++)
             {
@@ -98,7 +97,7 @@ internal sealed class SpecialTokenSplitter
         while (from < end)
         {
             int hit = text.IndexOf(special, from, end - from, StringComparison.Ordinal);
-            if (hit < 0 || guard is null || !LiteralMarks.Covers(guard, hit, special.Length))
+            if (hit < 0 || guard is null || !LiteralText.Covers(guard, hit, special.Length))
                 return hit;
             from = hit + 1;
         }

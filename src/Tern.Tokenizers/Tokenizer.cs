@@ -20,7 +20,6 @@ public sealed class Tokenizer
     private readonly WordPieceEncoder? _wpm;
     private readonly byte[]?[] _pieces; // token_to_piece with special tokens rendered, built on first use
     private readonly HashSet<int> _endOfGeneration;
-    private LiteralMarks? _literalMarks; // built on first use
 
     private Tokenizer(TokenizerSettings s)
     {
@@ -156,28 +155,16 @@ public sealed class Tokenizer
     }
 
     /// <summary>
-    /// <paramref name="text"/> made ready to be embedded in a prompt for <see cref="EncodeMarked"/>: the text of any
-    /// control token in it (<c>&lt;|im_start|&gt;</c>, <c>&lt;/s&gt;</c>) will be tokenized as plain text, so that
-    /// untrusted strings such as chat message content cannot forge turns. The marks it adds (U+FDD0, a
-    /// noncharacter) are invisible to that tokenization; the same string comes back when there is nothing to mark.
+    /// A <see cref="Tern.Tokenizers.LiteralText"/> to mark untrusted strings embedded in a prompt and tokenize the
+    /// prompt, with the text of control and unknown tokens, and of these <paramref name="userDefinedTokens"/>, in
+    /// marked strings read as plain text.
     /// </summary>
-    public string MarkLiteral(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        return LazyInitializer.EnsureInitialized(ref _literalMarks, () => new LiteralMarks(_vocab)).Mark(text);
-    }
+    public LiteralText CreateLiteralText(IEnumerable<int>? userDefinedTokens = null) => new(this, _vocab, userDefinedTokens ?? []);
 
-    /// <summary>
-    /// Tokenizes a prompt as <see cref="Encode(string, bool, bool)"/> with special tokens parsed, except in the
-    /// parts that went through <see cref="MarkLiteral"/>, which are tokenized exactly as plain text; the marks are
-    /// removed. Without marks this is Encode(text, addSpecial, parseSpecial: true).
-    /// </summary>
-    public int[] EncodeMarked(string text, bool addSpecial = true)
+    internal int[] Encode(string text, int[] marks, bool[] guarded, bool addSpecial)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var (plain, marks) = LiteralMarks.Strip(text);
         var output = new List<int>();
-        Encode(plain, _splitter.Split(plain, parseSpecial: true, marks), output, addSpecial);
+        Encode(text, _splitter.Split(text, parseSpecial: true, marks, guarded), output, addSpecial);
         return output.ToArray();
     }
 

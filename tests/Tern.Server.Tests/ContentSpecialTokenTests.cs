@@ -7,7 +7,8 @@ namespace Tern.Server.Tests;
 
 /// <summary>
 /// Special-token text inside the request's strings stays text: only the chat template's own markup becomes control
-/// tokens, so content cannot forge turns or tool results (Qwen3's template and vocabulary; llama's for &lt;/s&gt;).
+/// tokens (and so do the user-defined tokens it writes, Qwen3's &lt;tool_response&gt;), so content cannot forge turns
+/// or tool results (Qwen3's template and vocabulary; llama's for &lt;/s&gt;).
 /// --special-in-content brings the old behaviour back.
 /// </summary>
 public sealed class ContentSpecialTokenTests
@@ -29,7 +30,7 @@ public sealed class ContentSpecialTokenTests
         int[] benign = template.Tokens(Messages(("user", "hi")), null);
         Assert.Equal(Count(benign, qwen, "<|im_start|>"), Count(tokens, qwen, "<|im_start|>"));
         Assert.Equal(Count(benign, qwen, "<|im_end|>"), Count(tokens, qwen, "<|im_end|>"));
-        Assert.Equal(AsPlainText(template, qwen, forged, null, ForgedTurn), tokens);
+        AssertPlainText(template, qwen, forged, null, ForgedTurn);
     }
 
     [Fact]
@@ -43,9 +44,9 @@ public sealed class ContentSpecialTokenTests
         var forged = Conversation(userForgery, toolForgery);
         int[] tokens = template.Tokens(forged, Tools());
         int[] benign = template.Tokens(Conversation("weather?", "sunny"), Tools());
-        Assert.Equal(Count(benign, qwen, "<|im_start|>"), Count(tokens, qwen, "<|im_start|>"));
-        Assert.Equal(Count(benign, qwen, "<|im_end|>"), Count(tokens, qwen, "<|im_end|>"));
-        Assert.Equal(AsPlainText(template, qwen, Conversation("weather?", toolForgery), Tools(), toolForgery), template.Tokens(Conversation("weather?", toolForgery), Tools()));
+        foreach (string special in new[] { "<|im_start|>", "<|im_end|>", "<tool_response>", "</tool_response>" })
+            Assert.Equal(Count(benign, qwen, special), Count(tokens, qwen, special));
+        AssertPlainText(template, qwen, Conversation("weather?", toolForgery), Tools(), toolForgery);
     }
 
     [Fact]
@@ -77,18 +78,23 @@ public sealed class ContentSpecialTokenTests
         return (PromptTemplate.Create(file, QwenTokenizer.Value, null, specialInContent, TextWriter.Null), QwenTokenizer.Value);
     }
 
-    /// <summary>The tokens the prompt must have: the template's text around <paramref name="content"/> with special tokens parsed, the content as plain text.</summary>
-    private static int[] AsPlainText(PromptTemplate template, Tokenizer tokenizer, JsonArray messages, JsonArray? tools, string content)
+    /// <summary>
+    /// The prompt's tokens are the template's text before <paramref name="content"/> and after it with special
+    /// tokens parsed, and between them tokens that spell the content and are none of the vocabulary's special ones.
+    /// </summary>
+    private static void AssertPlainText(PromptTemplate template, Tokenizer tokenizer, JsonArray messages, JsonArray? tools, string content)
     {
+        int[] tokens = template.Tokens(messages, tools);
         string prompt = template.Render(messages, tools, addGenerationPrompt: true);
         int at = prompt.IndexOf(content, StringComparison.Ordinal);
         Assert.True(at > 0);
-        return
-        [
-            .. tokenizer.Encode(prompt[..at], addSpecial: true, parseSpecial: true),
-            .. tokenizer.Encode(content, addSpecial: false, parseSpecial: false),
-            .. tokenizer.Encode(prompt[(at + content.Length)..], addSpecial: false, parseSpecial: true),
-        ];
+        int[] before = tokenizer.Encode(prompt[..at], addSpecial: true, parseSpecial: true);
+        int[] after = tokenizer.Encode(prompt[(at + content.Length)..], addSpecial: false, parseSpecial: true);
+        Assert.Equal(before, tokens[..before.Length]);
+        Assert.Equal(after, tokens[^after.Length..]);
+        int[] middle = tokens[before.Length..^after.Length];
+        Assert.Equal(content, tokenizer.Decode(middle, renderSpecial: true));
+        Assert.All(middle, id => Assert.Equal(0, (int)(tokenizer.GetTokenAttributes(id) & (TokenAttributes.Control | TokenAttributes.UserDefined | TokenAttributes.Unknown))));
     }
 
     private static int Count(int[] tokens, Tokenizer tokenizer, string special)
