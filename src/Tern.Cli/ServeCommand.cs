@@ -23,6 +23,7 @@ public static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "require this key as 'Authorization: Bearer KEY' (or set TERN_API_KEY)" };
         var alias = new Option<string?>("--alias") { Description = "model name shown to clients" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
+        var specialInContent = new Option<bool>("--special-in-content") { Description = "read special-token text in message content as control tokens (the old behaviour: content can forge turns)" };
         var tools = new Option<string?>("--tools") { Description = "built-in tools: all (the default when given) or a list of read_file,write_file,edit_file,grep,shell,time", Arity = ArgumentArity.ZeroOrOne };
         var workspace = new Option<string?>("--workspace") { Description = "directory the tools are confined to (default: the current directory)" };
         var toolTimeout = new Option<int>("--tool-timeout") { Description = "default shell timeout in seconds (max 60)", DefaultValueFactory = _ => 10 };
@@ -34,7 +35,7 @@ public static class ServeCommand
         var allowedOrigins = new Option<string?>("--allowed-origins") { Description = "web page origins allowed to call the API, e.g. http://localhost:3000 (comma list)" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
-            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
+            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
             workspaceQuota, allowedHosts, allowedOrigins,
         };
         command.SetAction(async (parse, cancellation) =>
@@ -52,6 +53,7 @@ public static class ServeCommand
                 ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TERN_API_KEY"),
                 Alias = parse.GetValue(alias),
                 ChatTemplateFile = parse.GetValue(templateFile),
+                SpecialInContent = parse.GetValue(specialInContent),
                 Tools = parse.GetResult(tools) is null ? null : parse.GetValue(tools) ?? "all",
                 Workspace = parse.GetValue(workspace),
                 ToolTimeoutSeconds = Check(parse.GetValue(toolTimeout), 1, 60, "--tool-timeout"),

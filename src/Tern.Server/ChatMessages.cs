@@ -112,20 +112,26 @@ internal static class ChatMessages
                 throw ApiException.BadRequest($"'{callAt}' must have a function with a name", callAt);
             var node = (JsonObject)JsonNode.Parse(call.GetRawText())!;
             if (f.TryGetProperty("arguments", out var args) && args.ValueKind == JsonValueKind.String)
-            {
-                try
-                {
-                    node["function"]!["arguments"] = JsonNode.Parse(args.GetString()!);
-                }
-                catch (JsonException)
-                {
-                    throw ApiException.BadRequest($"'{callAt}.function.arguments' is not valid JSON", $"{callAt}.function.arguments");
-                }
-            }
+                node["function"]!["arguments"] = Arguments(args.GetString()!, $"{callAt}.function.arguments");
 
             result.Add(node);
         }
 
         return result;
+    }
+
+    /// <summary>Tool-call arguments, a JSON string, parsed into the object templates expect (its strings checked as the body's).</summary>
+    private static JsonNode? Arguments(string json, string at)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
+            JsonRequest.RequireText(document.RootElement, at);
+            return JsonNode.Parse(json);
+        }
+        catch (JsonException)
+        {
+            throw ApiException.BadRequest($"'{at}' is not valid JSON", at);
+        }
     }
 }

@@ -84,6 +84,8 @@ internal sealed record CompletionParameters(SamplingParams Sampling, int? MaxTok
             result[token] = b <= -100 ? float.NegativeInfinity : (float)b;
         }
 
+        if (result.Count == vocabSize && result.Values.All(float.IsNegativeInfinity))
+            throw ApiException.BadRequest($"'logit_bias' bans every token (all {vocabSize} at -100): nothing could be generated", "logit_bias");
         return result;
     }
 }

@@ -16,8 +16,7 @@ internal sealed class CompletionRoutes(TernServer server)
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
         if (tools is null && server.Tools is null)
         {
-            string prompt = model.Template.Render(messages, tools, addGenerationPrompt: true);
-            await RunAsync(http, model, model.Template.Tokenize(model.Tokenizer, prompt), parameters, chat: true);
+            await RunAsync(http, model, model.Template.Tokens(messages, tools), parameters, chat: true);
             return;
         }
 
@@ -36,11 +35,10 @@ internal sealed class CompletionRoutes(TernServer server)
 
         async IAsyncEnumerable<GenerationEvent> Turn(JsonArray turnMessages, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
         {
-            string prompt = model.Template.Render(turnMessages, tools, addGenerationPrompt: true);
             var request = new GenerationRequest
             {
                 Id = id,
-                PromptTokens = model.Template.Tokenize(model.Tokenizer, prompt),
+                PromptTokens = model.Template.Tokens(turnMessages, tools),
                 Sampling = p.Sampling,
                 MaxTokens = p.MaxTokens,
                 Stop = p.Stop,

@@ -1,11 +1,16 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 
 namespace Tern.Server;
 
 /// <summary>
 /// A request body read with a size limit and parsed into a JSON object, with typed accessors whose errors name the
-/// parameter (as OpenAI does): wrong type, out of range, missing.
+/// parameter (as OpenAI does): wrong type, out of range, missing. Every string in it is known to be valid text:
+/// the body is checked to be UTF-8, and \u escapes that leave a lone surrogate are refused, naming where.
 /// </summary>
 internal sealed class JsonRequest
 {
@@ -27,10 +32,13 @@ internal sealed class JsonRequest
             buffer.Write(chunk, 0, read);
         }
 
+        var body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        if (!Utf8.IsValid(body.Span))
+            throw ApiException.BadRequest($"request body is not valid UTF-8 (invalid byte at offset {InvalidUtf8Offset(body.Span)})", code: "invalid_utf8");
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), new JsonDocumentOptions { MaxDepth = 64 });
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
@@ -39,7 +47,85 @@ internal sealed class JsonRequest
 
         if (document.RootElement.ValueKind != JsonValueKind.Object)
             throw ApiException.BadRequest($"request body must be a JSON object, not {Kind(document.RootElement)}", code: "invalid_json");
+        RequireText(document.RootElement, "");
         return new JsonRequest(document.RootElement);
+    }
+
+    /// <summary>
+    /// Refuses (400) a string value or key anywhere in <paramref name="e"/> whose \u escapes leave a lone surrogate
+    /// (<c>"\ud800"</c>): no text can hold one, and reading it would throw. <paramref name="at"/> is e's own path.
+    /// </summary>
+    public static void RequireText(JsonElement e, string at)
+    {
+        if (LoneSurrogate(e) is not { } bad)
+            return;
+        string path = (at + bad.Path).TrimStart('.');
+        string what = (path.Length == 0, bad.InKey) switch
+        {
+            (true, _) => "the request body has a key that",
+            (false, true) => $"'{path}' has a key that",
+            _ => $"'{path}'",
+        };
+        throw ApiException.BadRequest($"{what} is not valid text: a \\u escape leaves a lone surrogate (UTF-16 halves must come in pairs)",
+            path.Length == 0 ? null : path, "invalid_string");
+    }
+
+    private static int InvalidUtf8Offset(ReadOnlySpan<byte> bytes)
+    {
+        int offset = 0;
+        while (Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed) == OperationStatus.Done)
+            offset += consumed;
+        return offset;
+    }
+
+    /// <summary>
+    /// Where the first lone surrogate is, as a path such as <c>.messages[0].content</c> (for a key: the object's
+    /// path); null when there is none. Only strings with a \u escape are decoded to check.
+    /// </summary>
+    private static (string Path, bool InKey)? LoneSurrogate(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Escaped(JsonMarshal.GetRawUtf8Value(e)) && !Decodes(e.GetString) ? ("", false) : null;
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    if (Escaped(JsonMarshal.GetRawUtf8PropertyName(p)) && !Decodes(() => p.Name))
+                        return ("", true);
+                    if (LoneSurrogate(p.Value) is { } inner)
+                        return inner with { Path = "." + p.Name + inner.Path };
+                }
+
+                return null;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in e.EnumerateArray())
+                {
+                    if (LoneSurrogate(item) is { } inner)
+                        return inner with { Path = $"[{i}]{inner.Path}" };
+                    i++;
+                }
+
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static bool Escaped(ReadOnlySpan<byte> raw) => raw.IndexOf("\\u"u8) >= 0;
+
+    private static bool Decodes(Func<string?> read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     public bool Has(string name) => Root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;

@@ -24,6 +24,10 @@ public sealed record ServerOptions
     public string? Alias { get; init; }
 
     public string? ChatTemplateFile { get; init; }
+
+    /// <summary>Read special-token text inside message content as control tokens (the old behaviour: content can forge turns).</summary>
+    public bool SpecialInContent { get; init; }
+
     public int QueueCapacity { get; init; } = 64;
 
     /// <summary>Built-in tools to enable (`all` or a comma list); null: none.</summary>

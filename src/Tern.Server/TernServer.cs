@@ -112,7 +112,7 @@ public sealed class TernServer : IAsyncDisposable
         {
             var model = DecoderModel.Load(Options.ModelPath, new ModelOptions { Threads = Options.Threads });
             var tokenizer = Tokenizer.FromGguf(model.File);
-            var template = PromptTemplate.Create(model.File, tokenizer, Options.ChatTemplateFile, log);
+            var template = PromptTemplate.Create(model.File, tokenizer, Options.ChatTemplateFile, Options.SpecialInContent, log);
             int context = Options.ContextPerSequence > 0 ? Options.ContextPerSequence : Math.Min(model.Hyperparameters.ContextLength, EngineOptions.DefaultMaxContext);
             var engine = new InferenceEngine(model, tokenizer, new EngineOptions
             {

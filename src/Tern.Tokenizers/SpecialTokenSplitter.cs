@@ -11,7 +11,8 @@ internal readonly record struct Fragment(int Token, int Start, int Length)
 /// <summary>
 /// Splits special tokens out of the text before tokenization, as llama.cpp's <c>tokenizer_st_partition</c>:
 /// tokens are tried longest first; user-defined tokens are always split out, control and unknown tokens only
-/// when parsing special tokens. LSTRIP/RSTRIP tokens eat the whitespace next to them.
+/// when parsing special tokens; guarded tokens not where a mark (<see cref="LiteralText"/>) says the text came from
+/// a string that is plain text. LSTRIP/RSTRIP tokens eat the whitespace next to them.
 /// </summary>
 internal sealed class SpecialTokenSplitter
 {
@@ -33,7 +34,9 @@ internal sealed class SpecialTokenSplitter
 
     public IReadOnlyList<int> SpecialIds => _specialIds;
 
-    public List<Fragment> Split(string text, bool parseSpecial)
+    /// <param name="marks">Positions of literal marks in <paramref name="text"/> (ascending): a token that is
+    /// <paramref name="guarded"/> (by id) and covers one is left as text.</param>
+    public List<Fragment> Split(string text, bool parseSpecial, int[]? marks = null, bool[]? guarded = null)
     {
         var fragments = new List<Fragment>();
         if (text.Length == 0)
@@ -46,11 +49,12 @@ internal sealed class SpecialTokenSplitter
             if (!parseSpecial && (attributes & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0)
                 continue;
             string special = _vocab.Texts[id];
+            var guard = marks is { Length: > 0 } && guarded is not null && guarded[id] ? marks : null;
             List<Fragment>? next = null;
             for (int f = 0; f < fragments.Count; f++)
             {
                 var fragment = fragments[f];
-                int hit = fragment.IsToken ? -1 : text.IndexOf(special, fragment.Start, fragment.Length, StringComparison.Ordinal);
+                int hit = fragment.IsToken ? -1 : Find(text, special, fragment.Start, fragment.Start + fragment.Length, guard);
                 if (hit < 0)
                 {
                     next?.Add(fragment);
@@ -76,7 +80,7 @@ internal sealed class SpecialTokenSplitter
                         while (start < end && IsCSpace(text[start]))
                             start++;
                     }
-                    hit = start < end ? text.IndexOf(special, start, end - start, StringComparison.Ordinal) : -1;
+                    hit = Find(text, special, start, end, guard);
                 }
                 if (start < end)
                     next.Add(Fragment.Text(start, end - start));
@@ -85,6 +89,19 @@ internal sealed class SpecialTokenSplitter
                 fragments = next;
         }
         return fragments;
+    }
+
+    // The first place in [from, end) where special occurs and no mark of guard lies in it; -1 if none.
+    private static int Find(string text, string special, int from, int end, int[]? guard)
+    {
+        while (from < end)
+        {
+            int hit = text.IndexOf(special, from, end - from, StringComparison.Ordinal);
+            if (hit < 0 || guard is null || !LiteralText.Covers(guard, hit, special.Length))
+                return hit;
+            from = hit + 1;
+        }
+        return -1;
     }
 
     // C isspace in the "C" locale, which is what llama.cpp strips with

@@ -151,7 +151,25 @@ public sealed class Tokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(output);
-        var fragments = _splitter.Split(text, parseSpecial);
+        Encode(text, _splitter.Split(text, parseSpecial), output, addSpecial);
+    }
+
+    /// <summary>
+    /// A <see cref="Tern.Tokenizers.LiteralText"/> to mark untrusted strings embedded in a prompt and tokenize the
+    /// prompt, with the text of control and unknown tokens, and of these <paramref name="userDefinedTokens"/>, in
+    /// marked strings read as plain text.
+    /// </summary>
+    public LiteralText CreateLiteralText(IEnumerable<int>? userDefinedTokens = null) => new(this, _vocab, userDefinedTokens ?? []);
+
+    internal int[] Encode(string text, int[] marks, bool[] guarded, bool addSpecial)
+    {
+        var output = new List<int>();
+        Encode(text, _splitter.Split(text, parseSpecial: true, marks, guarded), output, addSpecial);
+        return output.ToArray();
+    }
+
+    private void Encode(string text, List<Fragment> fragments, List<int> output, bool addSpecial)
+    {
         switch (Model)
         {
             case TokenizerModel.SentencePiece:

@@ -71,6 +71,21 @@ public sealed class SamplerChainTests
         Assert.Throws<InvalidOperationException>(() => chain.Sample([1, 2, 3], []));
     }
 
+    [Theory]
+    [InlineData(0f, float.NaN)]
+    [InlineData(1f, float.NaN)]
+    [InlineData(0f, float.PositiveInfinity)]
+    [InlineData(1f, float.PositiveInfinity)]
+    public void Logits_holding_nan_or_positive_infinity_throw_instead_of_picking_a_token(float temperature, float bad)
+    {
+        float[] logits = [.. Peaked];
+        logits[4] = bad; // the others are fine, so greedy used to pick token 1 as if nothing were wrong
+        var chain = new SamplerChain(new SamplingParams { Temperature = temperature }, logits.Length);
+        var error = Assert.Throws<InvalidLogitsException>(() => chain.Sample(logits, []));
+        Assert.Contains("first at token 4 of 6", error.Message);
+        Assert.Throws<InvalidLogitsException>(() => chain.Sample(logits, [], new TokenLogprob[2]));
+    }
+
     [Fact]
     public void Top_k_one_is_greedy()
     {

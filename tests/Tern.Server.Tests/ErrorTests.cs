@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace Tern.Server.Tests;
@@ -36,6 +37,80 @@ public sealed class ErrorTests(ServerFixture fixture) : IClassFixture<ServerFixt
         { "/detokenize", """{"tokens": [1, 99999999]}""", 400, "tokens" },
         { "/detokenize", """{"tokens": ["a"]}""", 400, "tokens" },
     };
+
+    /// <summary>Strings whose \u escapes leave a lone surrogate, wherever a request carries text (these used to be 500s).</summary>
+    public static TheoryData<string, string, string?> LoneSurrogates() => new()
+    {
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi \ud800"}]}""", "messages[0].content" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "text", "text": "\udc00 there"}]}]}""", "messages[0].content[0].text" },
+        { "/v1/chat/completions", """{"messages": [{"role": "\ud800"}]}""", "messages[0].role" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi", "name": "\udfff"}]}""", "messages[0].name" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi", "\ud800": 1}]}""", "messages[0]" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f\ud800"}}]}""", "tools[0].function.name" },
+        { "/v1/chat/completions", """{"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "\ud800", "arguments": "{}"}}]}]}""", "messages[0].tool_calls[0].function.name" },
+        { "/v1/chat/completions", """{"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{\"q\": \"\\ud800\"}"}}]}]}""", "messages[0].tool_calls[0].function.arguments.q" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": ["ok", "a\ud800b"]}""", "stop[1]" },
+        { "/v1/completions", """{"prompt": "\ud800"}""", "prompt" },
+        { "/v1/completions", """{"prompt": "Once", "stop": "\udbff"}""", "stop" },
+        { "/v1/completions", """{"prompt": "Once", "logit_bias": {"\ud800": 1}}""", "logit_bias" },
+        { "/v1/completions", """{"\ud800": 1, "prompt": "Once"}""", null },
+        { "/tokenize", """{"content": "x\ud800"}""", "content" },
+        { "/apply-template", """{"messages": [{"role": "user", "content": "\ud800\ud800"}]}""", "messages[0].content" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LoneSurrogates))]
+    public async Task Lone_surrogate_escapes_get_a_400_naming_the_parameter(string path, string body, string? param)
+    {
+        var (status, json, _) = await fixture.PostAsync(path, body);
+        Assert.Equal(400, status);
+        var error = json.GetProperty("error");
+        Assert.Equal("invalid_string", error.GetProperty("code").GetString());
+        Assert.Contains("lone surrogate", error.GetProperty("message").GetString());
+        Assert.Equal(param, error.GetProperty("param").GetString());
+    }
+
+    [Fact]
+    public async Task Paired_surrogate_escapes_are_text()
+    {
+        var (status, json, _) = await fixture.PostAsync("/tokenize", """{"content": "\ud83d\ude00"}""");
+        Assert.Equal(200, status);
+        Assert.NotEqual(0, json.GetProperty("tokens").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("/v1/chat/completions")]
+    [InlineData("/v1/completions")]
+    [InlineData("/tokenize")]
+    public async Task A_body_that_is_not_utf8_gets_a_400_naming_the_offset(string path)
+    {
+        // 0xC3 0x28: a lead byte without its continuation, after the 14 bytes of {"prompt": "ab
+        byte[] body = [.. Encoding.UTF8.GetBytes("{\"prompt\": \"ab"), 0xC3, 0x28, .. Encoding.UTF8.GetBytes("\", \"content\": \"x\", \"messages\": [{\"role\": \"user\", \"content\": \"y\"}]}")];
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var response = await fixture.Http.SendAsync(request, TestContext.Current.CancellationToken);
+        Assert.Equal(400, (int)response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement.GetProperty("error");
+        Assert.Equal("invalid_utf8", error.GetProperty("code").GetString());
+        Assert.Contains("not valid UTF-8 (invalid byte at offset 14)", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task A_logit_bias_that_bans_every_token_gets_a_400()
+    {
+        int vocab = fixture.Server.Model!.VocabSize;
+        var all = Enumerable.Range(0, vocab).ToDictionary(t => t.ToString(System.Globalization.CultureInfo.InvariantCulture), _ => -100);
+        string chat = JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content = "hi" } }, logit_bias = all, max_tokens = 4 });
+        var (status, json, _) = await fixture.PostAsync("/v1/chat/completions", chat);
+        Assert.Equal(400, status);
+        Assert.Equal("logit_bias", json.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("bans every token", json.GetProperty("error").GetProperty("message").GetString());
+
+        all["7"] = -99; // one token left: it is generated
+        var (ok, body, _) = await fixture.PostAsync("/v1/completions", JsonSerializer.Serialize(new { prompt = "Once", logit_bias = all, max_tokens = 2 }));
+        Assert.Equal(200, ok);
+        Assert.Equal(2, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
 
     [Theory]
     [MemberData(nameof(BadRequests))]

@@ -53,7 +53,8 @@ public sealed class SamplerChain
     /// <summary>
     /// Picks the next token from the model's <paramref name="logits"/> (one per vocabulary entry);
     /// <paramref name="history"/> is the sequence so far (prompt and generated tokens), of which the penalties
-    /// look at the last <see cref="SamplingParams.RepeatLastN"/>.
+    /// look at the last <see cref="SamplingParams.RepeatLastN"/>. Logits holding NaN or +infinity throw
+    /// <see cref="InvalidLogitsException"/>.
     /// </summary>
     public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
     {
@@ -89,6 +90,7 @@ public sealed class SamplerChain
     {
         if (logits.Length != VocabSize)
             throw new ArgumentException($"Expected {VocabSize} logits, got {logits.Length}.", nameof(logits));
+        InvalidLogitsException.ThrowIfInvalid(logits);
         logits.CopyTo(_logits);
         SamplerSteps.ApplyLogitBias(_logits, _biasTokens, _biasValues);
     }
@@ -130,5 +132,5 @@ public sealed class SamplerChain
     }
 
     private static InvalidOperationException NothingToSample() =>
-        new("No token can be sampled: every logit is negative infinity (banned), or the logits hold NaN or +infinity.");
+        new("No token can be sampled: every logit is negative infinity (banned).");
 }
