@@ -16,7 +16,7 @@ internal sealed class CompletionRoutes(TernServer server)
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
         if (tools is null && server.Tools is null)
         {
-            string prompt = model.Template.Render(messages, tools, addGenerationPrompt: true);
+            string prompt = await model.Template.RenderAsync(messages, tools, addGenerationPrompt: true, http.RequestAborted);
             await RunAsync(http, model, model.Template.Tokenize(model.Tokenizer, prompt), parameters, chat: true);
             return;
         }
@@ -36,7 +36,7 @@ internal sealed class CompletionRoutes(TernServer server)
 
         async IAsyncEnumerable<GenerationEvent> Turn(JsonArray turnMessages, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
         {
-            string prompt = model.Template.Render(turnMessages, tools, addGenerationPrompt: true);
+            string prompt = await model.Template.RenderAsync(turnMessages, tools, addGenerationPrompt: true, cancellation);
             var request = new GenerationRequest
             {
                 Id = id,
@@ -101,7 +101,7 @@ internal sealed class CompletionRoutes(TernServer server)
     {
         var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
-        string prompt = model.Template.Render(ChatMessages.Read(r), ChatMessages.Tools(r), addGenerationPrompt: true);
+        string prompt = await model.Template.RenderAsync(ChatMessages.Read(r), ChatMessages.Tools(r), addGenerationPrompt: true, http.RequestAborted);
         return Results.Json(new { prompt }, ServerJson.Options);
     }
 

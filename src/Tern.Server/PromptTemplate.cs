@@ -47,16 +47,19 @@ internal sealed class PromptTemplate
         return new PromptTemplate(ChatTemplate.ChatMl, true, tokenizer);
     }
 
-    /// <summary>The exact text the template renders for these messages (and tools), as /apply-template returns it.</summary>
-    public string Render(JsonArray messages, JsonArray? tools, bool addGenerationPrompt) =>
-        _template.Render(new ChatTemplateInput
+    /// <summary>
+    /// The exact text the template renders for these messages (and tools), as /apply-template returns it: within the
+    /// template limits, a few renders at a time, and stopped when the request is (<paramref name="cancellation"/>).
+    /// </summary>
+    public Task<string> RenderAsync(JsonArray messages, JsonArray? tools, bool addGenerationPrompt, CancellationToken cancellation) =>
+        _template.RenderAsync(new ChatTemplateInput
         {
             Messages = messages,
             Tools = tools,
             AddGenerationPrompt = addGenerationPrompt,
             BosToken = _bos,
             EosToken = _eos,
-        });
+        }, cancellation: cancellation);
 
     /// <summary>
     /// Tokens of a rendered prompt. Templates often write the BOS text themselves; when the tokenizer adds BOS

@@ -27,7 +27,7 @@ public class ServerFixture : IAsyncLifetime
         Http = new HttpClient { BaseAddress = new Uri(Server.Address) };
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         Http.Dispose();
         await Server.DisposeAsync();
