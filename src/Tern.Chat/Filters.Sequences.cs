@@ -24,7 +24,7 @@ internal static partial class Filters
         StringValue s => StringValue.Of(string.Concat(CodePoints(renderer, s.Value).Reverse().Select(c => c.Value))),
         ListValue or DictValue or RangeValue or UndefinedValue =>
             new IteratorValue(Iteration.Materialize(renderer, v).Reverse().ToList(), v is ListValue { IsTuple: false } ? "list_reverseiterator" : "reversed"),
-        IteratorValue => new ListValue(Iteration.Iterate(renderer, v).Reverse().ToList()),
+        IteratorValue => new ListValue(Enumerable.Reverse(Iteration.ToList(renderer, v)).ToList()),
         _ => throw new TemplateException("argument must be iterable"),
     };
 
@@ -116,7 +116,7 @@ internal static partial class Filters
         {
             key = AttrGetter(renderer, attribute, ignoreCase: ignoreCase);
         }
-        return new ListValue(StableSort(renderer, Iteration.Iterate(renderer, v).ToList(), key, reverse));
+        return new ListValue(StableSort(renderer, Iteration.ToList(renderer, v), key, reverse));
     }
 
     private static Value DictSort(Renderer renderer, Value v, CallArgs args)

@@ -36,7 +36,7 @@ internal static partial class Filters
         ["join"] = Join,
         ["last"] = Last,
         ["length"] = (_, v, _) => IntValue.Of(Length(v)),
-        ["list"] = (r, v, _) => new ListValue([.. Iteration.Iterate(r, v)]),
+        ["list"] = (r, v, _) => new ListValue(Iteration.ToList(r, v)),
         ["lower"] = (_, v, _) => StringValue.Of(Formatting.Str(v).ToLowerInvariant()),
         ["map"] = Map,
         ["max"] = (r, v, a) => MinOrMax(r, v, a, max: true),

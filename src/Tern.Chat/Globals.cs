@@ -15,13 +15,19 @@ internal static class Globals
         Add(scope, "joiner", (_, args) => Joiner(args));
         Add(scope, "raise_exception", (_, args) => throw new TemplateException(
             Formatting.Str(args.Get(0, "message") ?? StringValue.Empty), kind: TemplateErrorKind.Raised));
-        Add(scope, "strftime_now", (renderer, args) => StringValue.Of(
-            Strftime.Format(renderer.Clock.GetLocalNow(), Formatting.Str(args.Get(0, "format") ?? StringValue.Empty))));
+        Add(scope, "strftime_now", StrftimeNow);
         return scope;
     }
 
     private static void Add(Scope scope, string name, Func<Renderer, CallArgs, Value> body) =>
         scope.Set(name, new BuiltinFunction(name, body));
+
+    private static Value StrftimeNow(Renderer renderer, CallArgs args)
+    {
+        string text = Strftime.Format(renderer.Clock.GetLocalNow(), Formatting.Str(args.Get(0, "format") ?? StringValue.Empty));
+        renderer.Produced(text.Length);
+        return StringValue.Of(text);
+    }
 
     private static Value Range(Renderer renderer, CallArgs args)
     {

@@ -12,8 +12,16 @@ internal static class Iteration
         RangeValue range => range,
         ListValue list => Snapshot(renderer, list.Items),
         UndefinedValue => [],
-        _ => Iterate(renderer, value).ToList(),
+        _ => ToList(renderer, value),
     };
+
+    /// <summary>The items of <paramref name="value"/> in a new list; a size known in advance is checked against the limits before any is copied.</summary>
+    public static List<Value> ToList(Renderer renderer, Value value)
+    {
+        if (value is ListValue or DictValue or StringValue or RangeValue)
+            renderer.CheckItems(Filters.Length(value));
+        return Iterate(renderer, value).ToList();
+    }
 
     public static IEnumerable<Value> Iterate(Renderer renderer, Value value)
     {

@@ -203,7 +203,7 @@ internal static class Methods
                 items.Add(Arg(args, 0, "object"));
                 return NoneValue.Instance;
             case "extend":
-                var added = Iteration.Iterate(renderer, Arg(args, 0, "iterable")).ToList();
+                var added = Iteration.ToList(renderer, Arg(args, 0, "iterable"));
                 renderer.Allocated(added.Count);
                 items.AddRange(added);
                 return NoneValue.Instance;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 
@@ -37,7 +38,7 @@ internal sealed partial class Renderer
         _cancellation = cancellation;
         Clock = clock;
         Keys = new ValueKeyComparer(this);
-        _started = clock.GetTimestamp();
+        _started = Stopwatch.GetTimestamp();
     }
 
     public TimeProvider Clock { get; }
@@ -76,7 +77,7 @@ internal sealed partial class Renderer
     private void CheckClock()
     {
         _cancellation.ThrowIfCancellationRequested();
-        if (Clock.GetElapsedTime(_started) > _limits.MaxDuration)
+        if (Stopwatch.GetElapsedTime(_started) > _limits.MaxDuration)
             throw new TemplateException($"template exceeded its time limit of {_limits.MaxDuration.TotalSeconds:0.###} s");
     }
 
@@ -99,10 +100,16 @@ internal sealed partial class Renderer
     /// <summary>Charges <paramref name="count"/> list items built by an operator, filter or method (a list item weighs as much as four characters).</summary>
     public void Allocated(long count)
     {
-        if (count * CharsPerItem > _limits.MaxOutputChars)
-            throw new TemplateException($"template built lists beyond its limit of {_limits.MaxOutputChars / CharsPerItem} items");
+        CheckItems(count);
         Built(count * CharsPerItem);
         Charge(count);
+    }
+
+    /// <summary>Fails when a list of <paramref name="count"/> items would be longer than the limits allow.</summary>
+    public void CheckItems(long count)
+    {
+        if (count * CharsPerItem > _limits.MaxOutputChars)
+            throw new TemplateException($"template built lists beyond its limit of {_limits.MaxOutputChars / CharsPerItem} items");
     }
 
     private void Built(long chars)
