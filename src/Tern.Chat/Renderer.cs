@@ -66,10 +66,10 @@ internal sealed partial class Renderer
     /// <summary>Charges <paramref name="work"/> steps (items touched by an operation); fails past the limits.</summary>
     public void Charge(long work)
     {
+        if (work > _limits.MaxSteps - _steps)
+            throw new TemplateException($"template exceeded its limit of {_limits.MaxSteps} evaluation steps");
         long before = _steps;
         _steps += work;
-        if (_steps > _limits.MaxSteps)
-            throw new TemplateException($"template exceeded its limit of {_limits.MaxSteps} evaluation steps");
         if (before / ClockInterval != _steps / ClockInterval)
             CheckClock();
     }
