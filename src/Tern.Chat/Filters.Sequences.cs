@@ -137,7 +137,10 @@ internal static partial class Filters
         Func<Value, Value> key = pair =>
         {
             var item = ((ListValue)pair).Items[position];
-            return !caseSensitive && item is StringValue s ? StringValue.Of(s.Value.ToLowerInvariant()) : item;
+            if (caseSensitive || item is not StringValue s)
+                return item;
+            renderer.Produced(s.Value.Length);
+            return StringValue.Of(s.Value.ToLowerInvariant());
         };
         return new ListValue(StableSort(renderer, pairs, key, BoolArg(args, 2, "reverse")));
     }

@@ -129,7 +129,10 @@ internal static partial class Filters
                 if (fallback is not null && item is UndefinedValue)
                     item = fallback;
             }
-            return ignoreCase && item is StringValue str ? StringValue.Of(str.Value.ToLowerInvariant()) : item;
+            if (!ignoreCase || item is not StringValue str)
+                return item;
+            renderer.Produced(str.Value.Length);
+            return StringValue.Of(str.Value.ToLowerInvariant());
         };
     }
 

@@ -41,6 +41,7 @@ internal sealed partial class Renderer
         _started = Stopwatch.GetTimestamp();
     }
 
+    /// <summary>The clock of <c>strftime_now</c> (the time limit runs on the real clock).</summary>
     public TimeProvider Clock { get; }
 
     /// <summary>Python's dict-key equality and hashing, charged to this render.</summary>

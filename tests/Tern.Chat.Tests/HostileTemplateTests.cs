@@ -101,6 +101,17 @@ public sealed class HostileTemplateTests
         Assert.Contains("evaluation steps", error.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("([text] * 1000)|unique|list")]
+    [InlineData("([text] * 1000)|sort")]
+    [InlineData("{'a': text, 'b': text}|dictsort(by='value')")]
+    public void Case_insensitive_keys_are_charged_for_the_strings_they_lower(string expression)
+    {
+        string template = "{% set text = 'A' * 1000000 %}{% for i in range(100) %}{% set x = " + expression + " %}{% endfor %}";
+
+        Assert.Contains("built strings", FailsWithin(template).Reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Joining_large_strings_again_and_again_hits_the_total_string_allowance()
     {
