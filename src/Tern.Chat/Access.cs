@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Tern.Chat;
 
 /// <summary>
@@ -7,31 +9,31 @@ namespace Tern.Chat;
 /// </summary>
 internal static class Access
 {
-    public static Value GetAttr(Value target, string name)
+    public static Value GetAttr(Renderer renderer, Value target, string name)
     {
         if (target is UndefinedValue undefined)
             throw new TemplateException(undefined.Message);
         if (Methods.Has(target, name))
             return new BoundMethod(target, name);
-        return LookupItem(target, StringValue.Of(name)) ?? UndefinedValue.Missing(target, StringValue.Of(name));
+        return LookupItem(renderer, target, StringValue.Of(name)) ?? UndefinedValue.Missing(target, StringValue.Of(name));
     }
 
     /// <summary>Python's getattr alone (the attr filter): methods, namespace and loop attributes, never dict items.</summary>
-    public static Value GetAttrOnly(Value target, string name)
+    public static Value GetAttrOnly(Renderer renderer, Value target, string name)
     {
         if (target is UndefinedValue undefined)
             throw new TemplateException(undefined.Message);
         if (Methods.Has(target, name))
             return new BoundMethod(target, name);
-        var attribute = target is NamespaceValue or LoopValue ? LookupItem(target, StringValue.Of(name)) : null;
+        var attribute = target is NamespaceValue or LoopValue ? LookupItem(renderer, target, StringValue.Of(name)) : null;
         return attribute ?? UndefinedValue.Missing(target, StringValue.Of(name));
     }
 
-    public static Value GetItem(Value target, Value key)
+    public static Value GetItem(Renderer renderer, Value target, Value key)
     {
         if (target is UndefinedValue undefined)
             throw new TemplateException(undefined.Message);
-        var item = LookupItem(target, key);
+        var item = LookupItem(renderer, target, key);
         if (item is not null)
             return item;
         if (key is StringValue name && Methods.Has(target, name.Value))
@@ -40,7 +42,7 @@ internal static class Access
     }
 
     /// <summary>The item (or, for namespaces and loops, the attribute) at <paramref name="key"/>, or null.</summary>
-    private static Value? LookupItem(Value target, Value key)
+    private static Value? LookupItem(Renderer renderer, Value target, Value key)
     {
         switch (target)
         {
@@ -51,6 +53,7 @@ internal static class Access
             case ListValue list:
                 return TryIndex(key, list.Items.Count, out int i) ? list.Items[i] : null;
             case StringValue s:
+                renderer.Scan(s.Value.Length); // code points are counted from the start
                 if (!TryIndex(key, PyStr.Length(s.Value), out int c))
                     return null;
                 return StringValue.Of(PyStr.CharAt(s.Value, c));
@@ -87,7 +90,7 @@ internal static class Access
     }
 
     /// <summary>Python's <c>x[start:stop:step]</c> on lists, tuples, strings and ranges.</summary>
-    public static Value Slice(Value target, Value start, Value stop, Value step)
+    public static Value Slice(Renderer renderer, Value target, Value start, Value stop, Value step)
     {
         if (target is UndefinedValue undefined)
             throw new TemplateException(undefined.Message);
@@ -101,10 +104,13 @@ internal static class Access
         switch (target)
         {
             case ListValue list:
-                return new ListValue(Indices(list.Items.Count, startOr, stopOr, stride).Select(i => list.Items[i]).ToList(), list.IsTuple);
+                var items = Indices(list.Items.Count, startOr, stopOr, stride).ToList();
+                renderer.Allocated(items.Count);
+                return new ListValue(items.ConvertAll(i => list.Items[i]), list.IsTuple);
             case StringValue s:
-                var chars = PyStr.Chars(s.Value);
-                return StringValue.Of(string.Concat(Indices(chars.Length, startOr, stopOr, stride).Select(i => chars[i].Value)));
+                string slice = SliceString(renderer, s.Value, startOr, stopOr, stride);
+                renderer.Produced(slice.Length);
+                return StringValue.Of(slice);
             default:
                 var range = (RangeValue)target;
                 var picked = Indices(range.Count, startOr, stopOr, stride).ToList();
@@ -112,6 +118,26 @@ internal static class Access
                 long newStep = range.Step * stride;
                 return new RangeValue(first, first + picked.Count * newStep, newStep);
         }
+    }
+
+    private static string SliceString(Renderer renderer, string s, long? startOr, long? stopOr, long stride)
+    {
+        if (PyStr.HasSurrogates(s))
+        {
+            renderer.Allocated(s.Length); // one string per code point
+            var chars = PyStr.Chars(s);
+            return string.Concat(Indices(chars.Length, startOr, stopOr, stride).Select(i => chars[i].Value));
+        }
+        renderer.Scan(s.Length);
+        if (stride == 1)
+        {
+            long start = Adjust(startOr, s.Length, 1, 0), stop = Adjust(stopOr, s.Length, 1, s.Length);
+            return stop > start ? s.Substring((int)start, (int)(stop - start)) : "";
+        }
+        var sb = new StringBuilder();
+        foreach (int i in Indices(s.Length, startOr, stopOr, stride))
+            sb.Append(s[i]);
+        return sb.ToString();
     }
 
     private static bool TryBound(Value v, out long? bound)

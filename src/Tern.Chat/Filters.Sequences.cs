@@ -3,24 +3,28 @@ namespace Tern.Chat;
 /// <summary>The filters over sequences: items, reverse, map, select/reject(attr), unique, sort, dictsort, min/max, sum, batch.</summary>
 internal static partial class Filters
 {
-    private static Value Items(Renderer renderer, Value v, CallArgs args) => new IteratorValue(ItemPairs(v));
+    private static Value Items(Renderer renderer, Value v, CallArgs args) => new IteratorValue(ItemPairs(renderer, v));
 
-    private static IEnumerable<Value> ItemPairs(Value v)
+    private static IEnumerable<Value> ItemPairs(Renderer renderer, Value v)
     {
         if (v is UndefinedValue)
             yield break;
         if (v is not DictValue dict)
             throw new TemplateException("Can only get item pairs from a mapping.");
+        renderer.Charge(dict.Items.Count);
         foreach (var (key, value) in dict.Items.ToList())
+        {
+            renderer.Step();
             yield return ListValue.Tuple(key, value);
+        }
     }
 
     private static Value Reverse(Renderer renderer, Value v, CallArgs args) => v switch
     {
-        StringValue s => StringValue.Of(string.Concat(PyStr.Chars(s.Value).Reverse().Select(c => c.Value))),
+        StringValue s => StringValue.Of(string.Concat(CodePoints(renderer, s.Value).Reverse().Select(c => c.Value))),
         ListValue or DictValue or RangeValue or UndefinedValue =>
             new IteratorValue(Iteration.Materialize(renderer, v).Reverse().ToList(), v is ListValue { IsTuple: false } ? "list_reverseiterator" : "reversed"),
-        IteratorValue => new ListValue(Iteration.Iterate(renderer, v).Reverse().ToList()),
+        IteratorValue => new ListValue(Enumerable.Reverse(Iteration.ToList(renderer, v)).ToList()),
         _ => throw new TemplateException("argument must be iterable"),
     };
 
@@ -37,7 +41,7 @@ internal static partial class Filters
             var fallback = named.Remove("default", out var d) ? d : null;
             if (named.Count > 0)
                 throw new TemplateException($"Unexpected keyword argument '{named.Keys.First()}'");
-            map = AttrGetter(attribute, fallback);
+            map = AttrGetter(renderer, attribute, fallback);
         }
         else
         {
@@ -64,7 +68,7 @@ internal static partial class Filters
         if (!v.IsTruthy)
             return new IteratorValue([]);
         var transform = lookupAttribute
-            ? AttrGetter(args.Positional.Count > 0 ? args.Positional[0] : throw new TemplateException("Missing parameter for attribute name"))
+            ? AttrGetter(renderer, args.Positional.Count > 0 ? args.Positional[0] : throw new TemplateException("Missing parameter for attribute name"))
             : (item => item);
         int offset = lookupAttribute ? 1 : 0;
         Func<Value, bool> test;
@@ -83,13 +87,13 @@ internal static partial class Filters
 
     private static Value Unique(Renderer renderer, Value v, CallArgs args)
     {
-        var getter = AttrGetter(args.Get(1, "attribute"), ignoreCase: !BoolArg(args, 0, "case_sensitive"));
+        var getter = AttrGetter(renderer, args.Get(1, "attribute"), ignoreCase: !BoolArg(args, 0, "case_sensitive"));
         return new IteratorValue(UniqueItems(renderer, v, getter));
     }
 
     private static IEnumerable<Value> UniqueItems(Renderer renderer, Value v, Func<Value, Value> key)
     {
-        var seen = new HashSet<Value>(ValueKeyComparer.Instance);
+        var seen = new HashSet<Value>(renderer.Keys);
         foreach (var item in Iteration.Iterate(renderer, v))
         {
             if (seen.Add(key(item)))
@@ -105,14 +109,14 @@ internal static partial class Filters
         Func<Value, Value> key;
         if (attribute is StringValue s && s.Value.Contains(','))
         {
-            var getters = s.Value.Split(',').Select(part => AttrGetter(StringValue.Of(part), ignoreCase: ignoreCase)).ToArray();
+            var getters = s.Value.Split(',').Select(part => AttrGetter(renderer, StringValue.Of(part), ignoreCase: ignoreCase)).ToArray();
             key = item => ListValue.Tuple(getters.Select(g => g(item)).ToArray());
         }
         else
         {
-            key = AttrGetter(attribute, ignoreCase: ignoreCase);
+            key = AttrGetter(renderer, attribute, ignoreCase: ignoreCase);
         }
-        return new ListValue(StableSort(Iteration.Iterate(renderer, v).ToList(), key, reverse));
+        return new ListValue(StableSort(renderer, Iteration.ToList(renderer, v), key, reverse));
     }
 
     private static Value DictSort(Renderer renderer, Value v, CallArgs args)
@@ -133,31 +137,34 @@ internal static partial class Filters
         Func<Value, Value> key = pair =>
         {
             var item = ((ListValue)pair).Items[position];
-            return !caseSensitive && item is StringValue s ? StringValue.Of(s.Value.ToLowerInvariant()) : item;
+            if (caseSensitive || item is not StringValue s)
+                return item;
+            renderer.Produced(s.Value.Length);
+            return StringValue.Of(s.Value.ToLowerInvariant());
         };
-        return new ListValue(StableSort(pairs, key, BoolArg(args, 2, "reverse")));
+        return new ListValue(StableSort(renderer, pairs, key, BoolArg(args, 2, "reverse")));
     }
 
     /// <summary>Python's sorted(): stable, also when reversed.</summary>
-    private static List<Value> StableSort(List<Value> items, Func<Value, Value> key, bool reverse)
+    private static List<Value> StableSort(Renderer renderer, List<Value> items, Func<Value, Value> key, bool reverse)
     {
         var keyed = items.Select(item => (Key: key(item), Item: item)).ToArray();
         var buffer = new (Value Key, Value Item)[keyed.Length];
-        MergeSort(keyed, buffer, 0, keyed.Length, reverse);
+        MergeSort(renderer, keyed, buffer, 0, keyed.Length, reverse);
         return keyed.Select(k => k.Item).ToList();
     }
 
-    private static void MergeSort((Value Key, Value Item)[] a, (Value Key, Value Item)[] buffer, int lo, int hi, bool reverse)
+    private static void MergeSort(Renderer renderer, (Value Key, Value Item)[] a, (Value Key, Value Item)[] buffer, int lo, int hi, bool reverse)
     {
         if (hi - lo < 2)
             return;
         int mid = (lo + hi) / 2;
-        MergeSort(a, buffer, lo, mid, reverse);
-        MergeSort(a, buffer, mid, hi, reverse);
+        MergeSort(renderer, a, buffer, lo, mid, reverse);
+        MergeSort(renderer, a, buffer, mid, hi, reverse);
         int i = lo, j = mid, k = lo;
         while (i < mid && j < hi)
         {
-            int order = Operators.Order("<", a[j].Key, a[i].Key);
+            int order = Operators.Order(renderer, "<", a[j].Key, a[i].Key);
             bool takeRight = reverse ? order > 0 : order < 0;
             buffer[k++] = takeRight ? a[j++] : a[i++];
         }
@@ -170,12 +177,12 @@ internal static partial class Filters
 
     private static Value MinOrMax(Renderer renderer, Value v, CallArgs args, bool max)
     {
-        var key = AttrGetter(args.Get(1, "attribute"), ignoreCase: !BoolArg(args, 0, "case_sensitive"));
+        var key = AttrGetter(renderer, args.Get(1, "attribute"), ignoreCase: !BoolArg(args, 0, "case_sensitive"));
         Value? best = null, bestKey = null;
         foreach (var item in Iteration.Iterate(renderer, v))
         {
             var k = key(item);
-            if (best is null || (max ? Operators.Order(">", k, bestKey!) > 0 : Operators.Order("<", k, bestKey!) < 0))
+            if (best is null || (max ? Operators.Order(renderer, ">", k, bestKey!) > 0 : Operators.Order(renderer, "<", k, bestKey!) < 0))
             {
                 best = item;
                 bestKey = k;
@@ -186,7 +193,7 @@ internal static partial class Filters
 
     private static Value Sum(Renderer renderer, Value v, CallArgs args)
     {
-        var getter = AttrGetter(args.Get(0, "attribute"));
+        var getter = AttrGetter(renderer, args.Get(0, "attribute"));
         Value total = args.Get(1, "start") ?? IntValue.Of(0);
         foreach (var item in Iteration.Iterate(renderer, v))
             total = Operators.Binary(renderer, "+", total, getter(item));

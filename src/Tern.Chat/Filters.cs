@@ -16,7 +16,7 @@ internal static partial class Filters
     private static readonly Dictionary<string, Filter> All = new(StringComparer.Ordinal)
     {
         ["abs"] = Abs,
-        ["attr"] = (_, v, a) => Access.GetAttrOnly(v, Formatting.Str(Required(a, 0, "name"))),
+        ["attr"] = (r, v, a) => Access.GetAttrOnly(r, v, Formatting.Str(Required(a, 0, "name"))),
         ["batch"] = Batch,
         ["capitalize"] = (_, v, _) => StringValue.Of(PyStr.Capitalize(Formatting.Str(v))),
         ["center"] = (_, v, a) => StringValue.Of(PyStr.Pad(Formatting.Str(v), IntArg(a, 0, "width", 80), ' ', '^')),
@@ -36,7 +36,7 @@ internal static partial class Filters
         ["join"] = Join,
         ["last"] = Last,
         ["length"] = (_, v, _) => IntValue.Of(Length(v)),
-        ["list"] = (r, v, _) => new ListValue([.. Iteration.Iterate(r, v)]),
+        ["list"] = (r, v, _) => new ListValue(Iteration.ToList(r, v)),
         ["lower"] = (_, v, _) => StringValue.Of(Formatting.Str(v).ToLowerInvariant()),
         ["map"] = Map,
         ["max"] = (r, v, a) => MinOrMax(r, v, a, max: true),
@@ -62,13 +62,35 @@ internal static partial class Filters
         ["wordcount"] = (_, v, _) => IntValue.Of(WordPattern().Count(Formatting.Str(v))),
     };
 
+    /// <summary>Filters that return their input, an argument or one of its items, never a string or list they build.</summary>
+    private static readonly HashSet<string> Selecting = ["attr", "d", "default", "first", "last", "max", "min"];
+
     public static bool Exists(string name) => All.ContainsKey(name);
 
-    /// <summary>Applies a filter; <paramref name="inTemplate"/> is true for <c>x|name</c> in the source, false for map('name').</summary>
-    public static Value Apply(Renderer renderer, string name, Value input, CallArgs args, bool inTemplate = false) =>
-        All.TryGetValue(name, out var filter)
-            ? filter(renderer, input, args)
-            : throw new TemplateException($"No filter named '{name}'{(inTemplate ? " found" : "")}.");
+    /// <summary>
+    /// Applies a filter; <paramref name="inTemplate"/> is true for <c>x|name</c> in the source, false for map('name').
+    /// A filter is charged for searching its input text for its longest text argument, and for the string or list
+    /// it builds; filters over sequences are charged per item as they iterate.
+    /// </summary>
+    public static Value Apply(Renderer renderer, string name, Value input, CallArgs args, bool inTemplate = false)
+    {
+        if (!All.TryGetValue(name, out var filter))
+            throw new TemplateException($"No filter named '{name}'{(inTemplate ? " found" : "")}.");
+        renderer.Search(input is StringValue text ? text.Value.Length : 0, LongestText(args));
+        var result = filter(renderer, input, args);
+        if (!Selecting.Contains(name) && !ReferenceEquals(result, input))
+        {
+            if (result is StringValue built)
+                renderer.Produced(built.Value.Length);
+            else if (result is ListValue list)
+                renderer.Allocated(list.Items.Count);
+        }
+        return result;
+    }
+
+    /// <summary>The length of the longest string argument of a call (what a search or strip may have to match).</summary>
+    public static long LongestText(CallArgs args) =>
+        args.Positional.Concat(args.Named.Values).Select(a => a is StringValue s ? s.Value.Length : 0).DefaultIfEmpty(0).Max();
 
     // ---- argument helpers ----
 
@@ -90,7 +112,7 @@ internal static partial class Filters
         args.Get(index, name) is { } v and not NoneValue ? Formatting.Str(v) : null;
 
     /// <summary>Jinja2's make_attrgetter: "a.b.0" looks up a, then b, then item 0; the default replaces undefined.</summary>
-    private static Func<Value, Value> AttrGetter(Value? attribute, Value? fallback = null, bool ignoreCase = false)
+    private static Func<Value, Value> AttrGetter(Renderer renderer, Value? attribute, Value? fallback = null, bool ignoreCase = false)
     {
         Value[] parts = attribute switch
         {
@@ -103,11 +125,14 @@ internal static partial class Filters
         {
             foreach (var part in parts)
             {
-                item = Access.GetItem(item, part);
+                item = Access.GetItem(renderer, item, part);
                 if (fallback is not null && item is UndefinedValue)
                     item = fallback;
             }
-            return ignoreCase && item is StringValue str ? StringValue.Of(str.Value.ToLowerInvariant()) : item;
+            if (!ignoreCase || item is not StringValue str)
+                return item;
+            renderer.Produced(str.Value.Length);
+            return StringValue.Of(str.Value.ToLowerInvariant());
         };
     }
 
@@ -161,7 +186,7 @@ internal static partial class Filters
     private static Value Join(Renderer renderer, Value v, CallArgs args)
     {
         string separator = Formatting.Str(args.Get(0, "d") ?? StringValue.Empty);
-        var getter = AttrGetter(args.Get(1, "attribute"));
+        var getter = AttrGetter(renderer, args.Get(1, "attribute"));
         var sb = new StringBuilder();
         bool first = true;
         foreach (var item in Iteration.Iterate(renderer, v))
@@ -172,7 +197,6 @@ internal static partial class Filters
             sb.Append(Formatting.Str(getter(item)));
             renderer.CheckLength(sb.Length);
         }
-        renderer.Produced(sb.Length);
         return StringValue.Of(sb.ToString());
     }
 
@@ -180,7 +204,6 @@ internal static partial class Filters
     {
         string result = PyStr.Replace(Formatting.Str(v), Formatting.Str(Required(args, 0, "old")), Formatting.Str(Required(args, 1, "new")),
             IntArg(args, 2, "count", -1));
-        renderer.Produced(result.Length);
         return StringValue.Of(result);
     }
 
@@ -198,7 +221,7 @@ internal static partial class Filters
             ListValue => throw new TemplateException("can only concatenate tuple (not \"str\") to tuple"),
             _ => throw new TemplateException($"unsupported operand type(s) for +=: '{v.TypeName}' and 'str'"),
         });
-        renderer.Produced(lines.Sum(line => (long)line.Length + indentation.Length + 1));
+        renderer.CheckLength(lines.Sum(line => (long)line.Length + indentation.Length + 1));
         string result;
         if (blank)
         {
@@ -212,7 +235,6 @@ internal static partial class Filters
         }
         if (first)
             result = indentation + result;
-        renderer.Produced(result.Length);
         return StringValue.Of(result);
     }
 
@@ -230,7 +252,7 @@ internal static partial class Filters
         if (v is not StringValue text)
             throw new TemplateException($"'{v.TypeName}' object has no attribute 'rsplit'");
         string s = text.Value;
-        var chars = PyStr.Chars(s);
+        var chars = CodePoints(renderer, s);
         string head = string.Concat(chars.Take((int)(length - end.Length)).Select(c => c.Value));
         if (!killWords)
         {
@@ -247,7 +269,7 @@ internal static partial class Filters
         Value formatArgs;
         if (args.Named.Count > 0)
         {
-            var mapping = new DictValue();
+            var mapping = new DictValue(renderer.Keys);
             foreach (var (key, value) in args.Named)
                 mapping.Set(key, value);
             formatArgs = mapping;
@@ -333,9 +355,14 @@ internal static partial class Filters
             keySeparator = Formatting.Str(separators.Items[1]);
         }
         var options = new Json.DumpOptions(BoolArg(args, 0, "ensure_ascii"), indent, itemSeparator, keySeparator, BoolArg(args, 3, "sort_keys"));
-        string json = Json.Dumps(v, options, renderer.MaxStringLength);
-        renderer.Produced(json.Length);
-        return StringValue.Of(json);
+        return StringValue.Of(Json.Dumps(v, options, renderer.MaxStringLength));
+    }
+
+    /// <summary>The code points of <paramref name="s"/> as one string each, charged as a list of that length.</summary>
+    private static StringValue[] CodePoints(Renderer renderer, string s)
+    {
+        renderer.Allocated(s.Length);
+        return PyStr.Chars(s);
     }
 
     /// <summary>Jinja2's title filter: each run after -, whitespace, (, {, [ or &lt; starts upper case, the rest lower.</summary>

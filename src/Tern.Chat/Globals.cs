@@ -10,18 +10,24 @@ internal static class Globals
     {
         var scope = new Scope(null);
         Add(scope, "range", Range);
-        Add(scope, "dict", (_, args) => Dict(args));
-        Add(scope, "namespace", (_, args) => Namespace(args));
+        Add(scope, "dict", Dict);
+        Add(scope, "namespace", Namespace);
         Add(scope, "joiner", (_, args) => Joiner(args));
         Add(scope, "raise_exception", (_, args) => throw new TemplateException(
             Formatting.Str(args.Get(0, "message") ?? StringValue.Empty), kind: TemplateErrorKind.Raised));
-        Add(scope, "strftime_now", (renderer, args) => StringValue.Of(
-            Strftime.Format(renderer.Clock.GetLocalNow(), Formatting.Str(args.Get(0, "format") ?? StringValue.Empty))));
+        Add(scope, "strftime_now", StrftimeNow);
         return scope;
     }
 
     private static void Add(Scope scope, string name, Func<Renderer, CallArgs, Value> body) =>
         scope.Set(name, new BuiltinFunction(name, body));
+
+    private static Value StrftimeNow(Renderer renderer, CallArgs args)
+    {
+        string text = Strftime.Format(renderer.Clock.GetLocalNow(), Formatting.Str(args.Get(0, "format") ?? StringValue.Empty));
+        renderer.Produced(text.Length);
+        return StringValue.Of(text);
+    }
 
     private static Value Range(Renderer renderer, CallArgs args)
     {
@@ -37,9 +43,9 @@ internal static class Globals
         };
     }
 
-    private static DictValue Dict(CallArgs args)
+    private static DictValue Dict(Renderer renderer, CallArgs args)
     {
-        var dict = new DictValue();
+        var dict = new DictValue(renderer.Keys);
         foreach (var source in args.Positional)
         {
             switch (source)
@@ -65,10 +71,10 @@ internal static class Globals
         return dict;
     }
 
-    private static NamespaceValue Namespace(CallArgs args)
+    private static NamespaceValue Namespace(Renderer renderer, CallArgs args)
     {
         var ns = new NamespaceValue();
-        foreach (var (key, value) in Dict(args).Items)
+        foreach (var (key, value) in Dict(renderer, args).Items)
             ns.Attributes[Formatting.Str(key)] = value;
         return ns;
     }

@@ -15,27 +15,32 @@ internal static class Json
 {
     private const int MaxNesting = 500;
 
-    public static Value FromNode(JsonNode? node) => node switch
+    /// <summary>A JSON input as a template value, each node charged one step of <paramref name="renderer"/>.</summary>
+    public static Value FromNode(Renderer renderer, JsonNode? node)
     {
-        null => NoneValue.Instance,
-        JsonObject obj => FromObject(obj),
-        JsonArray array => new ListValue(array.Select(FromNode).ToList()),
-        JsonValue value => FromValue(value),
-        _ => throw new TemplateException($"unsupported JSON node {node.GetType().Name}"),
-    };
+        renderer.Step();
+        return node switch
+        {
+            null => NoneValue.Instance,
+            JsonObject obj => FromObject(renderer, obj),
+            JsonArray array => new ListValue(array.Select(item => FromNode(renderer, item)).ToList()),
+            JsonValue value => FromValue(renderer, value),
+            _ => throw new TemplateException($"unsupported JSON node {node.GetType().Name}"),
+        };
+    }
 
-    private static DictValue FromObject(JsonObject obj)
+    private static DictValue FromObject(Renderer renderer, JsonObject obj)
     {
-        var dict = new DictValue();
+        var dict = new DictValue(renderer.Keys);
         foreach (var (key, value) in obj)
-            dict.Set(key, FromNode(value));
+            dict.Set(key, FromNode(renderer, value));
         return dict;
     }
 
-    private static Value FromValue(JsonValue value)
+    private static Value FromValue(Renderer renderer, JsonValue value)
     {
         if (value.TryGetValue(out JsonElement element))
-            return FromElement(element);
+            return FromElement(renderer, element);
         switch (value.GetValueKind())
         {
             case JsonValueKind.String:
@@ -50,26 +55,30 @@ internal static class Json
                 bool floating = value.TryGetValue(out double _) || value.TryGetValue(out float _) || value.TryGetValue(out decimal _);
                 return Number(value.ToJsonString(), floating);
             default:
-                return FromElement(JsonSerializer.SerializeToElement(value));
+                return FromElement(renderer, JsonSerializer.SerializeToElement(value));
         }
     }
 
-    public static Value FromElement(JsonElement element) => element.ValueKind switch
+    private static Value FromElement(Renderer renderer, JsonElement element)
     {
-        JsonValueKind.Object => FromProperties(element),
-        JsonValueKind.Array => new ListValue(element.EnumerateArray().Select(FromElement).ToList()),
-        JsonValueKind.String => StringValue.Of(element.GetString()!),
-        JsonValueKind.Number => Number(element.GetRawText(), floating: false),
-        JsonValueKind.True => BoolValue.True,
-        JsonValueKind.False => BoolValue.False,
-        _ => NoneValue.Instance,
-    };
+        renderer.Step();
+        return element.ValueKind switch
+        {
+            JsonValueKind.Object => FromProperties(renderer, element),
+            JsonValueKind.Array => new ListValue(element.EnumerateArray().Select(item => FromElement(renderer, item)).ToList()),
+            JsonValueKind.String => StringValue.Of(element.GetString()!),
+            JsonValueKind.Number => Number(element.GetRawText(), floating: false),
+            JsonValueKind.True => BoolValue.True,
+            JsonValueKind.False => BoolValue.False,
+            _ => NoneValue.Instance,
+        };
+    }
 
-    private static DictValue FromProperties(JsonElement element)
+    private static DictValue FromProperties(Renderer renderer, JsonElement element)
     {
-        var dict = new DictValue();
+        var dict = new DictValue(renderer.Keys);
         foreach (var property in element.EnumerateObject())
-            dict.Set(property.Name, FromElement(property.Value));
+            dict.Set(property.Name, FromElement(renderer, property.Value));
         return dict;
     }
 

@@ -30,11 +30,11 @@ internal sealed class LoopValue(IReadOnlyList<Value> items, int depth0, Func<Val
         "cycle" => new BuiltinFunction("cycle", (_, args) => args.Positional.Count == 0
             ? throw new TemplateException("no items for cycling given")
             : args.Positional[Index0 % args.Positional.Count]),
-        "changed" => new BuiltinFunction("changed", (_, args) =>
+        "changed" => new BuiltinFunction("changed", (renderer, args) =>
         {
             var now = args.Positional.ToArray();
             bool changed = _lastChanged is null || now.Length != _lastChanged.Length
-                || now.Where((v, i) => !Operators.AreEqual(v, _lastChanged[i])).Any();
+                || now.Where((v, i) => !Operators.AreEqual(renderer, v, _lastChanged[i])).Any();
             _lastChanged = now;
             return Bool(changed);
         }),

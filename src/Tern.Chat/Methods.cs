@@ -31,9 +31,9 @@ internal static class Methods
 
     public static Value Invoke(Renderer renderer, Value target, string name, CallArgs args) => target switch
     {
-        StringValue s => InvokeString(renderer, s.Value, name, args),
+        StringValue s => InvokeString(renderer, s, name, args),
         ListValue list => InvokeList(renderer, list, name, args),
-        DictValue dict => InvokeDict(dict, name, args),
+        DictValue dict => InvokeDict(renderer, dict, name, args),
         _ => throw new TemplateException($"'{target.TypeName}' object has no attribute '{name}'"),
     };
 
@@ -60,7 +60,21 @@ internal static class Methods
         var v => throw new TemplateException($"'{v.TypeName}' object cannot be interpreted as an integer"),
     };
 
-    private static Value InvokeString(Renderer renderer, string s, string name, CallArgs args)
+    /// <summary>
+    /// A str method, charged for searching the text for its longest text argument and for the string it builds.
+    /// </summary>
+    private static Value InvokeString(Renderer renderer, StringValue text, string name, CallArgs args)
+    {
+        renderer.Search(text.Value.Length, Filters.LongestText(args));
+        var result = StringMethod(renderer, text.Value, name, args);
+        if (result is StringValue built && !ReferenceEquals(built.Value, text.Value))
+            renderer.Produced(built.Value.Length);
+        else if (result is ListValue parts)
+            renderer.Allocated(parts.Items.Count);
+        return result;
+    }
+
+    private static Value StringMethod(Renderer renderer, string s, string name, CallArgs args)
     {
         switch (name)
         {
@@ -70,20 +84,17 @@ internal static class Methods
             case "split": return StrList(PyStr.Split(s, OptionalString(args, 0, "sep"), IntArg(args, 1, "maxsplit", -1)));
             case "rsplit": return StrList(PyStr.RSplit(s, OptionalString(args, 0, "sep"), IntArg(args, 1, "maxsplit", -1)));
             case "splitlines": return StrList(PyStr.SplitLines(s, args.Get(0, "keepends")?.IsTruthy ?? false));
-            case "startswith": return Value.Bool(Affixes(args).Any(p => Window(s, args).StartsWith(p, StringComparison.Ordinal)));
-            case "endswith": return Value.Bool(Affixes(args).Any(p => Window(s, args).EndsWith(p, StringComparison.Ordinal)));
-            case "replace":
-                string replaced = PyStr.Replace(s, StringArg(args, 0, "old"), StringArg(args, 1, "new"), IntArg(args, 2, "count", -1));
-                renderer.Produced(replaced.Length);
-                return Str(replaced);
+            case "startswith": return Value.Bool(Affixes(renderer, args).Any(p => Window(renderer, s, args).StartsWith(p, StringComparison.Ordinal)));
+            case "endswith": return Value.Bool(Affixes(renderer, args).Any(p => Window(renderer, s, args).EndsWith(p, StringComparison.Ordinal)));
+            case "replace": return Str(PyStr.Replace(s, StringArg(args, 0, "old"), StringArg(args, 1, "new"), IntArg(args, 2, "count", -1)));
             case "upper": return Str(s.ToUpperInvariant());
             case "lower" or "casefold": return Str(s.ToLowerInvariant());
             case "title": return Str(PyStr.Title(s));
             case "capitalize": return Str(PyStr.Capitalize(s));
             case "swapcase": return Str(PyStr.SwapCase(s));
-            case "find" or "index": return Find(s, args, last: false, raise: name == "index");
-            case "rfind" or "rindex": return Find(s, args, last: true, raise: name == "rindex");
-            case "count": return IntValue.Of(Count(Window(s, args), StringArg(args, 0, "sub")));
+            case "find" or "index": return Find(renderer, s, args, last: false, raise: name == "index");
+            case "rfind" or "rindex": return Find(renderer, s, args, last: true, raise: name == "rindex");
+            case "count": return IntValue.Of(Count(Window(renderer, s, args), StringArg(args, 0, "sub")));
             case "join": return Join(renderer, s, Arg(args, 0, "iterable"));
             case "format": return Str(Printf.StrFormat(renderer, s, args));
             case "isdigit" or "isdecimal" or "isnumeric": return Value.Bool(s.Length > 0 && s.All(char.IsDigit));
@@ -124,32 +135,39 @@ internal static class Methods
 
     private static char FillChar(CallArgs args) => args.Get(1, "fillchar") is StringValue { Value.Length: 1 } f ? f.Value[0] : ' ';
 
-    private static IEnumerable<string> Affixes(CallArgs args) => Arg(args, 0, "prefix") switch
+    private static IEnumerable<string> Affixes(Renderer renderer, CallArgs args) => Arg(args, 0, "prefix") switch
     {
         StringValue s => [s.Value],
-        ListValue { IsTuple: true } t => t.Items.Select(i => i is StringValue s ? s.Value
+        ListValue { IsTuple: true } t => t.Items.Select(i => i is StringValue s ? Charged(renderer, s.Value)
             : throw new TemplateException($"tuple for startswith must only contain str, not {i.TypeName}")),
         var v => throw new TemplateException($"startswith first arg must be str or a tuple of str, not {v.TypeName}"),
     };
 
     /// <summary>The part of <paramref name="s"/> between the optional start and end arguments (positions 1 and 2).</summary>
-    private static string Window(string s, CallArgs args)
+    private static string Charged(Renderer renderer, string affix)
+    {
+        renderer.Scan(affix.Length);
+        renderer.Step();
+        return affix;
+    }
+
+    private static string Window(Renderer renderer, string s, CallArgs args)
     {
         var start = args.Get(1, "start");
         var end = args.Get(2, "end");
         if (start is null or NoneValue && end is null or NoneValue)
             return s;
-        return ((StringValue)Access.Slice(StringValue.Of(s), start ?? NoneValue.Instance, end ?? NoneValue.Instance, NoneValue.Instance)).Value;
+        return ((StringValue)Access.Slice(renderer, StringValue.Of(s), start ?? NoneValue.Instance, end ?? NoneValue.Instance, NoneValue.Instance)).Value;
     }
 
-    private static Value Find(string s, CallArgs args, bool last, bool raise)
+    private static Value Find(Renderer renderer, string s, CallArgs args, bool last, bool raise)
     {
         string sub = StringArg(args, 0, "sub");
         long offset = 0;
         var start = args.Get(1, "start");
         if (start is not null and not NoneValue && Operators.TryInt(start, out long st))
             offset = st < 0 ? Math.Max(0, PyStr.Length(s) + st) : Math.Min(st, PyStr.Length(s));
-        string window = Window(s, args);
+        string window = Window(renderer, s, args);
         int at = last ? window.LastIndexOf(sub, StringComparison.Ordinal) : window.IndexOf(sub, StringComparison.Ordinal);
         if (at < 0)
             return raise ? throw new TemplateException("substring not found") : IntValue.Of(-1);
@@ -171,24 +189,29 @@ internal static class Methods
             sb.Append(s.Value);
             renderer.CheckLength(sb.Length);
         }
-        renderer.Produced(sb.Length);
         return StringValue.Of(sb.ToString());
     }
 
+    /// <summary>A list method, charged for the items it adds, moves or compares.</summary>
     private static Value InvokeList(Renderer renderer, ListValue list, string name, CallArgs args)
     {
         var items = list.Items;
         switch (name)
         {
             case "append":
+                renderer.Allocated(1);
                 items.Add(Arg(args, 0, "object"));
                 return NoneValue.Instance;
             case "extend":
-                items.AddRange(Iteration.Iterate(renderer, Arg(args, 0, "iterable")).ToList());
+                var added = Iteration.ToList(renderer, Arg(args, 0, "iterable"));
+                renderer.Allocated(added.Count);
+                items.AddRange(added);
                 return NoneValue.Instance;
             case "insert":
                 long position = IntArg(args, 0, "index", 0);
                 position = position < 0 ? Math.Max(0, items.Count + position) : Math.Min(position, items.Count);
+                renderer.Allocated(1);
+                renderer.Charge(items.Count - position);
                 items.Insert((int)position, Arg(args, 1, "object"));
                 return NoneValue.Instance;
             case "pop":
@@ -199,24 +222,29 @@ internal static class Methods
                 if (index < 0 || index >= items.Count)
                     throw new TemplateException("pop index out of range");
                 var popped = items[(int)index];
+                renderer.Charge(items.Count - index);
                 items.RemoveAt((int)index);
                 return popped;
             case "remove":
-                int found = items.FindIndex(x => Operators.AreEqual(x, Arg(args, 0, "value")));
+                var removed = Arg(args, 0, "value");
+                int found = items.FindIndex(x => Operators.AreEqual(renderer, x, removed));
                 if (found < 0)
                     throw new TemplateException("list.remove(x): x not in list");
+                renderer.Charge(items.Count - found);
                 items.RemoveAt(found);
                 return NoneValue.Instance;
             case "index":
                 var wanted = Arg(args, 0, "value");
-                int at = items.FindIndex(x => Operators.AreEqual(x, wanted));
+                int at = items.FindIndex(x => Operators.AreEqual(renderer, x, wanted));
                 return at >= 0 ? IntValue.Of(at) : throw new TemplateException($"{Formatting.Repr(wanted)} is not in list");
             case "count":
                 var counted = Arg(args, 0, "value");
-                return IntValue.Of(items.Count(x => Operators.AreEqual(x, counted)));
+                return IntValue.Of(items.Count(x => Operators.AreEqual(renderer, x, counted)));
             case "copy":
+                renderer.Allocated(items.Count);
                 return new ListValue([.. items]);
             case "reverse":
+                renderer.Charge(items.Count);
                 items.Reverse();
                 return NoneValue.Instance;
             case "sort":
@@ -225,6 +253,7 @@ internal static class Methods
                 items.AddRange(((ListValue)sorted).Items);
                 return NoneValue.Instance;
             case "clear":
+                renderer.Charge(items.Count);
                 items.Clear();
                 return NoneValue.Instance;
             default:
@@ -240,19 +269,25 @@ internal static class Methods
         return sortArgs;
     }
 
-    private static Value InvokeDict(DictValue dict, string name, CallArgs args) => name switch
+    /// <summary>A dict method; those that build a list or dict are charged for its items.</summary>
+    private static Value InvokeDict(Renderer renderer, DictValue dict, string name, CallArgs args)
     {
-        "items" => new ListValue(dict.Items.Select(kv => (Value)ListValue.Tuple(kv.Key, kv.Value)).ToList()),
-        "keys" => new ListValue([.. dict.Items.Keys]),
-        "values" => new ListValue([.. dict.Items.Values]),
-        "get" => dict.Items.TryGetValue(Arg(args, 0, "key"), out var value) ? value : args.Get(1, "default") ?? NoneValue.Instance,
-        "copy" => Copy(dict),
-        _ => throw new TemplateException($"'dict' object has no attribute '{name}'"),
-    };
+        if (name is "items" or "keys" or "values" or "copy")
+            renderer.Allocated(dict.Items.Count);
+        return name switch
+        {
+            "items" => new ListValue(dict.Items.Select(kv => (Value)ListValue.Tuple(kv.Key, kv.Value)).ToList()),
+            "keys" => new ListValue([.. dict.Items.Keys]),
+            "values" => new ListValue([.. dict.Items.Values]),
+            "get" => dict.Items.TryGetValue(Arg(args, 0, "key"), out var value) ? value : args.Get(1, "default") ?? NoneValue.Instance,
+            "copy" => Copy(dict),
+            _ => throw new TemplateException($"'dict' object has no attribute '{name}'"),
+        };
+    }
 
     private static DictValue Copy(DictValue dict)
     {
-        var copy = new DictValue();
+        var copy = new DictValue(dict.Keys);
         foreach (var (key, value) in dict.Items)
             copy.Items[key] = value;
         return copy;

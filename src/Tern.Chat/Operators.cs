@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Tern.Chat;
 
 /// <summary>Python's arithmetic, comparison, equality and membership on template values, with Python's error messages.</summary>
@@ -138,7 +140,7 @@ internal static class Operators
                 renderer.Produced(x.Value.Length + y.Value.Length);
                 return StringValue.Of(x.Value + y.Value);
             case (ListValue x, ListValue y) when x.IsTuple == y.IsTuple:
-                renderer.Produced(x.Items.Count + y.Items.Count);
+                renderer.Allocated(x.Items.Count + y.Items.Count);
                 return new ListValue([.. x.Items, .. y.Items], x.IsTuple);
             case (StringValue or ListValue, _):
                 throw new TemplateException($"can only concatenate {a.TypeName} (not \"{b.TypeName}\") to {a.TypeName}");
@@ -162,12 +164,12 @@ internal static class Operators
             if (s.Value.Length == 0 || count == 0)
                 return StringValue.Empty;
             renderer.Produced(s.Value.Length * count);
-            return new StringValue(string.Concat(Enumerable.Repeat(s.Value, (int)count)), s.IsMarkup);
+            return new StringValue(PyStr.Repeat(s.Value, (int)count), s.IsMarkup);
         }
         var list = (ListValue)sequence;
         if (list.Items.Count == 0)
             count = 0;
-        renderer.Produced(list.Items.Count * count);
+        renderer.Allocated(list.Items.Count * count);
         var items = new List<Value>();
         for (long i = 0; i < count; i++)
             items.AddRange(list.Items);
@@ -179,20 +181,23 @@ internal static class Operators
 
     public static bool Compare(Renderer renderer, string op, Value a, Value b) => op switch
     {
-        "==" => AreEqual(a, b),
-        "!=" => !AreEqual(a, b),
-        "<" => Order(op, a, b) < 0,
-        "<=" => Order(op, a, b) <= 0,
-        ">" => Order(op, a, b) > 0,
-        ">=" => Order(op, a, b) >= 0,
+        "==" => AreEqual(renderer, a, b),
+        "!=" => !AreEqual(renderer, a, b),
+        "<" => Order(renderer, op, a, b) < 0,
+        "<=" => Order(renderer, op, a, b) <= 0,
+        ">" => Order(renderer, op, a, b) > 0,
+        ">=" => Order(renderer, op, a, b) >= 0,
         "in" => Contains(renderer, b, a),
         "notin" => !Contains(renderer, b, a),
         _ => throw new TemplateException($"unknown comparison {op}"),
     };
 
-    /// <summary>Python's <c>==</c>.</summary>
-    public static bool AreEqual(Value a, Value b)
+    /// <summary>Python's <c>==</c>; every item compared and every 64 characters compared cost one step.</summary>
+    public static bool AreEqual(Renderer renderer, Value a, Value b) => AreEqual(renderer, a, b, 0);
+
+    private static bool AreEqual(Renderer renderer, Value a, Value b, int depth)
     {
+        renderer.Step();
         if (ReferenceEquals(a, b))
             return a is not FloatValue f || !double.IsNaN(f.Value);
         if (IsNumber(a) && IsNumber(b))
@@ -204,13 +209,30 @@ internal static class Operators
         switch (a, b)
         {
             case (StringValue x, StringValue y):
+                if (x.Value.Length != y.Value.Length)
+                    return false;
+                renderer.Scan(x.Value.Length);
                 return x.Value == y.Value;
             case (ListValue x, ListValue y):
-                return x.IsTuple == y.IsTuple && x.Items.Count == y.Items.Count
-                    && x.Items.Zip(y.Items).All(pair => AreEqual(pair.First, pair.Second));
+                if (x.IsTuple != y.IsTuple || x.Items.Count != y.Items.Count)
+                    return false;
+                CheckNesting(depth, "in comparison");
+                for (int i = 0; i < x.Items.Count; i++)
+                {
+                    if (!AreEqual(renderer, x.Items[i], y.Items[i], depth + 1))
+                        return false;
+                }
+                return true;
             case (DictValue x, DictValue y):
-                return x.Items.Count == y.Items.Count
-                    && x.Items.All(kv => y.Items.TryGetValue(kv.Key, out var other) && AreEqual(kv.Value, other));
+                if (x.Items.Count != y.Items.Count)
+                    return false;
+                CheckNesting(depth, "in comparison");
+                foreach (var (key, value) in x.Items)
+                {
+                    if (!y.Items.TryGetValue(key, out var other) || !AreEqual(renderer, value, other, depth + 1))
+                        return false;
+                }
+                return true;
             case (UndefinedValue, UndefinedValue):
                 return true;
             case (RangeValue x, RangeValue y):
@@ -220,9 +242,21 @@ internal static class Operators
         }
     }
 
-    /// <summary>Python's ordering: numbers, strings by code point, lists and tuples lexicographically.</summary>
-    public static int Order(string op, Value a, Value b)
+    /// <summary>Fails as Python does when comparing or hashing nests deeper than a program's stack would allow.</summary>
+    public static void CheckNesting(int depth, string during)
     {
+        if (depth > MaxNesting || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw new TemplateException($"maximum recursion depth exceeded {during}");
+    }
+
+    private const int MaxNesting = 500;
+
+    /// <summary>Python's ordering: numbers, strings by code point, lists and tuples lexicographically.</summary>
+    public static int Order(Renderer renderer, string op, Value a, Value b) => Order(renderer, op, a, b, 0);
+
+    private static int Order(Renderer renderer, string op, Value a, Value b, int depth)
+    {
+        renderer.Step();
         if (a is UndefinedValue ua)
             throw new TemplateException(ua.Message);
         if (b is UndefinedValue ub)
@@ -237,12 +271,14 @@ internal static class Operators
         switch (a, b)
         {
             case (StringValue x, StringValue y):
+                renderer.Scan(Math.Min(x.Value.Length, y.Value.Length));
                 return PyStr.CompareCodePoints(x.Value, y.Value);
             case (ListValue x, ListValue y) when x.IsTuple == y.IsTuple:
+                CheckNesting(depth, "in comparison");
                 for (int i = 0; i < Math.Min(x.Items.Count, y.Items.Count); i++)
                 {
-                    if (!AreEqual(x.Items[i], y.Items[i]))
-                        return Order(op, x.Items[i], y.Items[i]);
+                    if (!AreEqual(renderer, x.Items[i], y.Items[i], depth + 1))
+                        return Order(renderer, op, x.Items[i], y.Items[i], depth + 1);
                 }
                 return x.Items.Count.CompareTo(y.Items.Count);
             default:
@@ -250,7 +286,7 @@ internal static class Operators
         }
     }
 
-    /// <summary>Python's <c>item in container</c>.</summary>
+    /// <summary>Python's <c>item in container</c>, charged for every item compared or character searched.</summary>
     public static bool Contains(Renderer renderer, Value container, Value item)
     {
         switch (container)
@@ -258,18 +294,19 @@ internal static class Operators
             case StringValue s:
                 if (item is not StringValue sub)
                     throw new TemplateException($"'in <string>' requires string as left operand, not {item.TypeName}");
+                renderer.Search(s.Value.Length, sub.Value.Length);
                 return s.Value.Contains(sub.Value, StringComparison.Ordinal);
             case DictValue dict:
-                _ = ValueKeyComparer.Instance.GetHashCode(item); // unhashable keys raise, as in Python
+                _ = dict.Keys.GetHashCode(item); // unhashable keys raise, as in Python
                 return dict.Items.ContainsKey(item);
             case ListValue list:
-                return list.Items.Any(x => AreEqual(x, item));
+                return list.Items.Any(x => AreEqual(renderer, x, item));
             case RangeValue range:
                 return TryInt(item, out long n) && range.Count > 0
                     && (range.Step > 0 ? n >= range.Start && n < range.Stop : n <= range.Start && n > range.Stop)
                     && (n - range.Start) % range.Step == 0;
             case IteratorValue or UndefinedValue:
-                return Iteration.Iterate(renderer, container).Any(x => AreEqual(x, item));
+                return Iteration.Iterate(renderer, container).Any(x => AreEqual(renderer, x, item));
             default:
                 throw new TemplateException($"argument of type '{container.TypeName}' is not iterable");
         }

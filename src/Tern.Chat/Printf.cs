@@ -47,6 +47,7 @@ internal static class Printf
                 value = positional[next++];
             }
             sb.Append(Convert(value, spec));
+            renderer.CheckLength(sb.Length);
         }
         if (!mappingLike && next < positional.Count)
             throw new TemplateException("not all arguments converted during string formatting");
@@ -230,9 +231,10 @@ internal static class Printf
             Value value = head.Length == 0 ? Positional(args, auto++)
                 : int.TryParse(head, NumberStyles.None, CultureInfo.InvariantCulture, out int index) ? Positional(args, index)
                 : args.Named.TryGetValue(head, out var named) ? named : throw new TemplateException(Formatting.ReprString(head));
-            value = Navigate(value, end >= 0 ? field[end..] : "");
+            value = Navigate(renderer, value, end >= 0 ? field[end..] : "");
             string text = conversion == 'r' ? Formatting.Repr(value) : spec.Length == 0 || conversion == 's' ? Formatting.Str(value) : ApplySpec(value, spec);
             sb.Append(conversion != '\0' && spec.Length > 0 ? ApplySpec(StringValue.Of(text), spec) : text);
+            renderer.CheckLength(sb.Length);
         }
         renderer.Produced(sb.Length);
         return sb.ToString();
@@ -242,7 +244,7 @@ internal static class Printf
         ? args.Positional[index]
         : throw new TemplateException($"Replacement index {index} out of range for positional args tuple");
 
-    private static Value Navigate(Value value, string path)
+    private static Value Navigate(Renderer renderer, Value value, string path)
     {
         int i = 0;
         while (i < path.Length)
@@ -251,14 +253,14 @@ internal static class Printf
             {
                 int end = path.IndexOfAny(['.', '['], i + 1);
                 end = end < 0 ? path.Length : end;
-                value = Access.GetAttr(value, path[(i + 1)..end]);
+                value = Access.GetAttr(renderer, value, path[(i + 1)..end]);
                 i = end;
             }
             else
             {
                 int end = path.IndexOf(']', i);
                 string key = path[(i + 1)..(end < 0 ? path.Length : end)];
-                value = Access.GetItem(value, long.TryParse(key, out long n) ? IntValue.Of(n) : StringValue.Of(key));
+                value = Access.GetItem(renderer, value, long.TryParse(key, out long n) ? IntValue.Of(n) : StringValue.Of(key));
                 i = end < 0 ? path.Length : end + 1;
             }
         }

@@ -10,14 +10,14 @@ namespace Tern.Chat;
 internal static class PyStr
 {
     /// <summary>No single string operation may build more than this many characters (a guard before allocating).</summary>
-    public const int MaxBuiltLength = 1 << 26;
+    public const int MaxBuiltLength = 1 << 22;
 
     public static readonly char[] WhitespaceChars =
         Enumerable.Range(0, 0x10000).Select(i => (char)i).Where(IsWhitespace).ToArray();
 
     public static bool IsWhitespace(char c) => char.IsWhiteSpace(c) || c is >= '\x1c' and <= '\x1f';
 
-    private static bool HasSurrogates(string s) => s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0;
+    public static bool HasSurrogates(string s) => s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0;
 
     public static int Length(string s) => HasSurrogates(s) ? Chars(s).Length : s.Length;
 
@@ -211,6 +211,14 @@ internal static class PyStr
             _ => new string(fill, (int)(total / 2 + (total & width & 1))) + s + new string(fill, (int)(total - (total / 2 + (total & width & 1)))),
         };
     }
+
+    /// <summary><paramref name="s"/> <paramref name="count"/> times over, copied in doubling blocks.</summary>
+    public static string Repeat(string s, int count) => string.Create(s.Length * count, s, (span, text) =>
+    {
+        text.CopyTo(span);
+        for (int filled = text.Length; filled < span.Length; filled *= 2)
+            span[..Math.Min(filled, span.Length - filled)].CopyTo(span[filled..]);
+    });
 
     /// <summary>Python's <c>str.replace(old, new, count=-1)</c>.</summary>
     public static string Replace(string s, string old, string replacement, long count)

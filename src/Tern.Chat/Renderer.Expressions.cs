@@ -25,19 +25,19 @@ internal sealed partial class Renderer
             case NameExpr n:
                 return scope.TryGet(n.Name, out var value) ? value : UndefinedValue.Named(n.Name);
             case ListExpr list:
-                return new ListValue(list.Items.Select(item => Eval(item, scope)).ToList(), list.IsTuple);
+                return new ListValue(list.Items.ConvertAll(item => Eval(item, scope)), list.IsTuple);
             case DictExpr dict:
-                var result = new DictValue();
+                var result = new DictValue(Keys);
                 foreach (var (key, item) in dict.Items)
                     result.Items[Eval(key, scope)] = Eval(item, scope);
                 return result;
             case GetAttrExpr attr:
-                return Access.GetAttr(Eval(attr.Target, scope), attr.Name);
+                return Access.GetAttr(this, Eval(attr.Target, scope), attr.Name);
             case GetItemExpr { Index: SliceExpr slice } item:
-                return Access.Slice(Eval(item.Target, scope), EvalOptional(slice.Start, scope), EvalOptional(slice.Stop, scope),
+                return Access.Slice(this, Eval(item.Target, scope), EvalOptional(slice.Start, scope), EvalOptional(slice.Stop, scope),
                     EvalOptional(slice.Step, scope));
             case GetItemExpr item:
-                return Access.GetItem(Eval(item.Target, scope), Eval(item.Index, scope));
+                return Access.GetItem(this, Eval(item.Target, scope), Eval(item.Index, scope));
             case CallExpr call:
                 return EvalCall(call, scope, caller: null);
             case FilterExpr filter:
@@ -73,7 +73,7 @@ internal sealed partial class Renderer
                     ? UndefinedValue.Hint($"the inline if-expression on line {cond.Line} evaluated to false and no else section was defined.")
                     : Eval(cond.Else, scope);
             case NsRefExpr nsRef:
-                return scope.TryGet(nsRef.Name, out var ns) ? Access.GetAttr(ns, nsRef.Attr) : UndefinedValue.Named(nsRef.Name);
+                return scope.TryGet(nsRef.Name, out var ns) ? Access.GetAttr(this, ns, nsRef.Attr) : UndefinedValue.Named(nsRef.Name);
             default:
                 throw new TemplateException($"unsupported expression {expr.GetType().Name}");
         }

@@ -1,21 +1,51 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Tern.Chat;
 
 /// <summary>
-/// Runs a parsed template once. Holds the per-render budget (steps, output characters, string work, call depth) so
-/// that every statement, expression, loop iteration and string operation is charged against the limits.
+/// Runs a parsed template once. Holds the per-render budget (steps, output characters, built strings, call depth,
+/// time) so that every statement, expression, loop iteration and the work inside every operation is charged
+/// against the limits, and the render stops when its caller cancels.
 /// </summary>
-internal sealed partial class Renderer(TemplateLimits limits, TimeProvider clock)
+internal sealed partial class Renderer
 {
+    /// <summary>Characters an operation may read or build for one step (copying 64 characters costs about one step).</summary>
+    private const long CharsPerStep = 64;
+
+    /// <summary>The clock and the cancellation are looked at each time the step count passes a multiple of this.</summary>
+    private const int ClockInterval = 256;
+
+    /// <summary>All strings built during a render together may reach this many times the output limit.</summary>
+    private const long BuiltStringsFactor = 8;
+
+    /// <summary>A list item (a reference) weighs as much as this many characters in the built-strings allowance.</summary>
+    private const long CharsPerItem = 4;
+
+    private readonly TemplateLimits _limits;
+    private readonly CancellationToken _cancellation;
+    private readonly long _started;
     private long _steps;
     private long _outputChars;
-    private long _stringWork;
+    private long _builtChars;
     private int _callDepth;
     private int _depth;
 
-    public TimeProvider Clock { get; } = clock;
+    public Renderer(TemplateLimits limits, TimeProvider clock, CancellationToken cancellation)
+    {
+        _limits = limits;
+        _cancellation = cancellation;
+        Clock = clock;
+        Keys = new ValueKeyComparer(this);
+        _started = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>The clock of <c>strftime_now</c> (the time limit runs on the real clock).</summary>
+    public TimeProvider Clock { get; }
+
+    /// <summary>Python's dict-key equality and hashing, charged to this render.</summary>
+    public ValueKeyComparer Keys { get; }
 
     private enum Flow
     {
@@ -32,35 +62,80 @@ internal sealed partial class Renderer(TemplateLimits limits, TimeProvider clock
     }
 
     /// <summary>Charges one step of work.</summary>
-    public void Step()
+    public void Step() => Charge(1);
+
+    /// <summary>Charges <paramref name="work"/> steps (items touched by an operation); fails past the limits.</summary>
+    public void Charge(long work)
     {
-        if (++_steps > limits.MaxSteps)
-            throw new TemplateException($"template exceeded its limit of {limits.MaxSteps} evaluation steps");
+        if (work > _limits.MaxSteps - _steps)
+            throw new TemplateException($"template exceeded its limit of {_limits.MaxSteps} evaluation steps");
+        long before = _steps;
+        _steps += work;
+        if (before / ClockInterval != _steps / ClockInterval)
+            CheckClock();
     }
 
-    /// <summary>Charges a string of <paramref name="length"/> characters built by an operator or filter.</summary>
+    private void CheckClock()
+    {
+        _cancellation.ThrowIfCancellationRequested();
+        if (Stopwatch.GetElapsedTime(_started) > _limits.MaxDuration)
+            throw new TemplateException($"template exceeded its time limit of {_limits.MaxDuration.TotalSeconds:0.###} s");
+    }
+
+    /// <summary>Charges reading (or comparing, hashing, copying) <paramref name="chars"/> characters.</summary>
+    public void Scan(long chars) => Charge(chars / CharsPerStep);
+
+    /// <summary>Charges searching a text of <paramref name="length"/> characters for one of <paramref name="needle"/> (worst case their product).</summary>
+    public void Search(long length, long needle) => Charge((length / CharsPerStep + 1) * (needle / CharsPerStep + 1));
+
+    /// <summary>Charges a string of <paramref name="length"/> characters built by an operator, filter or method.</summary>
     public void Produced(long length)
     {
-        _stringWork += length;
-        // one string may not exceed the output limit; all strings built together may not exceed 64 times it
-        if (length > limits.MaxOutputChars || _stringWork > 64 * limits.MaxOutputChars)
-            throw new TemplateException($"template built strings beyond its limit of {limits.MaxOutputChars} characters");
+        // one string may not exceed the output limit; all strings built together may not exceed a few times it
+        if (length > _limits.MaxOutputChars)
+            throw new TemplateException($"template built strings beyond its limit of {_limits.MaxOutputChars} characters");
+        Built(length);
+        Scan(length);
     }
 
-    public long MaxStringLength => limits.MaxOutputChars;
+    /// <summary>Charges <paramref name="count"/> list items built by an operator, filter or method (a list item weighs as much as four characters).</summary>
+    public void Allocated(long count)
+    {
+        CheckItems(count);
+        Built(count * CharsPerItem);
+        Charge(count);
+    }
+
+    /// <summary>Fails when a list of <paramref name="count"/> items would be longer than the limits allow.</summary>
+    public void CheckItems(long count)
+    {
+        if (count * CharsPerItem > _limits.MaxOutputChars)
+            throw new TemplateException($"template built lists beyond its limit of {_limits.MaxOutputChars / CharsPerItem} items");
+    }
+
+    private void Built(long chars)
+    {
+        _builtChars += chars;
+        if (_builtChars > BuiltStringsFactor * _limits.MaxOutputChars)
+            throw new TemplateException(
+                $"template built strings beyond its limit of {BuiltStringsFactor * _limits.MaxOutputChars} characters in all (list items count {CharsPerItem})");
+    }
+
+    public long MaxStringLength => _limits.MaxOutputChars;
 
     /// <summary>Fails when a string being built grows past the output limit.</summary>
     public void CheckLength(long length)
     {
-        if (length > limits.MaxOutputChars)
-            throw new TemplateException($"template built strings beyond its limit of {limits.MaxOutputChars} characters");
+        if (length > _limits.MaxOutputChars)
+            throw new TemplateException($"template built strings beyond its limit of {_limits.MaxOutputChars} characters");
     }
 
     private void Write(StringBuilder output, string text)
     {
+        Scan(text.Length);
         _outputChars += text.Length;
-        if (_outputChars > limits.MaxOutputChars)
-            throw new TemplateException($"template output exceeded its limit of {limits.MaxOutputChars} characters");
+        if (_outputChars > _limits.MaxOutputChars)
+            throw new TemplateException($"template output exceeded its limit of {_limits.MaxOutputChars} characters");
         output.Append(text);
     }
 
@@ -242,10 +317,10 @@ internal sealed partial class Renderer(TemplateLimits limits, TimeProvider clock
 
     private void EnterCall()
     {
-        if (++_callDepth > limits.MaxCallDepth)
+        if (++_callDepth > _limits.MaxCallDepth)
         {
             _callDepth--;
-            throw new TemplateException($"maximum recursion depth exceeded ({limits.MaxCallDepth} nested macro calls)");
+            throw new TemplateException($"maximum recursion depth exceeded ({_limits.MaxCallDepth} nested macro calls)");
         }
     }
 
@@ -289,7 +364,7 @@ internal sealed partial class Renderer(TemplateLimits limits, TimeProvider clock
                 scope.Set("caller", caller);
             if (signature.CatchKwargs)
             {
-                var kwargs = new DictValue();
+                var kwargs = new DictValue(Keys);
                 foreach (var (key, value) in named)
                     kwargs.Set(key, value);
                 scope.Set("kwargs", kwargs);

@@ -8,16 +8,22 @@ public sealed record TemplateLimits
 {
     public static readonly TemplateLimits Default = new();
 
-    /// <summary>Evaluation steps: every statement, expression node and loop iteration counts one.</summary>
+    /// <summary>
+    /// Evaluation steps: every statement, expression node and loop iteration counts one, and so does the work inside
+    /// an operation: each item compared, hashed, searched or copied, and each 64 characters read or built.
+    /// </summary>
     public long MaxSteps { get; init; } = 10_000_000;
 
     /// <summary>
     /// Characters the template may write, counted over all output including captured macro and block bodies. It
-    /// also bounds any one string an expression builds; all strings built during a render together may reach 64
-    /// times it (room for quadratic concatenation over a long conversation, but not for unbounded memory).
+    /// also bounds any one string an expression builds; all strings (and list items) built during a render together
+    /// may reach 8 times it (room for a long conversation copied a few times over, but not for unbounded memory).
     /// </summary>
-    public long MaxOutputChars { get; init; } = 16 << 20;
+    public long MaxOutputChars { get; init; } = 4 << 20;
 
     /// <summary>Nesting depth of macro calls and recursive loops.</summary>
     public int MaxCallDepth { get; init; } = 100;
+
+    /// <summary>Wall-clock time one render may take, checked together with the steps.</summary>
+    public TimeSpan MaxDuration { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -107,9 +107,11 @@ internal sealed class ListValue(List<Value> items, bool isTuple = false) : Value
 }
 
 /// <summary>A Python dict: insertion-ordered, keys compared with Python's equality (1 == 1.0 == True).</summary>
-internal sealed class DictValue : Value
+internal sealed class DictValue(ValueKeyComparer keys) : Value
 {
-    public OrderedDictionary<Value, Value> Items { get; } = new(ValueKeyComparer.Instance);
+    public OrderedDictionary<Value, Value> Items { get; } = new(keys);
+
+    public ValueKeyComparer Keys => keys;
 
     public override string TypeName => "dict";
 
@@ -263,23 +265,44 @@ internal sealed class BoundMethod(Value target, string name) : CallableValue
     public override Value Call(Renderer renderer, CallArgs args) => Methods.Invoke(renderer, Target, Name, args);
 }
 
-/// <summary>Dict-key equality with Python's hashing rules: 1, 1.0 and True are the same key; lists and dicts are unhashable.</summary>
-internal sealed class ValueKeyComparer : IEqualityComparer<Value>
+/// <summary>
+/// Dict-key equality with Python's hashing rules: 1, 1.0 and True are the same key; lists and dicts are unhashable.
+/// Hashing and comparing keys is charged to the render, as a key may be a long string or a large tuple.
+/// </summary>
+internal sealed class ValueKeyComparer(Renderer renderer) : IEqualityComparer<Value>
 {
-    public static readonly ValueKeyComparer Instance = new();
+    public bool Equals(Value? x, Value? y) => x is not null && y is not null && Operators.AreEqual(renderer, x, y);
 
-    public bool Equals(Value? x, Value? y) => x is not null && y is not null && Operators.AreEqual(x, y);
+    public int GetHashCode(Value v) => Hash(v, 0);
 
-    public int GetHashCode(Value v) => v switch
+    private int Hash(Value v, int depth)
     {
-        BoolValue b => (b.Value ? 1L : 0L).GetHashCode(),
-        IntValue i => i.Value.GetHashCode(),
-        FloatValue f => f.Value == Math.Floor(f.Value) && Math.Abs(f.Value) < 9.2e18 ? ((long)f.Value).GetHashCode() : f.Value.GetHashCode(),
-        StringValue s => string.GetHashCode(s.Value, StringComparison.Ordinal),
-        NoneValue => 0x5eed,
-        UndefinedValue => 0x0bad,
-        ListValue { IsTuple: true } t => t.Items.Aggregate(17, (h, item) => h * 31 + GetHashCode(item)),
-        ListValue or DictValue => throw new TemplateException($"unhashable type: '{v.TypeName}'"),
-        _ => RuntimeHelpers.GetHashCode(v),
-    };
+        renderer.Step();
+        switch (v)
+        {
+            case BoolValue b:
+                return (b.Value ? 1L : 0L).GetHashCode();
+            case IntValue i:
+                return i.Value.GetHashCode();
+            case FloatValue f:
+                return f.Value == Math.Floor(f.Value) && Math.Abs(f.Value) < 9.2e18 ? ((long)f.Value).GetHashCode() : f.Value.GetHashCode();
+            case StringValue s:
+                renderer.Scan(s.Value.Length);
+                return string.GetHashCode(s.Value, StringComparison.Ordinal);
+            case NoneValue:
+                return 0x5eed;
+            case UndefinedValue:
+                return 0x0bad;
+            case ListValue { IsTuple: true } t:
+                Operators.CheckNesting(depth, "while hashing");
+                int hash = 17;
+                foreach (var item in t.Items)
+                    hash = hash * 31 + Hash(item, depth + 1);
+                return hash;
+            case ListValue or DictValue:
+                throw new TemplateException($"unhashable type: '{v.TypeName}'");
+            default:
+                return RuntimeHelpers.GetHashCode(v);
+        }
+    }
 }

@@ -16,7 +16,7 @@ internal sealed class CompletionRoutes(TernServer server)
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
         if (tools is null && server.Tools is null)
         {
-            await RunAsync(http, model, model.Template.Tokens(messages, tools), parameters, chat: true);
+            await RunAsync(http, model, await model.Template.TokensAsync(messages, tools, http.RequestAborted), parameters, chat: true);
             return;
         }
 
@@ -38,7 +38,7 @@ internal sealed class CompletionRoutes(TernServer server)
             var request = new GenerationRequest
             {
                 Id = id,
-                PromptTokens = model.Template.Tokens(turnMessages, tools),
+                PromptTokens = await model.Template.TokensAsync(turnMessages, tools, cancellation),
                 Sampling = p.Sampling,
                 MaxTokens = p.MaxTokens,
                 Stop = p.Stop,
@@ -99,7 +99,7 @@ internal sealed class CompletionRoutes(TernServer server)
     {
         var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
-        string prompt = model.Template.Render(ChatMessages.Read(r), ChatMessages.Tools(r), addGenerationPrompt: true);
+        string prompt = await model.Template.RenderAsync(ChatMessages.Read(r), ChatMessages.Tools(r), addGenerationPrompt: true, http.RequestAborted);
         return Results.Json(new { prompt }, ServerJson.Options);
     }
 

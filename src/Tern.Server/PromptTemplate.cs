@@ -54,16 +54,19 @@ internal sealed class PromptTemplate
         return new PromptTemplate(ChatTemplate.ChatMl, true, tokenizer, specialInContent);
     }
 
-    /// <summary>The exact text the template renders for these messages (and tools), as /apply-template returns it.</summary>
-    public string Render(JsonArray messages, JsonArray? tools, bool addGenerationPrompt) =>
-        _template.Render(new ChatTemplateInput
+    /// <summary>
+    /// The exact text the template renders for these messages (and tools), as /apply-template returns it: within the
+    /// template limits, a few renders at a time, and stopped when the request is (<paramref name="cancellation"/>).
+    /// </summary>
+    public Task<string> RenderAsync(JsonArray messages, JsonArray? tools, bool addGenerationPrompt, CancellationToken cancellation) =>
+        _template.RenderAsync(new ChatTemplateInput
         {
             Messages = messages,
             Tools = tools,
             AddGenerationPrompt = addGenerationPrompt,
             BosToken = _bos,
             EosToken = _eos,
-        });
+        }, cancellation: cancellation);
 
     /// <summary>
     /// The prompt's tokens for these messages (and tools), with the generation prompt. The request's strings are
@@ -72,11 +75,11 @@ internal sealed class PromptTemplate
     /// Templates often write the BOS text themselves; when the tokenizer adds BOS too, the leading text is dropped
     /// so the prompt does not start with two (as llama.cpp does).
     /// </summary>
-    public int[] Tokens(JsonArray messages, JsonArray? tools)
+    public async Task<int[]> TokensAsync(JsonArray messages, JsonArray? tools, CancellationToken cancellation)
     {
         string prompt = _literal is null
-            ? Render(messages, tools, addGenerationPrompt: true)
-            : Render(new JsonArray(messages.Select(MarkedMessage).ToArray()), (JsonArray?)Marked(tools, _literal), addGenerationPrompt: true);
+            ? await RenderAsync(messages, tools, addGenerationPrompt: true, cancellation)
+            : await RenderAsync(new JsonArray(messages.Select(MarkedMessage).ToArray()), (JsonArray?)Marked(tools, _literal), addGenerationPrompt: true, cancellation);
         if (_tokenizer.AddBos && _bos.Length > 0 && prompt.StartsWith(_bos, StringComparison.Ordinal))
             prompt = prompt[_bos.Length..];
         return _literal is null ? _tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true) : _literal.Encode(prompt, addSpecial: true);

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Tern.Chat;
 using Tern.Models;
+using Tern.Runtime.Sampling;
 using Tern.Runtime.Serving;
 using Tern.Tokenizers;
 using Tern.Tools;
@@ -193,7 +194,12 @@ public sealed class TernServer : IAsyncDisposable
         catch (Exception e) when (http.Response.HasStarted && http.Response.ContentType == "text/event-stream")
         {
             // Mid-stream: the status is sent already, so the error goes out as a last event (as OpenAI does).
-            var error = new ApiException(e is TemplateException ? 400 : 500, e.Message.ReplaceLineEndings(" "), code: e is TemplateException ? "template_error" : "internal_error");
+            var error = new ApiException(e is TemplateException ? 400 : 500, e.Message.ReplaceLineEndings(" "), code: e switch
+            {
+                TemplateException => "template_error",
+                InvalidLogitsException => "invalid_logits",
+                _ => "internal_error",
+            });
             await http.Response.Body.WriteAsync(Encoding.UTF8.GetBytes("data: " + Encoding.UTF8.GetString(error.ToJson()) + "\n\n"));
         }
         catch (Exception e) when (!http.Response.HasStarted)
@@ -206,6 +212,8 @@ public sealed class TernServer : IAsyncDisposable
                 TemplateException t => new ApiException(400, $"the chat template failed: {t.Message}", "messages", "template_error"),
                 ArgumentException a => new ApiException(400, a.Message.ReplaceLineEndings(" "), a.ParamName, "invalid_value"),
                 BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
+                // The model, not the request, is broken: the same request would fail again.
+                InvalidLogitsException l => new ApiException(500, l.Message, code: "invalid_logits"),
                 _ => new ApiException(500, $"internal error: {e.GetType().Name}: {e.Message}", code: "internal_error"),
             };
             http.Response.Clear();

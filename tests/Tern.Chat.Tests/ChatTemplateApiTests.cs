@@ -19,7 +19,7 @@ public sealed class ChatTemplateApiTests
             new ChatMessage("assistant", null).ToJson(),
         };
 
-        string text = ChatTemplate.Parse(ChatTemplate.ChatMl).Render(new ChatTemplateInput { Messages = messages });
+        string text = ChatTemplate.Parse(ChatTemplate.ChatMl).Render(new ChatTemplateInput { Messages = messages }, cancellation: TestContext.Current.CancellationToken);
 
         Assert.Equal("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n<|im_end|>\n<|im_start|>assistant\n", text);
     }
@@ -32,7 +32,7 @@ public sealed class ChatTemplateApiTests
         var template = ChatTemplate.FromGguf(vocab);
 
         Assert.NotNull(template);
-        string text = template.Render(new ChatTemplateInput { Messages = ChatMessage.ToJsonArray([new ChatMessage("user", "Hello!")]) });
+        string text = template.Render(new ChatTemplateInput { Messages = ChatMessage.ToJsonArray([new ChatMessage("user", "Hello!")]) }, cancellation: TestContext.Current.CancellationToken);
         Assert.Equal("<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n", text);
     }
 
@@ -54,7 +54,7 @@ public sealed class ChatTemplateApiTests
             Variables = new Dictionary<string, JsonNode?> { ["enable_thinking"] = JsonValue.Create(false) },
         };
 
-        Assert.EndsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n", Template("Qwen-Qwen3").Render(input), StringComparison.Ordinal);
+        Assert.EndsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n", Template("Qwen-Qwen3").Render(input, cancellation: TestContext.Current.CancellationToken), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -62,8 +62,8 @@ public sealed class ChatTemplateApiTests
     {
         var template = ChatTemplate.Parse("{{ tools is none }} {{ tools|length if tools is not none else '-' }}");
 
-        Assert.Equal("True -", template.Render(new ChatTemplateInput()));
-        Assert.Equal("False 1", template.Render(new ChatTemplateInput { Tools = [new JsonObject { ["type"] = "function" }] }));
+        Assert.Equal("True -", template.Render(new ChatTemplateInput(), cancellation: TestContext.Current.CancellationToken));
+        Assert.Equal("False 1", template.Render(new ChatTemplateInput { Tools = [new JsonObject { ["type"] = "function" }] }, cancellation: TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class ChatTemplateApiTests
             ["e"] = null,
         };
 
-        Assert.Equal("1 1.0 True s None", template.Render(new ChatTemplateInput { Variables = variables }));
+        Assert.Equal("1 1.0 True s None", template.Render(new ChatTemplateInput { Variables = variables }, cancellation: TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class ChatTemplateApiTests
             new ChatMessage("assistant", "") { ToolCalls = [new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = "get_weather", ["arguments"] = new JsonObject { ["city"] = "Paris" } } }] },
         ]);
 
-        string text = Template("Qwen-Qwen2.5-7B-Instruct").Render(new ChatTemplateInput { Messages = messages, AddGenerationPrompt = false });
+        string text = Template("Qwen-Qwen2.5-7B-Instruct").Render(new ChatTemplateInput { Messages = messages, AddGenerationPrompt = false }, cancellation: TestContext.Current.CancellationToken);
 
         Assert.Contains("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>", text, StringComparison.Ordinal);
     }
@@ -110,7 +110,7 @@ public sealed class ChatTemplateApiTests
     {
         var messages = ChatMessage.ToJsonArray(Enumerable.Range(0, 2000).Select(i => new ChatMessage(i % 2 == 0 ? "user" : "assistant", $"turn {i}")));
 
-        string text = Template("Qwen-Qwen3").Render(new ChatTemplateInput { Messages = messages });
+        string text = Template("Qwen-Qwen3").Render(new ChatTemplateInput { Messages = messages }, cancellation: TestContext.Current.CancellationToken);
 
         Assert.Equal(2001, text.Split("<|im_start|>").Length - 1);
         Assert.Contains("turn 1999<|im_end|>", text, StringComparison.Ordinal);
