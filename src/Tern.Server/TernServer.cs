@@ -143,6 +143,7 @@ public sealed class TernServer : IAsyncDisposable
         {
             WorkspaceRoot = options.Workspace ?? Directory.GetCurrentDirectory(),
             AuditLogPath = options.AuditLog,
+            Report = log.WriteLine,
             Shell = new ShellOptions { Unsafe = options.UnsafeShell, DefaultTimeout = timeout },
         });
         log.WriteLine($"tools: {string.Join(", ", tools.Tools.Select(t => t.Name))}; workspace {tools.Workspace.Root}");
@@ -234,5 +235,7 @@ public sealed class TernServer : IAsyncDisposable
         }
 
         _model?.Dispose();
+        if (Tools is not null)
+            await Tools.DisposeAsync();
     }
 }

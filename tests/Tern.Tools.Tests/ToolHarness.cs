@@ -60,5 +60,12 @@ internal sealed class ToolHarness : IDisposable
     public string[] WorkspaceFiles() =>
         Directory.GetFiles(Workspace, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Workspace, f)).Order(StringComparer.Ordinal).ToArray();
 
-    public void Dispose() => _root.Dispose();
+    /// <summary>Waits until the audit log holds every call made so far.</summary>
+    public void FlushAuditLog() => Tools.AuditLog!.FlushAsync(TestContext.Current.CancellationToken).GetAwaiter().GetResult();
+
+    public void Dispose()
+    {
+        Tools.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _root.Dispose();
+    }
 }
