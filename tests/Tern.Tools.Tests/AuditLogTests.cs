@@ -181,6 +181,37 @@ public sealed class AuditLogTests
     }
 
     [Fact]
+    public void The_sandboxed_shell_cannot_see_a_log_outside_the_workspace()
+    {
+        using var logDirectory = new TempDirectory();
+        string log = logDirectory.File("audit.jsonl");
+        using var h = new ToolHarness(auditLog: log);
+
+        var result = h.Call("shell", new { command = $"test -e '{log}' && echo visible || echo hidden" });
+
+        Assert.True(result.Ok, result.Output);
+        Assert.StartsWith("hidden", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unsafe_shell_swapping_the_log_for_a_link_then_a_fifo_neither_writes_outside_nor_blocks_calls()
+    {
+        using var logDirectory = new TempDirectory();
+        string log = logDirectory.File("audit.jsonl");
+        using var h = new ToolHarness(shell: new ShellOptions { Unsafe = true }, auditLog: log);
+        string target = h.WriteOutsideFile("bashrc", "original\n");
+
+        Assert.True((await Bounded(h, "shell", $$"""{"command": "ln -sf '{{target}}' '{{log}}'"}""")).Ok);
+        await CallsCompleteInBoundedTime(h, 10);
+        Assert.True((await Bounded(h, "shell", $$"""{"command": "rm '{{log}}' && mkfifo '{{log}}'"}""")).Ok);
+        await CallsCompleteInBoundedTime(h, 10);
+        await h.Tools.AuditLog!.FlushAsync(TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        Assert.Equal("original\n", File.ReadAllText(target));
+        Assert.Equal(0, h.Tools.AuditLog.WriteFailures);
+    }
+
+    [Fact]
     public async Task Appends_never_wait_for_the_writer_and_every_line_is_written_or_counted_as_dropped()
     {
         using var logDirectory = new TempDirectory();
@@ -221,9 +252,12 @@ public sealed class AuditLogTests
     {
         for (int i = 0; i < count; i++)
         {
-            var result = await Task.Run(() => h.Tools.InvokeAsync("time", null, $"after-{i}", TestContext.Current.CancellationToken), TestContext.Current.CancellationToken)
-                .WaitAsync(Bound, TestContext.Current.CancellationToken);
-            Assert.True(result.Ok);
+            Assert.True((await Bounded(h, "time", null)).Ok);
         }
     }
+
+    /// <summary>One call, failing the test (instead of hanging it) when it does not complete in time.</summary>
+    private static Task<ToolResult> Bounded(ToolHarness h, string tool, string? arguments) =>
+        Task.Run(() => h.Tools.InvokeAsync(tool, arguments, "bounded", TestContext.Current.CancellationToken), TestContext.Current.CancellationToken)
+            .WaitAsync(Bound, TestContext.Current.CancellationToken);
 }
