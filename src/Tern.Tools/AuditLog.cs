@@ -26,6 +26,8 @@ public sealed class AuditLog : IAsyncDisposable
     /// <summary>Lines waiting for the writer, at most.</summary>
     public const int DefaultCapacity = 4096;
 
+    private static readonly TimeSpan DisposeWait = TimeSpan.FromSeconds(10);
+
     private const int MaxLoggedDepth = 16;
 
     private readonly SafeFileHandle _file;
@@ -125,11 +127,22 @@ public sealed class AuditLog : IAsyncDisposable
         await written.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Writes what is queued and closes the file; later records are dropped.</summary>
+    /// <summary>
+    /// Writes what is queued (waiting at most <see cref="DisposeWait"/> for a stuck disk) and closes the file; later
+    /// records are dropped.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        try
+        {
+            await _writer.WaitAsync(DisposeWait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // shutting down must not hang on the log; the descriptor closes when the pending write returns
+        }
+
         _file.Dispose();
     }
 
@@ -152,7 +165,7 @@ public sealed class AuditLog : IAsyncDisposable
     /// <summary>open(2) without following a link or waiting on a FIFO; only a regular file with one link is kept.</summary>
     private static SafeFileHandle Open(string path)
     {
-        var file = Posix.Open(null, path, Posix.O_WRONLY | Posix.O_APPEND | Posix.O_CREAT | Posix.O_NOFOLLOW | Posix.O_NONBLOCK | Posix.O_NOCTTY, 0x180, out int errno);
+        var file = Posix.Open(null, path, Posix.O_WRONLY | Posix.O_APPEND | Posix.O_CREAT | Posix.O_NOFOLLOW | Posix.O_NONBLOCK | Posix.O_NOCTTY, 0b110_000_000 /* rw------- */, out int errno);
         if (file.IsInvalid)
         {
             // ELOOP for a link, ENXIO for a FIFO nobody reads or a socket: say what is there.
@@ -196,7 +209,14 @@ public sealed class AuditLog : IAsyncDisposable
 
             if (errno != 0 && Interlocked.Increment(ref _writeFailures) == 1)
             {
-                _report?.Invoke($"audit log {Path}: a write failed ({Posix.Describe(errno)}); failures from now on are only counted (tern_audit_log_write_failures_total)");
+                try
+                {
+                    _report?.Invoke($"audit log {Path}: a write failed ({Posix.Describe(errno)}); failures from now on are only counted (tern_audit_log_write_failures_total)");
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
+                {
+                    // the report's own writer is gone; the count remains
+                }
             }
         }
     }
