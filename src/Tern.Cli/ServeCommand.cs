@@ -50,7 +50,7 @@ public static class ServeCommand
                 Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
                 CacheTypeK = CacheType(parse.GetValue(cacheTypeK)!, "--cache-type-k"),
                 CacheTypeV = CacheType(parse.GetValue(cacheTypeV)!, "--cache-type-v"),
-                ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TERN_API_KEY"),
+                ApiKey = SecretScrubber.ReadApiKey(parse.GetValue(apiKey), stdout),
                 Alias = parse.GetValue(alias),
                 ChatTemplateFile = parse.GetValue(templateFile),
                 SpecialInContent = parse.GetValue(specialInContent),

@@ -66,7 +66,7 @@ internal sealed class InfoRoutes(TernServer server)
         }), ServerJson.Options);
     }
 
-    public IResult Metrics() => Results.Text(server.Metrics.Render(server.RequireModel().Engine.GetStats()), "text/plain; version=0.0.4", Encoding.UTF8);
+    public IResult Metrics() => Results.Text(server.Metrics.Render(server.RequireModel().Engine.GetStats(), server.Tools?.AuditLog), "text/plain; version=0.0.4", Encoding.UTF8);
 
     public async Task<IResult> TokenizeAsync(HttpContext http)
     {
@@ -104,7 +104,7 @@ internal sealed class ServerMetrics
 
     public void Request() => Interlocked.Increment(ref _requests);
 
-    public string Render(Tern.Runtime.Serving.EngineStats s)
+    public string Render(Tern.Runtime.Serving.EngineStats s, Tern.Tools.AuditLog? auditLog)
     {
         double promptRate, generatedRate;
         lock (_gate)
@@ -138,6 +138,12 @@ internal sealed class ServerMetrics
         Metric("kv_blocks_used", "gauge", "KV cache blocks in use.", s.KvBlocksUsed);
         Metric("kv_blocks_cached", "gauge", "KV cache blocks held only by the prefix cache.", s.KvBlocksCachedOnly);
         Metric("kv_blocks_total", "gauge", "KV cache blocks in the pool.", s.KvBlocksTotal);
+        if (auditLog is not null)
+        {
+            Metric("audit_log_write_failures_total", "counter", "Audit log lines that failed to be written.", auditLog.WriteFailures);
+            Metric("audit_log_dropped_total", "counter", "Audit log lines dropped because the writer fell behind.", auditLog.Dropped);
+        }
+
         return text.ToString();
     }
 }

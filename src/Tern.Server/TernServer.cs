@@ -151,6 +151,7 @@ public sealed class TernServer : IAsyncDisposable
         {
             WorkspaceRoot = options.Workspace ?? Directory.GetCurrentDirectory(),
             AuditLogPath = options.AuditLog,
+            Report = log.WriteLine,
             Shell = new ShellOptions { Unsafe = options.UnsafeShell, DefaultTimeout = timeout },
             WorkspaceQuotaBytes = options.WorkspaceQuotaBytes,
         });
@@ -256,5 +257,7 @@ public sealed class TernServer : IAsyncDisposable
         }
 
         _model?.Dispose();
+        if (Tools is not null)
+            await Tools.DisposeAsync();
     }
 }

@@ -25,8 +25,8 @@ public sealed record FileToolLimits
 
     public int MaxGrepResults { get; init; } = 1000;
 
-    /// <summary>grep stops (with a note) after looking at this many files.</summary>
-    public int MaxGrepFiles { get; init; } = 20_000;
+    /// <summary>grep stops (with a note) after looking at this many directory entries: files, those its glob skips included, and directories.</summary>
+    public int MaxGrepFiles { get; init; } = 100_000;
 
     /// <summary>How long one regex match may run before the pattern is reported as too slow.</summary>
     public TimeSpan GrepMatchTimeout { get; init; } = TimeSpan.FromSeconds(1);

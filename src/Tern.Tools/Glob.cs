@@ -5,7 +5,7 @@ namespace Tern.Tools;
 
 /// <summary>
 /// A file-name glob for grep: <c>*</c> (any characters but '/'), <c>**</c> (any, '/' included), <c>?</c>,
-/// <c>[abc]</c>/<c>[!abc]</c> and <c>{a,b}</c>. A glob without '/' matches the file name (<c>*.cs</c>); one with '/'
+/// <c>[abc]</c>/<c>[!abc]</c> (<c>[[]</c> for a literal '[') and <c>{a,b}</c>. A glob without '/' matches the file name (<c>*.cs</c>); one with '/'
 /// matches the path relative to the workspace root (<c>src/**/*.cs</c>).
 /// </summary>
 internal sealed class Glob
@@ -47,11 +47,10 @@ internal sealed class Glob
                     pattern.Append("[^/]");
                     break;
                 case '[':
-                    int close = glob.IndexOf(']', i + 2);
+                    int close = i + 2 < glob.Length ? glob.IndexOf(']', i + 2) : -1;
                     if (close < 0)
                     {
-                        pattern.Append(@"\[");
-                        break;
+                        throw new ToolSandboxException($"the glob {Workspace.Quote(glob)} has an unclosed '['; write [[] for a literal '['");
                     }
 
                     string set = glob[(i + 1)..close];

@@ -10,8 +10,10 @@ namespace Tern.Tools;
 /// Matching uses the non-backtracking engine (linear time) whenever the pattern allows it, and otherwise the
 /// backtracking one with a per-match timeout, so a catastrophic pattern ends in an error instead of a hang. The
 /// walk does not follow symbolic links, skips <c>.git</c>, binary files, files over
-/// <see cref="FileToolLimits.MaxGrepFileBytes"/> and anything the sandbox refuses, in name order; results, output
-/// size, files looked at and wall-clock time are all bounded, and a note says when something was cut or skipped.
+/// <see cref="FileToolLimits.MaxGrepFileBytes"/> and anything the sandbox refuses, in name order (a directory of more
+/// than 1024 entries is read as a stream, in the file system's order); results, output size, entries looked at
+/// (whether the glob matches them or not) and wall-clock time are all bounded, and a note says when something was cut
+/// or skipped.
 /// </summary>
 public sealed class GrepTool : Tool
 {
@@ -19,6 +21,7 @@ public sealed class GrepTool : Tool
 
     private const int MaxLineChars = 250;
     private const int MaxOutputBytes = 64 * 1024;
+    private const int SortedDirectoryEntries = 1024;
 
     private readonly FileToolLimits _limits;
 
@@ -122,64 +125,84 @@ public sealed class GrepTool : Tool
         while (pending.Count > 0 && !search.Stopped)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            string directory = pending.Pop();
-            FileSystemInfo[] children;
+            var subdirectories = new List<string>();
             try
             {
-                children = new DirectoryInfo(directory).GetFileSystemInfos("*", options);
+                foreach (var child in Entries(pending.Pop(), options))
+                {
+                    // Every entry counts, the ones the glob skips too: a glob that matches nothing still ends.
+                    if (++search.EntriesSeen > _limits.MaxGrepFiles)
+                    {
+                        search.FileLimitReached = true;
+                    }
+                    else if (search.Clock.Elapsed > _limits.GrepTimeBudget)
+                    {
+                        search.TimeBudgetSpent = true;
+                    }
+
+                    if (search.Stopped)
+                    {
+                        break;
+                    }
+
+                    if ((child.Attributes & FileAttributes.ReparsePoint) != 0)
+                    {
+                        continue; // symbolic links are not followed; their targets inside the workspace are found directly
+                    }
+
+                    if (child is DirectoryInfo)
+                    {
+                        if (child.Name != ".git")
+                        {
+                            subdirectories.Add(child.FullName);
+                        }
+                    }
+                    else if (glob is null || glob.Matches(workspace.RelativePath(child.FullName)))
+                    {
+                        SearchFile(workspace, child.FullName, ((FileInfo)child).Length, search, explicitFile: false);
+                    }
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 search.SkippedOther++;
-                continue;
-            }
-
-            Array.Sort(children, (a, b) => string.CompareOrdinal(a.Name, b.Name));
-            var subdirectories = new List<string>();
-            foreach (var child in children)
-            {
-                if (search.Stopped)
-                {
-                    break;
-                }
-
-                if ((child.Attributes & FileAttributes.ReparsePoint) != 0)
-                {
-                    continue; // symbolic links are not followed; their targets inside the workspace are found directly
-                }
-
-                if (child is DirectoryInfo)
-                {
-                    if (child.Name != ".git")
-                    {
-                        subdirectories.Add(child.FullName);
-                    }
-
-                    continue;
-                }
-
-                if (glob is not null && !glob.Matches(workspace.RelativePath(child.FullName)))
-                {
-                    continue;
-                }
-
-                if (++search.FilesSeen > _limits.MaxGrepFiles)
-                {
-                    search.FileLimitReached = true;
-                    break;
-                }
-
-                SearchFile(workspace, child.FullName, ((FileInfo)child).Length, search, explicitFile: false);
-                if (search.Clock.Elapsed > _limits.GrepTimeBudget)
-                {
-                    search.TimeBudgetSpent = true;
-                }
             }
 
             for (int i = subdirectories.Count - 1; i >= 0; i--)
             {
                 pending.Push(subdirectories[i]);
             }
+        }
+    }
+
+    /// <summary>
+    /// A directory's entries as they are read, never all held at once: a directory of up to
+    /// <see cref="SortedDirectoryEntries"/> entries comes in name order, a larger one in the file system's order.
+    /// </summary>
+    private static IEnumerable<FileSystemInfo> Entries(string directory, EnumerationOptions options)
+    {
+        using var entries = new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options).GetEnumerator();
+        var head = new List<FileSystemInfo>();
+        bool more = entries.MoveNext();
+        while (more && head.Count < SortedDirectoryEntries)
+        {
+            head.Add(entries.Current);
+            more = entries.MoveNext();
+        }
+
+        if (!more)
+        {
+            head.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        }
+
+        foreach (var entry in head)
+        {
+            yield return entry;
+        }
+
+        for (; more; more = entries.MoveNext())
+        {
+            yield return entries.Current;
         }
     }
 
@@ -265,7 +288,7 @@ public sealed class GrepTool : Tool
 
         public string? TimedOutOn { get; set; }
 
-        public int FilesSeen { get; set; }
+        public int EntriesSeen { get; set; }
 
         public int SkippedBinary { get; set; }
 
@@ -312,7 +335,7 @@ public sealed class GrepTool : Tool
 
             if (FileLimitReached)
             {
-                notes.Add($"stopped after {limits.MaxGrepFiles} files; narrow the path or glob");
+                notes.Add($"stopped after {limits.MaxGrepFiles} files and directories; narrow the path or glob");
             }
 
             if (TimeBudgetSpent)

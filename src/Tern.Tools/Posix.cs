@@ -18,6 +18,8 @@ internal static class Posix
     public const int AtEmptyPath = 0x1000;
 
     public const int ENOENT = 2;
+    public const int EINTR = 4;
+    public const int EBADF = 9;
     public const int EACCES = 13;
     public const int EEXIST = 17;
     public const int ENOTDIR = 20;
@@ -38,6 +40,7 @@ internal static class Posix
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
     public const int O_NOCTTY = 0x100;
+    public const int O_APPEND = 0x400;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;
@@ -163,6 +166,31 @@ internal static class Posix
         }
     }
 
+    /// <summary>write(2) until every byte is written; 0 or the errno of the failing call.</summary>
+    public static int WriteAll(SafeFileHandle file, byte[] bytes) =>
+        WithFd(file, fd =>
+        {
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                nint written = write(fd, ref bytes[done], bytes.Length - done);
+                if (written < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != EINTR)
+                    {
+                        return errno;
+                    }
+                }
+                else
+                {
+                    done += (int)written;
+                }
+            }
+
+            return 0;
+        });
+
     public static int MakeDirectoryAt(SafeFileHandle directory, string name, int mode) =>
         WithFd(directory, fd => mkdirat(fd, CString(name), (uint)mode) == 0 ? 0 : Marshal.GetLastPInvokeError());
 
@@ -263,6 +291,9 @@ internal static class Posix
 
     [DllImport("libc", SetLastError = true)]
     private static extern int openat(int dirfd, byte[] path, int flags, int mode);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint write(int fd, ref byte buffer, nint count);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int mkdirat(int dirfd, byte[] path, uint mode);

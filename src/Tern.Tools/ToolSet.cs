@@ -8,11 +8,11 @@ namespace Tern.Tools;
 /// it gives the schemas to add to a request's <c>tools</c> and runs calls by name. <see cref="InvokeAsync(string, string?, string, CancellationToken)"/>
 /// never throws for anything the model sent (unknown tool, malformed or hostile arguments, a refused path, a failing
 /// command): those come back as error results the model can read. Only programmer errors (null name or request id)
-/// and cancellation by the caller throw. Every call, failed or not, is appended to the audit log when there is one.
-/// At most <c>maxConcurrentCalls</c> calls run at once; the others wait (cancellably) for a slot, and fail with a
-/// clear message after <c>callSlotWait</c>. Thread-safe.
+/// and cancellation by the caller throw. Every call, failed or not, is appended to the audit log when there is one
+/// (disposing the set writes what is queued and closes the log). At most <c>maxConcurrentCalls</c> calls run at once;
+/// the others wait (cancellably) for a slot, and fail with a clear message after <c>callSlotWait</c>. Thread-safe.
 /// </summary>
-public sealed class ToolSet
+public sealed class ToolSet : IAsyncDisposable
 {
     /// <summary>Longest arguments JSON accepted (characters).</summary>
     public const int MaxArgumentsLength = 4 << 20;
@@ -120,9 +120,11 @@ public sealed class ToolSet
             "time" => new TimeTool(),
             _ => throw new UnreachableException(name),
         });
-        var audit = options.AuditLogPath is { } path ? new AuditLog(path) : null;
+        var audit = options.AuditLogPath is { } path ? new AuditLog(path, workspace, options.Report) : null;
         return new ToolSet(tools, workspace, options.Clock, audit, options.MaxConcurrentCalls, options.CallSlotWait);
     }
+
+    public ValueTask DisposeAsync() => AuditLog?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     public bool Contains(string name) => _byName.ContainsKey(name);
 

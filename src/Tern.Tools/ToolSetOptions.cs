@@ -9,8 +9,11 @@ public sealed record ToolSetOptions
     /// <summary>The clock of the time tool and of the audit log.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
-    /// <summary>Where to append one JSON line per call; null for no audit log.</summary>
+    /// <summary>Where to append one JSON line per call (outside the workspace); null for no audit log.</summary>
     public string? AuditLogPath { get; init; }
+
+    /// <summary>Hears of trouble met while serving calls (the audit log's first failed write); null: nobody.</summary>
+    public Action<string>? Report { get; init; }
 
     public FileToolLimits Files { get; init; } = FileToolLimits.Default;
 

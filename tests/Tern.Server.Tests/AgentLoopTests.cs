@@ -11,12 +11,13 @@ namespace Tern.Server.Tests;
 public sealed class AgentLoopTests : IDisposable
 {
     private readonly TempDirectory _workspace = new();
+    private readonly TempDirectory _logs = new();
     private readonly ToolSet _tools;
 
     public AgentLoopTests()
     {
         File.WriteAllText(_workspace.File("notes.txt"), "hello from the workspace\n");
-        _tools = ToolSet.Create("all", new ToolSetOptions { WorkspaceRoot = _workspace.FullPath, AuditLogPath = _workspace.File("audit.jsonl") });
+        _tools = ToolSet.Create("all", new ToolSetOptions { WorkspaceRoot = _workspace.FullPath, AuditLogPath = _logs.File("audit.jsonl") });
     }
 
     [Fact]
@@ -46,7 +47,8 @@ public sealed class AgentLoopTests : IDisposable
         string streamed = string.Concat(events.OfType<AgentContent>().Select(c => c.Text));
         Assert.DoesNotContain("<tool_call>", streamed);
         Assert.Single(events.OfType<AgentToolRun>());
-        Assert.Contains("\"tool\":\"read_file\"", File.ReadAllText(_workspace.File("audit.jsonl")));
+        await _tools.AuditLog!.FlushAsync(TestContext.Current.CancellationToken);
+        Assert.Contains("\"tool\":\"read_file\"", File.ReadAllText(_logs.File("audit.jsonl")));
         Assert.Equal(6, result.Usage.CompletionTokens); // 3 per scripted turn
     }
 
@@ -118,5 +120,10 @@ public sealed class AgentLoopTests : IDisposable
             new GenerationTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, 10, 3), 1);
     }
 
-    public void Dispose() => _workspace.Dispose();
+    public void Dispose()
+    {
+        _tools.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _workspace.Dispose();
+        _logs.Dispose();
+    }
 }

@@ -35,7 +35,11 @@ public sealed class ToolRouteTests(ToolServerFixture fixture) : IClassFixture<To
         Assert.Equal(200, status);
         Assert.True(body.GetProperty("ok").GetBoolean());
         Assert.Contains("alpha", body.GetProperty("output").GetString());
+        await fixture.Server.Tools!.AuditLog!.FlushAsync(TestContext.Current.CancellationToken);
         Assert.Contains("\"read_file\"", File.ReadAllText(fixture.Server.Options.AuditLog!));
+        var (_, metrics) = await fixture.GetAsync("/metrics");
+        Assert.Contains("tern_audit_log_write_failures_total 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("tern_audit_log_dropped_total 0\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -157,4 +157,89 @@ public sealed class GrepTests
 
         Assert.True(result.Output == "no matches" || result.Output.StartsWith("error: ", StringComparison.Ordinal), result.Output);
     }
+
+    [Fact]
+    public void Files_the_glob_skips_count_against_the_file_cap()
+    {
+        using var h = new ToolHarness(FileToolLimits.Default with { MaxGrepFiles = 50 });
+        for (int i = 0; i < 200; i++)
+        {
+            h.WriteWorkspaceFile($"f{i:D3}.txt", "TODO\n");
+        }
+
+        var result = h.Call("grep", new { pattern = "TODO", glob = "*.cs" });
+
+        Assert.Equal("no matches\n[stopped after 50 files and directories; narrow the path or glob]", result.Output);
+    }
+
+    [Fact]
+    public void Files_the_glob_skips_count_against_the_time_budget()
+    {
+        using var h = new ToolHarness(FileToolLimits.Default with { GrepTimeBudget = TimeSpan.Zero });
+        for (int i = 0; i < 20; i++)
+        {
+            h.WriteWorkspaceFile($"f{i:D3}.txt", "TODO\n");
+        }
+
+        var result = h.Call("grep", new { pattern = "TODO", glob = "*.cs" });
+
+        Assert.Equal("no matches\n[stopped after 0 s; the results are incomplete, narrow the path or glob]", result.Output);
+    }
+
+    [Theory]
+    [InlineData("*[")]
+    [InlineData("a[")]
+    [InlineData("[")]
+    [InlineData("[]")]
+    [InlineData("src/[ab")]
+    public void A_glob_with_an_unclosed_bracket_is_refused_with_a_message(string glob)
+    {
+        using var h = WithSources();
+
+        var result = h.Call("grep", new { pattern = "TODO", glob });
+
+        Assert.False(result.Ok);
+        Assert.Equal($"the glob '{glob}' has an unclosed '['; write [[] for a literal '['", result.Error);
+    }
+
+    [Fact]
+    public void A_literal_bracket_in_a_glob_is_written_as_a_set()
+    {
+        using var h = new ToolHarness();
+        h.WriteWorkspaceFile("a[1].txt", "TODO\n");
+        h.WriteWorkspaceFile("a1.txt", "TODO\n");
+
+        Assert.Equal("a[1].txt:1:TODO\n", h.Call("grep", new { pattern = "TODO", glob = "a[[]1].txt" }).Output);
+    }
+
+    [Fact]
+    public void A_huge_directory_is_read_as_a_stream_not_loaded_whole()
+    {
+        using var h = new ToolHarness(FileToolLimits.Default with { MaxGrepFiles = 100 });
+        Directory.CreateDirectory(h.InWorkspace("big"));
+        for (int i = 0; i < 20_000; i++)
+        {
+            File.WriteAllBytes(h.InWorkspace($"big/{i:D5}-{new string('x', 40)}.txt"), []);
+        }
+
+        h.Call("grep", new { pattern = "TODO", path = "big" }); // warm up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var result = h.Call("grep", new { pattern = "TODO", path = "big" });
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.EndsWith("[stopped after 100 files and directories; narrow the path or glob]", result.Output, StringComparison.Ordinal);
+        Assert.True(allocated < 4 << 20, $"{allocated} bytes allocated for 100 of 20000 entries");
+    }
+
+    [Fact]
+    public void A_small_directory_is_searched_in_name_order_whatever_the_order_files_were_made_in()
+    {
+        using var h = new ToolHarness();
+        foreach (string name in new[] { "m.txt", "b.txt", "z.txt", "a.txt" })
+        {
+            h.WriteWorkspaceFile(name, "TODO\n");
+        }
+
+        Assert.Equal("a.txt:1:TODO\nb.txt:1:TODO\nm.txt:1:TODO\nz.txt:1:TODO\n", h.Call("grep", new { pattern = "TODO" }).Output);
+    }
 }

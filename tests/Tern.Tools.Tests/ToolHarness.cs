@@ -64,5 +64,12 @@ internal sealed class ToolHarness : IDisposable
     /// <summary>Bytes of all regular files in the workspace.</summary>
     public long WorkspaceBytes() => Directory.GetFiles(Workspace, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 
-    public void Dispose() => _root.Dispose();
+    /// <summary>Waits until the audit log holds every call made so far.</summary>
+    public void FlushAuditLog() => Tools.AuditLog!.FlushAsync(TestContext.Current.CancellationToken).GetAwaiter().GetResult();
+
+    public void Dispose()
+    {
+        Tools.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _root.Dispose();
+    }
 }
