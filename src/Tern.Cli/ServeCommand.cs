@@ -28,7 +28,7 @@ public static class ServeCommand
         var workspace = new Option<string?>("--workspace") { Description = "directory the tools are confined to (default: the current directory)" };
         var toolTimeout = new Option<int>("--tool-timeout") { Description = "default shell timeout in seconds (max 60)", DefaultValueFactory = _ => 10 };
         var maxToolSteps = new Option<int>("--max-tool-steps") { Description = "tool rounds per request", DefaultValueFactory = _ => 8 };
-        var auditLog = new Option<string?>("--audit-log") { Description = "append every tool call to this file as JSON lines" };
+        var auditLog = new Option<string?>("--audit-log") { Description = "append every tool call to this file as JSON lines (outside the workspace)" };
         var unsafeShell = new Option<bool>("--unsafe-shell") { Description = "run the shell tool without the bubblewrap sandbox" };
         var workspaceQuota = new Option<string?>("--workspace-quota") { Description = "most disk the workspace may take, e.g. 1G, 512M or bytes (default: its size at start plus 1G)" };
         var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "with --tools: Host names accepted besides loopback and the listening address (comma list)" };
