@@ -180,7 +180,7 @@ internal static class Formatting
                 sb.Append("\\t");
             else if (c < 0x20 || c == 0x7f)
                 sb.Append("\\x").Append(c.ToString("x2", CultureInfo.InvariantCulture));
-            else if (c < 0x7f || IsPrintable(rune))
+            else if (c < 0x7f || IsPrintable(rune) || c == TemplateLimits.LiteralMark)
                 sb.Append(rune.ToString());
             else if (c <= 0xff)
                 sb.Append("\\x").Append(c.ToString("x2", CultureInfo.InvariantCulture));

@@ -195,7 +195,7 @@ internal static class Json
                     case '\b': _sb.Append("\\b"); break;
                     case '\f': _sb.Append("\\f"); break;
                     default:
-                        if (c < 0x20 || (options.EnsureAscii && c > 0x7e))
+                        if (c < 0x20 || (options.EnsureAscii && c > 0x7e && c != TemplateLimits.LiteralMark))
                             _sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                         else
                             _sb.Append(c);

@@ -6,6 +6,13 @@ namespace Tern.Chat;
 /// </summary>
 public sealed record TemplateLimits
 {
+    /// <summary>
+    /// U+FDD0, a noncharacter the server puts into request strings to keep special-token text in them plain text
+    /// (Tern.Tokenizers.LiteralText.MarkChar). repr and tojson(ensure_ascii) pass it through unescaped, so a template
+    /// that prints a message as a Python or JSON literal cannot turn the mark into "\ufdd0" and unmask the token.
+    /// </summary>
+    public const char LiteralMark = '\uFDD0';
+
     public static readonly TemplateLimits Default = new();
 
     /// <summary>

@@ -153,13 +153,35 @@ public sealed class AuditLog : IAsyncDisposable
         string realDirectory = Posix.RealPath(directory, out int errno)
             ?? throw new ArgumentException($"the audit log {full} cannot be created: its directory {directory}: {Posix.Describe(errno)}");
         string located = System.IO.Path.Join(realDirectory, System.IO.Path.GetFileName(full));
-        if (workspace is not null && workspace.IsInside(located))
+        if (workspace is not null && (workspace.IsInside(located) || UnderDirectory(realDirectory, workspace.Root)))
         {
             throw new ArgumentException(
                 $"the audit log {full} is inside the workspace {workspace.Root}, where the tools could replace it; put it outside the workspace");
         }
 
         return located;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="directory"/> or one of its ancestors is the directory <paramref name="root"/> by device
+    /// and inode: the same tree reached through another path (a bind mount) is inside too.
+    /// </summary>
+    private static bool UnderDirectory(string directory, string root)
+    {
+        if (!Posix.TryStat(root, followLinks: true, out var target, out _))
+        {
+            return false;
+        }
+
+        for (string? current = directory; current is not null; current = System.IO.Path.GetDirectoryName(current))
+        {
+            if (Posix.TryStat(current, followLinks: true, out var status, out _) && status.Device == target.Device && status.Inode == target.Inode)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>open(2) without following a link or waiting on a FIFO; only a regular file with one link is kept.</summary>

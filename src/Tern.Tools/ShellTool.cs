@@ -62,6 +62,9 @@ public sealed class ShellTool : Tool
         "profile", "shells", "protocols", "services", "gitconfig", "manpath.config",
     ];
 
+    // The /proc files that change the host (the ones container runtimes make read-only too).
+    private static readonly string[] ProcReadOnly = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
+
     private readonly ShellOptions _options;
     private readonly Lazy<Setup> _setup;
 
@@ -174,7 +177,7 @@ public sealed class ShellTool : Tool
 
         var quota = context.Workspace.Quota;
         var atStart = quota.Measure();
-        long fileLimit = Math.Min(_options.FileSizeLimitBytes, Math.Max(0, quota.LimitBytes - atStart.Bytes));
+        long fileLimit = quota.IsOver(atStart) ? 0 : Math.Min(_options.FileSizeLimitBytes, quota.LimitBytes - atStart.Bytes);
         using var filter = SeccompFile(out string? filterError);
         if (filterError is not null)
         {
@@ -185,7 +188,8 @@ public sealed class ShellTool : Tool
         ProcessRun run;
         try
         {
-            var watch = new QuotaWatch(quota, Math.Max(quota.LimitBytes, atStart.Bytes));
+            // Measured whole at the start, a walk cut short later means the command hid the tree from it: over.
+            var watch = new QuotaWatch(quota, Math.Max(quota.LimitBytes, atStart.Bytes), atStart.Complete);
             run = await RunProcessAsync(argv, context.Workspace.Root, timeout, cgroup, watch, context.CancellationToken).ConfigureAwait(false);
         }
         catch (System.ComponentModel.Win32Exception e)
@@ -219,7 +223,7 @@ public sealed class ShellTool : Tool
             return ToolResult.Failure(reason, text.ToString());
         }
 
-        if (atStart.Bytes >= quota.LimitBytes)
+        if (atStart.Bytes >= quota.LimitBytes || !atStart.Complete)
         {
             AppendNote(text, $"the workspace is over its quota ({quota.Describe(atStart)}), so this command could not write files; delete files to make room");
         }
@@ -344,6 +348,13 @@ public sealed class ShellTool : Tool
         }
 
         argv.AddRange(["--proc", "/proc", "--dev", "/dev"]);
+
+        // As root, sandbox root is host uid 0, and /proc/sys (core_pattern, modprobe...) and /proc/sysrq-trigger check
+        // only the uid, not capabilities: bind them read-only, or a command could make the host run its code as root.
+        foreach (string path in ProcReadOnly)
+        {
+            argv.AddRange(["--ro-bind-try", path, path]);
+        }
         if (setup.Modern)
         {
             argv.AddRange(["--size", _options.TmpSizeBytes.ToString(CultureInfo.InvariantCulture)]);
@@ -436,7 +447,7 @@ public sealed class ShellTool : Tool
                 await Task.Delay(pause, exited).ConfigureAwait(false);
                 long started = Stopwatch.GetTimestamp();
                 var usage = await Task.Run(watch.Quota.Measure, exited).ConfigureAwait(false);
-                if (usage.Bytes > watch.ThresholdBytes)
+                if (usage.Bytes > watch.ThresholdBytes || (watch.MustStayMeasurable && !usage.Complete))
                 {
                     await deadline.CancelAsync().ConfigureAwait(false);
                     return usage;
@@ -630,7 +641,8 @@ public sealed class ShellTool : Tool
     }
 
     /// <summary>The workspace quota a running command is held to; <paramref name="ThresholdBytes"/> is the usage that stops it.</summary>
-    private sealed record QuotaWatch(WorkspaceQuota Quota, long ThresholdBytes);
+    /// <param name="MustStayMeasurable">The workspace was measured whole at the start, so a walk cut short now is over the quota.</param>
+    private sealed record QuotaWatch(WorkspaceQuota Quota, long ThresholdBytes, bool MustStayMeasurable);
 
     /// <param name="ExitCode">Null when the command was killed (timeout, cancellation or the quota).</param>
     /// <param name="OverQuota">The usage that stopped the command, when the quota did.</param>

@@ -8,8 +8,9 @@ namespace Tern.Tools;
 /// How much disk the workspace may take (<see cref="LimitBytes"/>) and how much it takes. Usage is the sum of
 /// st_blocks × 512 over a walk of the tree that does not follow symbolic links and counts a hard-linked file once;
 /// the walk stops after <see cref="MaxEntries"/> entries or <see cref="MaxWalkTime"/>, and the sum is then what it saw
-/// (a lower bound, <see cref="WorkspaceUsage.Complete"/> false). write_file and edit_file refuse a write that would
-/// go over the limit; the shell tool caps each file at what is left and stops a command that goes over (see
+/// (a lower bound, <see cref="WorkspaceUsage.Complete"/> false). A workspace that cannot be measured whole counts as
+/// over its quota (<see cref="IsOver"/>): otherwise entries that hide the rest of the tree from the walk would lift the
+/// quota altogether. write_file and edit_file refuse a write that would go over the limit; the shell tool caps each file at what is left and stops a command that goes over (see
 /// <see cref="ShellTool"/>). A measurement is reused for <see cref="CacheLifetime"/>. Thread-safe.
 /// </summary>
 public sealed class WorkspaceQuota
@@ -17,7 +18,7 @@ public sealed class WorkspaceQuota
     /// <summary>Without an explicit limit, the workspace may grow by this much over what it holds at start.</summary>
     public const long DefaultGrowthBytes = 1L << 30;
 
-    public const int MaxEntries = 200_000;
+    public const int DefaultMaxEntries = 200_000;
 
     public static readonly TimeSpan MaxWalkTime = TimeSpan.FromSeconds(2);
 
@@ -52,6 +53,12 @@ public sealed class WorkspaceQuota
 
     public long LimitBytes { get; }
 
+    /// <summary>Entries the walk looks at before it gives up (<see cref="DefaultMaxEntries"/>; tests lower it).</summary>
+    internal int MaxEntries { get; set; } = DefaultMaxEntries;
+
+    /// <summary>Over the quota, or too large to measure (which counts as over).</summary>
+    public bool IsOver(WorkspaceUsage usage) => !usage.Complete || usage.Bytes > LimitBytes;
+
     /// <summary>The usage measured within the last <see cref="CacheLifetime"/>, or measured now.</summary>
     public WorkspaceUsage Current()
     {
@@ -66,7 +73,7 @@ public sealed class WorkspaceQuota
     {
         lock (_lock)
         {
-            _usage = Sum(_root);
+            _usage = Sum(_root, MaxEntries);
             _measuredAt = Stopwatch.GetTimestamp();
             return _usage;
         }
@@ -84,13 +91,14 @@ public sealed class WorkspaceQuota
     /// <summary>"12.5 MiB of 1 GiB in use", or "32 MiB of 32 MiB in use, 4 KiB over".</summary>
     public string Describe(WorkspaceUsage usage) =>
         $"{(usage.Complete ? "" : "at least ")}{Size(usage.Bytes)} of {Size(LimitBytes)} in use" +
-        (usage.Bytes > LimitBytes ? $", {Size(usage.Bytes - LimitBytes)} over" : "");
+        (usage.Bytes > LimitBytes ? $", {Size(usage.Bytes - LimitBytes)} over" : "") +
+        (usage.Complete ? "" : $"; the workspace holds more than {MaxEntries} entries or takes over {MaxWalkTime.TotalSeconds:0} s to measure, which counts as over");
 
     /// <summary>Throws <see cref="ToolSandboxException"/> when adding <paramref name="growth"/> bytes would take the workspace over the limit.</summary>
     internal void CheckGrowth(long growth, string tool, string shown)
     {
         var usage = Current();
-        if (growth > 0 && usage.Bytes + growth > LimitBytes)
+        if (growth > 0 && (!usage.Complete || usage.Bytes + growth > LimitBytes))
         {
             throw new ToolSandboxException(
                 $"{tool} refused: writing {shown} would add {Size(growth)} to the workspace, over its quota ({Describe(usage)}); " +
@@ -127,7 +135,7 @@ public sealed class WorkspaceQuota
         return value.ToString("0.#", CultureInfo.InvariantCulture) + " " + units[unit];
     }
 
-    private static WorkspaceUsage Sum(string root)
+    private static WorkspaceUsage Sum(string root, int maxEntries)
     {
         long started = Stopwatch.GetTimestamp();
         long bytes = Posix.TryStat(root, followLinks: false, out var top, out _) ? (long)top.Blocks * 512 : 0;
@@ -140,7 +148,7 @@ public sealed class WorkspaceQuota
         };
         foreach (string path in walk)
         {
-            if (++entries > MaxEntries || Stopwatch.GetElapsedTime(started) > MaxWalkTime)
+            if (++entries > maxEntries || Stopwatch.GetElapsedTime(started) > MaxWalkTime)
             {
                 return new WorkspaceUsage(bytes, Complete: false);
             }

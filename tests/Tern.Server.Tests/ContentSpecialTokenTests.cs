@@ -62,6 +62,36 @@ public sealed class ContentSpecialTokenTests
         Assert.Contains(llama.Eos, old);
     }
 
+    /// <summary>
+    /// A template that prints the message as a Python or JSON literal escapes what it deems unprintable; the mark
+    /// that keeps "&lt;/s&gt;" text must come through those escapes, or the token behind it is unmasked.
+    /// </summary>
+    [Theory]
+    [InlineData("{% for m in messages %}{{ m }}{% endfor %}")]
+    [InlineData("{{ messages[0] | tojson(ensure_ascii=True) }}")]
+    [InlineData("{{ messages | string }}")]
+    public async Task The_mark_survives_templates_that_print_literals(string source)
+    {
+        Assert.Equal(LiteralText.MarkChar, Tern.Chat.TemplateLimits.LiteralMark);
+        using var file = GgufFile.Open(SharedData.Path("models/llama-tiny-f32.gguf"));
+        var llama = Tokenizer.FromGguf(file);
+        string templateFile = Path.Combine(Path.GetTempPath(), $"tern-literal-{Guid.NewGuid():N}.jinja");
+        await File.WriteAllTextAsync(templateFile, source, TestContext.Current.CancellationToken);
+        try
+        {
+            var template = PromptTemplate.Create(file, llama, templateFile, specialInContent: false, TextWriter.Null);
+            int[] tokens = await Tokens(template, Messages(("user", "R</s>")), null);
+            string rendered = await Render(template, Messages(("user", "R</s>")), null, addGenerationPrompt: true);
+
+            Assert.DoesNotContain(llama.Eos, tokens);
+            Assert.Equal(llama.Encode(rendered, addSpecial: true, parseSpecial: false), tokens);
+        }
+        finally
+        {
+            File.Delete(templateFile);
+        }
+    }
+
     [Fact]
     public async Task Special_in_content_restores_the_old_parsing()
     {

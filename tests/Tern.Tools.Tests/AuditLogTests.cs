@@ -112,6 +112,27 @@ public sealed class AuditLogTests
         Assert.Empty(h.WorkspaceFiles());
     }
 
+    /// <summary>The workspace bind-mounted elsewhere is the same directory: a log under that path is inside it too.</summary>
+    [Fact]
+    public void A_log_in_the_workspace_reached_through_a_bind_mount_is_refused()
+    {
+        using var h = new ToolHarness();
+        string alias = h.InOutside("alias");
+        Directory.CreateDirectory(alias);
+        Assert.True(Processes.Run("mount", "--bind", h.Workspace, alias).ExitCode == 0, "the test needs root to bind-mount (CI runs as root)");
+        try
+        {
+            var e = Assert.Throws<ArgumentException>(() =>
+                ToolSet.Create("time", new ToolSetOptions { WorkspaceRoot = h.Workspace, AuditLogPath = Path.Combine(alias, "audit.jsonl") }));
+            Assert.Contains($"inside the workspace {h.Tools.Workspace.Root}", e.Message, StringComparison.Ordinal);
+            Assert.Empty(h.WorkspaceFiles());
+        }
+        finally
+        {
+            Processes.Run("umount", alias);
+        }
+    }
+
     [Fact]
     public void A_relative_log_with_the_default_workspace_lands_in_the_current_directory_and_is_refused()
     {

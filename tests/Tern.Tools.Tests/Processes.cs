@@ -25,6 +25,27 @@ internal static class Processes
         Assert.Fail($"{Count(program, argument)} processes '{program} {argument}' are still running");
     }
 
+    /// <summary>Runs a host program to completion (at most a minute) and returns its exit code and output.</summary>
+    public static (int ExitCode, string Output) Run(string program, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+
+        return (process.ExitCode, output + errors.GetAwaiter().GetResult());
+    }
+
     private static int Count(string program, string argument)
     {
         int count = 0;

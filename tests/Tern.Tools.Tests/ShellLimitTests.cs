@@ -152,4 +152,40 @@ public sealed class ShellLimitTests
         Assert.False(File.Exists(h.InWorkspace("big.bin")));
         Assert.Equal("hi\n[exit code 0]", after.Output);
     }
+
+    [Fact]
+    public async Task A_workspace_too_large_to_measure_counts_as_over_its_quota()
+    {
+        using var h = Sandboxed(quota: 64 * MiB);
+        h.Tools.Workspace.Quota.MaxEntries = 100;
+        for (int i = 0; i < 150; i++)
+        {
+            h.WriteWorkspaceFile($"a/{i}", "");
+        }
+
+        // The walk gives up in a/ before it reaches z/: the lower bound it sees must not lift the quota.
+        var shell = await h.CallAsync("shell", new { command = "mkdir -p z; head -c 8M /dev/zero > z/big; echo wrote $?; wc -c < z/big" });
+        var write = await h.CallAsync("write_file", new { path = "z/small.txt", content = "x" });
+
+        Assert.Contains("wrote 1\n0\n", shell.Output, StringComparison.Ordinal);
+        Assert.Contains("holds more than 100 entries", shell.Output, StringComparison.Ordinal);
+        Assert.False(write.Ok);
+        Assert.Contains("holds more than 100 entries", write.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(h.InWorkspace("z/small.txt")));
+    }
+
+    [Fact]
+    public async Task A_command_that_hides_the_workspace_from_the_walk_is_stopped()
+    {
+        using var h = Sandboxed(quota: 64 * MiB);
+        h.Tools.Workspace.Quota.MaxEntries = 100;
+
+        // Measured whole at the start; the command then buries the rest of the tree under more entries than the
+        // walk looks at and keeps writing behind them.
+        var result = await h.CallAsync("shell", new { command = "mkdir -p a z; i=0; while [ $i -lt 300 ]; do : > a/$i; i=$((i+1)); done; while :; do head -c 1M /dev/zero >> z/big || break; sleep 0.05; done", timeout = 30 });
+
+        Assert.False(result.Ok, result.Output);
+        Assert.Contains("the workspace went over its quota", result.Output, StringComparison.Ordinal);
+        Assert.Contains("holds more than 100 entries", result.Output, StringComparison.Ordinal);
+    }
 }

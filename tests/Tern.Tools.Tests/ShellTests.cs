@@ -301,4 +301,35 @@ public sealed class ShellTests
         Processes.AssertGone("sleep", seconds);
         Assert.StartsWith("UNSAFE shell", Shell(h).DescribeSandbox(), StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// As root, sandbox root is host uid 0, and the kernel checks only the uid on /proc/sys: a writable core_pattern
+    /// lets a command make the host run its script as root on the next crash. The value is written back unchanged,
+    /// so on a sandbox that allowed it nothing on the host would change.
+    /// </summary>
+    [Fact]
+    public async Task The_shell_cannot_change_the_hosts_kernel_settings()
+    {
+        using var h = Sandboxed();
+        string before = File.ReadAllText("/proc/sys/kernel/core_pattern");
+
+        var result = await h.CallAsync("shell", new
+        {
+            command = "cat /proc/sys/kernel/core_pattern > /tmp/p; (cat /tmp/p > /proc/sys/kernel/core_pattern) || echo core_pattern refused; " +
+                      "cat /proc/sys/kernel/printk_ratelimit > /tmp/r; (cat /tmp/r > /proc/sys/kernel/printk_ratelimit) || echo printk refused; " +
+                      "for p in /proc/sys /proc/sysrq-trigger; do grep -q \" $p ro,\" /proc/self/mountinfo && echo $p read-only; done",
+        });
+
+        Assert.True(result.Ok, result.Output);
+        Assert.Contains("core_pattern refused", result.Output, StringComparison.Ordinal);
+        Assert.Contains("printk refused", result.Output, StringComparison.Ordinal);
+        Assert.Contains("Read-only file system", result.Output, StringComparison.Ordinal);
+        Assert.Contains("/proc/sys read-only", result.Output, StringComparison.Ordinal);
+        if (File.Exists("/proc/sysrq-trigger"))
+        {
+            Assert.Contains("/proc/sysrq-trigger read-only", result.Output, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, File.ReadAllText("/proc/sys/kernel/core_pattern"));
+    }
 }
