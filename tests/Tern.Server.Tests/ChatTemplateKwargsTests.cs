@@ -88,6 +88,29 @@ public sealed class ChatTemplateKwargsTests(Qwen35TemplateFixture fixture) : ICl
         Assert.Equal(tokens.GetProperty("tokens").GetArrayLength(), body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
     }
 
+    /// <summary>A request with tools goes through the tool loop, whose turns render with the kwargs too.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Kwargs_reach_the_template_in_the_tool_loop(bool thinking)
+    {
+        var request = Request("enable_thinking_false");
+        request["tools"] = ExtraCases.Value["reasoning_tool_loop"]!["tools"]!.DeepClone();
+        request["chat_template_kwargs"] = new JsonObject { ["enable_thinking"] = thinking };
+        var (_, rendered, _) = await fixture.PostAsync("/apply-template", request.ToJsonString());
+        string prompt = rendered.GetProperty("prompt").GetString()!;
+        var (_, tokens, _) = await fixture.PostAsync("/tokenize", JsonSerializer.Serialize(new { content = prompt, add_special = true, parse_special = true }));
+        request["max_tokens"] = 1;
+        request["temperature"] = 0;
+
+        var (status, body, _) = await fixture.PostAsync("/v1/chat/completions", request.ToJsonString());
+
+        Assert.Equal(200, status);
+        Assert.Contains("<tools>", prompt, StringComparison.Ordinal);
+        Assert.Equal(!thinking, prompt.EndsWith("</think>\n\n", StringComparison.Ordinal));
+        Assert.Equal(tokens.GetProperty("tokens").GetArrayLength(), body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+    }
+
     public static TheoryData<string, string, string> BadKwargs() => new()
     {
         { """[{"enable_thinking": false}]""", "chat_template_kwargs", "'chat_template_kwargs' must be an object, not an array" },
