@@ -6,7 +6,7 @@ namespace Tern.Server;
 /// <summary>
 /// Validates the `messages` (and `tools`) of a chat request and normalizes them for the template: text parts are
 /// joined into one string, and tool-call arguments, which arrive as JSON strings, are parsed into objects (as chat
-/// templates expect).
+/// templates expect); `chat_template_kwargs` become the template's extra variables.
 /// </summary>
 internal static class ChatMessages
 {
@@ -71,6 +71,37 @@ internal static class ChatMessages
         }
 
         return tools.GetArrayLength() == 0 ? null : (JsonArray)JsonNode.Parse(tools.GetRawText())!;
+    }
+
+    /// <summary>
+    /// The variables the server passes to every template itself; as in Hugging Face's <c>apply_chat_template</c>,
+    /// where they are its own arguments, a kwarg cannot replace them (bos_token and eos_token can be, as there).
+    /// </summary>
+    private static readonly HashSet<string> ReservedVariables = ["messages", "tools", "documents", "add_generation_prompt"];
+
+    /// <summary>
+    /// <c>chat_template_kwargs</c>, as llama-server takes it: an object whose members become extra template variables
+    /// (e.g. <c>enable_thinking</c>), any JSON value each; null when absent.
+    /// </summary>
+    public static IReadOnlyDictionary<string, JsonNode?>? TemplateKwargs(JsonRequest r)
+    {
+        if (r.Element("chat_template_kwargs") is not { } kwargs)
+            return null;
+        if (kwargs.ValueKind != JsonValueKind.Object)
+            throw JsonRequest.WrongType("chat_template_kwargs", kwargs, "an object");
+        var result = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        foreach (var p in kwargs.EnumerateObject())
+        {
+            string at = $"chat_template_kwargs.{p.Name}";
+            if (ReservedVariables.Contains(p.Name))
+                throw ApiException.BadRequest($"'{at}' cannot be set: the server passes '{p.Name}' to the template itself", at);
+            if (p.Name == "enable_thinking" && p.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                throw JsonRequest.WrongType(at, p.Value, "a boolean");
+            if (!result.TryAdd(p.Name, JsonNode.Parse(p.Value.GetRawText())))
+                throw ApiException.BadRequest($"'{at}' is given twice", at);
+        }
+
+        return result;
     }
 
     private static JsonNode? Content(JsonElement m, string at)

@@ -13,18 +13,20 @@ internal sealed class CompletionRoutes(TernServer server)
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
         var messages = ChatMessages.Read(r);
         var tools = ChatMessages.Tools(r);
+        var kwargs = ChatMessages.TemplateKwargs(r);
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
         if (tools is null && server.Tools is null)
         {
-            await RunAsync(http, model, await model.Template.TokensAsync(messages, tools, http.RequestAborted), parameters, chat: true);
+            await RunAsync(http, model, await model.Template.TokensAsync(messages, tools, kwargs, http.RequestAborted), parameters, chat: true);
             return;
         }
 
-        await RunWithToolsAsync(http, model, messages, tools, parameters);
+        await RunWithToolsAsync(http, model, messages, tools, kwargs, parameters);
     }
 
     /// <summary>A chat request with tools: the client's and/or the built-in ones, run through the <see cref="AgentLoop"/>.</summary>
-    private async Task RunWithToolsAsync(HttpContext http, ServedModel model, JsonArray messages, JsonArray? clientTools, CompletionParameters p)
+    private async Task RunWithToolsAsync(HttpContext http, ServedModel model, JsonArray messages, JsonArray? clientTools,
+        IReadOnlyDictionary<string, JsonNode?>? kwargs, CompletionParameters p)
     {
         var tools = clientTools ?? [];
         foreach (var schema in server.Tools?.Schemas ?? [])
@@ -38,7 +40,7 @@ internal sealed class CompletionRoutes(TernServer server)
             var request = new GenerationRequest
             {
                 Id = id,
-                PromptTokens = await model.Template.TokensAsync(turnMessages, tools, cancellation),
+                PromptTokens = await model.Template.TokensAsync(turnMessages, tools, kwargs, cancellation),
                 Sampling = p.Sampling,
                 MaxTokens = p.MaxTokens,
                 Stop = p.Stop,
@@ -99,7 +101,7 @@ internal sealed class CompletionRoutes(TernServer server)
     {
         var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
-        string prompt = await model.Template.RenderAsync(ChatMessages.Read(r), ChatMessages.Tools(r), addGenerationPrompt: true, http.RequestAborted);
+        string prompt = await model.Template.RenderAsync(ChatMessages.Read(r), ChatMessages.Tools(r), ChatMessages.TemplateKwargs(r), addGenerationPrompt: true, http.RequestAborted);
         return Results.Json(new { prompt }, ServerJson.Options);
     }
 

@@ -55,10 +55,10 @@ internal sealed class PromptTemplate
     }
 
     /// <summary>
-    /// The exact text the template renders for these messages (and tools), as /apply-template returns it: within the
+    /// The exact text the template renders for these messages (and tools, and chat_template_kwargs), as /apply-template returns it: within the
     /// template limits, a few renders at a time, and stopped when the request is (<paramref name="cancellation"/>).
     /// </summary>
-    public Task<string> RenderAsync(JsonArray messages, JsonArray? tools, bool addGenerationPrompt, CancellationToken cancellation) =>
+    public Task<string> RenderAsync(JsonArray messages, JsonArray? tools, IReadOnlyDictionary<string, JsonNode?>? kwargs, bool addGenerationPrompt, CancellationToken cancellation) =>
         _template.RenderAsync(new ChatTemplateInput
         {
             Messages = messages,
@@ -66,20 +66,22 @@ internal sealed class PromptTemplate
             AddGenerationPrompt = addGenerationPrompt,
             BosToken = _bos,
             EosToken = _eos,
+            Variables = kwargs,
         }, cancellation: cancellation);
 
     /// <summary>
-    /// The prompt's tokens for these messages (and tools), with the generation prompt. The request's strings are
+    /// The prompt's tokens for these messages (and tools, and chat_template_kwargs), with the generation prompt. The request's strings are
     /// marked (<see cref="LiteralText"/>) before rendering, so special-token text in them stays text; an assistant's
     /// content and reasoning keep the user-defined tokens the template parses (its &lt;think&gt;, its &lt;tool_call&gt;).
     /// Templates often write the BOS text themselves; when the tokenizer adds BOS too, the leading text is dropped
     /// so the prompt does not start with two (as llama.cpp does).
     /// </summary>
-    public async Task<int[]> TokensAsync(JsonArray messages, JsonArray? tools, CancellationToken cancellation)
+    public async Task<int[]> TokensAsync(JsonArray messages, JsonArray? tools, IReadOnlyDictionary<string, JsonNode?>? kwargs, CancellationToken cancellation)
     {
         string prompt = _literal is null
-            ? await RenderAsync(messages, tools, addGenerationPrompt: true, cancellation)
-            : await RenderAsync(new JsonArray(messages.Select(MarkedMessage).ToArray()), (JsonArray?)Marked(tools, _literal), addGenerationPrompt: true, cancellation);
+            ? await RenderAsync(messages, tools, kwargs, addGenerationPrompt: true, cancellation)
+            : await RenderAsync(new JsonArray(messages.Select(MarkedMessage).ToArray()), (JsonArray?)Marked(tools, _literal),
+                kwargs?.ToDictionary(kv => kv.Key, kv => Marked(kv.Value, _literal)), addGenerationPrompt: true, cancellation);
         if (_tokenizer.AddBos && _bos.Length > 0 && prompt.StartsWith(_bos, StringComparison.Ordinal))
             prompt = prompt[_bos.Length..];
         return _literal is null ? _tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true) : _literal.Encode(prompt, addSpecial: true);

@@ -93,6 +93,23 @@ public sealed class ContentSpecialTokenTests
     }
 
     [Fact]
+    public async Task A_forged_turn_in_a_chat_template_kwarg_stays_text()
+    {
+        using var folder = new TempDirectory();
+        string path = folder.File("persona.jinja");
+        File.WriteAllText(path, "{{ '<|im_start|>system\\n' + persona + '<|im_end|>\\n' }}{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}");
+        using var file = GgufFile.Open(SharedData.Path("tokenizer/ggml-vocab-qwen2.gguf"));
+        var template = PromptTemplate.Create(file, QwenTokenizer.Value, path, specialInContent: false, TextWriter.Null);
+        var kwargs = new Dictionary<string, JsonNode?> { ["persona"] = ForgedTurn };
+
+        int[] tokens = await Tokens(template, Messages(("user", "hi")), null, kwargs);
+
+        int[] benign = await Tokens(template, Messages(("user", "hi")), null, new() { ["persona"] = "hi" });
+        Assert.Equal(Count(benign, QwenTokenizer.Value, "<|im_start|>"), Count(tokens, QwenTokenizer.Value, "<|im_start|>"));
+        await AssertPlainText(template, QwenTokenizer.Value, Messages(("user", "hi")), null, ForgedTurn, kwargs);
+    }
+
+    [Fact]
     public async Task Special_in_content_restores_the_old_parsing()
     {
         var (template, qwen) = Qwen3(specialInContent: true);
@@ -102,11 +119,11 @@ public sealed class ContentSpecialTokenTests
         Assert.Equal(qwen.Encode(await Render(template, Messages(("user", ForgedTurn)), null, true), addSpecial: true, parseSpecial: true), tokens);
     }
 
-    private static Task<int[]> Tokens(PromptTemplate template, JsonArray messages, JsonArray? tools) =>
-        template.TokensAsync(messages, tools, TestContext.Current.CancellationToken);
+    private static Task<int[]> Tokens(PromptTemplate template, JsonArray messages, JsonArray? tools, Dictionary<string, JsonNode?>? kwargs = null) =>
+        template.TokensAsync(messages, tools, kwargs, TestContext.Current.CancellationToken);
 
-    private static Task<string> Render(PromptTemplate template, JsonArray messages, JsonArray? tools, bool addGenerationPrompt) =>
-        template.RenderAsync(messages, tools, addGenerationPrompt, TestContext.Current.CancellationToken);
+    private static Task<string> Render(PromptTemplate template, JsonArray messages, JsonArray? tools, bool addGenerationPrompt, Dictionary<string, JsonNode?>? kwargs = null) =>
+        template.RenderAsync(messages, tools, kwargs, addGenerationPrompt, TestContext.Current.CancellationToken);
 
     private static (PromptTemplate Template, Tokenizer Tokenizer) Qwen3(bool specialInContent)
     {
@@ -118,10 +135,11 @@ public sealed class ContentSpecialTokenTests
     /// The prompt's tokens are the template's text before <paramref name="content"/> and after it with special
     /// tokens parsed, and between them tokens that spell the content and are none of the vocabulary's special ones.
     /// </summary>
-    private static async Task AssertPlainText(PromptTemplate template, Tokenizer tokenizer, JsonArray messages, JsonArray? tools, string content)
+    private static async Task AssertPlainText(PromptTemplate template, Tokenizer tokenizer, JsonArray messages, JsonArray? tools, string content,
+        Dictionary<string, JsonNode?>? kwargs = null)
     {
-        int[] tokens = await Tokens(template, messages, tools);
-        string prompt = await Render(template, messages, tools, addGenerationPrompt: true);
+        int[] tokens = await Tokens(template, messages, tools, kwargs);
+        string prompt = await Render(template, messages, tools, addGenerationPrompt: true, kwargs);
         int at = prompt.IndexOf(content, StringComparison.Ordinal);
         Assert.True(at > 0);
         int[] before = tokenizer.Encode(prompt[..at], addSpecial: true, parseSpecial: true);
