@@ -62,6 +62,20 @@ public sealed class ToolCallGemma4Tests
     }
 
     [Fact]
+    public void A_long_call_streamed_in_small_pieces_is_parsed_whole()
+    {
+        string code = string.Concat(Enumerable.Repeat("line with <tool_call|>, {braces}, [brackets] and <|\" text\n", 2000));
+        string message = $"<|tool_call>call:write_file{{path:{Q}a.txt{Q},content:{Q}{code}{Q}}}<tool_call|>";
+        var parser = ToolCallParser.Create(ToolCallFormat.Gemma4);
+
+        for (int at = 0; at < message.Length; at += 3)
+            Assert.Equal("", parser.Push(message.Substring(at, Math.Min(3, message.Length - at))).Content);
+        parser.Finish();
+
+        Assert.Equal(code, JsonNode.Parse(Assert.Single(parser.Calls).Arguments)!["content"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Nesting_is_bounded()
     {
         string deep = string.Concat(Enumerable.Repeat("a:{", 100)) + new string('}', 100);
