@@ -27,9 +27,10 @@ internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> Clien
 /// The tool loop of one chat request: each model turn is parsed for tool calls as it streams (the parser is chosen
 /// from the chat template); calls to built-in tools run in the sandbox and their results go back to the model as
 /// tool messages, up to <paramref name="maxSteps"/> rounds; calls to tools the client supplied end the request with
-/// finish_reason "tool_calls". A malformed call goes back to the model as a tool error.
+/// finish_reason "tool_calls". A malformed call goes back to the model as a tool error. <paramref name="tools"/> (all
+/// the tools the model sees) type the arguments of formats that write them as bare text.
 /// </summary>
-internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId)
+internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null)
 {
     public async Task<AgentResult> RunAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, CancellationToken cancellation)
     {
@@ -37,7 +38,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
         int promptTokens = 0, cachedTokens = 0, completionTokens = 0;
         for (int step = 0; ; step++)
         {
-            var parser = ToolCallParser.Create(format);
+            var parser = ToolCallParser.Create(format, tools: tools);
             var content = new System.Text.StringBuilder();
             GenerationFinished? finished = null;
             await foreach (var e in generate(messages, cancellation).WithCancellation(cancellation))

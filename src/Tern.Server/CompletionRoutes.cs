@@ -49,7 +49,7 @@ internal sealed class CompletionRoutes(TernServer server)
                 yield return e;
         }
 
-        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id);
+        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);

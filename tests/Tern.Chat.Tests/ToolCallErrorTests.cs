@@ -51,6 +51,37 @@ public sealed class ToolCallErrorTests
             "the JSON of the call is incomplete" },
         { ToolCallFormat.Generic, "{\"tool_calls\": [{\"name\": 7}]}", "{\"tool_calls\": [{\"name\": 7}]}",
             "\"name\" must be a non-empty string" },
+        { ToolCallFormat.QwenXml, "<tool_call>\n{\"name\": \"f\"}\n</tool_call>", "<tool_call>\n{\"name\": \"f\"}\n</tool_call>",
+            "<tool_call> must be followed by <function=NAME>" },
+        { ToolCallFormat.QwenXml, "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n",
+            "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n", "the <tool_call> block is not closed" },
+        { ToolCallFormat.QwenXml, "<tool_call>\n<function=f>\n</function>\n", "<tool_call>\n<function=f>\n</function>\n",
+            "the <tool_call> block is not closed" },
+        { ToolCallFormat.QwenXml, "<tool_call>", "<tool_call>", "the <tool_call> block is not closed" },
+        { ToolCallFormat.QwenXml, "<tool_call>\n<function=get\nweather>\n</function>\n</tool_call>",
+            "<tool_call>\n<function=get\nweather>\n</function>\n</tool_call>", "the function name is not closed with '>'" },
+        { ToolCallFormat.QwenXml, "<tool_call>\n<function=>\n</function>\n</tool_call>", "<tool_call>\n<function=>\n</function>\n</tool_call>",
+            "the function name is empty" },
+        { ToolCallFormat.QwenXml, "<tool_call>\n<function=f>\nhello\n</function>\n</tool_call>",
+            "<tool_call>\n<function=f>\nhello\n</function>\n</tool_call>", "expected <parameter=NAME> or </function>" },
+        { ToolCallFormat.QwenXml, "<tool_call><function=f><parameter=a>1</parameter><parameter=a>2</parameter></function></tool_call>",
+            "<tool_call><function=f><parameter=a>1</parameter><parameter=a>2</parameter></function></tool_call>", "the parameter \"a\" is given twice" },
+        { ToolCallFormat.QwenXml, "<tool_call><function=f></function>extra</tool_call>", "<tool_call><function=f></function>extra</tool_call>",
+            "</function> must be followed by </tool_call>" },
+        { ToolCallFormat.Gemma4, "<|tool_call>get_weather{}<tool_call|>", "<|tool_call>get_weather{}<tool_call|>", "the call must start with \"call:\"" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:get_weather{city:<|\"|>Paris}<tool_call|>", "<|tool_call>call:get_weather{city:<|\"|>Paris}<tool_call|>",
+            "the <|tool_call> block is not closed" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>}", "<|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>}",
+            "the <|tool_call> block is not closed" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:get_weather<tool_call|>", "<|tool_call>call:get_weather<tool_call|>",
+            "the function name \"get_weather\" must be followed by {arguments}" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:{}<tool_call|>", "<|tool_call>call:{}<tool_call|>", "the function name is missing" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:f{a:1,a:2}<tool_call|>", "<|tool_call>call:f{a:1,a:2}<tool_call|>", "the argument \"a\" is given twice" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:f{a:1} extra<tool_call|>", "<|tool_call>call:f{a:1} extra<tool_call|>",
+            "unexpected text after the arguments" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:f{a}<tool_call|>", "<|tool_call>call:f{a}<tool_call|>", "expected key:value" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:f{a:}<tool_call|>", "<|tool_call>call:f{a:}<tool_call|>", "a value is missing" },
+        { ToolCallFormat.Gemma4, "<|tool_call>call:f{a:[1,2}<tool_call|>", "<|tool_call>call:f{a:[1,2}<tool_call|>", "expected ']'" },
     };
 
     [Theory]
@@ -139,6 +170,35 @@ public sealed class ToolCallErrorTests
         var parsed = ToolCallHarness.Parse(ToolCallFormat.Hermes, "<tool_call>{\"name\": \"a\", \"arguments\": {\"x\": \"\ud800\"}}</tool_call>");
 
         Assert.Single(parsed.Errors);
+    }
+
+    [Fact]
+    public void Lone_surrogates_in_a_bare_text_call_are_an_error_not_an_exception()
+    {
+        // not theory data: test discovery would replace the lone surrogate
+        foreach (var (format, message) in (ValueTuple<ToolCallFormat, string>[])[
+            (ToolCallFormat.QwenXml, "<tool_call><function=f><parameter=a>\ud800</parameter></function></tool_call>"),
+            (ToolCallFormat.Gemma4, "<|tool_call>call:f{a:<|\"|>\ud800<|\"|>}<tool_call|>")])
+        {
+            var parsed = ToolCallParser.Parse(format, message);
+
+            Assert.StartsWith("invalid text", Assert.Single(parsed.Errors).Reason, StringComparison.Ordinal);
+            Assert.Empty(parsed.Calls);
+        }
+    }
+
+    [Theory]
+    [InlineData(ToolCallFormat.QwenXml, "<tool_call><function=a></function></tool_call>\n<tool_call><function=b>oops</tool_call>\n" +
+        "<tool_call><function=c></function></tool_call>\nDone.")]
+    [InlineData(ToolCallFormat.Gemma4, "<|tool_call>call:a{}<tool_call|>\n<|tool_call>call:b{oops}<tool_call|>\n<|tool_call>call:c{}<tool_call|>\nDone.")]
+    public void A_bad_call_between_good_ones_is_reported_in_order_and_the_text_after_is_kept(ToolCallFormat format, string message)
+    {
+        var parsed = ToolCallHarness.Parse(format, message);
+
+        Assert.Equal([new ToolCall("call_1", "a", "{}"), new ToolCall("call_3", "c", "{}")], parsed.Calls);
+        Assert.Equal("call_2", Assert.Single(parsed.Errors).Id);
+        Assert.Equal("b", parsed.Errors[0].Name);
+        Assert.Equal("Done.", parsed.Content);
     }
 
     [Fact]

@@ -53,6 +53,19 @@ public sealed class ToolCallFormatTests
     }
 
     [Theory]
+    [InlineData("Qwen-Qwen3.5-4B", ToolCallFormat.QwenXml)]
+    [InlineData("Qwen-Qwen3-Coder", ToolCallFormat.QwenXml)]
+    [InlineData("google-gemma-4-31B-it", ToolCallFormat.Gemma4)]
+    [InlineData("google-gemma-4-31B-it-original", ToolCallFormat.Gemma4)]
+    [InlineData("google-gemma-3-it", ToolCallFormat.Generic)]
+    public void Format_is_detected_from_the_2026_template(string template, ToolCallFormat expected)
+    {
+        string source = File.ReadAllText(SharedData.Path($"templates/2026/{template}.jinja"));
+
+        Assert.Equal(expected, ToolCallFormats.Detect(source));
+    }
+
+    [Theory]
     [InlineData(null)]
     [InlineData("")]
     [InlineData(ChatTemplate.ChatMl)]
@@ -66,6 +79,8 @@ public sealed class ToolCallFormatTests
     [InlineData(ToolCallFormat.Hermes)]
     [InlineData(ToolCallFormat.Llama3)]
     [InlineData(ToolCallFormat.Mistral)]
+    [InlineData(ToolCallFormat.QwenXml)]
+    [InlineData(ToolCallFormat.Gemma4)]
     public void Create_makes_a_parser_of_the_format(ToolCallFormat format)
     {
         Assert.Equal(format, ToolCallParser.Create(format).Format);

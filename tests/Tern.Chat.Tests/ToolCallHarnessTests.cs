@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Tern.Chat.ToolCalls;
 
 namespace Tern.Chat.Tests;
@@ -14,17 +15,19 @@ internal static class ToolCallHarness
         [ToolCallFormat.Llama3] = ["<|python_tag|>"],
         [ToolCallFormat.Mistral] = ["[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"],
         [ToolCallFormat.Generic] = [],
+        [ToolCallFormat.QwenXml] = ["<tool_call>", "</tool_call>"],
+        [ToolCallFormat.Gemma4] = ["<|tool_call>", "<tool_call|>", "<|\"|>", "<|tool_response>"],
     };
 
-    public static ParsedMessage Parse(ToolCallFormat format, string message)
+    public static ParsedMessage Parse(ToolCallFormat format, string message, JsonArray? tools = null)
     {
-        var whole = Run(format, [message]);
-        var viaStatic = ToolCallParser.Parse(format, message, SequentialIds());
+        var whole = Run(format, [message], tools);
+        var viaStatic = ToolCallParser.Parse(format, message, SequentialIds(), tools);
         Assert.Equal(whole, new ParsedMessage(viaStatic.Content, [.. viaStatic.Calls], [.. viaStatic.Errors]));
         foreach (string marker in Markers[format])
             Assert.DoesNotContain(marker, whole.Content, StringComparison.Ordinal);
         foreach (var (description, chunks) in Chunkings(message))
-            Assert.True(whole == Run(format, chunks), $"streaming {description} differs from parsing the whole message");
+            Assert.True(whole == Run(format, chunks, tools), $"streaming {description} differs from parsing the whole message");
         return whole;
     }
 
@@ -35,9 +38,9 @@ internal static class ToolCallHarness
         return () => $"call_{++next}";
     }
 
-    public static ParsedMessage Run(ToolCallFormat format, IEnumerable<string> chunks)
+    public static ParsedMessage Run(ToolCallFormat format, IEnumerable<string> chunks, JsonArray? tools = null)
     {
-        var parser = ToolCallParser.Create(format, SequentialIds());
+        var parser = ToolCallParser.Create(format, SequentialIds(), tools);
         var content = new System.Text.StringBuilder();
         var calls = new List<ToolCall>();
         var errors = new List<ToolCallError>();

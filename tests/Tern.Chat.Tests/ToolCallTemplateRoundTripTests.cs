@@ -76,6 +76,64 @@ public sealed class ToolCallTemplateRoundTripTests
         AssertCallsMatch(calls, parsed);
     }
 
+    private static readonly JsonArray TypedTools = JsonNode.Parse("""
+        [
+          {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city", "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}}, "required": ["city"]}}},
+          {"type": "function", "function": {"name": "configure", "description": "Settings", "parameters": {"type": "object", "properties": {
+            "count": {"type": "integer"}, "note": {"type": "string"}, "options": {"type": "object"},
+            "ratio": {"type": "number"}, "tags": {"type": "array", "items": {"type": "string"}}, "verbose": {"type": "boolean"}}}}}
+        ]
+        """)!.AsArray();
+
+    /// <summary>The 2026 templates; arguments in sorted key order, as Gemma 4's template sorts them.</summary>
+    [Theory]
+    [InlineData("Qwen-Qwen3.5-4B", ToolCallFormat.QwenXml, "")]
+    [InlineData("Qwen-Qwen3.5-4B", ToolCallFormat.QwenXml, "Let me check.")]
+    [InlineData("Qwen-Qwen3-Coder", ToolCallFormat.QwenXml, "")]
+    [InlineData("Qwen-Qwen3-Coder", ToolCallFormat.QwenXml, "Let me check.")]
+    [InlineData("google-gemma-4-31B-it", ToolCallFormat.Gemma4, "")]
+    [InlineData("google-gemma-4-31B-it", ToolCallFormat.Gemma4, "Let me check.")]
+    [InlineData("google-gemma-4-31B-it-original", ToolCallFormat.Gemma4, "")]
+    [InlineData("google-gemma-4-31B-it-original", ToolCallFormat.Gemma4, "Let me check.")]
+    public void Typed_parallel_calls_written_by_a_2026_template_parse_back(string templateName, ToolCallFormat expectedFormat, string content)
+    {
+        JsonObject[] calls =
+        [
+            Call("call_1", "get_weather", new JsonObject { ["city"] = "Zürich 🙂", ["unit"] = "c" }),
+            Call("call_2", "configure", new JsonObject
+            {
+                ["count"] = 3, ["note"] = "line one\n  {not json}, \"quoted\"\nline three", ["options"] = new JsonObject { ["depth"] = 2, ["mode"] = "fast" },
+                ["ratio"] = 0.5, ["tags"] = new JsonArray("a", "b"), ["verbose"] = true,
+            }),
+        ];
+        string source = File.ReadAllText(SharedData.Path($"templates/2026/{templateName}.jinja"));
+        var template = ChatTemplate.Parse(source);
+        var user = new JsonObject { ["role"] = "user", ["content"] = "Weather in Zürich, and configure it." };
+        var assistant = new JsonObject { ["role"] = "assistant", ["content"] = content, ["tool_calls"] = new JsonArray([.. calls]) };
+        string conversation = Render(template, [user, assistant], addGenerationPrompt: false, variables: null, TypedTools);
+
+        // the assistant turn: after its header (and the empty reasoning block Qwen3.5 writes), up to the end of the turn
+        string header = expectedFormat == ToolCallFormat.Gemma4 ? "<|turn>model\n" : "<|im_start|>assistant";
+        string turn = conversation[(conversation.LastIndexOf(header, StringComparison.Ordinal) + header.Length)..];
+        int thinkEnd = turn.IndexOf("</think>", StringComparison.Ordinal);
+        if (thinkEnd >= 0)
+            turn = turn[(thinkEnd + "</think>".Length)..];
+        foreach (string end in (string[])["<|im_end|>", "<turn|>"])
+        {
+            int at = turn.IndexOf(end, StringComparison.Ordinal);
+            if (at >= 0)
+                turn = turn[..at];
+        }
+        turn = turn.TrimStart(); // the newlines after the header belong to it
+
+        var format = ToolCallFormats.Detect(source);
+        Assert.Equal(expectedFormat, format);
+        var parsed = ToolCallHarness.Parse(format, turn, TypedTools);
+        AssertCallsMatch(calls, parsed);
+        Assert.Equal(content, parsed.Content);
+    }
+
     private static (ToolCallFormat Format, ParsedMessage Parsed) RenderAndParse(string templateName, JsonObject[] calls,
         Dictionary<string, JsonNode?>? variables = null, string content = "", string? expectText = null)
     {
@@ -101,11 +159,12 @@ public sealed class ToolCallTemplateRoundTripTests
         return (format, ToolCallHarness.Parse(format, turn));
     }
 
-    private static string Render(ChatTemplate template, JsonArray messages, bool addGenerationPrompt, Dictionary<string, JsonNode?>? variables) =>
+    private static string Render(ChatTemplate template, JsonArray messages, bool addGenerationPrompt, Dictionary<string, JsonNode?>? variables,
+        JsonArray? tools = null) =>
         template.Render(new ChatTemplateInput
         {
             Messages = messages,
-            Tools = Tools.DeepClone().AsArray(),
+            Tools = (tools ?? Tools).DeepClone().AsArray(),
             AddGenerationPrompt = addGenerationPrompt,
             BosToken = "<s>",
             EosToken = "</s>",

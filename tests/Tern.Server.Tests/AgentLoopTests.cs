@@ -101,6 +101,66 @@ public sealed class AgentLoopTests : IDisposable
         Assert.Equal(7, turns.Count);
     }
 
+    [Fact]
+    public async Task Qwen_xml_calls_are_typed_by_the_tool_schemas_and_run()
+    {
+        File.WriteAllText(_workspace.File("lines.txt"), "one\ntwo\nthree\n");
+        var seen = new List<JsonArray>();
+        var turns = new Queue<string>([
+            "Let me look.\n\n<tool_call>\n<function=read_file>\n<parameter=path>\nlines.txt\n</parameter>\n<parameter=start_line>\n2\n</parameter>\n</function>\n</tool_call>",
+            "Line two is two.",
+        ]);
+        var events = new List<AgentEvent>();
+        var loop = new AgentLoop(_tools, ToolCallFormat.QwenXml, maxSteps: 8, "req-6", BuiltinSchemas());
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);
+
+        var run = Assert.Single(result.ToolRuns);
+        Assert.True(run.Result.Ok, run.Result.Output); // start_line arrived as the integer the tool requires
+        Assert.Contains("two", run.Result.Output);
+        Assert.DoesNotContain("one", run.Result.Output);
+        Assert.Equal(2, seen[1][1]!["tool_calls"]![0]!["function"]!["arguments"]!["start_line"]!.GetValue<int>());
+        Assert.Equal("Line two is two.", result.Content);
+        string streamed = string.Concat(events.OfType<AgentContent>().Select(c => c.Text));
+        Assert.DoesNotContain("<function=", streamed);
+        Assert.DoesNotContain("<tool_call>", streamed);
+    }
+
+    [Fact]
+    public async Task Gemma4_calls_run_and_the_tool_response_marker_is_not_content()
+    {
+        File.WriteAllText(_workspace.File("lines.txt"), "one\ntwo\nthree\n");
+        var turns = new Queue<string>([
+            "<|tool_call>call:read_file{path:<|\"|>lines.txt<|\"|>,start_line:3}<tool_call|><|tool_response>",
+            "Line three is three.",
+        ]);
+        var events = new List<AgentEvent>();
+        var loop = new AgentLoop(_tools, ToolCallFormat.Gemma4, maxSteps: 8, "req-7", BuiltinSchemas());
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);
+
+        var run = Assert.Single(result.ToolRuns);
+        Assert.True(run.Result.Ok, run.Result.Output);
+        Assert.Contains("three", run.Result.Output);
+        Assert.DoesNotContain("two", run.Result.Output);
+        Assert.Equal("Line three is three.", string.Concat(events.OfType<AgentContent>().Select(c => c.Text)));
+    }
+
+    [Fact]
+    public async Task Qwen_xml_calls_to_client_tools_are_typed_by_the_client_schema()
+    {
+        var tools = JsonNode.Parse("""
+            [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+              "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}}}]
+            """)!.AsArray();
+        var turns = new Queue<string>(["<tool_call>\n<function=get_weather>\n<parameter=city>\n1984\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>"]);
+        var loop = new AgentLoop(_tools, ToolCallFormat.QwenXml, maxSteps: 8, "req-8", tools);
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
+
+        Assert.Equal("tool_calls", result.FinishReason);
+        Assert.Equal("{\"city\":\"1984\",\"days\":3}", Assert.Single(result.ClientCalls).Arguments);
+    }
+
+    private JsonArray BuiltinSchemas() => [.. _tools.Schemas.Select(s => JsonNode.Parse(s.GetRawText()))];
+
     private static JsonArray UserMessage() => [new JsonObject { ["role"] = "user", ["content"] = "What is in notes.txt?" }];
 
     /// <summary>Each turn streams the next scripted reply in small pieces, then a finish of 3 tokens.</summary>

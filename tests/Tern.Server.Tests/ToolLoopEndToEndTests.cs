@@ -9,17 +9,19 @@ namespace Tern.Server.Tests;
 /// the engine's token override stands in for the model's token choice only: it emits the tokens of a scripted
 /// reply; detokenizing, tool-call parsing, the sandbox, the loop, streaming and usage are the production path.
 /// </summary>
-public sealed class ScriptedToolServerFixture : ServerFixture
+public class ScriptedToolServerFixture : ServerFixture
 {
     private readonly Queue<int[]> _turns = new();
     private int[] _current = [];
 
     internal TempDirectory Workspace { get; } = new();
 
+    protected virtual string TemplatePath => "templates/Qwen-Qwen3.jinja";
+
     protected override ServerOptions Options => new()
     {
         ModelPath = SharedData.Path("models/llama-tiny-q8_0.gguf"),
-        ChatTemplateFile = SharedData.Path("templates/Qwen-Qwen3.jinja"),
+        ChatTemplateFile = SharedData.Path(TemplatePath),
         Port = 0,
         Parallel = 2,
         Tools = "all",

@@ -23,6 +23,15 @@ public enum ToolCallFormat
     /// optionally <c>[CALL_ID]id</c> before <c>[ARGS]</c>).
     /// </summary>
     Mistral,
+
+    /// <summary>
+    /// Qwen3.5 / Qwen3.6 and Qwen3-Coder: <c>&lt;tool_call&gt;&lt;function=NAME&gt;&lt;parameter=ARG&gt;value&lt;/parameter&gt;&lt;/function&gt;&lt;/tool_call&gt;</c>,
+    /// the values typed by the tool's JSON schema.
+    /// </summary>
+    QwenXml,
+
+    /// <summary>Gemma 4: <c>&lt;|tool_call&gt;call:NAME{key:value,...}&lt;tool_call|&gt;</c>, strings between <c>&lt;|"|&gt;</c> delimiters.</summary>
+    Gemma4,
 }
 
 /// <summary>Chooses the tool-call format of a model from its chat template, the way llama.cpp does: by the markup the template writes.</summary>
@@ -38,8 +47,14 @@ public static class ToolCallFormats
     {
         if (string.IsNullOrEmpty(templateSource))
             return ToolCallFormat.Generic;
+        if (templateSource.Contains("<|tool_call>call:", StringComparison.Ordinal))
+            return ToolCallFormat.Gemma4;
         if (templateSource.Contains("<tool_call>", StringComparison.Ordinal))
-            return ToolCallFormat.Hermes;
+        {
+            return templateSource.Contains("<function=", StringComparison.Ordinal) && templateSource.Contains("<parameter=", StringComparison.Ordinal)
+                ? ToolCallFormat.QwenXml
+                : ToolCallFormat.Hermes;
+        }
         if (templateSource.Contains("[TOOL_CALLS]", StringComparison.Ordinal))
             return ToolCallFormat.Mistral;
         // Functionary v3.1 has the ipython role too, but calls tools with its own <function=name> markup

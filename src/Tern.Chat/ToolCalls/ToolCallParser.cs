@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace Tern.Chat.ToolCalls;
 
@@ -46,8 +47,12 @@ public abstract class ToolCallParser
     /// <param name="format">The model's format, see <see cref="ToolCallFormats.Detect(string?)"/>.</param>
     /// <param name="newId">Makes the id of a call that has none; by default <c>call_</c> and 24 random letters and digits (for
     /// Mistral 9 letters and digits, the only ids its template accepts).</param>
-    public static ToolCallParser Create(ToolCallFormat format, Func<string>? newId = null) => format switch
+    /// <param name="tools">The request's tools (OpenAI shape): formats that write arguments as bare text type them by the tools'
+    /// JSON schemas (see <see cref="ToolCallFormat.QwenXml"/>). Optional; malformed entries are ignored.</param>
+    public static ToolCallParser Create(ToolCallFormat format, Func<string>? newId = null, JsonArray? tools = null) => format switch
     {
+        ToolCallFormat.QwenXml => new QwenXmlToolCallParser(newId, new ArgumentTypes(tools)),
+        ToolCallFormat.Gemma4 => new Gemma4ToolCallParser(newId),
         ToolCallFormat.Hermes => new HermesToolCallParser(newId),
         ToolCallFormat.Llama3 => new Llama3ToolCallParser(newId),
         ToolCallFormat.Mistral => new MistralToolCallParser(newId),
@@ -56,10 +61,10 @@ public abstract class ToolCallParser
     };
 
     /// <summary>Parses a complete assistant message.</summary>
-    public static ToolCallUpdate Parse(ToolCallFormat format, string message, Func<string>? newId = null)
+    public static ToolCallUpdate Parse(ToolCallFormat format, string message, Func<string>? newId = null, JsonArray? tools = null)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var parser = Create(format, newId);
+        var parser = Create(format, newId, tools);
         var first = parser.Push(message);
         var last = parser.Finish();
         return new ToolCallUpdate(first.Content + last.Content, parser._calls.ToArray(), parser._errors.ToArray());
