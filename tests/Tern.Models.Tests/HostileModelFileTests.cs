@@ -65,7 +65,7 @@ public sealed class HostileModelFileTests : IDisposable
     [InlineData(Gemma3, "gemma3.attention.sliding_window_pattern", "str:six")]
     [InlineData(Gemma3, "gemma3.rope.freq_base_swa", "f32:NaN")]
     [InlineData(Gemma3, "gemma3.rope.freq_base_swa", "f32:0")]
-    [InlineData(Gemma3, "gemma3.attention.key_length", "u32:32")]
+    [InlineData(Gemma3, "gemma3.attention.value_length", "u32:32")]
     public void A_bad_hyperparameter_is_refused_naming_key_and_value(string model, string key, string value)
     {
         var stored = Value(value);
