@@ -25,6 +25,43 @@ public static class Activation
         }
     }
 
+    /// <summary>
+    /// GEGLU with the tanh form of GELU: output = gelu(gate) ⊙ up, gelu(x) = x/2 · (1 + tanh(√(2/π) · (x + 0.044715·x³))).
+    /// As ggml's CPU kernel does (a table indexed by F16): the argument is rounded to F16 and the GELU to F16 again,
+    /// 0 at or below −10 and the identity at or above 10. output may alias gate.
+    /// </summary>
+    public static void GeluTanhGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> output)
+    {
+        if (up.Length != gate.Length || output.Length < gate.Length)
+            throw new ArgumentException($"GeluTanhGlu: gate {gate.Length}, up {up.Length}, output {output.Length}");
+        const float SqrtTwoOverPi = 0.79788456080286535587989211986876f, Cubic = 0.044715f;
+        Span<float> x = stackalloc float[256], t = stackalloc float[256];
+        Span<Half> half = stackalloc Half[256];
+        for (int i = 0; i < gate.Length; i += x.Length)
+        {
+            int n = Math.Min(x.Length, gate.Length - i);
+            var g = gate.Slice(i, n);
+            var xs = x[..n];
+            var ts = t[..n];
+            TensorPrimitives.ConvertToHalf(g, half[..n]);
+            TensorPrimitives.ConvertToSingle(half[..n], xs);
+            TensorPrimitives.Multiply(xs, xs, ts);                                   // x²
+            TensorPrimitives.Multiply(ts, Cubic, ts);
+            TensorPrimitives.Add(ts, 1f, ts);                                        // 1 + a·x²
+            TensorPrimitives.Multiply(ts, xs, ts);
+            TensorPrimitives.Multiply(ts, SqrtTwoOverPi, ts);
+            TensorPrimitives.Tanh(ts, ts);
+            TensorPrimitives.Add(ts, 1f, ts);
+            TensorPrimitives.Multiply(ts, xs, ts);
+            TensorPrimitives.Multiply(ts, 0.5f, ts);
+            TensorPrimitives.ConvertToHalf(ts, half[..n]);
+            TensorPrimitives.ConvertToSingle(half[..n], ts);
+            for (int j = 0; j < n; j++)
+                ts[j] = g[j] <= -10f ? 0f : g[j] >= 10f ? g[j] : ts[j];
+            TensorPrimitives.Multiply(ts, up.Slice(i, n), output.Slice(i, n));
+        }
+    }
+
     /// <summary>Softmax of each row of <paramref name="x"/> ([rows, width]) in place.</summary>
     public static void Softmax(Span<float> x, int width)
     {

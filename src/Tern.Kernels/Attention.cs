@@ -77,7 +77,7 @@ public static class Attention
 
     /// <summary>
     /// Adds one block of cached positions to every query of the tile: scores = scale · q·kᵢ over the positions the
-    /// query may see (those ≤ its own position), then acc = acc·e^(m−m') + Σ e^(sᵢ−m')·vᵢ. Blocks must come in
+    /// query may see (those ≤ its own position, and within the tile's window when it has one), then acc = acc·e^(m−m') + Σ e^(sᵢ−m')·vᵢ. Blocks must come in
     /// position order. AVX2 when available and the head size is a multiple of 8, else <see cref="AccumulateScalar"/>.
     /// </summary>
     /// <param name="scratch">At least <see cref="ScratchLength"/>(head size) floats.</param>
@@ -116,6 +116,22 @@ public static class Attention
     /// <summary>How many of the chunk's <paramref name="count"/> positions from <paramref name="start"/> a query at <paramref name="position"/> sees.</summary>
     private static int Visible(int position, int start, int count) => Math.Clamp(position - start + 1, 0, count);
 
+    /// <summary>How many of the chunk's positions from <paramref name="start"/> lie before the window of a query at
+    /// <paramref name="position"/> (positions up to position − window are masked; window 0 masks none).</summary>
+    private static int Hidden(int position, int start, int window) => window == 0 ? 0 : Math.Max(0, position - window + 1 - start);
+
+    /// <summary>Whether no query of the tile sees any of the chunk's first <paramref name="count"/> positions from <paramref name="start"/>.</summary>
+    private static bool AllHidden(in AttentionTile tile, int start, int count)
+    {
+        foreach (int p in tile.Positions)
+        {
+            if (Hidden(p, start, tile.Window) < Visible(p, start, count))
+                return false;
+        }
+
+        return true;
+    }
+
     private static int MaxVisible(ReadOnlySpan<int> positions, int start, int count)
     {
         int max = 0;
@@ -138,19 +154,22 @@ public static class Attention
             int n = MaxVisible(tile.Positions, start, Math.Min(ChunkPositions, block.Count - c));
             if (n == 0)
                 break; // later chunks are further ahead still
+            if (AllHidden(tile, start, n))
+                continue; // behind every query's window
             KvRows.WidenScalar(block.KeyType, block.Keys[(c * block.KeyStride)..], block.KeyStride, n, d, keys);
             KvRows.WidenScalar(block.ValueType, block.Values[(c * block.ValueStride)..], block.ValueStride, n, d, values);
 
             for (int t = 0; t < tile.Tokens; t++)
             {
                 int visible = Visible(tile.Positions[t], start, n);
-                if (visible == 0)
+                int hidden = Hidden(tile.Positions[t], start, tile.Window);
+                if (visible <= hidden)
                     continue;
                 for (int g = 0; g < tile.Group; g++)
                 {
                     int offset = t * tile.TokenStride + g * d;
                     RowScalar(tile.Queries.Slice(offset, d), tile.Output.Slice(offset, d), ref tile.States[t * tile.Group + g],
-                        keys, values, scores, visible, scale);
+                        keys[(hidden * d)..], values[(hidden * d)..], scores, visible - hidden, scale);
                 }
             }
         }
@@ -208,6 +227,8 @@ public static class Attention
                 int n = MaxVisible(tile.Positions, start, Math.Min(ChunkPositions, block.Count - c));
                 if (n == 0)
                     break;
+                if (AllHidden(tile, start, n))
+                    continue;
                 // Keys are scored 8 at a time: zero the rows up to the next multiple of 8 (their scores are masked).
                 int padded = (n + 7) & ~7;
                 KvRows.WidenAvx2(block.KeyType, keySource + (long)c * block.KeyStride, block.KeyStride, n, d, keys);
@@ -217,12 +238,16 @@ public static class Attention
                 for (int t = 0; t < tile.Tokens; t++)
                 {
                     int visible = Visible(tile.Positions[t], start, n);
-                    if (visible == 0)
+                    int hidden = Hidden(tile.Positions[t], start, tile.Window);
+                    if (visible <= hidden)
                         continue;
+                    // Past the window's start, scores are read 8 rows at a time up to 7 rows past the visible ones:
+                    // still inside the scratch (keys then values), and masked.
                     for (int g = 0; g < tile.Group; g++)
                     {
                         long offset = (long)t * tile.TokenStride + g * d;
-                        RowAvx2(queries + offset, output + offset, ref states[t * tile.Group + g], keys, values, scores, d, visible, scale);
+                        RowAvx2(queries + offset, output + offset, ref states[t * tile.Group + g], keys + hidden * d, values + hidden * d,
+                            scores, d, visible - hidden, scale);
                     }
                 }
             }

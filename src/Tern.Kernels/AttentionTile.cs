@@ -7,13 +7,16 @@ namespace Tern.Kernels;
 /// × <see cref="Group"/> query heads, each with its own output accumulator and online-softmax state. Query head g
 /// of token t starts at t·<see cref="TokenStride"/> + g·<see cref="HeadDim"/> in <see cref="Queries"/> and at the
 /// same offset in <see cref="Output"/>; its state is <see cref="States"/>[t·Group + g]. Token t sits at
-/// <see cref="Positions"/>[t] of its sequence and sees only cached positions up to it (causal).
+/// <see cref="Positions"/>[t] of its sequence and sees only cached positions up to it (causal), and with a
+/// sliding <see cref="Window"/> of w only the last w of those (positions p − w + 1 to p, as llama.cpp's standard
+/// sliding-window mask).
 /// </summary>
 public readonly ref struct AttentionTile
 {
     public AttentionTile(ReadOnlySpan<float> queries, Span<float> output, Span<Attention.OnlineSoftmax> states,
-        ReadOnlySpan<int> positions, int group, int headDim, int tokenStride)
+        ReadOnlySpan<int> positions, int group, int headDim, int tokenStride, int window = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(window);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(group);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
         ArgumentOutOfRangeException.ThrowIfLessThan(tokenStride, group * headDim);
@@ -28,6 +31,7 @@ public readonly ref struct AttentionTile
         Group = group;
         HeadDim = headDim;
         TokenStride = tokenStride;
+        Window = window;
     }
 
     public ReadOnlySpan<float> Queries { get; }
@@ -37,6 +41,10 @@ public readonly ref struct AttentionTile
     public int Group { get; }
     public int HeadDim { get; }
     public int TokenStride { get; }
+
+    /// <summary>How many positions up to its own a query sees; 0 for all of them.</summary>
+    public int Window { get; }
+
     public int Tokens => Positions.Length;
 }
 

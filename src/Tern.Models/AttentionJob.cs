@@ -45,6 +45,9 @@ internal unsafe ref struct AttentionJob : IParallelJob
     public int QDim;
     public float Scale;
 
+    /// <summary>Sliding window: a query sees this many positions up to its own; 0 for all.</summary>
+    public int Window;
+
     /// <summary>When split: segments per tile (the batch's most), and per segment the partial accumulators
     /// [N, QDim] and softmax states [N, heads], back to back.</summary>
     public int Segments;
@@ -178,7 +181,7 @@ internal unsafe ref struct AttentionJob : IParallelJob
         int offset = first * QDim + kvHead * GroupSize * HeadDim;
         int length = (tokens - 1) * QDim + GroupSize * HeadDim;
         return new AttentionTile(new ReadOnlySpan<float>(Q + offset, length), new Span<float>(output + offset, length),
-            states, Positions.Slice(first, tokens), GroupSize, HeadDim, QDim);
+            states, Positions.Slice(first, tokens), GroupSize, HeadDim, QDim, Window);
     }
 
     /// <summary>Adds the KV blocks of one segment that the tile's last token sees (the kernel masks the others' view).</summary>
@@ -189,7 +192,8 @@ internal unsafe ref struct AttentionJob : IParallelJob
         int count = tile.Positions[^1] + 1;
         int keyHead = Cache.KeyHeadBytes, valueHead = Cache.ValueHeadBytes;
         int last = Math.Min((segment + 1) * SegmentBlocks, (count + blockTokens - 1) / blockTokens);
-        for (int b = segment * SegmentBlocks; b < last; b++)
+        int firstSeen = Window == 0 ? 0 : Math.Max(0, tile.Positions[0] - Window + 1); // the tile's earliest query sees least
+        for (int b = Math.Max(segment * SegmentBlocks, firstSeen / blockTokens); b < last; b++)
         {
             int n = Math.Min(blockTokens, count - b * blockTokens);
             var keys = new ReadOnlySpan<byte>(Cache.HeadRows(blocks[b], Layer, false, kvHead), n * keyHead);

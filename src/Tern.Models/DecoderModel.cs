@@ -58,6 +58,12 @@ public abstract unsafe class DecoderModel : IDisposable
     /// <summary>How RoPE pairs dimensions in this architecture.</summary>
     protected abstract RopeStyle RopeStyle { get; }
 
+    /// <summary>What the token embeddings are multiplied by as they enter the first layer (gemma: √n_embd).</summary>
+    protected virtual float EmbeddingScale => 1f;
+
+    /// <summary>What each query·key product is multiplied by before the softmax.</summary>
+    protected virtual float AttentionScale => 1f / MathF.Sqrt(Hyperparameters.HeadDim);
+
     internal WeightLoader Weights { get; }
     protected Weight TokenEmbedding { get; }
     protected float[] OutputNorm { get; }
@@ -106,6 +112,8 @@ public abstract unsafe class DecoderModel : IDisposable
         var tokens = batch.Tokens;
         for (int t = 0; t < N; t++)
             TokenEmbedding.DequantizeRow(tokens[t], X.Slice(t * h.EmbeddingLength, h.EmbeddingLength));
+        if (EmbeddingScale != 1f)
+            TensorPrimitives.Multiply(X, EmbeddingScale, X);
         ComputeRopeAngles(batch.Positions);
 
         for (int layer = 0; layer < h.BlockCount; layer++)
@@ -156,11 +164,17 @@ public abstract unsafe class DecoderModel : IDisposable
         range.Clear(); // hold no sequence past the call
     }
 
+    /// <summary>RoPE's cos and sin for every token of the batch, with the sliding-window layers' own base too when the model has them.</summary>
     private void ComputeRopeAngles(ReadOnlySpan<int> positions)
     {
-        int half = Hyperparameters.RopeDimensionCount / 2;
+        var h = Hyperparameters;
+        int half = h.RopeDimensionCount / 2;
         for (int t = 0; t < positions.Length; t++)
-            Rope.Angles(positions[t], Hyperparameters.RopeDimensionCount, Hyperparameters.RopeFreqBase, _buffers.Cos.AsSpan(t * half, half), _buffers.Sin.AsSpan(t * half, half));
+        {
+            Rope.Angles(positions[t], h.RopeDimensionCount, h.RopeFreqBase, _buffers.Cos.AsSpan(t * half, half), _buffers.Sin.AsSpan(t * half, half));
+            if (h.SlidingWindow > 0)
+                Rope.Angles(positions[t], h.RopeDimensionCount, h.RopeFreqBaseSwa, _buffers.CosSwa.AsSpan(t * half, half), _buffers.SinSwa.AsSpan(t * half, half));
+        }
     }
 
     // ---- building blocks for the architectures ----
@@ -197,10 +211,12 @@ public abstract unsafe class DecoderModel : IDisposable
 
     /// <summary>
     /// Multi-head self-attention with grouped KV heads, up to (not including) the output projection:
-    /// q, k, v = h·W (+ b); RoPE on q and k; k and v appended to the cache; each query head attends over its
-    /// sequence's cached positions up to its own. h: [N, n_embd] → output: [N, n_head·head_dim].
+    /// q, k, v = h·W (+ b); RMS norm of each q and k head when the weights have one; RoPE on q and k; k and v
+    /// appended to the cache; each query head attends over its sequence's cached positions up to its own, or, in a
+    /// <paramref name="sliding"/> layer, over the last <see cref="Hyperparameters.SlidingWindow"/> of them, with the
+    /// sliding layers' RoPE base. h: [N, n_embd] → output: [N, n_head·head_dim].
     /// </summary>
-    protected void SelfAttention(int layer, ReadOnlySpan<float> h, AttentionWeights w, Span<float> output)
+    protected void SelfAttention(int layer, ReadOnlySpan<float> h, AttentionWeights w, Span<float> output, bool sliding = false)
     {
         var hp = Hyperparameters;
         var q = _buffers.Q.AsSpan(0, N * hp.QDim);   // [N, n_head·head_dim]
@@ -209,12 +225,16 @@ public abstract unsafe class DecoderModel : IDisposable
         Linear(w.Q, h, q, w.QBias);
         Linear(w.K, h, k, w.KBias);
         Linear(w.V, h, v, w.VBias);
+        if (w.QNorm is not null)
+            RmsNorm(q, w.QNorm, q);
+        if (w.KNorm is not null)
+            RmsNorm(k, w.KNorm, k);
 
         int half = hp.RopeDimensionCount / 2;
         for (int t = 0; t < N; t++)
         {
-            var cos = _buffers.Cos.AsSpan(t * half, half);
-            var sin = _buffers.Sin.AsSpan(t * half, half);
+            var cos = (sliding ? _buffers.CosSwa : _buffers.Cos).AsSpan(t * half, half);
+            var sin = (sliding ? _buffers.SinSwa : _buffers.Sin).AsSpan(t * half, half);
             for (int head = 0; head < hp.HeadCount; head++)
                 Rope.Apply(RopeStyle, q.Slice(t * hp.QDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
             for (int head = 0; head < hp.HeadCountKv; head++)
@@ -272,7 +292,8 @@ public abstract unsafe class DecoderModel : IDisposable
                 GroupSize = hp.HeadCount / hp.HeadCountKv,
                 HeadDim = hp.HeadDim,
                 QDim = hp.QDim,
-                Scale = 1f / MathF.Sqrt(hp.HeadDim),
+                Scale = AttentionScale,
+                Window = sliding ? hp.SlidingWindow : 0,
                 Segments = split ? segments : 1,
                 Partials = split ? partials : null,
                 PartialStates = split ? partialStates : null,
@@ -285,15 +306,19 @@ public abstract unsafe class DecoderModel : IDisposable
         }
     }
 
-    /// <summary>SwiGLU feed-forward: down(silu(gate·h) ⊙ up·h), with an optional RMS norm before down (bitnet).
+    /// <summary>SwiGLU feed-forward: down(silu(gate·h) ⊙ up·h), or GEGLU with tanh-GELU in place of silu
+    /// (<paramref name="geluTanh"/>, gemma), with an optional RMS norm before down (bitnet).
     /// h: [N, n_embd] → output: [N, n_embd].</summary>
-    protected void FeedForward(ReadOnlySpan<float> h, FeedForwardWeights w, Span<float> output, float[]? subNorm = null)
+    protected void FeedForward(ReadOnlySpan<float> h, FeedForwardWeights w, Span<float> output, float[]? subNorm = null, bool geluTanh = false)
     {
         var gate = Hidden;                                                        // [N, n_ff]
         var up = _buffers.Up.AsSpan(0, gate.Length);                              // [N, n_ff]
         Linear(w.Gate, h, gate);
         Linear(w.Up, h, up);
-        Activation.SwiGlu(gate, up, gate);
+        if (geluTanh)
+            Activation.GeluTanhGlu(gate, up, gate);
+        else
+            Activation.SwiGlu(gate, up, gate);
         if (subNorm is not null)
             RmsNorm(gate, subNorm, gate);
         Linear(w.Down, gate, output);
@@ -384,7 +409,7 @@ public abstract unsafe class DecoderModel : IDisposable
     private sealed class ForwardBuffers
     {
         public float[] X = [], H = [], BlockOut = [], Q = [], K = [], V = [], Attn = [], Gate = [], Up = [], OutputRows = [];
-        public float[] Cos = [], Sin = [], Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [], ExpertTokenWeights = [];
+        public float[] Cos = [], Sin = [], CosSwa = [], SinSwa = [], Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [], ExpertTokenWeights = [];
         public int[] Chosen = [], ExpertTokens = [];
         public Half[] QHalf = [];
         public float[] Partials = [];
@@ -411,6 +436,11 @@ public abstract unsafe class DecoderModel : IDisposable
             Grow(ref OutputRows, nOut * h.EmbeddingLength);
             Grow(ref Cos, n * h.RopeDimensionCount / 2);
             Grow(ref Sin, n * h.RopeDimensionCount / 2);
+            if (h.SlidingWindow > 0)
+            {
+                Grow(ref CosSwa, n * h.RopeDimensionCount / 2);
+                Grow(ref SinSwa, n * h.RopeDimensionCount / 2);
+            }
             if (h.ExpertCount > 0)
             {
                 Grow(ref Router, n * h.ExpertCount);

@@ -21,6 +21,15 @@ public sealed record Hyperparameters
     public int ExpertCount { get; init; }
     public int ExpertUsedCount { get; init; }
 
+    /// <summary>Positions a sliding-window layer attends to, its own included (<c>attention.sliding_window</c>); 0 when the file sets none.</summary>
+    public int SlidingWindow { get; init; }
+
+    /// <summary>Every how many layers one attends globally (<c>attention.sliding_window_pattern</c>), when the file says.</summary>
+    public int? SlidingWindowPattern { get; init; }
+
+    /// <summary>RoPE base of the sliding-window layers (<c>rope.freq_base_swa</c>, else 10,000).</summary>
+    public float RopeFreqBaseSwa { get; init; } = 10000f;
+
     /// <summary>Width of one token's keys (or values) across all KV heads.</summary>
     public int KvDim => HeadCountKv * HeadDim;
 
@@ -85,6 +94,12 @@ public sealed record Hyperparameters
         if (ropeDims % 2 != 0)
             throw meta.Error(Key("rope.dimension_count"), "must be even");
 
+        // Sliding-window attention: no tensor carries the window, so only ranges are checked. The window and the
+        // period are at least 1 (a period above block_count makes every layer slide, as in llama.cpp).
+        int window = meta.Count(Key("attention.sliding_window"), 1) ?? 0;
+        int? pattern = meta.Count(Key("attention.sliding_window_pattern"), 1);
+        float ropeBaseSwa = meta.Positive(Key("rope.freq_base_swa"), 10000f);
+
         return new Hyperparameters
         {
             Architecture = arch,
@@ -101,6 +116,9 @@ public sealed record Hyperparameters
             VocabSize = vocab,
             ExpertCount = experts,
             ExpertUsedCount = used,
+            SlidingWindow = window,
+            SlidingWindowPattern = pattern,
+            RopeFreqBaseSwa = ropeBaseSwa,
         };
     }
 

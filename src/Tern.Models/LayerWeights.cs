@@ -1,7 +1,9 @@
 namespace Tern.Models;
 
-/// <summary>Projections of one self-attention block; biases are present in some architectures (qwen2).</summary>
-public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Output, float[]? QBias, float[]? KBias, float[]? VBias)
+/// <summary>Projections of one self-attention block; biases are present in some architectures (qwen2), RMS norms
+/// of each query and key head in others (gemma3).</summary>
+public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Output, float[]? QBias, float[]? KBias, float[]? VBias,
+    float[]? QNorm = null, float[]? KNorm = null)
 {
     internal static AttentionWeights Load(WeightLoader w, Hyperparameters h, int layer)
     {
@@ -13,7 +15,9 @@ public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Outpu
             w.Matrix(p + "attn_output.weight", h.QDim, h.EmbeddingLength),
             w.TryVector(p + "attn_q.bias", h.QDim),
             w.TryVector(p + "attn_k.bias", h.KvDim),
-            w.TryVector(p + "attn_v.bias", h.KvDim));
+            w.TryVector(p + "attn_v.bias", h.KvDim),
+            w.TryVector(p + "attn_q_norm.weight", h.HeadDim),
+            w.TryVector(p + "attn_k_norm.weight", h.HeadDim));
     }
 }
 

@@ -81,14 +81,14 @@ public sealed class AttentionTests
     /// <paramref name="stride"/>) over the cache's blocks of <paramref name="blockTokens"/> up to the last position.
     /// </summary>
     private static float[] RunTile(AccumulateKernel kernel, Cache cache, int kvHead, float[] q, int offset, int stride,
-        int[] positions, int group, int blockTokens, float scale)
+        int[] positions, int group, int blockTokens, float scale, int window = 0)
     {
         int d = cache.HeadDim;
         var output = new float[q.Length];
         output.AsSpan().Fill(float.NaN); // Begin must clear what the tile owns
         var states = new Attention.OnlineSoftmax[positions.Length * group];
         int length = (positions.Length - 1) * stride + group * d;
-        var tile = new AttentionTile(q.AsSpan(offset, length), output.AsSpan(offset, length), states, positions, group, d, stride);
+        var tile = new AttentionTile(q.AsSpan(offset, length), output.AsSpan(offset, length), states, positions, group, d, stride, window);
         var scratch = new float[Attention.ScratchLength(d)];
         scratch.AsSpan().Fill(float.NaN); // the kernel must not depend on scratch contents
         Attention.Begin(tile);
@@ -198,12 +198,59 @@ public sealed class AttentionTests
         Assert.True(float.IsNaN(fast[0]) && float.IsNaN(fast[^1]));
     }
 
+    /// <summary>
+    /// A sliding window of w: the query at position p sees positions p − w + 1 to p (llama.cpp's standard mask,
+    /// which hides a key when p − key ≥ w), with the window starting inside a chunk, on a chunk boundary, inside a
+    /// block, and covering everything.
+    /// </summary>
+    [Theory]
+    [InlineData(64, 4, 16, 100, 32, 32)]    // gemma3's window over a tile that crosses a block
+    [InlineData(64, 2, 1, 75, 32, 5)]       // decode, window inside the last chunk
+    [InlineData(64, 2, 1, 96, 32, 32)]      // decode, window starting exactly on a chunk boundary
+    [InlineData(128, 8, 9, 200, 80, 37)]    // blocks larger than a chunk, window starting mid-chunk
+    [InlineData(64, 4, 7, 90, 8, 20)]       // small blocks, several skipped whole
+    [InlineData(12, 3, 7, 40, 16, 9)]       // scalar path
+    [InlineData(64, 1, 5, 10, 32, 64)]      // a window wider than the sequence sees everything
+    public void Tile_kernel_with_a_sliding_window_matches_full_softmax_over_the_window(
+        int headDim, int group, int tokens, int length, int blockTokens, int window)
+    {
+        var random = new Random(headDim * 1000 + group * 100 + tokens * 10 + window);
+        var cache = Cache.Random(length, headDim, 2f, random);
+        int stride = group * headDim;
+        var q = RandomQueries(tokens, stride, random);
+        int[] positions = Enumerable.Range(length - tokens, tokens).ToArray();
+        float scale = 1f / MathF.Sqrt(headDim);
+
+        var fast = RunTile(Attention.Accumulate, cache, 0, q, 0, stride, positions, group, blockTokens, scale, window);
+        var scalar = RunTile(Attention.AccumulateScalar, cache, 0, q, 0, stride, positions, group, blockTokens, scale, window);
+
+        var expected = new float[q.Length];
+        var keys = cache.Head(false, 0, length);
+        var values = cache.Head(true, 0, length);
+        for (int t = 0; t < tokens; t++)
+        {
+            int first = Math.Max(0, positions[t] - window + 1);
+            for (int g = 0; g < group; g++)
+            {
+                int at = t * stride + g * headDim;
+                Attention.Reference(q.AsSpan(at, headDim), keys.AsSpan(first * headDim), values.AsSpan(first * headDim),
+                    positions[t] - first + 1, scale, expected.AsSpan(at, headDim));
+            }
+        }
+
+        AssertClose(expected, scalar, 0, stride, tokens, stride, 4e-6f, "scalar vs reference");
+        AssertClose(expected, fast, 0, stride, tokens, stride, 4e-6f, "kernel vs reference");
+    }
+
     [Theory]
     [InlineData(64, 4, 32)]
     [InlineData(128, 8, 32)]
     [InlineData(64, 2, 8)]
     [InlineData(12, 3, 16)]
-    public void A_query_gets_the_same_bits_in_any_tile(int headDim, int group, int blockTokens)
+    [InlineData(64, 4, 32, 32)]
+    [InlineData(64, 2, 8, 13)]
+    [InlineData(12, 3, 16, 9)]
+    public void A_query_gets_the_same_bits_in_any_tile(int headDim, int group, int blockTokens, int window = 0)
     {
         var random = new Random(headDim + group);
         const int length = 70;
@@ -217,7 +264,7 @@ public sealed class AttentionTests
             var single = new float[q.Length];
             for (int t = 0; t < length; t++)
             {
-                var one = RunTile(kernel, cache, 0, q.AsSpan(t * stride, stride).ToArray(), 0, stride, [t], group, blockTokens, scale);
+                var one = RunTile(kernel, cache, 0, q.AsSpan(t * stride, stride).ToArray(), 0, stride, [t], group, blockTokens, scale, window);
                 one.CopyTo(single.AsSpan(t * stride));
             }
 
@@ -228,7 +275,7 @@ public sealed class AttentionTests
                 {
                     int n = Math.Min(tileTokens, length - first);
                     var part = RunTile(kernel, cache, 0, q.AsSpan(first * stride, n * stride).ToArray(), 0, stride,
-                        Enumerable.Range(first, n).ToArray(), group, blockTokens, scale);
+                        Enumerable.Range(first, n).ToArray(), group, blockTokens, scale, window);
                     part.CopyTo(tiled.AsSpan(first * stride));
                 }
 

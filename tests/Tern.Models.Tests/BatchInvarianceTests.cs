@@ -16,11 +16,25 @@ public sealed class BatchInvarianceTests
     [InlineData("models/llama-moe-tiny-q4_k_m.gguf")]
     [InlineData("models/qwen2-tiny-q8_0.gguf")]
     [InlineData("models/bitnet-tiny-tq2_0.gguf")]
-    public void Logits_are_the_same_in_one_batch_in_chunks_token_by_token_and_mixed_with_other_sequences(string path)
+    public void Logits_are_the_same_in_one_batch_in_chunks_token_by_token_and_mixed_with_other_sequences(string path) =>
+        AssertBatchInvariant(path, Prompt);
+
+    /// <summary>gemma3 over a prompt four times its sliding window (32): the window's start moves through blocks
+    /// and chunks, and a split prompt's later chunks see only the window's part of the earlier ones.</summary>
+    [Fact]
+    public void Gemma3_logits_past_the_sliding_window_are_the_same_in_one_batch_in_chunks_token_by_token_and_mixed()
+    {
+        string prompt = string.Join(" ", Enumerable.Repeat(Prompt, 6));
+        using (var model = DecoderModel.Load(SharedData.Path("models/gemma3-tiny-q4_k_m.gguf")))
+            Assert.True(Tokenizer.FromGguf(model.File).Encode(prompt).Length > 4 * model.Hyperparameters.SlidingWindow);
+        AssertBatchInvariant("models/gemma3-tiny-q4_k_m.gguf", prompt);
+    }
+
+    private static void AssertBatchInvariant(string path, string prompt)
     {
         using var model = DecoderModel.Load(SharedData.Path(path));
         var tokenizer = Tokenizer.FromGguf(model.File);
-        int[] tokens = tokenizer.Encode(Prompt);
+        int[] tokens = tokenizer.Encode(prompt);
         int[] other = tokenizer.Encode(Other);
         int vocab = model.Hyperparameters.VocabSize;
 
@@ -75,14 +89,16 @@ public sealed class BatchInvarianceTests
 
     /// <summary>
     /// Past 1,024 cached positions attention runs in split-K segments: a decode step spreads them over units and
-    /// merges afterwards, a prompt may do them in turn. The last tokens' logits are the same bits either way.
+    /// merges afterwards, a prompt may do them in turn. The last tokens' logits are the same bits either way, also
+    /// on gemma3, whose sliding-window layers leave the first segments empty.
     /// </summary>
     [Theory]
     [InlineData("f16")]
     [InlineData("q8_0")]
-    public void Split_k_attention_gives_the_same_bits_split_or_in_turn_in_a_prompt_or_token_by_token(string kvType)
+    [InlineData("f16", "models/gemma3-tiny-q8_0.gguf")]
+    public void Split_k_attention_gives_the_same_bits_split_or_in_turn_in_a_prompt_or_token_by_token(string kvType, string path = "models/llama-tiny-q8_0.gguf")
     {
-        using var model = DecoderModel.Load(SharedData.Path("models/llama-tiny-q8_0.gguf"));
+        using var model = DecoderModel.Load(SharedData.Path(path));
         var type = KvCache.ParseType(kvType);
         int vocab = model.Hyperparameters.VocabSize;
         var random = new Random(9);

@@ -16,12 +16,22 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
             .Select(f => Path.GetFileNameWithoutExtension(f))
             .Order(StringComparer.Ordinal);
 
+    /// <summary>The architectures Tern runs whose references are in ../shared/golden/2026.</summary>
+    public static readonly string[] Architectures2026 = ["gemma3"];
+
+    /// <summary>The cases of ../shared/golden/2026 for an architecture's models, named "2026/&lt;model&gt;.pN".</summary>
+    public static IEnumerable<string> Names2026(string architecture) =>
+        Directory.GetFiles(SharedData.Path("golden/2026"), architecture + "-tiny-*.json")
+            .Select(f => "2026/" + Path.GetFileNameWithoutExtension(f))
+            .Order(StringComparer.Ordinal);
+
     public static GoldenCase Load(string name)
     {
-        using var json = JsonDocument.Parse(File.ReadAllBytes(SharedData.Path($"golden/{name}.json")));
+        string path = SharedData.Path($"golden/{name}.json");
+        using var json = JsonDocument.Parse(File.ReadAllBytes(path));
         var root = json.RootElement;
         int[] Ints(string key) => root.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(SharedData.Path("golden/" + root.GetProperty("logits_file").GetString()))).ToArray();
+        var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(path)!, root.GetProperty("logits_file").GetString()!))).ToArray();
         return new GoldenCase(name, SharedData.Path(root.GetProperty("model").GetString()!), root.GetProperty("prompt").GetString()!,
             Ints("tokens"), root.GetProperty("n_vocab").GetInt32(), Ints("positions"), logits);
     }

@@ -3,7 +3,9 @@ namespace Tern.Models.Tests;
 /// <summary>Tern against llama.cpp's reference logits in ../shared/golden (bars from ../shared/README.md).</summary>
 public sealed class GoldenLogitsTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Cases() => new(GoldenCase.Names());
+    public static TheoryData<string> Cases() => new(GoldenCase.Names().Concat(GoldenCase.Architectures2026.SelectMany(GoldenCase.Names2026)));
+
+    public static TheoryData<string> Architectures2026() => new(GoldenCase.Architectures2026);
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -25,11 +27,23 @@ public sealed class GoldenLogitsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Mean_KL_over_all_cases_is_below_2e_3()
+    public void Mean_KL_over_all_cases_is_below_2e_3() => AssertMeanKlBelow2e_3(GoldenCase.Names());
+
+    /// <summary>The 2026 references, each architecture's cases on their own.</summary>
+    [Theory]
+    [MemberData(nameof(Architectures2026))]
+    public void Mean_KL_over_an_architectures_2026_cases_is_below_2e_3(string architecture)
     {
-        var results = GoldenCase.Names().Select(GoldenCase.Run).ToList();
-        foreach (var r in results.OrderByDescending(r => r.MeanKl).Take(5))
-            output.WriteLine($"{r.Case.Name}: {r.MeanKl:E2}");
+        var names = GoldenCase.Names2026(architecture).ToList();
+        Assert.NotEmpty(names);
+        AssertMeanKlBelow2e_3(names);
+    }
+
+    private void AssertMeanKlBelow2e_3(IEnumerable<string> names)
+    {
+        var results = names.Select(GoldenCase.Run).ToList();
+        foreach (var r in results.OrderByDescending(r => r.MeanKl))
+            output.WriteLine($"{r.Case.Name}: mean KL {r.MeanKl:E2}, top-1 {r.Top1Agreement:P1}");
         double mean = results.Average(r => r.MeanKl);
         output.WriteLine($"overall mean KL {mean:E2} over {results.Count} cases");
         Assert.True(mean < 2e-3, $"overall mean KL {mean:E2} ≥ 2e-3");

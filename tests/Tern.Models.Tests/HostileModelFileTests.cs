@@ -12,6 +12,7 @@ public sealed class HostileModelFileTests : IDisposable
 {
     private const string Llama = "models/llama-tiny-f32.gguf";
     private const string Moe = "models/llama-moe-tiny-f32.gguf";
+    private const string Gemma3 = "models/gemma3-tiny-q8_0.gguf";
     private const long AllocationLimit = 64L << 20; // the tiny models need well under a megabyte of managed memory
 
     private readonly TempDirectory _temp = new();
@@ -57,6 +58,14 @@ public sealed class HostileModelFileTests : IDisposable
     [InlineData(Moe, "llama.expert_count", "u32:8")]
     [InlineData(Llama, "tokenizer.ggml.bos_token_id", "u32:5000")]
     [InlineData(Llama, "tokenizer.ggml.eos_token_id", "i32:-2")]
+    [InlineData(Gemma3, "gemma3.attention.sliding_window", "u32:0")]
+    [InlineData(Gemma3, "gemma3.attention.sliding_window", "f32:32")]
+    [InlineData(Gemma3, "gemma3.attention.sliding_window", "u64:1099511627776")]
+    [InlineData(Gemma3, "gemma3.attention.sliding_window_pattern", "u32:0")]
+    [InlineData(Gemma3, "gemma3.attention.sliding_window_pattern", "str:six")]
+    [InlineData(Gemma3, "gemma3.rope.freq_base_swa", "f32:NaN")]
+    [InlineData(Gemma3, "gemma3.rope.freq_base_swa", "f32:0")]
+    [InlineData(Gemma3, "gemma3.attention.value_length", "u32:32")]
     public void A_bad_hyperparameter_is_refused_naming_key_and_value(string model, string key, string value)
     {
         var stored = Value(value);
