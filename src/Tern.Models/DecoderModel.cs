@@ -209,6 +209,10 @@ public abstract unsafe class DecoderModel : IDisposable
         Linear(w.Q, h, q, w.QBias);
         Linear(w.K, h, k, w.KBias);
         Linear(w.V, h, v, w.VBias);
+        if (w.QNorm is not null)
+            RmsNorm(q, w.QNorm, q);                  // each head on its own: the norm's rows are head_dim wide
+        if (w.KNorm is not null)
+            RmsNorm(k, w.KNorm, k);
 
         int half = hp.RopeDimensionCount / 2;
         for (int t = 0; t < N; t++)
@@ -307,7 +311,7 @@ public abstract unsafe class DecoderModel : IDisposable
     protected void MixtureOfExperts(ReadOnlySpan<float> h, ExpertWeights w, Span<float> output)
     {
         var hp = Hyperparameters;
-        int d = hp.EmbeddingLength, ff = hp.FeedForwardLength, nExp = hp.ExpertCount, used = hp.ExpertUsedCount;
+        int d = hp.EmbeddingLength, ff = hp.ExpertFeedForwardLength, nExp = hp.ExpertCount, used = hp.ExpertUsedCount;
         var probs = _buffers.Router.AsSpan(0, N * nExp);                        // [N, n_expert]
         Linear(w.Router, h, probs);
         Activation.Softmax(probs, nExp);
@@ -339,7 +343,7 @@ public abstract unsafe class DecoderModel : IDisposable
         output.Clear();
         var xs = _buffers.ExpertIn.AsSpan(0, N * d);        // [m, n_embd] tokens routed to one expert
         var ys = _buffers.ExpertOut.AsSpan(0, N * d);       // [m, n_embd]
-        var gate = Hidden;                                  // [m, n_ff]
+        var gate = _buffers.Gate.AsSpan(0, N * ff);         // [m, n_ff_exp]
         var up = _buffers.Up.AsSpan(0, N * ff);
         var rows = _buffers.ExpertTokens.AsSpan(0, N);
         var weights = _buffers.ExpertTokenWeights.AsSpan(0, N);
@@ -406,8 +410,8 @@ public abstract unsafe class DecoderModel : IDisposable
             Grow(ref K, n * h.KvDim);
             Grow(ref V, n * h.KvDim);
             Grow(ref Attn, n * h.QDim);
-            Grow(ref Gate, n * h.FeedForwardLength);
-            Grow(ref Up, n * h.FeedForwardLength);
+            Grow(ref Gate, n * Math.Max(h.FeedForwardLength, h.ExpertFeedForwardLength));
+            Grow(ref Up, n * Math.Max(h.FeedForwardLength, h.ExpertFeedForwardLength));
             Grow(ref OutputRows, nOut * h.EmbeddingLength);
             Grow(ref Cos, n * h.RopeDimensionCount / 2);
             Grow(ref Sin, n * h.RopeDimensionCount / 2);

@@ -11,17 +11,29 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
 {
     private static readonly ConcurrentDictionary<string, Lazy<GoldenResult>> Results = new();
 
-    public static IEnumerable<string> Names() =>
-        Directory.GetFiles(SharedData.Path("golden"), "*.json")
+    /// <summary>The 2026 models Tern runs, whose cases in golden/2026 make a suite of their own.</summary>
+    private static readonly string[] Models2026 = ["qwen3-tiny-"];
+
+    /// <summary>The cases of golden/ (names like <c>llama-tiny-q8_0.p1</c>).</summary>
+    public static IEnumerable<string> Names() => NamesIn("golden");
+
+    /// <summary>The cases of golden/2026 for the architectures Tern runs (names like <c>2026/qwen3-tiny-f32.p1</c>).</summary>
+    public static IEnumerable<string> Names2026() =>
+        NamesIn("golden/2026").Where(n => Models2026.Any(m => n.StartsWith(m, StringComparison.Ordinal))).Select(n => "2026/" + n);
+
+    private static IEnumerable<string> NamesIn(string folder) =>
+        Directory.GetFiles(SharedData.Path(folder), "*.json")
             .Select(f => Path.GetFileNameWithoutExtension(f))
             .Order(StringComparer.Ordinal);
 
     public static GoldenCase Load(string name)
     {
-        using var json = JsonDocument.Parse(File.ReadAllBytes(SharedData.Path($"golden/{name}.json")));
+        string path = SharedData.Path($"golden/{name}.json");
+        using var json = JsonDocument.Parse(File.ReadAllBytes(path));
         var root = json.RootElement;
         int[] Ints(string key) => root.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(SharedData.Path("golden/" + root.GetProperty("logits_file").GetString()))).ToArray();
+        string logitsFile = Path.Combine(Path.GetDirectoryName(path)!, root.GetProperty("logits_file").GetString()!);
+        var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(logitsFile)).ToArray();
         return new GoldenCase(name, SharedData.Path(root.GetProperty("model").GetString()!), root.GetProperty("prompt").GetString()!,
             Ints("tokens"), root.GetProperty("n_vocab").GetInt32(), Ints("positions"), logits);
     }
