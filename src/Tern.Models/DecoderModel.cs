@@ -225,8 +225,8 @@ public abstract unsafe class DecoderModel : IDisposable
                 Rope.Apply(RopeStyle, k.Slice(t * hp.KvDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
         }
 
-        // Keys and values go into the cache in its types; queries are rounded to F16, as ggml does before its F16
-        // dot products.
+        // Keys and values go into the cache in its types; queries stay F32, as in llama.cpp 2026's tiled
+        // flash-attention path for prompts (the reference of ../shared/golden/2026).
         var positions = _batch.Positions;
         var sequences = _batch.Sequences;
         for (int t = 0; t < N; t++)
@@ -238,10 +238,6 @@ public abstract unsafe class DecoderModel : IDisposable
                 KvRows.Store(_cache.ValueType, v.Slice(at, hp.HeadDim), _cache.HeadRow(sequences[t], layer, true, positions[t], head));
             }
         }
-
-        var qHalf = new Span<Half>(_buffers.QHalf, 0, q.Length);
-        TensorPrimitives.ConvertToHalf(q, qHalf);
-        TensorPrimitives.ConvertToSingle(qHalf, q);
 
         int chunks = (N + AttentionJob.ChunkTokens - 1) / AttentionJob.ChunkTokens;
         long cachedBytes = 0; // keys and values read in all
@@ -390,7 +386,6 @@ public abstract unsafe class DecoderModel : IDisposable
         public float[] X = [], H = [], BlockOut = [], Q = [], K = [], V = [], Attn = [], Gate = [], Up = [], OutputRows = [];
         public float[] Cos = [], Sin = [], Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [], ExpertTokenWeights = [];
         public int[] Chosen = [], ExpertTokens = [];
-        public Half[] QHalf = [];
         public float[] Partials = [];
         public Attention.OnlineSoftmax[] PartialStates = [];
 
@@ -406,7 +401,6 @@ public abstract unsafe class DecoderModel : IDisposable
             Grow(ref H, n * h.EmbeddingLength);
             Grow(ref BlockOut, n * h.EmbeddingLength);
             Grow(ref Q, n * h.QDim);
-            Grow(ref QHalf, n * h.QDim);
             Grow(ref K, n * h.KvDim);
             Grow(ref V, n * h.KvDim);
             Grow(ref Attn, n * h.QDim);

@@ -12,7 +12,7 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
     private static readonly ConcurrentDictionary<string, Lazy<GoldenResult>> Results = new();
 
     /// <summary>The 2026 models Tern runs, whose cases in golden/2026 make a suite of their own.</summary>
-    private static readonly string[] Models2026 = ["qwen3-tiny-"];
+    private static readonly string[] Models2026 = ["qwen3-tiny-", "qwen3moe-tiny-"];
 
     /// <summary>The cases of golden/ (names like <c>llama-tiny-q8_0.p1</c>).</summary>
     public static IEnumerable<string> Names() => NamesIn("golden");
