@@ -226,7 +226,7 @@ public abstract unsafe class DecoderModel : IDisposable
         Linear(w.K, h, k, w.KBias);
         Linear(w.V, h, v, w.VBias);
         if (w.QNorm is not null)
-            RmsNorm(q, w.QNorm, q);
+            RmsNorm(q, w.QNorm, q);                  // each head on its own: the norm's rows are head_dim wide
         if (w.KNorm is not null)
             RmsNorm(k, w.KNorm, k);
 
@@ -241,8 +241,8 @@ public abstract unsafe class DecoderModel : IDisposable
                 Rope.Apply(RopeStyle, k.Slice(t * hp.KvDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
         }
 
-        // Keys and values go into the cache in its types; queries are rounded to F16, as ggml does before its F16
-        // dot products.
+        // Keys and values go into the cache in its types; queries stay F32, as in llama.cpp 2026's tiled
+        // flash-attention path for prompts (the reference of ../shared/golden/2026).
         var positions = _batch.Positions;
         var sequences = _batch.Sequences;
         for (int t = 0; t < N; t++)
@@ -254,10 +254,6 @@ public abstract unsafe class DecoderModel : IDisposable
                 KvRows.Store(_cache.ValueType, v.Slice(at, hp.HeadDim), _cache.HeadRow(sequences[t], layer, true, positions[t], head));
             }
         }
-
-        var qHalf = new Span<Half>(_buffers.QHalf, 0, q.Length);
-        TensorPrimitives.ConvertToHalf(q, qHalf);
-        TensorPrimitives.ConvertToSingle(qHalf, q);
 
         int chunks = (N + AttentionJob.ChunkTokens - 1) / AttentionJob.ChunkTokens;
         long cachedBytes = 0; // keys and values read in all
@@ -332,7 +328,7 @@ public abstract unsafe class DecoderModel : IDisposable
     protected void MixtureOfExperts(ReadOnlySpan<float> h, ExpertWeights w, Span<float> output)
     {
         var hp = Hyperparameters;
-        int d = hp.EmbeddingLength, ff = hp.FeedForwardLength, nExp = hp.ExpertCount, used = hp.ExpertUsedCount;
+        int d = hp.EmbeddingLength, ff = hp.ExpertFeedForwardLength, nExp = hp.ExpertCount, used = hp.ExpertUsedCount;
         var probs = _buffers.Router.AsSpan(0, N * nExp);                        // [N, n_expert]
         Linear(w.Router, h, probs);
         Activation.Softmax(probs, nExp);
@@ -364,7 +360,7 @@ public abstract unsafe class DecoderModel : IDisposable
         output.Clear();
         var xs = _buffers.ExpertIn.AsSpan(0, N * d);        // [m, n_embd] tokens routed to one expert
         var ys = _buffers.ExpertOut.AsSpan(0, N * d);       // [m, n_embd]
-        var gate = Hidden;                                  // [m, n_ff]
+        var gate = _buffers.Gate.AsSpan(0, N * ff);         // [m, n_ff_exp]
         var up = _buffers.Up.AsSpan(0, N * ff);
         var rows = _buffers.ExpertTokens.AsSpan(0, N);
         var weights = _buffers.ExpertTokenWeights.AsSpan(0, N);
@@ -411,7 +407,6 @@ public abstract unsafe class DecoderModel : IDisposable
         public float[] X = [], H = [], BlockOut = [], Q = [], K = [], V = [], Attn = [], Gate = [], Up = [], OutputRows = [];
         public float[] Cos = [], Sin = [], CosSwa = [], SinSwa = [], Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [], ExpertTokenWeights = [];
         public int[] Chosen = [], ExpertTokens = [];
-        public Half[] QHalf = [];
         public float[] Partials = [];
         public Attention.OnlineSoftmax[] PartialStates = [];
 
@@ -427,12 +422,11 @@ public abstract unsafe class DecoderModel : IDisposable
             Grow(ref H, n * h.EmbeddingLength);
             Grow(ref BlockOut, n * h.EmbeddingLength);
             Grow(ref Q, n * h.QDim);
-            Grow(ref QHalf, n * h.QDim);
             Grow(ref K, n * h.KvDim);
             Grow(ref V, n * h.KvDim);
             Grow(ref Attn, n * h.QDim);
-            Grow(ref Gate, n * h.FeedForwardLength);
-            Grow(ref Up, n * h.FeedForwardLength);
+            Grow(ref Gate, n * Math.Max(h.FeedForwardLength, h.ExpertFeedForwardLength));
+            Grow(ref Up, n * Math.Max(h.FeedForwardLength, h.ExpertFeedForwardLength));
             Grow(ref OutputRows, nOut * h.EmbeddingLength);
             Grow(ref Cos, n * h.RopeDimensionCount / 2);
             Grow(ref Sin, n * h.RopeDimensionCount / 2);

@@ -20,6 +20,8 @@ public sealed record Hyperparameters
     public required int VocabSize { get; init; }
     public int ExpertCount { get; init; }
     public int ExpertUsedCount { get; init; }
+    /// <summary>Hidden width of one expert (<c>expert_feed_forward_length</c>; the dense width when absent).</summary>
+    public int ExpertFeedForwardLength { get; init; }
 
     /// <summary>Positions a sliding-window layer attends to, its own included (<c>attention.sliding_window</c>); 0 when the file sets none.</summary>
     public int SlidingWindow { get; init; }
@@ -69,8 +71,6 @@ public sealed record Hyperparameters
         if (keyLength is null && embd % heads != 0)
             throw meta.Error(Key("attention.head_count"), $"{Key("embedding_length")} {embd} does not split into that many heads");
         int headDim = keyLength ?? embd / heads;
-        if (meta.Count(Key("attention.value_length"), 1) is { } valueLength && valueLength != headDim)
-            throw meta.Error(Key("attention.value_length"), $"Tern needs it equal to the key length {headDim}");
         int kvHeads = meta.Count(Key("attention.head_count_kv"), 1, heads, "head_count") ?? heads;
         if (heads % kvHeads != 0)
             throw meta.Error(Key("attention.head_count_kv"), $"{Key("attention.head_count")} {heads} is not a multiple of it");
@@ -80,10 +80,15 @@ public sealed record Hyperparameters
         meta.MustMatch(Key("attention.head_count_kv"), kvDim, "blk.0.attn_k.weight", 1, $"{kvHeads} KV heads × head size {headDim} = {kvDim} key rows");
         if (qDim > int.MaxValue)
             throw meta.Error(headKey, $"{heads} heads × head size {headDim} = {qDim} query rows is too many");
+        // After the key length is checked against the query rows, so that a wrong key length is the key named.
+        if (meta.Count(Key("attention.value_length"), 1) is { } valueLength && valueLength != headDim)
+            throw meta.Error(Key("attention.value_length"), $"Tern needs it equal to the key length {headDim}");
 
         int feedForward = meta.RequiredCount(Key("feed_forward_length"), 1);
         meta.MustMatch(Key("feed_forward_length"), feedForward, "blk.0.ffn_up.weight", 1);
-        meta.MustMatch(Key("feed_forward_length"), feedForward, "blk.0.ffn_up_exps.weight", 1);
+        int? expertKey = meta.Count(Key("expert_feed_forward_length"), 1);
+        int expertFeedForward = expertKey ?? feedForward;
+        meta.MustMatch(Key(expertKey is null ? "feed_forward_length" : "expert_feed_forward_length"), expertFeedForward, "blk.0.ffn_up_exps.weight", 1);
         int experts = meta.Count(Key("expert_count"), 0) ?? 0;
         meta.MustMatch(Key("expert_count"), experts, "blk.0.ffn_gate_exps.weight", 2);
         int used = meta.Count(Key("expert_used_count"), experts > 0 ? 1 : 0, experts, "expert_count") ?? 0;
@@ -116,6 +121,7 @@ public sealed record Hyperparameters
             VocabSize = vocab,
             ExpertCount = experts,
             ExpertUsedCount = used,
+            ExpertFeedForwardLength = expertFeedForward,
             SlidingWindow = window,
             SlidingWindowPattern = pattern,
             RopeFreqBaseSwa = ropeBaseSwa,

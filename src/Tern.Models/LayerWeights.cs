@@ -1,10 +1,12 @@
 namespace Tern.Models;
 
 /// <summary>Projections of one self-attention block; biases are present in some architectures (qwen2), RMS norms
-/// of each query and key head in others (gemma3).</summary>
-public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Output, float[]? QBias, float[]? KBias, float[]? VBias,
-    float[]? QNorm = null, float[]? KNorm = null)
+/// of each query and key head before RoPE in others (qwen3, gemma3).</summary>
+public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Output, float[]? QBias, float[]? KBias, float[]? VBias)
 {
+    public float[]? QNorm { get; init; }
+    public float[]? KNorm { get; init; }
+
     internal static AttentionWeights Load(WeightLoader w, Hyperparameters h, int layer)
     {
         string p = $"blk.{layer}.";
@@ -15,9 +17,11 @@ public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Outpu
             w.Matrix(p + "attn_output.weight", h.QDim, h.EmbeddingLength),
             w.TryVector(p + "attn_q.bias", h.QDim),
             w.TryVector(p + "attn_k.bias", h.KvDim),
-            w.TryVector(p + "attn_v.bias", h.KvDim),
-            w.TryVector(p + "attn_q_norm.weight", h.HeadDim),
-            w.TryVector(p + "attn_k_norm.weight", h.HeadDim));
+            w.TryVector(p + "attn_v.bias", h.KvDim))
+        {
+            QNorm = w.TryVector(p + "attn_q_norm.weight", h.HeadDim),
+            KNorm = w.TryVector(p + "attn_k_norm.weight", h.HeadDim),
+        };
     }
 }
 
@@ -44,8 +48,8 @@ public sealed record ExpertWeights(Weight Router, Weight Gate, Weight Up, Weight
         int n = h.ExpertCount;
         return new ExpertWeights(
             w.Matrix(p + "ffn_gate_inp.weight", h.EmbeddingLength, n),
-            w.Experts(p + "ffn_gate_exps.weight", h.EmbeddingLength, h.FeedForwardLength, n),
-            w.Experts(p + "ffn_up_exps.weight", h.EmbeddingLength, h.FeedForwardLength, n),
-            w.Experts(p + "ffn_down_exps.weight", h.FeedForwardLength, h.EmbeddingLength, n));
+            w.Experts(p + "ffn_gate_exps.weight", h.EmbeddingLength, h.ExpertFeedForwardLength, n),
+            w.Experts(p + "ffn_up_exps.weight", h.EmbeddingLength, h.ExpertFeedForwardLength, n),
+            w.Experts(p + "ffn_down_exps.weight", h.ExpertFeedForwardLength, h.EmbeddingLength, n));
     }
 }

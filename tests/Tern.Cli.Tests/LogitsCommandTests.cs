@@ -26,11 +26,16 @@ public sealed class LogitsCommandTests : IDisposable
 
         float[] logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(output)).ToArray();
         Assert.Equal(goldenTokens.Length * vocab, logits.Length);
-        // p1 stores every position: the rows must match llama.cpp's within the reference tolerance.
+        // p1 stores every position: the rows must match llama.cpp's within the reference tolerance, and the top
+        // token wherever the reference's leads the runner-up by at least 0.1 (../shared/README.md; position 13
+        // is a near-tie, 0.001 apart).
         for (int i = 0; i < goldenTokens.Length; i++)
         {
-            int top = ArgMax(reference.AsSpan(i * vocab, vocab));
-            Assert.Equal(top, ArgMax(logits.AsSpan(i * vocab, vocab)));
+            var row = reference.AsSpan(i * vocab, vocab);
+            int top = ArgMax(row);
+            var sorted = row.ToArray().OrderDescending().ToArray();
+            if (sorted[0] - sorted[1] >= 0.1f)
+                Assert.Equal(top, ArgMax(logits.AsSpan(i * vocab, vocab)));
             for (int j = 0; j < vocab; j++)
                 Assert.True(Math.Abs(reference[i * vocab + j] - logits[i * vocab + j]) < 0.1f, $"position {i}, token {j}");
         }

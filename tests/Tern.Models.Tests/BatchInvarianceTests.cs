@@ -16,6 +16,8 @@ public sealed class BatchInvarianceTests
     [InlineData("models/llama-moe-tiny-q4_k_m.gguf")]
     [InlineData("models/qwen2-tiny-q8_0.gguf")]
     [InlineData("models/bitnet-tiny-tq2_0.gguf")]
+    [InlineData("models/qwen3-tiny-q8_0.gguf")]
+    [InlineData("models/qwen3moe-tiny-q4_k_m.gguf")]
     public void Logits_are_the_same_in_one_batch_in_chunks_token_by_token_and_mixed_with_other_sequences(string path) =>
         AssertBatchInvariant(path, Prompt);
 

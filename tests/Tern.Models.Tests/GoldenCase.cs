@@ -11,13 +11,19 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
 {
     private static readonly ConcurrentDictionary<string, Lazy<GoldenResult>> Results = new();
 
-    public static IEnumerable<string> Names() =>
-        Directory.GetFiles(SharedData.Path("golden"), "*.json")
+    /// <summary>The cases of golden/ (names like <c>llama-tiny-q8_0.p1</c>).</summary>
+    public static IEnumerable<string> Names() => NamesIn("golden");
+
+    /// <summary>The cases of golden/2026 for the architectures Tern runs (names like <c>2026/qwen3-tiny-f32.p1</c>).</summary>
+    public static IEnumerable<string> Names2026() => Architectures2026.SelectMany(Names2026);
+
+    private static IEnumerable<string> NamesIn(string folder) =>
+        Directory.GetFiles(SharedData.Path(folder), "*.json")
             .Select(f => Path.GetFileNameWithoutExtension(f))
             .Order(StringComparer.Ordinal);
 
     /// <summary>The architectures Tern runs whose references are in ../shared/golden/2026.</summary>
-    public static readonly string[] Architectures2026 = ["gemma3"];
+    public static readonly string[] Architectures2026 = ["qwen3", "qwen3moe", "gemma3"];
 
     /// <summary>The cases of ../shared/golden/2026 for an architecture's models, named "2026/&lt;model&gt;.pN".</summary>
     public static IEnumerable<string> Names2026(string architecture) =>
@@ -31,7 +37,8 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
         using var json = JsonDocument.Parse(File.ReadAllBytes(path));
         var root = json.RootElement;
         int[] Ints(string key) => root.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(path)!, root.GetProperty("logits_file").GetString()!))).ToArray();
+        string logitsFile = Path.Combine(Path.GetDirectoryName(path)!, root.GetProperty("logits_file").GetString()!);
+        var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(logitsFile)).ToArray();
         return new GoldenCase(name, SharedData.Path(root.GetProperty("model").GetString()!), root.GetProperty("prompt").GetString()!,
             Ints("tokens"), root.GetProperty("n_vocab").GetInt32(), Ints("positions"), logits);
     }

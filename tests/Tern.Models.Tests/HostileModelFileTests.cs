@@ -13,6 +13,8 @@ public sealed class HostileModelFileTests : IDisposable
     private const string Llama = "models/llama-tiny-f32.gguf";
     private const string Moe = "models/llama-moe-tiny-f32.gguf";
     private const string Gemma3 = "models/gemma3-tiny-q8_0.gguf";
+    private const string Qwen3 = "models/qwen3-tiny-f32.gguf";
+    private const string Qwen3Moe = "models/qwen3moe-tiny-q8_0.gguf";
     private const long AllocationLimit = 64L << 20; // the tiny models need well under a megabyte of managed memory
 
     private readonly TempDirectory _temp = new();
@@ -56,6 +58,11 @@ public sealed class HostileModelFileTests : IDisposable
     [InlineData(Moe, "llama.expert_used_count", "u32:0")]
     [InlineData(Moe, "llama.expert_count", "u32:2147483647")]
     [InlineData(Moe, "llama.expert_count", "u32:8")]
+    [InlineData(Qwen3, "qwen3.attention.key_length", "u32:32")]
+    [InlineData(Qwen3, "qwen3.attention.key_length", "u32:128")]
+    [InlineData(Qwen3Moe, "qwen3moe.expert_feed_forward_length", "u32:512")]
+    [InlineData(Qwen3Moe, "qwen3moe.expert_feed_forward_length", "u32:0")]
+    [InlineData(Qwen3Moe, "qwen3moe.expert_count", "u32:0")]
     [InlineData(Llama, "tokenizer.ggml.bos_token_id", "u32:5000")]
     [InlineData(Llama, "tokenizer.ggml.eos_token_id", "i32:-2")]
     [InlineData(Gemma3, "gemma3.attention.sliding_window", "u32:0")]
@@ -107,10 +114,22 @@ public sealed class HostileModelFileTests : IDisposable
         Assert.Contains("llama.block_count = 2", e.Message);
     }
 
+    [Theory]
+    [InlineData(Qwen3, "blk.1.attn_k_norm.weight")]
+    [InlineData(Qwen3Moe, "blk.0.attn_q_norm.weight")]
+    public void A_qwen3_block_without_its_query_or_key_head_norm_is_refused(string model, string dropped)
+    {
+        string path = ModelFiles.Rewrite(SharedData.Path(model), _temp.File("no-norm.gguf"), tensor: t => t.Name == dropped ? null : (t.Name, t.Dimensions));
+
+        var e = LoadFails(path);
+
+        Assert.Contains(dropped, e.Message);
+    }
+
     [Fact]
     public void The_unchanged_models_still_load()
     {
-        foreach (var model in new[] { Llama, Moe, "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
+        foreach (var model in new[] { Llama, Moe, Qwen3, Qwen3Moe, "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
         {
             using var loaded = DecoderModel.Load(SharedData.Path(model));
             Assert.True(loaded.Hyperparameters.BlockCount > 0);

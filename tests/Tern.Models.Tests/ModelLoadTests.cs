@@ -12,12 +12,23 @@ public sealed class ModelLoadTests : IDisposable
     [InlineData("models/llama-moe-tiny-q8_0.gguf", typeof(Llama), 4)]
     [InlineData("models/qwen2-tiny-q8_0.gguf", typeof(Qwen2), 0)]
     [InlineData("models/bitnet-tiny-tq2_0.gguf", typeof(Bitnet), 0)]
+    [InlineData("models/qwen3-tiny-q4_k_m.gguf", typeof(Qwen3), 0)]
+    [InlineData("models/qwen3moe-tiny-q8_0.gguf", typeof(Qwen3Moe), 8)]
     public void Architecture_and_hyperparameters_come_from_metadata(string path, Type expected, int experts)
     {
         using var model = DecoderModel.Load(SharedData.Path(path));
         Assert.IsType(expected, model);
         var h = model.Hyperparameters;
         Assert.Equal((256, 2, 4, 768, 1024, 64, experts), (h.EmbeddingLength, h.BlockCount, h.HeadCount, h.FeedForwardLength, h.VocabSize, h.HeadDim, h.ExpertCount));
+    }
+
+    [Theory]
+    [InlineData("models/qwen3moe-tiny-q8_0.gguf", 256)] // expert_feed_forward_length
+    [InlineData("models/llama-moe-tiny-q8_0.gguf", 768)] // no such key: the experts are feed_forward_length wide
+    public void Experts_have_their_own_feed_forward_width(string path, int width)
+    {
+        using var model = DecoderModel.Load(SharedData.Path(path));
+        Assert.Equal(width, model.Hyperparameters.ExpertFeedForwardLength);
     }
 
     [Fact]

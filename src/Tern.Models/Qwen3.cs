@@ -1,0 +1,25 @@
+using Tern.Gguf;
+using Tern.Kernels;
+
+namespace Tern.Models;
+
+/// <summary>
+/// qwen3: the llama block with an RMS norm on each query and key head before RoPE (<c>attn_q_norm</c>,
+/// <c>attn_k_norm</c>, head_dim wide), NeoX-style RoPE, and a head size of its own (<c>attention.key_length</c>)
+/// rather than n_embd / n_head.
+/// </summary>
+public class Qwen3 : Llama
+{
+    internal Qwen3(GgufFile file, Hyperparameters h, ModelOptions options)
+        : base(file, h, options)
+    {
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            var a = Layers[i].Attention;
+            if (a.QNorm is null || a.KNorm is null)
+                throw new ModelLoadException(file.Path, $"{h.Architecture} needs blk.{i}.attn_q_norm.weight and blk.{i}.attn_k_norm.weight");
+        }
+    }
+
+    protected override RopeStyle RopeStyle => RopeStyle.NeoX;
+}
