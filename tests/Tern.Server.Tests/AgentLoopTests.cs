@@ -164,7 +164,8 @@ public sealed class AgentLoopTests : IDisposable
     private static JsonArray UserMessage() => [new JsonObject { ["role"] = "user", ["content"] = "What is in notes.txt?" }];
 
     /// <summary>Each turn streams the next scripted reply in small pieces, then a finish of 3 tokens.</summary>
-    private static TurnGenerator Scripted(Queue<string> turns, List<JsonArray> seen) => (messages, cancellation) => Turn(turns, seen, messages, cancellation);
+    private static TurnGenerator Scripted(Queue<string> turns, List<JsonArray> seen) =>
+        (messages, cancellation) => Task.FromResult(new ModelTurn(Turn(turns, seen, messages, cancellation), null));
 
     private static async IAsyncEnumerable<GenerationEvent> Turn(Queue<string> turns, List<JsonArray> seen, JsonArray messages, [EnumeratorCancellation] CancellationToken cancellation)
     {

@@ -9,6 +9,9 @@ public readonly record struct ReasoningUpdate(string Reasoning, string Content)
     public static ReasoningUpdate Empty { get; } = new("", "");
 
     public bool IsEmpty => Reasoning.Length == 0 && Content.Length == 0;
+
+    public static ReasoningUpdate Join(ReasoningUpdate first, ReasoningUpdate second) =>
+        new(first.Reasoning + second.Reasoning, first.Content + second.Content);
 }
 
 /// <summary>
@@ -57,9 +60,7 @@ public sealed class ReasoningSplitter(ReasoningMarkers markers, bool openedByPro
     public static ReasoningUpdate Split(string text, ReasoningMarkers markers, bool openedByPrompt, bool keepMarkup = false)
     {
         var splitter = new ReasoningSplitter(markers, openedByPrompt, keepMarkup);
-        var first = splitter.Push(text);
-        var last = splitter.Finish();
-        return new ReasoningUpdate(first.Reasoning + last.Reasoning, first.Content + last.Content);
+        return ReasoningUpdate.Join(splitter.Push(text), splitter.Finish());
     }
 
     private void Run(bool final)
