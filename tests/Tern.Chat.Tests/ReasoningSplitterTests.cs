@@ -13,6 +13,10 @@ public sealed class ReasoningSplitterTests
         // markers, opened by the prompt, model output, reasoning, content
         { "think", false, "<think>\nLet me add.\n2+2=4\n</think>\n\nIt is 4.", "Let me add.\n2+2=4", "It is 4." },
         { "think", true, "\nLet me add.\n</think>\n\nIt is 4.", "Let me add.", "It is 4." },
+        { "think", true, "<think>\nopened twice</think>It is 4.", "opened twice", "It is 4." },
+        { "think", true, "", "", "" },
+        { "think", true, "  ", "", "" },
+        { "think", false, "  ", "", "  " },
         { "think", false, "  <think>x</think>y", "x", "y" },
         { "think", false, "It is 4.", "", "It is 4." },
         { "think", false, "It is 4. <think>not reasoning</think>", "", "It is 4. <think>not reasoning</think>" },

@@ -17,8 +17,8 @@ public readonly record struct ReasoningUpdate(string Reasoning, string Content)
 /// <summary>
 /// Splits the reasoning block at the start of an assistant turn (<see cref="ReasoningMarkers"/>) from its content while the
 /// text streams in, before any tool-call parsing: <see cref="Push"/> each delta, then <see cref="Finish"/> once. A block is
-/// reasoning when the turn opens it (after whitespace) or when the prompt already opened it; a block still open at the end
-/// of the turn is reasoning too. Text that may be the start of a marker is held back, so the result does not depend on
+/// reasoning when the turn opens it (after whitespace) or when the prompt already opened it (an opening marker the model
+/// writes again is then dropped); a block still open at the end of the turn is reasoning too. Text that may be the start of a marker is held back, so the result does not depend on
 /// how the text was cut. By default the reasoning is trimmed and the markers and the whitespace after the block dropped,
 /// as llama-server's <c>deepseek</c> reasoning format does; with <c>keepMarkup</c> the reasoning section is released
 /// verbatim, so <c>Reasoning + Content</c> is the turn's text unchanged (for <c>--reasoning-format none</c>).
@@ -32,7 +32,7 @@ public sealed class ReasoningSplitter(ReasoningMarkers markers, bool openedByPro
     private readonly StringBuilder _content = new();
     private readonly StringBuilder _heldWhitespace = new();
     private string _pending = "";
-    private State _state = openedByPrompt ? State.Inside : State.Start;
+    private State _state = State.Start;
     private bool _reasoningSeen, _finished;
 
     /// <summary>Adds generated text; returns the reasoning and content that may be released now.</summary>
@@ -81,7 +81,7 @@ public sealed class ReasoningSplitter(ReasoningMarkers markers, bool openedByPro
                 if (i < 0)
                 {
                     if (final)
-                        _state = State.Content;
+                        _state = openedByPrompt ? State.Inside : State.Content;
                     return final;
                 }
                 var match = Markup.MatchAt(_pending, i, markers.Open, final);
@@ -89,7 +89,7 @@ public sealed class ReasoningSplitter(ReasoningMarkers markers, bool openedByPro
                     return false;
                 if (match == MarkerMatch.None)
                 {
-                    _state = State.Content;
+                    _state = openedByPrompt ? State.Inside : State.Content;
                     return true;
                 }
                 AddMarkup(Consume(i + markers.Open.Length));
