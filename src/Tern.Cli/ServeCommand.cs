@@ -33,10 +33,11 @@ public static class ServeCommand
         var workspaceQuota = new Option<string?>("--workspace-quota") { Description = "most disk the workspace may take, e.g. 1G, 512M or bytes (default: its size at start plus 1G)" };
         var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "with --tools: Host names accepted besides loopback and the listening address (comma list)" };
         var allowedOrigins = new Option<string?>("--allowed-origins") { Description = "web page origins allowed to call the API, e.g. http://localhost:3000 (comma list)" };
+        var reasoningFormat = new Option<string>("--reasoning-format") { Description = "where a reply's <think> block or thought channel goes: auto (reasoning_content) or none (left in content)", DefaultValueFactory = _ => "auto" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
-            workspaceQuota, allowedHosts, allowedOrigins,
+            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -63,6 +64,7 @@ public static class ServeCommand
                 WorkspaceQuotaBytes = parse.GetValue(workspaceQuota) is { } quota ? ParseSize(quota, "--workspace-quota") : null,
                 AllowedHosts = List(parse.GetValue(allowedHosts)),
                 AllowedOrigins = List(parse.GetValue(allowedOrigins)),
+                ReasoningFormat = ParseReasoningFormat(parse.GetValue(reasoningFormat)!),
             };
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
@@ -73,6 +75,14 @@ public static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>llama-server's names: <c>auto</c> and <c>deepseek</c> put reasoning in reasoning_content, <c>none</c> leaves it in content.</summary>
+    internal static ReasoningFormat ParseReasoningFormat(string name) => name switch
+    {
+        "auto" or "deepseek" => ReasoningFormat.Auto,
+        "none" => ReasoningFormat.None,
+        _ => throw new ArgumentException($"--reasoning-format must be auto, deepseek or none, got '{name}'"),
+    };
 
     /// <summary>The name, once it is known to be a KV cache type (the server parses it again when it loads).</summary>
     private static string CacheType(string name, string flag)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Tern.Chat.Reasoning;
 using Tern.Chat.ToolCalls;
 using Tern.Runtime.Serving;
 using Tern.Tools;
@@ -11,14 +12,20 @@ internal abstract record AgentEvent;
 /// <summary>Assistant text the client may see (tool-call markup never appears here).</summary>
 internal sealed record AgentContent(string Text) : AgentEvent;
 
+/// <summary>The model's reasoning, split off before tool-call parsing (it never holds calls).</summary>
+internal sealed record AgentReasoning(string Text) : AgentEvent;
+
 /// <summary>A built-in tool ran, with its result (sent to the model as a tool message).</summary>
 internal sealed record AgentToolRun(ToolCall Call, ToolResult Result) : AgentEvent;
 
-/// <summary>One model turn as a stream: text deltas, then the finish.</summary>
-internal delegate IAsyncEnumerable<GenerationEvent> TurnGenerator(JsonArray messages, CancellationToken cancellation);
+/// <summary>One model turn: its stream of text deltas then the finish, and the splitter for its reasoning (null: none).</summary>
+internal sealed record ModelTurn(IAsyncEnumerable<GenerationEvent> Events, ReasoningSplitter? Reasoning);
 
-/// <summary>How a chat request ended.</summary>
-internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> ClientCalls, IReadOnlyList<AgentToolRun> ToolRuns, GenerationFinished Finished, GenerationUsage Usage)
+/// <summary>Starts one model turn for these messages.</summary>
+internal delegate Task<ModelTurn> TurnGenerator(JsonArray messages, CancellationToken cancellation);
+
+/// <summary>How a chat request ended (<paramref name="Reasoning"/>: the last turn's).</summary>
+internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> ClientCalls, IReadOnlyList<AgentToolRun> ToolRuns, GenerationFinished Finished, GenerationUsage Usage, string Reasoning = "")
 {
     public string FinishReason => ClientCalls.Count > 0 ? "tool_calls" : Finished.Reason == Tern.Runtime.Serving.FinishReason.Length ? "length" : "stop";
 }
@@ -28,9 +35,11 @@ internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> Clien
 /// from the chat template); calls to built-in tools run in the sandbox and their results go back to the model as
 /// tool messages, up to <paramref name="maxSteps"/> rounds; calls to tools the client supplied end the request with
 /// finish_reason "tool_calls". A malformed call goes back to the model as a tool error. <paramref name="tools"/> (all
-/// the tools the model sees) type the arguments of formats that write them as bare text.
+/// the tools the model sees) type the arguments of formats that write them as bare text. A turn's reasoning block is
+/// split off before parsing, so calls inside it are never made; it goes back to the model as the assistant message's
+/// reasoning_content, or, with <paramref name="reasoningInContent"/> (--reasoning-format none), stays in the content verbatim.
 /// </summary>
-internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null)
+internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null, bool reasoningInContent = false)
 {
     public async Task<AgentResult> RunAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, CancellationToken cancellation)
     {
@@ -40,15 +49,19 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
         {
             var parser = ToolCallParser.Create(format, tools: tools);
             var content = new System.Text.StringBuilder();
+            var reasoning = new System.Text.StringBuilder();
+            var turn = await generate(messages, cancellation);
             GenerationFinished? finished = null;
-            await foreach (var e in generate(messages, cancellation).WithCancellation(cancellation))
+            await foreach (var e in turn.Events.WithCancellation(cancellation))
             {
                 if (e is GenerationDelta d)
-                    await Emit(parser.Push(d.Text));
+                    await Split(turn.Reasoning is null ? new ReasoningUpdate("", d.Text) : turn.Reasoning.Push(d.Text));
                 else if (e is GenerationFinished f)
                     finished = f;
             }
 
+            if (turn.Reasoning is not null)
+                await Split(turn.Reasoning.Finish());
             await Emit(parser.Finish());
             if (finished is null)
                 throw new InvalidOperationException("the model's turn ended without a finish");
@@ -60,11 +73,13 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             var clientCalls = parser.Calls.Where(c => builtins?.Contains(c.Name) != true).ToList();
             bool builtinWork = parser.Calls.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
             if (clientCalls.Count > 0 || !builtinWork || step + 1 >= maxSteps)
-                return new AgentResult(content.ToString(), clientCalls, runs, finished, usage);
+                return new AgentResult(content.ToString(), clientCalls, runs, finished, usage, reasoning.ToString());
 
             // Run the built-in calls and give the model their results.
             // Content is a string even when empty: templates such as Qwen3 test it with `in`.
             var assistant = new JsonObject { ["role"] = "assistant", ["content"] = content.ToString() };
+            if (reasoning.Length > 0)
+                assistant["reasoning_content"] = reasoning.ToString();
             var calls = new JsonArray();
             var results = new List<JsonObject>();
             foreach (var call in parser.Calls)
@@ -84,6 +99,22 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             messages.Add(assistant);
             foreach (var r in results)
                 messages.Add(r);
+
+            async Task Split(ReasoningUpdate update)
+            {
+                if (update.Reasoning.Length > 0 && reasoningInContent)
+                {
+                    content.Append(update.Reasoning);
+                    await onEvent(new AgentContent(update.Reasoning));
+                }
+                else if (update.Reasoning.Length > 0)
+                {
+                    reasoning.Append(update.Reasoning);
+                    await onEvent(new AgentReasoning(update.Reasoning));
+                }
+                if (update.Content.Length > 0)
+                    await Emit(parser.Push(update.Content));
+            }
 
             async Task Emit(ToolCallUpdate update)
             {

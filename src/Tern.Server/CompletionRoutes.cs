@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Tern.Chat.Reasoning;
 using Tern.Runtime.Serving;
 
 namespace Tern.Server;
@@ -17,7 +18,9 @@ internal sealed class CompletionRoutes(TernServer server)
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
         if (tools is null && server.Tools is null)
         {
-            await RunAsync(http, model, await model.Template.TokensAsync(messages, tools, kwargs, http.RequestAborted), parameters, chat: true);
+            var prompt = await model.Template.TokensAsync(messages, tools, kwargs, http.RequestAborted);
+            var reasoning = server.Options.ReasoningFormat == ReasoningFormat.None ? null : prompt.Splitter(keepMarkup: false);
+            await RunAsync(http, model, prompt.Tokens, parameters, chat: true, reasoning);
             return;
         }
 
@@ -35,21 +38,22 @@ internal sealed class CompletionRoutes(TernServer server)
         var shape = new ResponseShape(id, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, chat: true, logprobs: false, model.Tokenizer);
         server.Metrics.Request();
 
-        async IAsyncEnumerable<GenerationEvent> Turn(JsonArray turnMessages, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
+        bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
+        async Task<ModelTurn> Turn(JsonArray turnMessages, CancellationToken cancellation)
         {
+            var prompt = await model.Template.TokensAsync(turnMessages, tools, kwargs, cancellation);
             var request = new GenerationRequest
             {
                 Id = id,
-                PromptTokens = await model.Template.TokensAsync(turnMessages, tools, kwargs, cancellation),
+                PromptTokens = prompt.Tokens,
                 Sampling = p.Sampling,
                 MaxTokens = p.MaxTokens,
                 Stop = p.Stop,
             };
-            await foreach (var e in model.Engine.Submit(request, cancellation).WithCancellation(cancellation))
-                yield return e;
+            return new ModelTurn(model.Engine.Submit(request, cancellation), prompt.Splitter(keepMarkup: reasoningInContent));
         }
 
-        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools);
+        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
@@ -60,6 +64,7 @@ internal sealed class CompletionRoutes(TernServer server)
             var delta = e switch
             {
                 AgentContent c => new JsonObject { ["content"] = c.Text },
+                AgentReasoning r => new JsonObject { ["reasoning_content"] = r.Text },
                 AgentToolRun r => new JsonObject { ["tern_tool_calls"] = new JsonArray(ResponseShape.ToolRun(r)) },
                 _ => null,
             };
@@ -105,7 +110,8 @@ internal sealed class CompletionRoutes(TernServer server)
         return Results.Json(new { prompt }, ServerJson.Options);
     }
 
-    private async Task RunAsync(HttpContext http, ServedModel model, int[] tokens, CompletionParameters p, bool chat)
+    /// <param name="reasoning">Splits the chat reply's reasoning into <c>reasoning_content</c>; null: all of it is content.</param>
+    private async Task RunAsync(HttpContext http, ServedModel model, int[] tokens, CompletionParameters p, bool chat, ReasoningSplitter? reasoning = null)
     {
         var request = new GenerationRequest
         {
@@ -123,7 +129,7 @@ internal sealed class CompletionRoutes(TernServer server)
         if (!p.Stream)
         {
             var response = await stream.ReadToEndAsync(http.RequestAborted);
-            await Results.Json(shape.Complete(response), ServerJson.Options).ExecuteAsync(http);
+            await Results.Json(shape.Complete(response, reasoning), ServerJson.Options).ExecuteAsync(http);
             return;
         }
 
@@ -134,10 +140,16 @@ internal sealed class CompletionRoutes(TernServer server)
         {
             switch (e)
             {
-                case GenerationDelta d:
+                case GenerationDelta d when reasoning is null:
                     await sse.WriteAsync(shape.DeltaChunk(d), http.RequestAborted);
                     break;
+                case GenerationDelta d:
+                    if (shape.SplitChunk(reasoning.Push(d.Text), d.Tokens) is { } split)
+                        await sse.WriteAsync(split, http.RequestAborted);
+                    break;
                 case GenerationFinished f:
+                    if (reasoning is not null && shape.SplitChunk(reasoning.Finish(), []) is { } rest)
+                        await sse.WriteAsync(rest, http.RequestAborted);
                     await sse.WriteAsync(shape.FinishChunk(f), http.RequestAborted);
                     if (p.IncludeUsage)
                         await sse.WriteAsync(shape.UsageChunk(f), http.RequestAborted);

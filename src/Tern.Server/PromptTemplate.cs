@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tern.Chat;
+using Tern.Chat.Reasoning;
 using Tern.Chat.ToolCalls;
 using Tern.Gguf;
 using Tern.Tokenizers;
@@ -29,6 +30,7 @@ internal sealed class PromptTemplate
         IsFallback = isFallback;
         _template = ChatTemplate.Parse(source);
         ToolCallFormat = ToolCallFormats.Detect(source); // once, not per request
+        Reasoning = ReasoningMarkers.Detect(source);
         _tokenizer = tokenizer;
         _literal = specialInContent ? null : tokenizer.CreateLiteralText(MarkupTokens(tokenizer, source));
         _bos = TokenText(tokenizer, tokenizer.Bos);
@@ -39,6 +41,9 @@ internal sealed class PromptTemplate
 
     /// <summary>How this template's models write tool calls.</summary>
     public ToolCallFormat ToolCallFormat { get; }
+
+    /// <summary>How this template's models mark their reasoning; null when the template writes no reasoning markup.</summary>
+    public ReasoningMarkers? Reasoning { get; }
 
     /// <summary>True when the model has no template and ChatML stands in.</summary>
     public bool IsFallback { get; }
@@ -76,7 +81,7 @@ internal sealed class PromptTemplate
     /// Templates often write the BOS text themselves; when the tokenizer adds BOS too, the leading text is dropped
     /// so the prompt does not start with two (as llama.cpp does).
     /// </summary>
-    public async Task<int[]> TokensAsync(JsonArray messages, JsonArray? tools, IReadOnlyDictionary<string, JsonNode?>? kwargs, CancellationToken cancellation)
+    public async Task<ChatPrompt> TokensAsync(JsonArray messages, JsonArray? tools, IReadOnlyDictionary<string, JsonNode?>? kwargs, CancellationToken cancellation)
     {
         string prompt = _literal is null
             ? await RenderAsync(messages, tools, kwargs, addGenerationPrompt: true, cancellation)
@@ -84,7 +89,8 @@ internal sealed class PromptTemplate
                 kwargs?.ToDictionary(kv => kv.Key, kv => Marked(kv.Value, _literal)), addGenerationPrompt: true, cancellation);
         if (_tokenizer.AddBos && _bos.Length > 0 && prompt.StartsWith(_bos, StringComparison.Ordinal))
             prompt = prompt[_bos.Length..];
-        return _literal is null ? _tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true) : _literal.Encode(prompt, addSpecial: true);
+        int[] tokens = _literal is null ? _tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true) : _literal.Encode(prompt, addSpecial: true);
+        return new ChatPrompt(tokens, Reasoning, Reasoning?.OpenedBy(prompt) == true);
     }
 
     private JsonNode? MarkedMessage(JsonNode? message) =>
@@ -114,4 +120,12 @@ internal sealed class PromptTemplate
 
     private static string TokenText(Tokenizer tokenizer, int id) =>
         id >= 0 ? Encoding.UTF8.GetString(tokenizer.TokenToBytes(id)) : "";
+}
+
+/// <summary>A chat prompt's tokens, and how the model's reasoning is marked (<paramref name="OpensReasoning"/>: the prompt
+/// ends inside a reasoning block, so the model's output starts in it).</summary>
+internal sealed record ChatPrompt(int[] Tokens, ReasoningMarkers? Reasoning, bool OpensReasoning)
+{
+    /// <summary>A splitter for the model's reply, or null when the template marks no reasoning.</summary>
+    public ReasoningSplitter? Splitter(bool keepMarkup) => Reasoning is null ? null : new ReasoningSplitter(Reasoning, OpensReasoning, keepMarkup);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Tern.Chat.Reasoning;
 using Tern.Runtime.Serving;
 using Tern.Tokenizers;
 
@@ -10,10 +11,13 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
 {
     private string Object => chat ? "chat.completion" : "text_completion";
 
-    public JsonObject Complete(GenerationResponse r)
+    /// <param name="reasoning">Splits the chat reply's reasoning into <c>reasoning_content</c>; null: all of it is content.</param>
+    public JsonObject Complete(GenerationResponse r, ReasoningSplitter? reasoning = null)
     {
         var choice = new JsonObject { ["index"] = 0 };
-        if (chat)
+        if (chat && reasoning is not null)
+            choice["message"] = Message(ReasoningUpdate.Join(reasoning.Push(r.Text), reasoning.Finish()));
+        else if (chat)
             choice["message"] = new JsonObject { ["role"] = "assistant", ["content"] = r.Text };
         else
             choice["text"] = r.Text;
@@ -35,7 +39,9 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
     /// <c>tool_calls</c>, built-in runs in the extra <c>tern_tool_calls</c> field that standard clients ignore.</summary>
     public JsonObject CompleteWithTools(AgentResult r)
     {
-        var message = new JsonObject { ["role"] = "assistant", ["content"] = r.ClientCalls.Count > 0 && r.Content.Length == 0 ? null : r.Content };
+        var message = Message(new ReasoningUpdate(r.Reasoning, r.Content));
+        if (r.ClientCalls.Count > 0 && r.Content.Length == 0)
+            message["content"] = null;
         if (r.ClientCalls.Count > 0)
             message["tool_calls"] = ClientCalls(r.ClientCalls, streaming: false);
         if (r.ToolRuns.Count > 0)
@@ -50,6 +56,15 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
             ["choices"] = new JsonArray(choice),
             ["usage"] = Usage(r.Finished with { Usage = r.Usage }),
         };
+    }
+
+    /// <summary>The assistant message: <c>reasoning_content</c> only when there is reasoning, as llama-server writes it.</summary>
+    private static JsonObject Message(ReasoningUpdate split)
+    {
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = split.Content };
+        if (split.Reasoning.Length > 0)
+            message["reasoning_content"] = split.Reasoning;
+        return message;
     }
 
     public static JsonArray ClientCalls(IReadOnlyList<Tern.Chat.ToolCalls.ToolCall> calls, bool streaming)
@@ -96,6 +111,19 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
 
     public JsonObject DeltaChunk(GenerationDelta d) =>
         Chunk(new JsonObject { ["content"] = d.Text }, d.Text, null, logprobs ? Logprobs(d.Tokens) : null);
+
+    /// <summary>A chat chunk with the reasoning and content this delta released; null when it released nothing to send.</summary>
+    public JsonObject? SplitChunk(ReasoningUpdate split, IReadOnlyList<GeneratedToken> tokens)
+    {
+        if (split.IsEmpty && !(logprobs && tokens.Count > 0))
+            return null;
+        var delta = new JsonObject();
+        if (split.Reasoning.Length > 0)
+            delta["reasoning_content"] = split.Reasoning;
+        if (split.Content.Length > 0)
+            delta["content"] = split.Content;
+        return Chunk(delta, null, null, logprobs ? Logprobs(tokens) : null);
+    }
 
     public JsonObject FinishChunk(GenerationFinished f)
     {

@@ -52,6 +52,19 @@ public sealed record ServerOptions
     /// <summary>Most disk the workspace may take; null for its size at start plus 1 GiB.</summary>
     public long? WorkspaceQuotaBytes { get; init; }
 
+    /// <summary>Where the model's reasoning goes (--reasoning-format).</summary>
+    public ReasoningFormat ReasoningFormat { get; init; } = ReasoningFormat.Auto;
+
     /// <summary>Largest request body accepted (413 above).</summary>
     public long MaxBodyBytes { get; init; } = 8 << 20;
+}
+
+/// <summary>What the server does with a chat reply's reasoning block (llama-server's --reasoning-format).</summary>
+public enum ReasoningFormat
+{
+    /// <summary>Reasoning goes to <c>reasoning_content</c>, apart from <c>content</c> (llama-server's <c>auto</c> and <c>deepseek</c>).</summary>
+    Auto,
+
+    /// <summary>The reply's text is left in <c>content</c>, markers and all (tool calls inside the block are still not parsed).</summary>
+    None,
 }

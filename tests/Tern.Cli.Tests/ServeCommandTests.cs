@@ -35,4 +35,20 @@ public sealed class ServeCommandTests
         Assert.Equal(1, exitCode);
         Assert.Contains("--workspace-quota must be a positive size such as 1G, 512M or a number of bytes, got 'lots'", stderr, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("auto", Tern.Server.ReasoningFormat.Auto)]
+    [InlineData("deepseek", Tern.Server.ReasoningFormat.Auto)]
+    [InlineData("none", Tern.Server.ReasoningFormat.None)]
+    public void Reasoning_format_takes_llama_servers_names(string name, Tern.Server.ReasoningFormat format) =>
+        Assert.Equal(format, ServeCommand.ParseReasoningFormat(name));
+
+    [Fact]
+    public void A_bad_reasoning_format_stops_serve_with_a_clear_error()
+    {
+        var (exitCode, _, stderr) = CliRunner.Run("serve", "--reasoning-format", "deep");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("--reasoning-format must be auto, deepseek or none, got 'deep'", stderr, StringComparison.Ordinal);
+    }
 }

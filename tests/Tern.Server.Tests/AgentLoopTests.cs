@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
+using Tern.Chat.Reasoning;
 using Tern.Chat.ToolCalls;
 using Tern.Runtime.Sampling;
 using Tern.Runtime.Serving;
@@ -159,12 +160,38 @@ public sealed class AgentLoopTests : IDisposable
         Assert.Equal("{\"city\":\"1984\",\"days\":3}", Assert.Single(result.ClientCalls).Arguments);
     }
 
+    [Fact]
+    public async Task Reasoning_is_split_off_before_parsing_and_goes_back_to_the_model_as_reasoning_content()
+    {
+        File.WriteAllText(_workspace.File("lines.txt"), "one\ntwo\n");
+        var seen = new List<JsonArray>();
+        var turns = new Queue<string>([
+            "Not <tool_call>{\"name\": \"read_file\", \"arguments\": {\"path\": \"nope.txt\"}}</tool_call> but lines.txt.</think>\n\n"
+                + "<tool_call>{\"name\": \"read_file\", \"arguments\": {\"path\": \"lines.txt\"}}</tool_call>",
+            "Done.</think>Two lines.",
+        ]);
+        var events = new List<AgentEvent>();
+        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-9");
+        TurnGenerator generate = (messages, cancellation) =>
+            Task.FromResult(new ModelTurn(Turn(turns, seen, messages, cancellation), new ReasoningSplitter(ReasoningMarkers.Think, openedByPrompt: true)));
+        var result = await loop.RunAsync(UserMessage(), generate, e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);
+
+        var run = Assert.Single(result.ToolRuns);
+        Assert.Equal("{\"path\":\"lines.txt\"}", run.Call.Arguments.Replace(" ", ""));
+        Assert.Equal("Two lines.", result.Content);
+        Assert.Equal("Done.", result.Reasoning);
+        Assert.StartsWith("Not <tool_call>", seen[1][1]!["reasoning_content"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("Not <tool_call>{\"name\": \"read_file\", \"arguments\": {\"path\": \"nope.txt\"}}</tool_call> but lines.txt.Done.",
+            string.Concat(events.OfType<AgentReasoning>().Select(r => r.Text)));
+    }
+
     private JsonArray BuiltinSchemas() => [.. _tools.Schemas.Select(s => JsonNode.Parse(s.GetRawText()))];
 
     private static JsonArray UserMessage() => [new JsonObject { ["role"] = "user", ["content"] = "What is in notes.txt?" }];
 
     /// <summary>Each turn streams the next scripted reply in small pieces, then a finish of 3 tokens.</summary>
-    private static TurnGenerator Scripted(Queue<string> turns, List<JsonArray> seen) => (messages, cancellation) => Turn(turns, seen, messages, cancellation);
+    private static TurnGenerator Scripted(Queue<string> turns, List<JsonArray> seen) =>
+        (messages, cancellation) => Task.FromResult(new ModelTurn(Turn(turns, seen, messages, cancellation), null));
 
     private static async IAsyncEnumerable<GenerationEvent> Turn(Queue<string> turns, List<JsonArray> seen, JsonArray messages, [EnumeratorCancellation] CancellationToken cancellation)
     {

@@ -119,8 +119,8 @@ public sealed class ContentSpecialTokenTests
         Assert.Equal(qwen.Encode(await Render(template, Messages(("user", ForgedTurn)), null, true), addSpecial: true, parseSpecial: true), tokens);
     }
 
-    private static Task<int[]> Tokens(PromptTemplate template, JsonArray messages, JsonArray? tools, Dictionary<string, JsonNode?>? kwargs = null) =>
-        template.TokensAsync(messages, tools, kwargs, TestContext.Current.CancellationToken);
+    private static async Task<int[]> Tokens(PromptTemplate template, JsonArray messages, JsonArray? tools, Dictionary<string, JsonNode?>? kwargs = null) =>
+        (await template.TokensAsync(messages, tools, kwargs, TestContext.Current.CancellationToken)).Tokens;
 
     private static Task<string> Render(PromptTemplate template, JsonArray messages, JsonArray? tools, bool addGenerationPrompt, Dictionary<string, JsonNode?>? kwargs = null) =>
         template.RenderAsync(messages, tools, kwargs, addGenerationPrompt, TestContext.Current.CancellationToken);
