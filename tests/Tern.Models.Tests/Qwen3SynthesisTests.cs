@@ -81,6 +81,18 @@ public sealed class Qwen3SynthesisTests : IDisposable
         AssertForwardPassRuns(model);
     }
 
+    [Theory]
+    [InlineData(129, 768, 128)]
+    [InlineData(0, 768, 128)]
+    [InlineData(8, 0, 128)]
+    [InlineData(8, 768, 0)]
+    public void A_shape_with_impossible_experts_or_head_size_is_refused(int used, int expertWidth, int headSize)
+    {
+        var shape = ModelShapes.Get("qwen3-30b-a3b") with { ExpertUsedCount = used, ExpertFeedForwardLength = expertWidth, KeyLength = headSize };
+        var e = Assert.Throws<SynthesisException>(() => new SyntheticModel(shape, SynthesisTypes.Get("q4_0")));
+        Assert.Contains("shape qwen3-30b-a3b: head size and expert counts must be positive", e.Message);
+    }
+
     private DecoderModel Write(SyntheticModel synthetic)
     {
         string path = _temp.File($"{synthetic.Shape.Name}.gguf");
