@@ -80,7 +80,20 @@ public static class InfoCommand
         string? template = gguf.GetString("tokenizer.chat_template");
         console.WriteLine(template is null ? "chat template: none (chat would fall back to ChatML)" : $"chat template: yes ({template.Length:N0} chars)");
         if (architecture is not null)
-            console.WriteLine($"default sampling: {DefaultSampling.Describe(DefaultSampling.For(architecture, gguf.GetString("general.name")))}");
+            console.WriteLine($"default sampling: {DefaultSamplingText(gguf)}");
+    }
+
+    private static string DefaultSamplingText(GgufFile gguf)
+    {
+        try
+        {
+            string summary = DefaultSampling.Describe(DefaultSampling.For(gguf));
+            return RecommendedSampling.IsPresent(gguf) ? $"{summary} (recommended by the file)" : summary;
+        }
+        catch (ModelLoadException e)
+        {
+            return $"not usable ({e.Problem})";
+        }
     }
 
     private static string FormatCount(long n) => n switch

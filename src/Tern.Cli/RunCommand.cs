@@ -24,10 +24,10 @@ public static class RunCommand
         var context = new Option<int>("--ctx-size", "-c") { Description = $"context length in tokens (0: the model's, at most {DefaultContext})" };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
         var temperature = new Option<float?>("--temp") { Description = "temperature (default: the model family's, see tern info; 0 = greedy)" };
-        var topK = new Option<int?>("--top-k") { Description = "keep the K most likely tokens (0: off; default 40)" };
-        var topP = new Option<float?>("--top-p") { Description = "keep the smallest set reaching probability P (1: off; default 0.95)" };
-        var minP = new Option<float?>("--min-p") { Description = "drop tokens below P × the top probability (0: off; default 0.05)" };
-        var repeatPenalty = new Option<float?>("--repeat-penalty") { Description = "penalty for tokens in the last 64 (1: off, the default)" };
+        var topK = new Option<int?>("--top-k") { Description = "keep the K most likely tokens (0: off; default: the model's, see tern info)" };
+        var topP = new Option<float?>("--top-p") { Description = "keep the smallest set reaching probability P (1: off; default: the model's)" };
+        var minP = new Option<float?>("--min-p") { Description = "drop tokens below P × the top probability (0: off; default: the model's)" };
+        var repeatPenalty = new Option<float?>("--repeat-penalty") { Description = "penalty for recently seen tokens (1: off; default: the model's)" };
         var seed = new Option<ulong?>("--seed", "-s") { Description = "random seed (default: random, printed)" };
         var command = new Command("run", "Generate text from a prompt.")
         {
@@ -45,7 +45,7 @@ public static class RunCommand
             var tokenizer = Tokenizer.FromGguf(m.File);
             int ctx = ContextLength(m, parse.GetValue(context), stderr);
 
-            var defaults = DefaultSampling.For(m.Hyperparameters.Architecture, m.File.GetString("general.name"));
+            var defaults = DefaultSampling.For(m.File);
             var sampling = defaults with
             {
                 Temperature = parse.GetValue(temperature) ?? defaults.Temperature,

@@ -6,7 +6,7 @@ using Tern.Tokenizers;
 namespace Tern.Server;
 
 /// <summary>The loaded model with everything the routes need: engine, tokenizer, template, name, defaults.</summary>
-internal sealed class ServedModel(DecoderModel model, Tokenizer tokenizer, InferenceEngine engine, PromptTemplate template, string name) : IDisposable
+internal sealed class ServedModel(DecoderModel model, Tokenizer tokenizer, InferenceEngine engine, PromptTemplate template, SamplingParams defaults, string name) : IDisposable
 {
     public DecoderModel Model { get; } = model;
     public Tokenizer Tokenizer { get; } = tokenizer;
@@ -15,7 +15,8 @@ internal sealed class ServedModel(DecoderModel model, Tokenizer tokenizer, Infer
     public string Name { get; } = name;
     public DateTimeOffset Created { get; } = DateTimeOffset.UtcNow;
 
-    public SamplingParams Defaults { get; } = DefaultSampling.For(model.Hyperparameters.Architecture, model.File.GetString("general.name"));
+    /// <summary>The family's sampling defaults, or what the file recommends (general.sampling.*).</summary>
+    public SamplingParams Defaults { get; } = defaults;
 
     public int VocabSize => Model.Hyperparameters.VocabSize;
 

@@ -114,6 +114,7 @@ public sealed class TernServer : IAsyncDisposable
             var model = DecoderModel.Load(Options.ModelPath, new ModelOptions { Threads = Options.Threads });
             var tokenizer = Tokenizer.FromGguf(model.File);
             var template = PromptTemplate.Create(model.File, tokenizer, Options.ChatTemplateFile, Options.SpecialInContent, log);
+            var defaults = DefaultSampling.For(model.File);
             int context = Options.ContextPerSequence > 0 ? Options.ContextPerSequence : Math.Min(model.Hyperparameters.ContextLength, EngineOptions.DefaultMaxContext);
             var engine = new InferenceEngine(model, tokenizer, new EngineOptions
             {
@@ -124,7 +125,7 @@ public sealed class TernServer : IAsyncDisposable
                 ValueType = KvCache.ParseType(Options.CacheTypeV),
             });
             string name = Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath);
-            _model = new ServedModel(model, tokenizer, engine, template, name);
+            _model = new ServedModel(model, tokenizer, engine, template, defaults, name);
             log.WriteLine($"model: {name} ({model.Hyperparameters.Architecture}, {Options.ModelPath})");
             log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved");
         }

@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 
 namespace Tern.Models.Synthesis;
 
-/// <summary>Which tokenizer a synthetic model carries: SentencePiece (llama, bitnet) or byte-level BPE (qwen2).</summary>
+/// <summary>Which tokenizer a synthetic model carries: SentencePiece (llama, bitnet) or byte-level BPE (qwen2, qwen3).</summary>
 public enum SyntheticVocabularyKind
 {
     SentencePiece,
@@ -11,7 +11,7 @@ public enum SyntheticVocabularyKind
 
 /// <summary>
 /// The hyperparameters of a real model, enough to write a GGUF file of the same shape with random weights.
-/// Head dimension is <see cref="EmbeddingLength"/> / <see cref="HeadCount"/> for every shape here.
+/// Head dimension is <see cref="EmbeddingLength"/> / <see cref="HeadCount"/> unless <see cref="KeyLength"/> sets it.
 /// </summary>
 public sealed record ModelShape(
     string Name,
@@ -40,7 +40,21 @@ public sealed record ModelShape(
     /// <summary>Ternary weights (±s or 0) in the big matrices, as a BitNet b1.58 model has.</summary>
     public bool TernaryWeights { get; init; }
 
-    public int HeadDim => EmbeddingLength / HeadCount;
+    /// <summary>attn_q_norm and attn_k_norm [head_dim] per layer (qwen3, qwen3moe).</summary>
+    public bool QkNorm { get; init; }
+
+    /// <summary>A head size of its own (attention.key_length and value_length), not n_embd / n_head (qwen3).</summary>
+    public int? KeyLength { get; init; }
+
+    /// <summary>Experts per layer in place of the dense FFN; 0 = dense (qwen3moe: softmax, top-k, renormalise).</summary>
+    public int ExpertCount { get; init; }
+
+    public int ExpertUsedCount { get; init; }
+
+    /// <summary>Each expert's FFN width (expert_feed_forward_length).</summary>
+    public int ExpertFeedForwardLength { get; init; }
+
+    public int HeadDim => KeyLength ?? EmbeddingLength / HeadCount;
 }
 
 /// <summary>The table of shapes `tern synth` knows.</summary>
@@ -53,6 +67,9 @@ public static class ModelShapes
         new("llama-1b",     "llama",   2048, 16,    32,   8,  8192,  32000,  131072, 500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "f16") { TiedOutput = true },
         new("llama-8b",     "llama",   4096, 32,    32,   8,  14336, 128256, 131072, 500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "f16"),
         new("qwen2.5-0.5b", "qwen2",   896,  24,    14,   2,  4864,  151936, 32768,  1_000_000f, 1e-6f, SyntheticVocabularyKind.ByteLevelBpe,  "f16") { TiedOutput = true, QkvBias = true },
+        new("qwen3-0.6b",   "qwen3",   1024, 28,    16,   8,  3072,  151936, 40960,  1_000_000f, 1e-6f, SyntheticVocabularyKind.ByteLevelBpe,  "f16") { TiedOutput = true, QkNorm = true, KeyLength = 128 },
+        // n_ff is the config's dense intermediate_size, written as llama.cpp's converter does; every layer uses experts
+        new("qwen3-30b-a3b", "qwen3moe", 2048, 48,  32,   4,  6144,  151936, 40960,  1_000_000f, 1e-6f, SyntheticVocabularyKind.ByteLevelBpe,  "q4_k_m") { QkNorm = true, KeyLength = 128, ExpertCount = 128, ExpertUsedCount = 8, ExpertFeedForwardLength = 768 },
         new("bitnet-2b",    "bitnet",  2560, 30,    20,   5,  6912,  128256, 4096,   500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "tq2_0") { TiedOutput = true, SubNorms = true, TernaryWeights = true },
     ];
 

@@ -112,6 +112,17 @@ public sealed class SyntheticModel
             new("general.file_type", GgufValue.From((uint)Type.FileType)),
             new("general.quantization_version", GgufValue.From(2u)),
         ];
+        if (s.KeyLength is { } headDim)
+        {
+            m.Add(new($"{a}.attention.key_length", GgufValue.From((uint)headDim)));
+            m.Add(new($"{a}.attention.value_length", GgufValue.From((uint)headDim)));
+        }
+        if (s.ExpertCount > 0)
+        {
+            m.Add(new($"{a}.expert_count", GgufValue.From((uint)s.ExpertCount)));
+            m.Add(new($"{a}.expert_used_count", GgufValue.From((uint)s.ExpertUsedCount)));
+            m.Add(new($"{a}.expert_feed_forward_length", GgufValue.From((uint)s.ExpertFeedForwardLength)));
+        }
         m.AddRange(SyntheticVocabulary.Metadata(s));
         return m;
     }
@@ -120,6 +131,7 @@ public sealed class SyntheticModel
     {
         var s = Shape;
         long embd = s.EmbeddingLength, ff = s.FeedForwardLength, vocab = s.VocabSize;
+        long experts = s.ExpertCount, expertFf = s.ExpertFeedForwardLength, headDim = s.HeadDim;
         long q = s.HeadCount * (long)s.HeadDim, kv = s.HeadCountKv * (long)s.HeadDim;
         var notes = new List<string>();
         var tensors = new List<SyntheticTensor>();
@@ -141,10 +153,23 @@ public sealed class SyntheticModel
             Add(b + "attn_v.weight", TensorRole.AttnV, i, embd, kv);                      // [n_embd, n_kv_head·head_dim]
             if (s.QkvBias)
                 Add(b + "attn_v.bias", TensorRole.Bias, i, kv);
+            if (s.QkNorm)
+            {
+                Add(b + "attn_q_norm.weight", TensorRole.Norm, i, headDim);               // one norm shared by every head
+                Add(b + "attn_k_norm.weight", TensorRole.Norm, i, headDim);
+            }
             if (s.SubNorms)
                 Add(b + "attn_sub_norm.weight", TensorRole.Norm, i, q);
             Add(b + "attn_output.weight", TensorRole.AttnOutput, i, q, embd);             // [n_head·head_dim, n_embd]
             Add(b + "ffn_norm.weight", TensorRole.Norm, i, embd);
+            if (experts > 0)
+            {
+                Add(b + "ffn_gate_inp.weight", TensorRole.Router, i, embd, experts);      // [n_embd, n_expert]
+                Add(b + "ffn_gate_exps.weight", TensorRole.FfnGate, i, embd, expertFf, experts); // [n_embd, n_ff_exp, n_expert]
+                Add(b + "ffn_up_exps.weight", TensorRole.FfnUp, i, embd, expertFf, experts);     // [n_embd, n_ff_exp, n_expert]
+                Add(b + "ffn_down_exps.weight", TensorRole.FfnDown, i, expertFf, embd, experts); // [n_ff_exp, n_embd, n_expert]
+                continue;
+            }
             Add(b + "ffn_gate.weight", TensorRole.FfnGate, i, embd, ff);                  // [n_embd, n_ff]
             Add(b + "ffn_up.weight", TensorRole.FfnUp, i, embd, ff);                      // [n_embd, n_ff]
             if (s.SubNorms)
@@ -206,7 +231,7 @@ public sealed class SyntheticModel
         return pool;
     }
 
-    private bool IsTernary(SyntheticTensor t) => Shape.TernaryWeights && t.Role is not (TensorRole.TokenEmbedding or TensorRole.Output or TensorRole.Norm or TensorRole.Bias);
+    private bool IsTernary(SyntheticTensor t) => Shape.TernaryWeights && t.Role is not (TensorRole.TokenEmbedding or TensorRole.Output or TensorRole.Norm or TensorRole.Bias or TensorRole.Router);
 
     private void Fill(SyntheticTensor t, ulong key, long row, Span<float> values)
     {
@@ -222,7 +247,9 @@ public sealed class SyntheticModel
     {
         if (s.EmbeddingLength < 1 || s.BlockCount < 1 || s.HeadCount < 1 || s.HeadCountKv < 1 || s.FeedForwardLength < 1 || s.ContextLength < 1)
             throw new SynthesisException($"shape {s.Name}: sizes must be positive");
-        if (s.EmbeddingLength % s.HeadCount != 0 || s.HeadCount % s.HeadCountKv != 0)
+        if ((s.KeyLength is null && s.EmbeddingLength % s.HeadCount != 0) || s.HeadCount % s.HeadCountKv != 0)
             throw new SynthesisException($"shape {s.Name}: n_embd must divide into heads and heads into KV heads");
+        if (s.KeyLength < 1 || s.ExpertCount < 0 || (s.ExpertCount > 0 && (s.ExpertUsedCount is < 1 || s.ExpertUsedCount > s.ExpertCount || s.ExpertFeedForwardLength < 1)))
+            throw new SynthesisException($"shape {s.Name}: head size and expert counts must be positive, with no more experts used than there are");
     }
 }

@@ -16,6 +16,7 @@ public enum TensorRole
     FfnGate,
     FfnUp,
     FfnDown,
+    Router,
 }
 
 /// <summary>One tensor of a synthetic model. <paramref name="Layer"/> is −1 outside the blocks.</summary>
@@ -23,7 +24,8 @@ public sealed record SyntheticTensor(string Name, long[] Dimensions, GgmlType Ty
 {
     public long RowLength => Dimensions[0];
 
-    public long RowCount => Dimensions.Length == 1 ? 1 : Dimensions[1];
+    /// <summary>Rows of <see cref="RowLength"/>: every dimension after the first (experts stack their matrices).</summary>
+    public long RowCount => Dimensions.Skip(1).Aggregate(1L, (n, d) => n * d);
 
     public long ByteCount => GgmlTypeSizes.RowBytes(Type, RowLength) * RowCount;
 

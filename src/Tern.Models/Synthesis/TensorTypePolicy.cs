@@ -3,8 +3,8 @@ using Tern.Gguf;
 namespace Tern.Models.Synthesis;
 
 /// <summary>
-/// The type each tensor gets, as llama-quantize's <c>llama_tensor_get_type</c> chooses it for a dense model (no
-/// experts, not falcon, not 70B): norms and biases stay F32; F32/F16/BF16 files keep every matrix in that type;
+/// The type each tensor gets, as llama-quantize's <c>llama_tensor_get_type</c> chooses it (not falcon, not 70B, no
+/// 8-expert rules): norms, biases and the MoE router (ffn_gate_inp, never quantized) stay F32; F32/F16/BF16 files keep every matrix in that type;
 /// quantized files put the output matrix (token_embd when tied) in Q6_K (Q8_0 stays Q8_0), the TQ types' token_embd
 /// in Q4_K, apply the K-quant mixes (q2_k, q3_k_m, q4_k_m, ...), and fall back to another type when a row is not a
 /// multiple of the block size (qwen2.5-0.5b's 896). With <c>pure</c> (llama-quantize --pure) every matrix gets the
@@ -14,7 +14,7 @@ public static class TensorTypePolicy
 {
     public static GgmlType Choose(SynthesisType type, ModelShape shape, TensorRole role, int layer, long rowLength, bool pure, ICollection<string>? notes = null)
     {
-        if (role is TensorRole.Norm or TensorRole.Bias)
+        if (role is TensorRole.Norm or TensorRole.Bias or TensorRole.Router)
             return GgmlType.F32;
         if (!type.IsQuantized)
             return type.BaseType;

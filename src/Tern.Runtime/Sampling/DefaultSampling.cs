@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tern.Gguf;
 
 namespace Tern.Runtime.Sampling;
 
@@ -29,6 +30,17 @@ public static class DefaultSampling
     /// </summary>
     public static SamplingParams For(string architecture, string? modelName = null) =>
         new() { Temperature = TemperatureFor(architecture, modelName) };
+
+    /// <summary>
+    /// The defaults for a model file: its family's (<see cref="For(string, string?)"/>), then what the file itself
+    /// recommends in <c>general.sampling.*</c> (<see cref="RecommendedSampling"/>), which wins.
+    /// </summary>
+    public static SamplingParams For(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var family = For(file.GetString("general.architecture") ?? "", file.GetString("general.name"));
+        return RecommendedSampling.Apply(file, family);
+    }
 
     public static float TemperatureFor(string architecture, string? modelName = null)
     {
