@@ -50,20 +50,9 @@ public sealed class HostileModelFileTests : IDisposable
     }
 
     /// <summary>A copy of the tiny llama with one metadata value replaced or added.</summary>
-    private string Rewrite(string key, GgufValue value)
-    {
-        using var source = GgufFile.Open(SharedData.Path("models/llama-tiny-f32.gguf"));
-        var writer = new GgufWriter(source.Version);
-        foreach (var (k, v) in source.Metadata)
-            writer.Add(k, k == key ? value : v);
-        if (!source.TryGetValue(key, out _))
-            writer.Add(key, value);
-        foreach (var t in source.Tensors)
-            writer.AddTensor(t.Name, t.Dimensions, t.Type, source.GetTensorBytes(t).ToArray());
-        string path = _temp.File("bad.gguf");
-        writer.WriteFile(path);
-        return path;
-    }
+    private string Rewrite(string key, GgufValue value) =>
+        Tern.Models.Tests.ModelFiles.Rewrite(SharedData.Path("models/llama-tiny-f32.gguf"), _temp.File("bad.gguf"),
+            new Dictionary<string, GgufValue> { [key] = value });
 
     public void Dispose() => _temp.Dispose();
 }
