@@ -28,7 +28,8 @@ public sealed class ScriptedGemma4ToolServerFixture : ScriptedToolServerFixture
 
 internal static class Sse
 {
-    public static async Task<List<JsonElement>> DeltasAsync(ScriptedToolServerFixture fixture, string body)
+    /// <summary>The chunks of a streamed chat completion, checked to end with [DONE].</summary>
+    public static async Task<List<JsonElement>> ChunksAsync(ScriptedToolServerFixture fixture, string body)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         using var response = await fixture.Http.SendAsync(request, TestContext.Current.CancellationToken);
@@ -37,9 +38,11 @@ internal static class Sse
         Assert.EndsWith("data: [DONE]\n\n", text);
         return text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
             .Where(l => l.StartsWith("data: {", StringComparison.Ordinal))
-            .SelectMany(l => JsonDocument.Parse(l["data: ".Length..]).RootElement.Clone().GetProperty("choices").EnumerateArray())
-            .Select(c => c.GetProperty("delta")).ToList();
+            .Select(l => JsonDocument.Parse(l["data: ".Length..]).RootElement.Clone()).ToList();
     }
+
+    public static async Task<List<JsonElement>> DeltasAsync(ScriptedToolServerFixture fixture, string body) =>
+        (await ChunksAsync(fixture, body)).SelectMany(c => c.GetProperty("choices").EnumerateArray()).Select(c => c.GetProperty("delta")).ToList();
 
     /// <summary>The concatenated string values of <paramref name="field"/> in the deltas.</summary>
     public static string Field(List<JsonElement> deltas, string field) =>

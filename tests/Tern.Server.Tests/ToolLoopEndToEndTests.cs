@@ -125,15 +125,5 @@ public sealed class ToolLoopEndToEndTests(ScriptedToolServerFixture fixture) : I
         Assert.Equal("Paris", JsonDocument.Parse(call.GetProperty("function").GetProperty("arguments").GetString()!).RootElement.GetProperty("city").GetString());
     }
 
-    private async Task<List<JsonElement>> StreamAsync(string body)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        using var response = await fixture.Http.SendAsync(request, TestContext.Current.CancellationToken);
-        string text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
-        Assert.True(response.IsSuccessStatusCode, text);
-        Assert.EndsWith("data: [DONE]\n\n", text);
-        return text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
-            .Where(l => l.StartsWith("data: {", StringComparison.Ordinal))
-            .Select(l => JsonDocument.Parse(l["data: ".Length..]).RootElement.Clone()).ToList();
-    }
+    private Task<List<JsonElement>> StreamAsync(string body) => Sse.ChunksAsync(fixture, body);
 }
