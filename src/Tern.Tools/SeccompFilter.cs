@@ -21,7 +21,7 @@ namespace Tern.Tools;
 /// </summary>
 internal static class SeccompFilter
 {
-    private const int Creates = 0x40 | 0x400000; // O_CREAT | __O_TMPFILE, the same on x86_64 and arm64
+    private const int Creates = Posix.O_CREAT | 0x400000; // | __O_TMPFILE, the same on x86_64 and arm64
     private const int EPERM = 1;
     private const int ENOSYS = 38;
 

@@ -177,7 +177,7 @@ public sealed class ShellTool : Tool
 
         var quota = context.Workspace.Quota;
         var atStart = quota.Measure();
-        long fileLimit = quota.IsOver(atStart) ? 0 : Math.Min(_options.FileSizeLimitBytes, quota.LimitBytes - atStart.Bytes);
+        long fileLimit = Math.Min(_options.FileSizeLimitBytes, quota.Remaining(atStart));
         using var filter = SeccompFile(out string? filterError);
         if (filterError is not null)
         {
@@ -223,7 +223,7 @@ public sealed class ShellTool : Tool
             return ToolResult.Failure(reason, text.ToString());
         }
 
-        if (atStart.Bytes >= quota.LimitBytes || !atStart.Complete)
+        if (quota.Remaining(atStart) == 0)
         {
             AppendNote(text, $"the workspace is over its quota ({quota.Describe(atStart)}), so this command could not write files; delete files to make room");
         }

@@ -59,6 +59,9 @@ public sealed class WorkspaceQuota
     /// <summary>Over the quota, or too large to measure (which counts as over).</summary>
     public bool IsOver(WorkspaceUsage usage) => !usage.Complete || usage.Bytes > LimitBytes;
 
+    /// <summary>Bytes the workspace may still grow by: none when it is at or over the quota, or cannot be measured.</summary>
+    public long Remaining(WorkspaceUsage usage) => IsOver(usage) ? 0 : LimitBytes - usage.Bytes;
+
     /// <summary>The usage measured within the last <see cref="CacheLifetime"/>, or measured now.</summary>
     public WorkspaceUsage Current()
     {
@@ -97,8 +100,13 @@ public sealed class WorkspaceQuota
     /// <summary>Throws <see cref="ToolSandboxException"/> when adding <paramref name="growth"/> bytes would take the workspace over the limit.</summary>
     internal void CheckGrowth(long growth, string tool, string shown)
     {
+        if (growth <= 0)
+        {
+            return; // a write that does not grow the workspace needs no walk
+        }
+
         var usage = Current();
-        if (growth > 0 && (!usage.Complete || usage.Bytes + growth > LimitBytes))
+        if (!usage.Complete || usage.Bytes + growth > LimitBytes)
         {
             throw new ToolSandboxException(
                 $"{tool} refused: writing {shown} would add {Size(growth)} to the workspace, over its quota ({Describe(usage)}); " +
