@@ -47,7 +47,8 @@ internal sealed class JsonRequest
 
         if (document.RootElement.ValueKind != JsonValueKind.Object)
             throw ApiException.BadRequest($"request body must be a JSON object, not {Kind(document.RootElement)}", code: "invalid_json");
-        RequireText(document.RootElement, "");
+        if (Escaped(body.Span)) // valid UTF-8 holds a lone surrogate only through a \u escape
+            RequireText(document.RootElement, "");
         return new JsonRequest(document.RootElement);
     }
 

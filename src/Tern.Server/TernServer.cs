@@ -196,12 +196,13 @@ public sealed class TernServer : IAsyncDisposable
         catch (Exception e) when (http.Response.HasStarted && http.Response.ContentType == "text/event-stream")
         {
             // Mid-stream: the status is sent already, so the error goes out as a last event (as OpenAI does).
-            var error = new ApiException(e is TemplateException ? 400 : 500, e.Message.ReplaceLineEndings(" "), code: e switch
+            var (status, code) = e switch
             {
-                TemplateException => "template_error",
-                InvalidLogitsException => "invalid_logits",
-                _ => "internal_error",
-            });
+                TemplateException => (400, "template_error"),
+                InvalidLogitsException => (500, "invalid_logits"),
+                _ => (500, "internal_error"),
+            };
+            var error = new ApiException(status, e.Message.ReplaceLineEndings(" "), code: code);
             await http.Response.Body.WriteAsync(Encoding.UTF8.GetBytes("data: " + Encoding.UTF8.GetString(error.ToJson()) + "\n\n"));
         }
         catch (Exception e) when (!http.Response.HasStarted)
