@@ -92,8 +92,7 @@ internal sealed partial class Renderer
     public void Produced(long length)
     {
         // one string may not exceed the output limit; all strings built together may not exceed a few times it
-        if (length > _limits.MaxOutputChars)
-            throw new TemplateException($"template built strings beyond its limit of {_limits.MaxOutputChars} characters");
+        CheckLength(length);
         Built(length);
         Scan(length);
     }

@@ -154,7 +154,7 @@ public static class Attention
             int n = MaxVisible(tile.Positions, start, Math.Min(ChunkPositions, block.Count - c));
             if (n == 0)
                 break; // later chunks are further ahead still
-            if (AllHidden(tile, start, n))
+            if (tile.Window != 0 && AllHidden(tile, start, n))
                 continue; // behind every query's window
             KvRows.WidenScalar(block.KeyType, block.Keys[(c * block.KeyStride)..], block.KeyStride, n, d, keys);
             KvRows.WidenScalar(block.ValueType, block.Values[(c * block.ValueStride)..], block.ValueStride, n, d, values);
@@ -227,7 +227,7 @@ public static class Attention
                 int n = MaxVisible(tile.Positions, start, Math.Min(ChunkPositions, block.Count - c));
                 if (n == 0)
                     break;
-                if (AllHidden(tile, start, n))
+                if (tile.Window != 0 && AllHidden(tile, start, n))
                     continue;
                 // Keys are scored 8 at a time: zero the rows up to the next multiple of 8 (their scores are masked).
                 int padded = (n + 7) & ~7;
