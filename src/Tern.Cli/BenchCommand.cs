@@ -103,7 +103,7 @@ public static class BenchCommand
         string path = TernCommand.ResolveModel(settings.Model);
         using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads });
         var info = new RunInfo(Path.GetFileName(path), m.File.TryGetTensor("blk.0.attn_q.weight", out var q) ? q.Type.ToString() : "?",
-            m.Pool.ThreadCount, m.Hyperparameters.ContextLength);
+            m.Threads, m.Config.ContextLength);
         var plan = settings.Plan();
         foreach (var test in plan.Where(t => t.Positions > info.ContextLength))
             stderr.WriteLine($"warning: {test.Name} reaches {test.Positions} positions, beyond the model's trained context of {info.ContextLength}; running anyway");
@@ -161,7 +161,7 @@ public static class BenchCommand
     }
 
     /// <summary>Runs tests in order on one model, one KV cache per cache types and depth, with the depth filled once.</summary>
-    private sealed class TestRunner(DecoderModel m, RunInfo info, int repetitions, EnergyMeter? energy, TextWriter log, CancellationToken cancel)
+    private sealed class TestRunner(IModelRunner m, RunInfo info, int repetitions, EnergyMeter? energy, TextWriter log, CancellationToken cancel)
     {
         public Action<BenchTest>? BeforeRun { get; set; }
         public Action? AfterRun { get; set; }
@@ -175,7 +175,7 @@ public static class BenchCommand
                 var (keyType, valueType, depth) = group.Key;
                 int longest = group.Max(t => t.Tokens), parallel = group.Max(t => t.Parallel);
                 // Room for the depth once (shared) and, per sequence, the test tokens plus a copied partial block.
-                using var cache = m.CreateKvCache(depth + parallel * (longest + 64), keyType: keyType, valueType: valueType);
+                using var cache = m.CreateState(depth + parallel * (longest + 64), keyType: keyType, valueType: valueType, sequences: 1 + parallel);
                 BeforeRun?.Invoke(group.First());
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var filled = BenchRuns.Fill(m, cache, depth, cancel);
@@ -194,7 +194,7 @@ public static class BenchCommand
         }
 
         /// <summary>One warm-up run (JIT, page faults), then the measured ones; null when cancelled before the end.</summary>
-        private BenchRow? Measure(BenchTest test, KvCache cache, KvSequence filled)
+        private BenchRow? Measure(BenchTest test, StateCache cache, SequenceState filled)
         {
             var samples = new double[repetitions];
             double joules = 0;
@@ -223,7 +223,7 @@ public static class BenchCommand
             // RAPL counters tick about once a millisecond: a shorter test can read 0 J, which gives no ratio.
             double? perJoule = joules > 0 ? tokens * repetitions / joules : null;
             return new BenchRow(info, test, mean, Math.Sqrt(variance), samples, ResidentMemory.PeakBytes(),
-                (test.Depth + tokens) * cache.BytesPerToken, perJoule);
+                (test.Depth + tokens) * cache.KvBytesPerToken + test.Parallel * (cache.Recurrent?.SlotBytes ?? 0), perJoule);
         }
     }
 }

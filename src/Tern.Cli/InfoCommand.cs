@@ -66,7 +66,7 @@ public static class InfoCommand
         string? architecture = gguf.GetString("general.architecture");
         try
         {
-            var h = Hyperparameters.FromGguf(gguf);
+            var h = ModelConfig.FromGguf(gguf);
             string experts = h.ExpertCount > 0 ? $", {h.ExpertCount} experts ({h.ExpertUsedCount} used)" : "";
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"model: {h.Architecture}, {h.BlockCount} layers, n_embd {h.EmbeddingLength}, {h.HeadCount} heads ({h.HeadCountKv} KV), n_ff {h.FeedForwardLength}{experts}, vocab {h.VocabSize}, context {h.ContextLength}"));

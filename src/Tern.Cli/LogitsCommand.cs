@@ -32,8 +32,8 @@ public static class LogitsCommand
             if (tokens.Length == 0)
                 throw new ArgumentException("the prompt is empty: no positions to evaluate");
 
-            int vocab = m.Hyperparameters.VocabSize;
-            using var cache = m.CreateKvCache(tokens.Length);
+            int vocab = m.Config.VocabSize;
+            using var cache = m.CreateState(tokens.Length);
             var sequence = cache.CreateSequence();
             var batch = new TokenBatch();
             for (int i = 0; i < tokens.Length; i++)

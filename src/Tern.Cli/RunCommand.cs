@@ -55,7 +55,7 @@ public static class RunCommand
                 RepeatPenalty = parse.GetValue(repeatPenalty) ?? defaults.RepeatPenalty,
                 Seed = parse.GetValue(seed) ?? (ulong)Random.Shared.NextInt64(),
             };
-            sampling.Validate(m.Hyperparameters.VocabSize);
+            sampling.Validate(m.Config.VocabSize);
             stderr.WriteLine($"sampling: {DefaultSampling.Describe(sampling)}");
 
             var generator = new TextGenerator(m, tokenizer, ctx);
@@ -72,9 +72,9 @@ public static class RunCommand
     }
 
     /// <summary>-c as given, or the model's trained context capped at <see cref="DefaultContext"/>; warns above the trained length.</summary>
-    public static int ContextLength(DecoderModel model, int requested, TextWriter stderr)
+    public static int ContextLength(IModelRunner model, int requested, TextWriter stderr)
     {
-        int trained = model.Hyperparameters.ContextLength;
+        int trained = model.Config.ContextLength;
         if (requested < 0)
             throw new ArgumentException($"--ctx-size must be 0 or more, got {requested}");
         if (requested == 0)

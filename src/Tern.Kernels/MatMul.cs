@@ -34,6 +34,7 @@ public sealed unsafe class MatMul
 
     private byte[] _activations = [];
     private int[] _offsets = [];
+    private int[] _firstUnit = [];
 
     public MatMul(WorkerPool pool)
     {
@@ -122,6 +123,60 @@ public sealed unsafe class MatMul
             job.ChunkRows = ChunkRows > 0 ? ChunkRows : AutoChunkRows(rows, Pool.ThreadCount);
             var chunks = (rows + job.ChunkRows - 1) / job.ChunkRows;
             Pool.Run(ref job, chunks, (long)job.RowBytes * rows + (long)job.ActivationRowBytes * nTokens * chunks);
+        }
+    }
+
+    /// <summary>
+    /// Several products of one activation matrix in a single pool pass (grouped Mixture-of-Experts): the rows of
+    /// x [n, cols] are quantized once, then each segment multiplies its token rows [TokenStart, TokenStart + Tokens)
+    /// by its own [Rows, cols] matrix of <paramref name="type"/> into its output [Tokens, Rows]. Work units are
+    /// (segment, row chunk) pairs, so every selected expert's weights are read once and all threads share them.
+    /// </summary>
+    public void MultiplyGrouped(QuantType type, int cols, ReadOnlySpan<float> x, ReadOnlySpan<MatMulSegment> segments)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        if (cols % type.BlockSize != 0)
+            throw new ArgumentException($"row length {cols} is not a multiple of the {type.Type} block size {type.BlockSize}", nameof(cols));
+        if (x.Length % cols != 0)
+            throw new ArgumentException($"activations hold {x.Length} floats, not a whole number of rows of {cols}", nameof(x));
+        int nTokens = x.Length / cols;
+        var dot = type.Dot ?? throw new NotSupportedException($"no dot product for {type.Type} weights");
+        if (segments.IsEmpty || nTokens == 0)
+            return;
+        int chunkRows = ChunkRows > 0 ? ChunkRows : AutoChunkRows(segments[0].Rows, Pool.ThreadCount);
+        if (_firstUnit.Length < segments.Length + 1)
+            _firstUnit = new int[segments.Length + 1];
+        var firstUnit = _firstUnit.AsSpan(0, segments.Length + 1);
+        firstUnit[0] = 0;
+        long bytes = 0;
+        for (int s = 0; s < segments.Length; s++)
+        {
+            var seg = segments[s];
+            if (seg.TokenStart < 0 || seg.Tokens < 0 || seg.TokenStart + seg.Tokens > nTokens || seg.Rows < 0)
+                throw new ArgumentException($"segment {s} covers tokens [{seg.TokenStart}, {seg.TokenStart + seg.Tokens}) of {nTokens}", nameof(segments));
+            firstUnit[s + 1] = firstUnit[s] + (seg.Tokens == 0 ? 0 : (seg.Rows + chunkRows - 1) / chunkRows);
+            bytes += type.RowBytes(cols) * seg.Rows;
+        }
+
+        fixed (float* xp = x)
+        fixed (MatMulSegment* sp = segments)
+        fixed (int* units = firstUnit)
+        {
+            var template = new RowChunkJob { RowBytes = checked((int)type.RowBytes(cols)), Dot = dot, ChunkRows = chunkRows };
+            if (type.DotActivation == GgmlType.F32)
+            {
+                template.Activations = (byte*)xp;
+                template.ActivationRowBytes = checked(cols * sizeof(float));
+            }
+            else
+            {
+                template.ActivationRowBytes = checked((int)QuantizeActivations(QuantTypes.Get(type.DotActivation), xp, cols, nTokens));
+                template.Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)); // pinned array
+            }
+
+            var job = new GroupedJob { Template = template, Segments = sp, FirstUnit = units, Count = segments.Length, Type = type };
+            Pool.Run(ref job, firstUnit[^1], bytes);
         }
     }
 
@@ -224,6 +279,21 @@ public sealed unsafe class MatMul
         public int MultiTokens;
         public int GroupTokens;
 
+        /// <summary>Sets how tokens are tiled for <see cref="Tokens"/> tokens (multi-token kernels when there are enough).</summary>
+        public void Tile(QuantType type)
+        {
+            TokenTile = Math.Clamp(ActivationTileBytes / ActivationRowBytes, 1, Tokens);
+            Multi = null;
+            if (type.DotMulti is { } multi && type.DotMultiTokens is > 0 and <= MaxGroupTokens && Tokens >= type.DotMultiTokens)
+            {
+                var width = type.DotMultiTokens;
+                Multi = multi;
+                GroupTokens = Math.Clamp(ActivationGroupBytes / ActivationRowBytes / width, 1, MaxGroupTokens / width) * width;
+                TokenTile = Math.Max(TokenTile / width, 1) * width;
+                MultiTokens = width;
+            }
+        }
+
         [SkipLocalsInit]
         public readonly void Execute(int chunk)
         {
@@ -268,6 +338,32 @@ public sealed unsafe class MatMul
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Units of <see cref="MultiplyGrouped"/>: unit u is a row chunk of the segment whose units it falls in.</summary>
+    private struct GroupedJob : IParallelJob
+    {
+        public RowChunkJob Template;
+        public MatMulSegment* Segments;
+        public int* FirstUnit;
+        public int Count;
+        public QuantType Type;
+
+        public readonly void Execute(int unit)
+        {
+            int s = 0;
+            while (FirstUnit[s + 1] <= unit)
+                s++;
+            var seg = Segments[s];
+            var job = Template;
+            job.Weights = seg.Weights;
+            job.Rows = seg.Rows;
+            job.Tokens = seg.Tokens;
+            job.Activations += (long)seg.TokenStart * job.ActivationRowBytes;
+            job.Output = seg.Output;
+            job.Tile(Type);
+            job.Execute(unit - FirstUnit[s]);
         }
     }
 
@@ -348,4 +444,15 @@ public sealed unsafe class MatMul
             }
         }
     }
+}
+
+/// <summary>One product of <see cref="MatMul.MultiplyGrouped"/>: a [Rows, cols] weight matrix, the token rows it
+/// takes from the shared activations, and its output [Tokens, Rows].</summary>
+public unsafe struct MatMulSegment
+{
+    public byte* Weights;
+    public int Rows;
+    public int TokenStart;
+    public int Tokens;
+    public float* Output;
 }

@@ -12,7 +12,7 @@ public sealed class Bitnet : DecoderModel
 {
     private readonly Layer[] _layers;
 
-    internal Bitnet(GgufFile file, Hyperparameters h, ModelOptions options)
+    internal Bitnet(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, h, options)
     {
         _layers = new Layer[h.BlockCount];
@@ -36,9 +36,9 @@ public sealed class Bitnet : DecoderModel
 
         // x = x + W_o · norm(attention(norm(x)))
         RmsNorm(X, w.AttentionNorm, H);                            // [N, n_embd]
-        SelfAttention(layer, H, w.Attention, Heads);               // [N, n_head·head_dim]
-        RmsNorm(Heads, w.AttentionSubNorm, Heads);
-        Linear(w.Attention.Output, Heads, BlockOut);               // [N, n_embd]
+        SelfAttention(layer, H, w.Attention, Heads(layer));               // [N, n_head·head_dim]
+        RmsNorm(Heads(layer), w.AttentionSubNorm, Heads(layer));
+        Linear(w.Attention.Output, Heads(layer), BlockOut);               // [N, n_embd]
         AddTo(X, BlockOut);
 
         // x = x + W_down · norm(silu(W_gate·h) ⊙ W_up·h), h = norm(x)

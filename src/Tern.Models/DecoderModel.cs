@@ -19,39 +19,46 @@ public sealed record ModelOptions
 /// feed-forward and Mixture-of-Experts) live here; each architecture file composes them. Not thread-safe: one
 /// forward pass at a time.
 /// </summary>
-public abstract unsafe class DecoderModel : IDisposable
+public abstract unsafe partial class DecoderModel : IModelRunner
 {
     private readonly ModelOptions _options;
     private WorkerPool? _pool;
     private MatMul? _matmul;
-    private readonly ForwardBuffers _buffers = new();
+    private readonly ForwardBuffers _buffers;
 
     // Positions each sequence of the batch writes; reused so that a decode step allocates nothing here.
-    private readonly Dictionary<KvSequence, (int Start, int End)> _reserveRanges = [];
+    private readonly Dictionary<SequenceState, (int Start, int End)> _reserveRanges = [];
+
+    // The distinct RoPE settings of the layers; each step computes one cos/sin table per entry.
+    private readonly RopeSpec[] _ropes;
     private readonly bool _ownsFile;
 
     // The batch being run (valid during Forward).
     private TokenBatch _batch = null!;
-    private KvCache _cache = null!;
+    private StateCache _state = null!;
 
-    protected DecoderModel(GgufFile file, Hyperparameters hyperparameters, ModelOptions options, bool ownsFile = true)
+    protected DecoderModel(GgufFile file, ModelConfig config, ModelOptions options, bool ownsFile = true)
     {
         File = file;
-        Hyperparameters = hyperparameters;
+        Config = config;
         _ownsFile = ownsFile;
         _options = options;
-        var h = hyperparameters;
+        var h = config;
         Weights = new WeightLoader(file);
         TokenEmbedding = Weights.Table("token_embd.weight", h.EmbeddingLength, h.VocabSize);
         OutputNorm = Weights.Vector("output_norm.weight", h.EmbeddingLength);
         Output = Weights.TryMatrix("output.weight", h.EmbeddingLength, h.VocabSize)
             ?? Weights.Matrix("token_embd.weight", h.EmbeddingLength, h.VocabSize); // tied when absent
+        _ropes = [.. h.Layers.Select(l => l.Attention?.Rope).OfType<RopeSpec>().Distinct()];
+        _buffers = new ForwardBuffers(h, _ropes);
     }
 
     public GgufFile File { get; }
-    public Hyperparameters Hyperparameters { get; }
+    public ModelConfig Config { get; }
     /// <summary>The model's worker threads, started on first use (so a model that fails to load starts none).</summary>
     public WorkerPool Pool => _pool ??= new WorkerPool(_options.Threads);
+
+    public int Threads => Pool.ThreadCount;
 
     private MatMul Matmul => _matmul ??= new MatMul(Pool);
 
@@ -61,8 +68,8 @@ public abstract unsafe class DecoderModel : IDisposable
     /// <summary>What the token embeddings are multiplied by as they enter the first layer (gemma: √n_embd).</summary>
     protected virtual float EmbeddingScale => 1f;
 
-    /// <summary>What each query·key product is multiplied by before the softmax.</summary>
-    protected virtual float AttentionScale => 1f / MathF.Sqrt(Hyperparameters.HeadDim);
+    /// <summary>What each query·key product is multiplied by before the softmax in <paramref name="layer"/>.</summary>
+    protected virtual float AttentionScale(AttentionSpec layer) => 1f / MathF.Sqrt(layer.HeadDim);
 
     internal WeightLoader Weights { get; }
     protected Weight TokenEmbedding { get; }
@@ -73,40 +80,38 @@ public abstract unsafe class DecoderModel : IDisposable
     protected int N { get; private set; }
 
     /// <summary>The residual stream of the batch: [N, n_embd].</summary>
-    protected Span<float> X => _buffers.X.AsSpan(0, N * Hyperparameters.EmbeddingLength);
+    protected Span<float> X => _buffers.X.AsSpan(0, N * Config.EmbeddingLength);
 
     /// <summary>Loads a model, choosing the architecture from <c>general.architecture</c>.</summary>
     public static DecoderModel Load(string path, ModelOptions? options = null) => ModelLoader.Load(path, options ?? new ModelOptions());
 
-    /// <summary>A KV cache sized for this model, holding keys and values as F16, Q8_0 or Q4_0.</summary>
-    public KvCache CreateKvCache(int capacityTokens, int blockTokens = 32, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
-    {
-        // Split by KV head: the cache checks that a quantized type's blocks tile each head (attention reads one head's slice).
-        var h = Hyperparameters;
-        return new(h.BlockCount, h.KvDim, capacityTokens, blockTokens, keyType, valueType, h.HeadCountKv);
-    }
+    /// <summary>State storage for this model's layers: a KV group per kind of attention layer, recurrent slots.</summary>
+    public StateCache CreateState(StateOptions options) => new(Config.Layers, options);
 
-    /// <summary>
-    /// Runs the batch, writing its keys and values into <paramref name="cache"/>, and writes the logits of the
-    /// tokens that want them into <paramref name="logits"/>: [batch.OutputCount, n_vocab], in batch order.
-    /// </summary>
-    public void Forward(TokenBatch batch, KvCache cache, Span<float> logits)
+    /// <inheritdoc/>
+    public void Forward(TokenBatch batch, StateCache state, Span<float> logits)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(cache);
-        var h = Hyperparameters;
-        if (cache.Layers != h.BlockCount || cache.KvDim != h.KvDim)
-            throw new ArgumentException($"KV cache has {cache.Layers} layers of width {cache.KvDim}, the model needs {h.BlockCount} of {h.KvDim}", nameof(cache));
+        ArgumentNullException.ThrowIfNull(state);
+        var h = Config;
+        if (state.Groups.Sum(g => g.Layers.Length) + (state.Recurrent?.Layers ?? 0) != h.BlockCount)
+            throw new ArgumentException($"the state holds {state.Groups.Sum(g => g.Layers.Length)} attention and {state.Recurrent?.Layers ?? 0} recurrent layers, the model has {h.BlockCount}: it was made for another model", nameof(state));
         if (logits.Length < (long)batch.OutputCount * h.VocabSize)
             throw new ArgumentException($"logits hold {logits.Length} floats, {batch.OutputCount} outputs need {(long)batch.OutputCount * h.VocabSize}", nameof(logits));
         if (batch.Count == 0)
             return;
-        Reserve(batch, cache);
+        Reserve(batch, state);
 
         _batch = batch;
-        _cache = cache;
+        _state = state;
         N = batch.Count;
-        _buffers.Ensure(h, N, batch.OutputCount);
+        _buffers.Ensure(N, batch.OutputCount, state.Groups.Count);
+        for (int g = 0; g < state.Groups.Count; g++)
+        {
+            var kv = _buffers.GroupSequences[g];
+            for (int t = 0; t < N; t++)
+                kv[t] = batch.Sequences[t].Kv[g];
+        }
 
         // x = token_embd[tokens]                                   [N, n_embd]
         var tokens = batch.Tokens;
@@ -132,16 +137,18 @@ public abstract unsafe class DecoderModel : IDisposable
         Norm.RmsNorm(outputs, OutputNorm, h.RmsEpsilon, outputs);
         Linear(Output, outputs, logits[..(nOut * h.VocabSize)]);
         _batch = null!;
-        _cache = null!;
+        _state = null!;
+        foreach (var kv in _buffers.GroupSequences)
+            Array.Clear(kv); // hold no sequence past the call
     }
 
     /// <summary>One transformer block over the batch, reading and updating <see cref="X"/>.</summary>
     protected abstract void ForwardLayer(int layer);
 
     /// <summary>Checks token ids and positions, then makes room in the cache for every sequence in the batch.</summary>
-    private void Reserve(TokenBatch batch, KvCache cache)
+    private void Reserve(TokenBatch batch, StateCache state)
     {
-        var h = Hyperparameters;
+        var h = Config;
         var tokens = batch.Tokens;
         var positions = batch.Positions;
         var sequences = batch.Sequences;
@@ -157,41 +164,51 @@ public abstract unsafe class DecoderModel : IDisposable
             range[sequences[t]] = (Math.Min(start, positions[t]), Math.Max(end, positions[t] + 1));
         }
 
+        // Check that every sequence fits before any changes, so a full cache leaves all as they were.
+        int needed = 0;
         foreach (var (sequence, r) in range)
-            cache.PrepareWrite(sequence, r.Start, r.End);
+            needed += state.BlocksToWrite(sequence, r.Start, r.End);
+        if (needed > state.FreeBlockCount)
+            throw new KvCacheFullException($"KV cache full: the batch needs {needed} more blocks of {state.BlockTokens} tokens, {state.FreeBlockCount} free of {state.BlockCount}");
         foreach (var (sequence, r) in range)
-            sequence.Length = r.End;
+            state.PrepareWrite(sequence, r.Start, r.End);
         range.Clear(); // hold no sequence past the call
     }
 
-    /// <summary>RoPE's cos and sin for every token of the batch, with the sliding-window layers' own base too when the model has them.</summary>
+    /// <summary>RoPE's cos and sin for every token of the batch, one table per distinct RoPE setting of the layers.</summary>
     private void ComputeRopeAngles(ReadOnlySpan<int> positions)
     {
-        var h = Hyperparameters;
-        int half = h.RopeDimensionCount / 2;
-        for (int t = 0; t < positions.Length; t++)
+        for (int r = 0; r < _ropes.Length; r++)
         {
-            Rope.Angles(positions[t], h.RopeDimensionCount, h.RopeFreqBase, _buffers.Cos.AsSpan(t * half, half), _buffers.Sin.AsSpan(t * half, half));
-            if (h.SlidingWindow > 0)
-                Rope.Angles(positions[t], h.RopeDimensionCount, h.RopeFreqBaseSwa, _buffers.CosSwa.AsSpan(t * half, half), _buffers.SinSwa.AsSpan(t * half, half));
+            var rope = _ropes[r];
+            int half = rope.Dims / 2;
+            for (int t = 0; t < positions.Length; t++)
+                Rope.Angles(positions[t], rope.Dims, rope.Base, _buffers.Cos[r].AsSpan(t * half, half), _buffers.Sin[r].AsSpan(t * half, half));
         }
+    }
+
+    /// <summary>The cos and sin tables of a RoPE setting: [N, dims/2] each.</summary>
+    private (float[] Cos, float[] Sin) RopeTables(RopeSpec rope)
+    {
+        int r = Array.IndexOf(_ropes, rope);
+        return (_buffers.Cos[r], _buffers.Sin[r]);
     }
 
     // ---- building blocks for the architectures ----
 
     /// <summary>Scratch [N, n_embd] for a layer's normalized input.</summary>
-    protected Span<float> H => _buffers.H.AsSpan(0, N * Hyperparameters.EmbeddingLength);
+    protected Span<float> H => _buffers.H.AsSpan(0, N * Config.EmbeddingLength);
 
     /// <summary>Scratch [N, n_embd] for a block's output before it joins the residual stream.</summary>
-    protected Span<float> BlockOut => _buffers.BlockOut.AsSpan(0, N * Hyperparameters.EmbeddingLength);
+    protected Span<float> BlockOut => _buffers.BlockOut.AsSpan(0, N * Config.EmbeddingLength);
 
-    /// <summary>Scratch [N, n_head·head_dim] for the attention heads' output.</summary>
-    protected Span<float> Heads => _buffers.Attn.AsSpan(0, N * Hyperparameters.QDim);
+    /// <summary>Scratch [N, n_head·head_dim] for the attention heads' output of <paramref name="layer"/>.</summary>
+    protected Span<float> Heads(int layer) => _buffers.Attn.AsSpan(0, N * Config.Layers[layer].Attention!.QDim);
 
     /// <summary>Scratch [N, n_ff] for a feed-forward block's hidden activations.</summary>
-    protected Span<float> Hidden => _buffers.Gate.AsSpan(0, N * Hyperparameters.FeedForwardLength);
+    protected Span<float> Hidden => _buffers.Gate.AsSpan(0, N * Config.FeedForwardLength);
 
-    protected void RmsNorm(ReadOnlySpan<float> x, float[] weight, Span<float> y) => Norm.RmsNorm(x, weight, Hyperparameters.RmsEpsilon, y);
+    protected void RmsNorm(ReadOnlySpan<float> x, float[] weight, Span<float> y) => Norm.RmsNorm(x, weight, Config.RmsEpsilon, y);
 
     /// <summary>y [n, rows] = x [n, cols] · Wᵀ (+ bias).</summary>
     protected void Linear(Weight w, ReadOnlySpan<float> x, Span<float> y, float[]? bias = null)
@@ -209,189 +226,6 @@ public abstract unsafe class DecoderModel : IDisposable
 
     protected static void AddTo(Span<float> x, ReadOnlySpan<float> y) => TensorPrimitives.Add(x, y, x);
 
-    /// <summary>
-    /// Multi-head self-attention with grouped KV heads, up to (not including) the output projection:
-    /// q, k, v = h·W (+ b); RMS norm of each q and k head when the weights have one; RoPE on q and k; k and v
-    /// appended to the cache; each query head attends over its sequence's cached positions up to its own, or, in a
-    /// <paramref name="sliding"/> layer, over the last <see cref="Hyperparameters.SlidingWindow"/> of them, with the
-    /// sliding layers' RoPE base. h: [N, n_embd] → output: [N, n_head·head_dim].
-    /// </summary>
-    protected void SelfAttention(int layer, ReadOnlySpan<float> h, AttentionWeights w, Span<float> output, bool sliding = false)
-    {
-        var hp = Hyperparameters;
-        var q = _buffers.Q.AsSpan(0, N * hp.QDim);   // [N, n_head·head_dim]
-        var k = _buffers.K.AsSpan(0, N * hp.KvDim);  // [N, n_kv_head·head_dim]
-        var v = _buffers.V.AsSpan(0, N * hp.KvDim);  // [N, n_kv_head·head_dim]
-        Linear(w.Q, h, q, w.QBias);
-        Linear(w.K, h, k, w.KBias);
-        Linear(w.V, h, v, w.VBias);
-        if (w.QNorm is not null)
-            RmsNorm(q, w.QNorm, q);                  // each head on its own: the norm's rows are head_dim wide
-        if (w.KNorm is not null)
-            RmsNorm(k, w.KNorm, k);
-
-        int half = hp.RopeDimensionCount / 2;
-        for (int t = 0; t < N; t++)
-        {
-            var cos = (sliding ? _buffers.CosSwa : _buffers.Cos).AsSpan(t * half, half);
-            var sin = (sliding ? _buffers.SinSwa : _buffers.Sin).AsSpan(t * half, half);
-            for (int head = 0; head < hp.HeadCount; head++)
-                Rope.Apply(RopeStyle, q.Slice(t * hp.QDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
-            for (int head = 0; head < hp.HeadCountKv; head++)
-                Rope.Apply(RopeStyle, k.Slice(t * hp.KvDim + head * hp.HeadDim, hp.HeadDim), cos, sin);
-        }
-
-        // Keys and values go into the cache in its types; queries stay F32, as in llama.cpp 2026's tiled
-        // flash-attention path for prompts (the reference of ../shared/golden/2026).
-        var positions = _batch.Positions;
-        var sequences = _batch.Sequences;
-        for (int t = 0; t < N; t++)
-        {
-            for (int head = 0; head < hp.HeadCountKv; head++)
-            {
-                int at = t * hp.KvDim + head * hp.HeadDim;
-                KvRows.Store(_cache.KeyType, k.Slice(at, hp.HeadDim), _cache.HeadRow(sequences[t], layer, false, positions[t], head));
-                KvRows.Store(_cache.ValueType, v.Slice(at, hp.HeadDim), _cache.HeadRow(sequences[t], layer, true, positions[t], head));
-            }
-        }
-
-        int chunks = (N + AttentionJob.ChunkTokens - 1) / AttentionJob.ChunkTokens;
-        long cachedBytes = 0; // keys and values read in all
-        int segments = 1;
-        for (int first = 0; first < N;)
-        {
-            int run = AttentionJob.RunLength(sequences, positions, first);
-            int last = positions[first + run - 1];
-            cachedBytes += (last + 1L) * (_cache.KeyRowBytes + _cache.ValueRowBytes);
-            segments = Math.Max(segments, AttentionJob.SegmentCount(last, _cache.BlockTokens));
-            first += run;
-        }
-
-        bool split = AttentionJob.ShouldSplit(N, segments, hp.QDim);
-        if (split)
-            _buffers.EnsurePartials(N * segments * hp.QDim, N * segments * hp.HeadCount);
-        fixed (float* qp = q)
-        fixed (float* op = output)
-        fixed (float* partials = _buffers.Partials)
-        fixed (Attention.OnlineSoftmax* partialStates = _buffers.PartialStates)
-        {
-            var job = new AttentionJob
-            {
-                Cache = _cache,
-                Sequences = sequences,
-                Positions = positions,
-                Layer = layer,
-                Q = qp,
-                Output = op,
-                Chunks = chunks,
-                KvHeads = hp.HeadCountKv,
-                GroupSize = hp.HeadCount / hp.HeadCountKv,
-                HeadDim = hp.HeadDim,
-                QDim = hp.QDim,
-                Scale = AttentionScale,
-                Window = sliding ? hp.SlidingWindow : 0,
-                Segments = split ? segments : 1,
-                Partials = split ? partials : null,
-                PartialStates = split ? partialStates : null,
-            };
-            // Each cached byte feeds the arithmetic of a whole group of query heads: weigh the bytes by the group
-            // size when deciding whether waking the pool pays.
-            Pool.Run(ref job, job.Units, cachedBytes * job.GroupSize);
-            if (split)
-                job.Reduce();
-        }
-    }
-
-    /// <summary>SwiGLU feed-forward: down(silu(gate·h) ⊙ up·h), or GEGLU with tanh-GELU in place of silu
-    /// (<paramref name="geluTanh"/>, gemma), with an optional RMS norm before down (bitnet).
-    /// h: [N, n_embd] → output: [N, n_embd].</summary>
-    protected void FeedForward(ReadOnlySpan<float> h, FeedForwardWeights w, Span<float> output, float[]? subNorm = null, bool geluTanh = false)
-    {
-        var gate = Hidden;                                                        // [N, n_ff]
-        var up = _buffers.Up.AsSpan(0, gate.Length);                              // [N, n_ff]
-        Linear(w.Gate, h, gate);
-        Linear(w.Up, h, up);
-        if (geluTanh)
-            Activation.GeluTanhGlu(gate, up, gate);
-        else
-            Activation.SwiGlu(gate, up, gate);
-        if (subNorm is not null)
-            RmsNorm(gate, subNorm, gate);
-        Linear(w.Down, gate, output);
-    }
-
-    /// <summary>
-    /// Mixture-of-Experts: router softmax over experts, the top expert_used_count per token with their weights
-    /// renormalized to sum to 1, and the weighted sum of those experts' SwiGLU outputs. Tokens are grouped by expert
-    /// so each expert's weights are read once per batch. h: [N, n_embd] → output: [N, n_embd].
-    /// </summary>
-    protected void MixtureOfExperts(ReadOnlySpan<float> h, ExpertWeights w, Span<float> output)
-    {
-        var hp = Hyperparameters;
-        int d = hp.EmbeddingLength, ff = hp.ExpertFeedForwardLength, nExp = hp.ExpertCount, used = hp.ExpertUsedCount;
-        var probs = _buffers.Router.AsSpan(0, N * nExp);                        // [N, n_expert]
-        Linear(w.Router, h, probs);
-        Activation.Softmax(probs, nExp);
-
-        // Choose each token's experts: [N, used] ids and weights.
-        var chosen = _buffers.Chosen.AsSpan(0, N * used);
-        var chosenWeight = _buffers.ChosenWeight.AsSpan(0, N * used);
-        for (int t = 0; t < N; t++)
-        {
-            var p = probs.Slice(t * nExp, nExp);
-            float sum = 0;
-            for (int j = 0; j < used; j++)
-            {
-                int best = -1;
-                for (int e = 0; e < nExp; e++)
-                {
-                    if ((best < 0 || p[e] > p[best]) && chosen.Slice(t * used, j).IndexOf(e) < 0)
-                        best = e;
-                }
-
-                chosen[t * used + j] = best;
-                chosenWeight[t * used + j] = p[best];
-                sum += p[best];
-            }
-
-            TensorPrimitives.Divide(chosenWeight.Slice(t * used, used), sum, chosenWeight.Slice(t * used, used));
-        }
-
-        output.Clear();
-        var xs = _buffers.ExpertIn.AsSpan(0, N * d);        // [m, n_embd] tokens routed to one expert
-        var ys = _buffers.ExpertOut.AsSpan(0, N * d);       // [m, n_embd]
-        var gate = _buffers.Gate.AsSpan(0, N * ff);         // [m, n_ff_exp]
-        var up = _buffers.Up.AsSpan(0, N * ff);
-        var rows = _buffers.ExpertTokens.AsSpan(0, N);
-        var weights = _buffers.ExpertTokenWeights.AsSpan(0, N);
-        for (int e = 0; e < nExp; e++)
-        {
-            int m = 0;
-            for (int i = 0; i < N * used; i++)
-            {
-                if (chosen[i] != e)
-                    continue;
-                int t = i / used;
-                h.Slice(t * d, d).CopyTo(xs.Slice(m * d, d));
-                rows[m] = t;
-                weights[m++] = chosenWeight[i];
-            }
-
-            if (m == 0)
-                continue;
-            var x = xs[..(m * d)];
-            Matmul.Multiply(w.Gate.Type, w.Gate.Expert(e), ff, d, x, gate[..(m * ff)]);
-            Matmul.Multiply(w.Up.Type, w.Up.Expert(e), ff, d, x, up[..(m * ff)]);
-            Activation.SwiGlu(gate[..(m * ff)], up[..(m * ff)], gate);
-            Matmul.Multiply(w.Down.Type, w.Down.Expert(e), d, ff, gate[..(m * ff)], ys[..(m * d)]);
-            for (int i = 0; i < m; i++)
-            {
-                var y = ys.Slice(i * d, d);
-                TensorPrimitives.MultiplyAdd(y, weights[i], output.Slice(rows[i] * d, d), output.Slice(rows[i] * d, d));
-            }
-        }
-    }
-
     public void Dispose()
     {
         _pool?.Dispose();
@@ -401,12 +235,17 @@ public abstract unsafe class DecoderModel : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Scratch buffers of one forward pass; grown to the largest batch seen, then reused.</summary>
-    private sealed class ForwardBuffers
+    /// <summary>Scratch buffers of one forward pass, sized for the widest layer; grown to the largest batch seen, then reused.</summary>
+    private sealed class ForwardBuffers(ModelConfig h, RopeSpec[] ropes)
     {
+        private readonly int _qDim = h.Layers.Max(l => l.Attention?.QDim ?? 0);
+        private readonly int _kvDim = h.Layers.Max(l => l.Attention?.KvDim ?? 0);
+
         public float[] X = [], H = [], BlockOut = [], Q = [], K = [], V = [], Attn = [], Gate = [], Up = [], OutputRows = [];
-        public float[] Cos = [], Sin = [], CosSwa = [], SinSwa = [], Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [], ExpertTokenWeights = [];
-        public int[] Chosen = [], ExpertTokens = [];
+        public float[][] Cos = [], Sin = [];
+        public KvSequence[][] GroupSequences = [];
+        public float[] Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [];
+        public int[] Chosen = [], ExpertTokens = [], ExpertStart = [];
         public float[] Partials = [];
         public Attention.OnlineSoftmax[] PartialStates = [];
 
@@ -416,40 +255,54 @@ public abstract unsafe class DecoderModel : IDisposable
             Grow(ref PartialStates, states);
         }
 
-        public void Ensure(Hyperparameters h, int n, int nOut)
+        public void Ensure(int n, int nOut, int groups)
         {
+            int qDim = _qDim, kvDim = _kvDim;
             Grow(ref X, n * h.EmbeddingLength);
             Grow(ref H, n * h.EmbeddingLength);
             Grow(ref BlockOut, n * h.EmbeddingLength);
-            Grow(ref Q, n * h.QDim);
-            Grow(ref K, n * h.KvDim);
-            Grow(ref V, n * h.KvDim);
-            Grow(ref Attn, n * h.QDim);
-            Grow(ref Gate, n * Math.Max(h.FeedForwardLength, h.ExpertFeedForwardLength));
-            Grow(ref Up, n * Math.Max(h.FeedForwardLength, h.ExpertFeedForwardLength));
+            Grow(ref Q, n * qDim);
+            Grow(ref K, n * kvDim);
+            Grow(ref V, n * kvDim);
+            Grow(ref Attn, n * qDim);
+            Grow(ref Gate, n * h.FeedForwardLength);
+            Grow(ref Up, n * h.FeedForwardLength);
             Grow(ref OutputRows, nOut * h.EmbeddingLength);
-            Grow(ref Cos, n * h.RopeDimensionCount / 2);
-            Grow(ref Sin, n * h.RopeDimensionCount / 2);
-            if (h.SlidingWindow > 0)
+            if (Cos.Length != ropes.Length)
             {
-                Grow(ref CosSwa, n * h.RopeDimensionCount / 2);
-                Grow(ref SinSwa, n * h.RopeDimensionCount / 2);
+                Cos = new float[ropes.Length][];
+                Sin = new float[ropes.Length][];
             }
+
+            for (int r = 0; r < ropes.Length; r++)
+            {
+                Grow(ref Cos[r], n * ropes[r].Dims / 2);
+                Grow(ref Sin[r], n * ropes[r].Dims / 2);
+            }
+
+            if (GroupSequences.Length != groups)
+                GroupSequences = new KvSequence[groups][];
+            for (int g = 0; g < groups; g++)
+                Grow(ref GroupSequences[g], n);
             if (h.ExpertCount > 0)
             {
+                // Every token's chosen experts, gathered by expert: [N·used] rows.
+                int rows = n * h.ExpertUsedCount;
                 Grow(ref Router, n * h.ExpertCount);
-                Grow(ref Chosen, n * h.ExpertUsedCount);
-                Grow(ref ChosenWeight, n * h.ExpertUsedCount);
-                Grow(ref ExpertIn, n * h.EmbeddingLength);
-                Grow(ref ExpertOut, n * h.EmbeddingLength);
-                Grow(ref ExpertTokens, n);
-                Grow(ref ExpertTokenWeights, n);
+                Grow(ref Chosen, rows);
+                Grow(ref ChosenWeight, rows);
+                Grow(ref ExpertIn, rows * h.EmbeddingLength);
+                Grow(ref ExpertOut, rows * h.EmbeddingLength);
+                Grow(ref ExpertTokens, rows);
+                Grow(ref ExpertStart, h.ExpertCount + 1);
+                Grow(ref Gate, rows * h.ExpertFeedForwardLength);
+                Grow(ref Up, rows * h.ExpertFeedForwardLength);
             }
         }
 
         private static void Grow<T>(ref T[] buffer, int size)
         {
-            if (buffer.Length < size)
+            if (buffer is null || buffer.Length < size)
                 buffer = new T[size];
         }
     }

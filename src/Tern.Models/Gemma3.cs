@@ -13,16 +13,13 @@ namespace Tern.Models;
 /// </summary>
 public sealed class Gemma3 : DecoderModel
 {
-    private const int DefaultPattern = 6; // llama.cpp's for gemma3: layers 5, 11, 17, ... are global
-
     private readonly Layer[] _layers;
 
-    internal Gemma3(GgufFile file, Hyperparameters h, ModelOptions options)
+    internal Gemma3(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, h, options)
     {
         if (h.SlidingWindow == 0)
             throw new ModelLoadException(file.Path, "gemma3.attention.sliding_window is missing: Tern runs gemma3 with its sliding-window layers");
-        int pattern = h.SlidingWindowPattern ?? DefaultPattern;
         _layers = new Layer[h.BlockCount];
         for (int i = 0; i < h.BlockCount; i++)
         {
@@ -35,27 +32,20 @@ public sealed class Gemma3 : DecoderModel
                 Weights.Vector($"blk.{i}.post_attention_norm.weight", h.EmbeddingLength),
                 Weights.Vector($"blk.{i}.ffn_norm.weight", h.EmbeddingLength),
                 FeedForwardWeights.Load(Weights, h, i),
-                Weights.Vector($"blk.{i}.post_ffw_norm.weight", h.EmbeddingLength),
-                Sliding: i % pattern < pattern - 1);
+                Weights.Vector($"blk.{i}.post_ffw_norm.weight", h.EmbeddingLength));
         }
     }
 
     protected override RopeStyle RopeStyle => RopeStyle.NeoX;
 
-    protected override float EmbeddingScale => MathF.Sqrt(Hyperparameters.EmbeddingLength);
+    protected override float EmbeddingScale => MathF.Sqrt(Config.EmbeddingLength);
 
     /// <summary>1/√head_dim, except for the 27B shape (62 layers), which Google scales by 1/√(n_embd/n_head), as llama.cpp does.</summary>
-    protected override float AttentionScale
-    {
-        get
-        {
-            var h = Hyperparameters;
-            return 1f / MathF.Sqrt(h.BlockCount == 62 ? h.EmbeddingLength / h.HeadCount : h.HeadDim);
-        }
-    }
+    protected override float AttentionScale(AttentionSpec layer) =>
+        1f / MathF.Sqrt(Config.BlockCount == 62 ? Config.EmbeddingLength / layer.Heads : layer.HeadDim);
 
     /// <summary>Whether a layer attends over the sliding window (the others attend globally).</summary>
-    public bool IsSliding(int layer) => _layers[layer].Sliding;
+    public bool IsSliding(int layer) => Config.Layers[layer].Attention!.Sliding;
 
     protected override void ForwardLayer(int layer)
     {
@@ -63,8 +53,8 @@ public sealed class Gemma3 : DecoderModel
 
         // x = x + norm(W_o · attention(norm(x)))
         RmsNorm(X, w.AttentionNorm, H);                                   // [N, n_embd]
-        SelfAttention(layer, H, w.Attention, Heads, w.Sliding);           // [N, n_head·head_dim]
-        Linear(w.Attention.Output, Heads, BlockOut);                      // [N, n_embd]
+        SelfAttention(layer, H, w.Attention, Heads(layer));           // [N, n_head·head_dim]
+        Linear(w.Attention.Output, Heads(layer), BlockOut);                      // [N, n_embd]
         RmsNorm(BlockOut, w.PostAttentionNorm, BlockOut);
         AddTo(X, BlockOut);
 
@@ -77,5 +67,5 @@ public sealed class Gemma3 : DecoderModel
 
     private sealed record Layer(
         float[] AttentionNorm, AttentionWeights Attention, float[] PostAttentionNorm,
-        float[] FeedForwardNorm, FeedForwardWeights FeedForward, float[] PostFeedForwardNorm, bool Sliding);
+        float[] FeedForwardNorm, FeedForwardWeights FeedForward, float[] PostFeedForwardNorm);
 }

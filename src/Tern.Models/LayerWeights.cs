@@ -7,7 +7,7 @@ public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Outpu
     public float[]? QNorm { get; init; }
     public float[]? KNorm { get; init; }
 
-    internal static AttentionWeights Load(WeightLoader w, Hyperparameters h, int layer)
+    internal static AttentionWeights Load(WeightLoader w, ModelConfig h, int layer)
     {
         string p = $"blk.{layer}.";
         return new AttentionWeights(
@@ -28,7 +28,7 @@ public sealed record AttentionWeights(Weight Q, Weight K, Weight V, Weight Outpu
 /// <summary>A SwiGLU feed-forward block: down(silu(gate·x) ⊙ up·x).</summary>
 public sealed record FeedForwardWeights(Weight Gate, Weight Up, Weight Down)
 {
-    internal static FeedForwardWeights Load(WeightLoader w, Hyperparameters h, int layer)
+    internal static FeedForwardWeights Load(WeightLoader w, ModelConfig h, int layer)
     {
         string p = $"blk.{layer}.";
         return new FeedForwardWeights(
@@ -42,7 +42,7 @@ public sealed record FeedForwardWeights(Weight Gate, Weight Up, Weight Down)
 /// <c>expert_used_count</c> run per token.</summary>
 public sealed record ExpertWeights(Weight Router, Weight Gate, Weight Up, Weight Down)
 {
-    internal static ExpertWeights Load(WeightLoader w, Hyperparameters h, int layer)
+    internal static ExpertWeights Load(WeightLoader w, ModelConfig h, int layer)
     {
         string p = $"blk.{layer}.";
         int n = h.ExpertCount;

@@ -11,7 +11,7 @@ public class Llama : DecoderModel
 {
     private readonly Layer[] _layers;
 
-    internal Llama(GgufFile file, Hyperparameters h, ModelOptions options)
+    internal Llama(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, h, options)
     {
         _layers = new Layer[h.BlockCount];
@@ -36,8 +36,8 @@ public class Llama : DecoderModel
 
         // x = x + W_o · attention(norm(x))
         RmsNorm(X, w.AttentionNorm, H);                    // [N, n_embd]
-        SelfAttention(layer, H, w.Attention, Heads);       // [N, n_head·head_dim]
-        Linear(w.Attention.Output, Heads, BlockOut);       // [N, n_embd]
+        SelfAttention(layer, H, w.Attention, Heads(layer));       // [N, n_head·head_dim]
+        Linear(w.Attention.Output, Heads(layer), BlockOut);       // [N, n_embd]
         AddTo(X, BlockOut);
 
         // x = x + ffn(norm(x))

@@ -15,7 +15,7 @@ internal static class ModelLoader
             string? architecture = new ModelMetadata(file).String("general.architecture");
             if (architecture is not null && !Architectures.Contains(architecture))
                 throw new ModelLoadException(path, $"architecture '{architecture}' is not supported (supported: {string.Join(", ", Architectures)})");
-            var h = Hyperparameters.FromGguf(file);
+            var h = ModelConfig.FromGguf(file);
             return h.Architecture switch
             {
                 "llama" => new Llama(file, h, options),

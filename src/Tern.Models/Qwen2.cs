@@ -6,7 +6,7 @@ namespace Tern.Models;
 /// <summary>qwen2: the llama block with biases on the q, k and v projections and NeoX-style RoPE (halves rotated).</summary>
 public sealed class Qwen2 : Llama
 {
-    internal Qwen2(GgufFile file, Hyperparameters h, ModelOptions options)
+    internal Qwen2(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, h, options)
     {
         for (int i = 0; i < Layers.Count; i++)

@@ -10,7 +10,7 @@ namespace Tern.Models;
 /// </summary>
 public class Qwen3 : Llama
 {
-    internal Qwen3(GgufFile file, Hyperparameters h, ModelOptions options)
+    internal Qwen3(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, h, options)
     {
         for (int i = 0; i < Layers.Count; i++)

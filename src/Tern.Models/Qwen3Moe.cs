@@ -9,12 +9,12 @@ namespace Tern.Models;
 /// </summary>
 public sealed class Qwen3Moe : Qwen3
 {
-    internal Qwen3Moe(GgufFile file, Hyperparameters h, ModelOptions options)
+    internal Qwen3Moe(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, RequireExperts(file, h), options)
     {
     }
 
-    private static Hyperparameters RequireExperts(GgufFile file, Hyperparameters h) => h.ExpertCount > 0
+    private static ModelConfig RequireExperts(GgufFile file, ModelConfig h) => h.ExpertCount > 0
         ? h
         : throw new ModelLoadException(file.Path, "qwen3moe.expert_count is missing: qwen3moe needs experts in every block");
 }

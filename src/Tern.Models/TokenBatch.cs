@@ -8,7 +8,7 @@ public sealed class TokenBatch
 {
     private int[] _tokens = new int[16];
     private int[] _positions = new int[16];
-    private KvSequence[] _sequences = new KvSequence[16];
+    private SequenceState[] _sequences = new SequenceState[16];
     private bool[] _outputs = new bool[16];
 
     public int Count { get; private set; }
@@ -16,7 +16,7 @@ public sealed class TokenBatch
     /// <summary>How many tokens want logits: the rows of the forward pass's output, in batch order.</summary>
     public int OutputCount { get; private set; }
 
-    public void Add(int token, int position, KvSequence sequence, bool logits)
+    public void Add(int token, int position, SequenceState sequence, bool logits)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         ArgumentOutOfRangeException.ThrowIfNegative(position);
@@ -40,7 +40,7 @@ public sealed class TokenBatch
 
     /// <summary>Adds tokens at consecutive positions from <paramref name="start"/>; only the last one wants logits
     /// when <paramref name="logitsForLast"/> is set.</summary>
-    public void AddRange(ReadOnlySpan<int> tokens, int start, KvSequence sequence, bool logitsForLast = true)
+    public void AddRange(ReadOnlySpan<int> tokens, int start, SequenceState sequence, bool logitsForLast = true)
     {
         for (int i = 0; i < tokens.Length; i++)
             Add(tokens[i], start + i, sequence, logitsForLast && i == tokens.Length - 1);
@@ -55,6 +55,6 @@ public sealed class TokenBatch
 
     internal ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Count);
     internal ReadOnlySpan<int> Positions => _positions.AsSpan(0, Count);
-    internal ReadOnlySpan<KvSequence> Sequences => _sequences.AsSpan(0, Count);
+    internal ReadOnlySpan<SequenceState> Sequences => _sequences.AsSpan(0, Count);
     internal ReadOnlySpan<bool> Outputs => _outputs.AsSpan(0, Count);
 }

@@ -32,7 +32,7 @@ public sealed record GenerationResult(string Text, int PromptTokens, int Generat
 /// checked against end-of-generation, the token limit and the context, detokenized incrementally and passed through
 /// the stop strings before it is streamed.
 /// </summary>
-public sealed class TextGenerator(DecoderModel model, Tokenizer tokenizer, int contextLength)
+public sealed class TextGenerator(IModelRunner model, Tokenizer tokenizer, int contextLength)
 {
     public int ContextLength { get; } = contextLength > 0 ? contextLength : throw new ArgumentOutOfRangeException(nameof(contextLength));
 
@@ -40,7 +40,7 @@ public sealed class TextGenerator(DecoderModel model, Tokenizer tokenizer, int c
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
-        int vocab = model.Hyperparameters.VocabSize;
+        int vocab = model.Config.VocabSize;
         options.Sampling.Validate(vocab);
         int[] promptTokens = tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true);
         if (promptTokens.Length == 0)
@@ -48,7 +48,7 @@ public sealed class TextGenerator(DecoderModel model, Tokenizer tokenizer, int c
         if (promptTokens.Length >= ContextLength)
             throw new ArgumentException($"the prompt has {promptTokens.Length} tokens, which leaves no room in a context of {ContextLength}", nameof(prompt));
 
-        using var cache = model.CreateKvCache(ContextLength);
+        using var cache = model.CreateState(new StateOptions { CapacityTokens = ContextLength });
         var sequence = cache.CreateSequence();
         var batch = new TokenBatch();
         var logits = new float[vocab];

@@ -30,7 +30,7 @@ internal sealed class InfoRoutes(TernServer server)
         {
             model = model.Name,
             model_path = model.Model.File.Path,
-            architecture = model.Model.Hyperparameters.Architecture,
+            architecture = model.Model.Config.Architecture,
             n_ctx = model.Engine.ContextPerSequence,
             total_slots = model.Engine.Parallel,
             kv_cache_bytes = model.Engine.ReservedKvBytes,

@@ -6,9 +6,9 @@ using Tern.Tokenizers;
 namespace Tern.Server;
 
 /// <summary>The loaded model with everything the routes need: engine, tokenizer, template, name, defaults.</summary>
-internal sealed class ServedModel(DecoderModel model, Tokenizer tokenizer, InferenceEngine engine, PromptTemplate template, SamplingParams defaults, string name) : IDisposable
+internal sealed class ServedModel(IModelRunner model, Tokenizer tokenizer, InferenceEngine engine, PromptTemplate template, SamplingParams defaults, string name) : IDisposable
 {
-    public DecoderModel Model { get; } = model;
+    public IModelRunner Model { get; } = model;
     public Tokenizer Tokenizer { get; } = tokenizer;
     public InferenceEngine Engine { get; } = engine;
     public PromptTemplate Template { get; } = template;
@@ -18,7 +18,7 @@ internal sealed class ServedModel(DecoderModel model, Tokenizer tokenizer, Infer
     /// <summary>The family's sampling defaults, or what the file recommends (general.sampling.*).</summary>
     public SamplingParams Defaults { get; } = defaults;
 
-    public int VocabSize => Model.Hyperparameters.VocabSize;
+    public int VocabSize => Model.Config.VocabSize;
 
     public void Dispose()
     {

@@ -115,7 +115,7 @@ public sealed class TernServer : IAsyncDisposable
             var tokenizer = Tokenizer.FromGguf(model.File);
             var template = PromptTemplate.Create(model.File, tokenizer, Options.ChatTemplateFile, Options.SpecialInContent, log);
             var defaults = DefaultSampling.For(model.File);
-            int context = Options.ContextPerSequence > 0 ? Options.ContextPerSequence : Math.Min(model.Hyperparameters.ContextLength, EngineOptions.DefaultMaxContext);
+            int context = Options.ContextPerSequence > 0 ? Options.ContextPerSequence : Math.Min(model.Config.ContextLength, EngineOptions.DefaultMaxContext);
             var engine = new InferenceEngine(model, tokenizer, new EngineOptions
             {
                 Parallel = Options.Parallel,
@@ -126,7 +126,7 @@ public sealed class TernServer : IAsyncDisposable
             });
             string name = Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath);
             _model = new ServedModel(model, tokenizer, engine, template, defaults, name);
-            log.WriteLine($"model: {name} ({model.Hyperparameters.Architecture}, {Options.ModelPath})");
+            log.WriteLine($"model: {name} ({model.Config.Architecture}, {Options.ModelPath})");
             log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved");
         }
         catch (Exception e)

@@ -162,7 +162,7 @@ public sealed class BenchCommandTests
     private static long BytesPerToken(string model)
     {
         using var m = DecoderModel.Load(model);
-        using var cache = m.CreateKvCache(32);
-        return cache.BytesPerToken;
+        using var cache = m.CreateState(32);
+        return cache.KvBytesPerToken;
     }
 }

@@ -28,17 +28,17 @@ public sealed class BenchRunTests
         using var m = DecoderModel.Load(SharedData.Path("models/llama-tiny-f32.gguf"), new ModelOptions { Threads = 1 });
         int depth = BenchRuns.FillBatch + 21; // two fill batches, the second one partial
         const int next = 5;
-        int vocab = m.Hyperparameters.VocabSize;
+        int vocab = m.Config.VocabSize;
         var batch = new TokenBatch();
 
-        using var filledCache = m.CreateKvCache(depth + 1);
+        using var filledCache = m.CreateState(depth + 1);
         var filled = BenchRuns.Fill(m, filledCache, depth, TestContext.Current.CancellationToken);
         Assert.Equal(depth, filled.Length);
         batch.Add(next, depth, filled, logits: true);
         var afterFill = new float[vocab];
         m.Forward(batch, filledCache, afterFill);
 
-        using var promptCache = m.CreateKvCache(depth + 1);
+        using var promptCache = m.CreateState(depth + 1);
         batch.Clear();
         batch.AddRange([.. BenchRuns.RandomTokens(m, depth, BenchRuns.FillSeed), next], 0, promptCache.CreateSequence());
         var asPrompt = new float[vocab];

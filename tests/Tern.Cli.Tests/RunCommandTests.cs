@@ -35,9 +35,9 @@ public sealed class RunCommandTests
         using var model = DecoderModel.Load(DefaultModel.Path());
         var tokenizer = Tokenizer.FromGguf(model.File);
         var tokens = tokenizer.Encode(prompt).ToList();
-        using var cache = model.CreateKvCache(128);
+        using var cache = model.CreateState(128);
         var sequence = cache.CreateSequence();
-        var logits = new float[model.Hyperparameters.VocabSize];
+        var logits = new float[model.Config.VocabSize];
         var batch = new TokenBatch();
         batch.AddRange(tokens.ToArray(), 0, sequence);
         var generated = new List<int>();

@@ -211,6 +211,50 @@ public sealed class MatMulTests
         }
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.F16)]
+    public unsafe void Grouped_products_give_the_bits_of_one_multiply_per_segment(GgmlType type)
+    {
+        // Experts of different token counts (0, 1, a multi-token group, a remainder) over one activation matrix.
+        const int rows = 48, cols = 256, nTokens = 14;
+        int[][] ranges = [[0, 1], [1, 0], [1, 9], [10, 4], [3, 5]];
+        var q = QuantTypes.Get(type);
+        var random = new Random((int)type);
+        var weights = ranges.Select(_ => QuantizedWeights(q, rows, cols, random)).ToArray();
+        var x = RandomFloats(nTokens * cols, random);
+        using var pool = new WorkerPool(2);
+        var matmul = new MatMul(pool);
+        var outputs = ranges.Select(r => new float[r[1] * rows]).ToArray();
+        var handles = weights.Select(w => GCHandle.Alloc(w, GCHandleType.Pinned)).Concat(outputs.Select(o => GCHandle.Alloc(o, GCHandleType.Pinned))).ToArray();
+        try
+        {
+            var segments = ranges.Select((r, i) => new MatMulSegment
+            {
+                Weights = (byte*)handles[i].AddrOfPinnedObject(),
+                Rows = rows,
+                TokenStart = r[0],
+                Tokens = r[1],
+                Output = (float*)handles[ranges.Length + i].AddrOfPinnedObject(),
+            }).ToArray();
+            matmul.MultiplyGrouped(q, cols, x, segments);
+        }
+        finally
+        {
+            foreach (var h in handles)
+                h.Free();
+        }
+
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            var expected = new float[ranges[i][1] * rows];
+            matmul.Multiply(type, weights[i], rows, cols, x.AsSpan(ranges[i][0] * cols, ranges[i][1] * cols), expected);
+            Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), outputs[i].Select(BitConverter.SingleToUInt32Bits));
+        }
+    }
+
     [Fact]
     public void Multiply_allocates_nothing_once_warmed_up()
     {

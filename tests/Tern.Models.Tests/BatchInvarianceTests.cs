@@ -28,7 +28,7 @@ public sealed class BatchInvarianceTests
     {
         string prompt = string.Join(" ", Enumerable.Repeat(Prompt, 6));
         using (var model = DecoderModel.Load(SharedData.Path("models/gemma3-tiny-q4_k_m.gguf")))
-            Assert.True(Tokenizer.FromGguf(model.File).Encode(prompt).Length > 4 * model.Hyperparameters.SlidingWindow);
+            Assert.True(Tokenizer.FromGguf(model.File).Encode(prompt).Length > 4 * model.Config.SlidingWindow);
         AssertBatchInvariant("models/gemma3-tiny-q4_k_m.gguf", prompt);
     }
 
@@ -38,14 +38,14 @@ public sealed class BatchInvarianceTests
         var tokenizer = Tokenizer.FromGguf(model.File);
         int[] tokens = tokenizer.Encode(prompt);
         int[] other = tokenizer.Encode(Other);
-        int vocab = model.Hyperparameters.VocabSize;
+        int vocab = model.Config.VocabSize;
 
         float[] whole = RunInChunks(model, tokens, tokens.Length);
         AssertClose(whole, RunInChunks(model, tokens, 5), "chunks of 5");
         AssertClose(whole, RunInChunks(model, tokens, 1), "token by token");
 
         // Interleaved with two other sequences in the same batches, two tokens of each per step.
-        using var cache = model.CreateKvCache(2 * tokens.Length + 2 * other.Length + 3 * BlockTokens, BlockTokens);
+        using var cache = model.CreateState(2 * tokens.Length + 2 * other.Length + 3 * BlockTokens, BlockTokens);
         var main = cache.CreateSequence();
         var others = new[] { cache.CreateSequence(), cache.CreateSequence() };
         var mixed = new float[tokens.Length * vocab];
@@ -76,8 +76,8 @@ public sealed class BatchInvarianceTests
     {
         using var model = DecoderModel.Load(SharedData.Path("models/llama-tiny-q8_0.gguf"));
         int[] tokens = Tokenizer.FromGguf(model.File).Encode(Prompt);
-        int vocab = model.Hyperparameters.VocabSize;
-        using var cache = model.CreateKvCache(tokens.Length, blockTokens: 4);
+        int vocab = model.Config.VocabSize;
+        using var cache = model.CreateState(tokens.Length, blockTokens: 4);
         var sequence = cache.CreateSequence();
         var first = Run(model, cache, sequence, tokens, 0);
 
@@ -102,7 +102,7 @@ public sealed class BatchInvarianceTests
     {
         using var model = DecoderModel.Load(SharedData.Path(path));
         var type = KvCache.ParseType(kvType);
-        int vocab = model.Hyperparameters.VocabSize;
+        int vocab = model.Config.VocabSize;
         var random = new Random(9);
         int[] tokens = Enumerable.Range(0, 2100).Select(_ => random.Next(vocab)).ToArray();
         const int tail = 6;
@@ -113,7 +113,7 @@ public sealed class BatchInvarianceTests
             AttentionJob.MaxPartialFloats = maxPartialFloats;
             try
             {
-                using var cache = model.CreateKvCache(tokens.Length, BlockTokens, type, type);
+                using var cache = model.CreateState(tokens.Length, BlockTokens, type, type);
                 var sequence = cache.CreateSequence();
                 var result = new float[tail * vocab];
                 var head = Run(model, cache, sequence, tokens[..prefill], 0);
@@ -136,9 +136,9 @@ public sealed class BatchInvarianceTests
 
     private static float[] RunInChunks(DecoderModel model, int[] tokens, int chunk)
     {
-        using var cache = model.CreateKvCache(tokens.Length, BlockTokens);
+        using var cache = model.CreateState(tokens.Length, BlockTokens);
         var sequence = cache.CreateSequence();
-        int vocab = model.Hyperparameters.VocabSize;
+        int vocab = model.Config.VocabSize;
         var all = new float[tokens.Length * vocab];
         for (int start = 0; start < tokens.Length; start += chunk)
         {
@@ -149,12 +149,12 @@ public sealed class BatchInvarianceTests
         return all;
     }
 
-    private static float[] Run(DecoderModel model, KvCache cache, KvSequence sequence, int[] tokens, int start)
+    private static float[] Run(DecoderModel model, StateCache cache, SequenceState sequence, int[] tokens, int start)
     {
         var batch = new TokenBatch();
         for (int i = 0; i < tokens.Length; i++)
             batch.Add(tokens[i], start + i, sequence, logits: true);
-        var logits = new float[tokens.Length * model.Hyperparameters.VocabSize];
+        var logits = new float[tokens.Length * model.Config.VocabSize];
         model.Forward(batch, cache, logits);
         return logits;
     }

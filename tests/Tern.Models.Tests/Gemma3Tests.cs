@@ -12,7 +12,7 @@ public sealed class Gemma3Tests : IDisposable
     public void Five_layers_in_six_slide_with_their_own_rope_base()
     {
         using var model = Assert.IsType<Gemma3>(DecoderModel.Load(Source));
-        var h = model.Hyperparameters;
+        var h = model.Config;
         Assert.Equal((6, 32, 10000f, 1e6f, 64), (h.BlockCount, h.SlidingWindow, h.RopeFreqBaseSwa, h.RopeFreqBase, h.HeadDim));
         Assert.Equal([true, true, true, true, true, false], Enumerable.Range(0, 6).Select(model.IsSliding));
     }
@@ -28,7 +28,7 @@ public sealed class Gemma3Tests : IDisposable
 
         using var model = Assert.IsType<Gemma3>(DecoderModel.Load(path));
         Assert.Equal([true, false, true, false, true, false], Enumerable.Range(0, 6).Select(model.IsSliding));
-        Assert.Equal(5000f, model.Hyperparameters.RopeFreqBaseSwa);
+        Assert.Equal(5000f, model.Config.RopeFreqBaseSwa);
     }
 
     [Fact]

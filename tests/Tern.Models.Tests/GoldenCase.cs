@@ -52,7 +52,7 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
         using var model = DecoderModel.Load(c.ModelPath);
         var tokenizer = Tokenizer.FromGguf(model.File);
         int[] tokens = tokenizer.Encode(c.Prompt, addSpecial: true);
-        using var cache = model.CreateKvCache(c.Tokens.Length, keyType: keyType, valueType: valueType);
+        using var cache = model.CreateState(c.Tokens.Length, keyType: keyType, valueType: valueType);
         var sequence = cache.CreateSequence();
         var batch = new TokenBatch();
         var wanted = c.Positions.ToHashSet();

@@ -132,7 +132,7 @@ public sealed class HostileModelFileTests : IDisposable
         foreach (var model in new[] { Llama, Moe, Qwen3, Qwen3Moe, "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
         {
             using var loaded = DecoderModel.Load(SharedData.Path(model));
-            Assert.True(loaded.Hyperparameters.BlockCount > 0);
+            Assert.True(loaded.Config.BlockCount > 0);
         }
     }
 

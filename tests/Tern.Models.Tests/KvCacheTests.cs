@@ -42,9 +42,9 @@ public sealed class KvCacheTests
     public void Forward_rejects_tokens_outside_the_vocabulary_and_gaps_in_positions()
     {
         using var model = DecoderModel.Load(SharedData.Path("models/llama-tiny-q4_0.gguf"));
-        using var cache = model.CreateKvCache(64);
+        using var cache = model.CreateState(64);
         var sequence = cache.CreateSequence();
-        var logits = new float[model.Hyperparameters.VocabSize];
+        var logits = new float[model.Config.VocabSize];
 
         var batch = new TokenBatch();
         batch.Add(5000, 0, sequence, logits: true);
@@ -69,8 +69,8 @@ public sealed class KvCacheSharingTests
         int[] prefix = tokenizer.Encode(Prefix);
         int[] a = tokenizer.Encode(" First continuation here.", addSpecial: false);
         int[] b = tokenizer.Encode(" Second, different one.", addSpecial: false);
-        int vocab = model.Hyperparameters.VocabSize;
-        using var cache = model.CreateKvCache(256, blockTokens: 8);
+        int vocab = model.Config.VocabSize;
+        using var cache = model.CreateState(256, blockTokens: 8);
 
         var first = cache.CreateSequence();
         Forward(model, cache, first, prefix, 0, vocab);
@@ -79,7 +79,7 @@ public sealed class KvCacheSharingTests
         var second = cache.Fork(first, prefix.Length);
         Assert.Equal(free, cache.FreeBlockCount);
         Assert.Equal(first.Blocks, second.Blocks);
-        Assert.All(first.Blocks, block => Assert.Equal(2, cache.ReferenceCount(block)));
+        Assert.All(first.Blocks, block => Assert.Equal(2, cache.ReferenceCount(0, block)));
 
         // Both continue after the shared prefix: only the partly filled last block is copied.
         float[] fromFirst = Forward(model, cache, first, a, prefix.Length, vocab);
@@ -89,17 +89,17 @@ public sealed class KvCacheSharingTests
         Assert.NotEqual(first.Blocks[prefixBlocks - 1], second.Blocks[prefixBlocks - 1]);
 
         // Each matches a sequence that never shared anything.
-        using var fresh = model.CreateKvCache(256, blockTokens: 8);
+        using var fresh = model.CreateState(256, blockTokens: 8);
         Assert.Equal(fromFirst, Run(model, fresh, [.. prefix, .. a], prefix.Length, vocab));
         Assert.Equal(fromSecond, Run(model, fresh, [.. prefix, .. b], prefix.Length, vocab));
 
         cache.Free(first);
-        Assert.All(second.Blocks, block => Assert.Equal(1, cache.ReferenceCount(block)));
+        Assert.All(second.Blocks, block => Assert.Equal(1, cache.ReferenceCount(0, block)));
         cache.Free(second);
         Assert.Equal(cache.BlockCount, cache.FreeBlockCount);
     }
 
-    private static float[] Run(DecoderModel model, KvCache cache, int[] tokens, int from, int vocab)
+    private static float[] Run(DecoderModel model, StateCache cache, int[] tokens, int from, int vocab)
     {
         var sequence = cache.CreateSequence();
         var all = Forward(model, cache, sequence, tokens, 0, vocab);
@@ -107,7 +107,7 @@ public sealed class KvCacheSharingTests
         return all[(from * vocab)..];
     }
 
-    private static float[] Forward(DecoderModel model, KvCache cache, KvSequence sequence, int[] tokens, int start, int vocab)
+    private static float[] Forward(DecoderModel model, StateCache cache, SequenceState sequence, int[] tokens, int start, int vocab)
     {
         var batch = new TokenBatch();
         for (int i = 0; i < tokens.Length; i++)
@@ -161,8 +161,8 @@ public sealed class QuantizedKvCacheTests(ITestOutputHelper output)
     public void Quantized_rows_take_ggml_block_sizes_and_bad_types_are_named()
     {
         using var q8 = new KvCache(layers: 2, kvDim: 64, capacityTokens: 32, blockTokens: 16, Gguf.GgmlType.Q8_0, Gguf.GgmlType.Q4_0);
-        Assert.Equal(2 * 34, q8.KeyRowBytes);
-        Assert.Equal(2 * 18, q8.ValueRowBytes);
+        Assert.Equal(2 * 34, q8.Layer(0).KeyRowBytes);
+        Assert.Equal(2 * 18, q8.Layer(0).ValueRowBytes);
         Assert.Equal(2L * (68 + 36), q8.BytesPerToken);
         Assert.Equal(2L * 2 * 16 * (68 + 36), q8.ReservedBytes);
 
@@ -177,7 +177,7 @@ public sealed class QuantizedKvCacheTests(ITestOutputHelper output)
     {
         // stories260K: 8 heads of 8.
         using var model = DecoderModel.Load(SharedData.Path("models/stories260K.gguf"));
-        var e = Assert.Throws<ArgumentException>(() => model.CreateKvCache(64, keyType: Gguf.GgmlType.Q8_0));
+        var e = Assert.Throws<ArgumentException>(() => model.CreateState(64, keyType: Gguf.GgmlType.Q8_0));
         Assert.Contains("head size", e.Message);
     }
 }

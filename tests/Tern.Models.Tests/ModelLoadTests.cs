@@ -18,7 +18,7 @@ public sealed class ModelLoadTests : IDisposable
     {
         using var model = DecoderModel.Load(SharedData.Path(path));
         Assert.IsType(expected, model);
-        var h = model.Hyperparameters;
+        var h = model.Config;
         Assert.Equal((256, 2, 4, 768, 1024, 64, experts), (h.EmbeddingLength, h.BlockCount, h.HeadCount, h.FeedForwardLength, h.VocabSize, h.HeadDim, h.ExpertCount));
     }
 
@@ -28,7 +28,7 @@ public sealed class ModelLoadTests : IDisposable
     public void Experts_have_their_own_feed_forward_width(string path, int width)
     {
         using var model = DecoderModel.Load(SharedData.Path(path));
-        Assert.Equal(width, model.Hyperparameters.ExpertFeedForwardLength);
+        Assert.Equal(width, model.Config.ExpertFeedForwardLength);
     }
 
     [Fact]

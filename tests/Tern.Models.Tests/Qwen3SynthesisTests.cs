@@ -63,7 +63,7 @@ public sealed class Qwen3SynthesisTests : IDisposable
         using var model = Write(new SyntheticModel(shape, SynthesisTypes.Get("q4_0")));
 
         Assert.IsType<Qwen3>(model);
-        Assert.Equal((128, 2048, 16, 8), (model.Hyperparameters.HeadDim, model.Hyperparameters.QDim, model.Hyperparameters.HeadCount, model.Hyperparameters.HeadCountKv));
+        Assert.Equal((128, 2048, 16, 8), (model.Config.HeadDim, model.Config.QDim, model.Config.HeadCount, model.Config.HeadCountKv));
         AssertForwardPassRuns(model);
     }
 
@@ -77,7 +77,7 @@ public sealed class Qwen3SynthesisTests : IDisposable
         using var model = Write(synthetic);
 
         Assert.IsType<Qwen3Moe>(model);
-        Assert.Equal((128, 8, 768, 128), (model.Hyperparameters.ExpertCount, model.Hyperparameters.ExpertUsedCount, model.Hyperparameters.ExpertFeedForwardLength, model.Hyperparameters.HeadDim));
+        Assert.Equal((128, 8, 768, 128), (model.Config.ExpertCount, model.Config.ExpertUsedCount, model.Config.ExpertFeedForwardLength, model.Config.HeadDim));
         AssertForwardPassRuns(model);
     }
 
@@ -102,8 +102,8 @@ public sealed class Qwen3SynthesisTests : IDisposable
 
     private static void AssertForwardPassRuns(DecoderModel model)
     {
-        int vocab = model.Hyperparameters.VocabSize;
-        using var cache = model.CreateKvCache(64);
+        int vocab = model.Config.VocabSize;
+        using var cache = model.CreateState(64);
         var sequence = cache.CreateSequence();
         var batch = new TokenBatch();
         int[] tokens = [1, 200, 3000 % vocab, 42, 7];

@@ -27,7 +27,7 @@ public sealed class EngineAdmissionTests : IDisposable
     public void The_default_context_per_sequence_is_the_models_up_to_4096()
     {
         using var engine = _kit.Engine();
-        Assert.Equal(Math.Min(_kit.Model.Hyperparameters.ContextLength, 4096), engine.ContextPerSequence);
+        Assert.Equal(Math.Min(_kit.Model.Config.ContextLength, 4096), engine.ContextPerSequence);
         Assert.Equal(4, engine.Parallel);
     }
 
@@ -76,7 +76,7 @@ public sealed class EngineAdmissionTests : IDisposable
         using var engine = _kit.Engine();
         var empty = Assert.Throws<ArgumentException>(() => engine.Submit(new GenerationRequest { PromptTokens = [] }, EngineTestKit.Token));
         Assert.Equal(nameof(GenerationRequest.PromptTokens), empty.ParamName);
-        var outside = Assert.Throws<ArgumentOutOfRangeException>(() => engine.Submit(new GenerationRequest { PromptTokens = [1, _kit.Model.Hyperparameters.VocabSize] }, EngineTestKit.Token));
+        var outside = Assert.Throws<ArgumentOutOfRangeException>(() => engine.Submit(new GenerationRequest { PromptTokens = [1, _kit.Model.Config.VocabSize] }, EngineTestKit.Token));
         Assert.Equal(nameof(GenerationRequest.PromptTokens), outside.ParamName);
     }
 

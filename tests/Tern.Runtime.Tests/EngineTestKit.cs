@@ -15,7 +15,7 @@ internal sealed class EngineTestKit : IDisposable
     {
         Model = DecoderModel.Load(SharedData.Path(model));
         Tokenizer = Tokenizer.FromGguf(Model.File);
-        NoEnd = Greedy with { LogitBias = Enumerable.Range(0, Model.Hyperparameters.VocabSize).Where(Tokenizer.IsEndOfGeneration).ToDictionary(t => t, _ => float.NegativeInfinity) };
+        NoEnd = Greedy with { LogitBias = Enumerable.Range(0, Model.Config.VocabSize).Where(Tokenizer.IsEndOfGeneration).ToDictionary(t => t, _ => float.NegativeInfinity) };
     }
 
     public DecoderModel Model { get; }

@@ -248,7 +248,7 @@ public sealed class EngineTests : IDisposable
     public async Task A_request_that_fails_inside_the_loop_gets_the_error_and_the_others_go_on()
     {
         using var engine = _kit.Engine(new EngineOptions { Parallel = 2 });
-        int vocab = _kit.Model.Hyperparameters.VocabSize;
+        int vocab = _kit.Model.Config.VocabSize;
         var banAll = EngineTestKit.Greedy with { LogitBias = Enumerable.Range(0, vocab).ToDictionary(t => t, _ => float.NegativeInfinity) };
         engine.Pause();
         var good = engine.Submit(new GenerationRequest { PromptTokens = _kit.Encode("Once upon a time"), Sampling = _kit.NoEnd, MaxTokens = 20 }, EngineTestKit.Token);
@@ -280,7 +280,7 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(16, idle.KvBlockTokens);
         Assert.Equal(0, idle.KvBlocksUsed);
         Assert.Equal([SlotState.Idle, SlotState.Idle], idle.Slots.Select(s => s.State));
-        var h = _kit.Model.Hyperparameters;
+        var h = _kit.Model.Config;
         Assert.Equal((long)idle.KvBlocksTotal * 16 * h.BlockCount * 2 * h.KvDim * sizeof(ushort), engine.ReservedKvBytes);
 
         var log = new StepLog();

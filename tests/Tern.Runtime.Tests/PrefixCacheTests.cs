@@ -148,7 +148,7 @@ public sealed class PrefixCacheTests
     [Fact]
     public void Registered_blocks_outlive_their_sequence_and_are_found_again_by_content()
     {
-        using var kv = new KvCache(layers: 1, kvDim: 4, capacityTokens: 64, blockTokens: BlockTokens);
+        using var kv = State(64);
         var cache = new PrefixCache(kv);
         int[] tokens = Enumerable.Range(1, 10).ToArray(); // two full blocks and a partial one
         var sequence = Filled(kv, tokens.Length);
@@ -156,20 +156,20 @@ public sealed class PrefixCacheTests
         cache.ExtendHashes(tokens, hashes);
         Assert.Equal(2, hashes.Count);
         for (int i = 0; i < hashes.Count; i++)
-            cache.Register(sequence.Blocks[i], hashes[i], i == 0 ? PrefixCache.RootHash : hashes[i - 1], tokens.AsSpan(i * BlockTokens, BlockTokens));
-        Assert.Equal(2, kv.ReferenceCount(sequence.Blocks[0]));
+            cache.Register(sequence, i, hashes[i], i == 0 ? PrefixCache.RootHash : hashes[i - 1], tokens.AsSpan(i * BlockTokens, BlockTokens));
+        Assert.Equal(2, kv.ReferenceCount(0, sequence.Blocks[0]));
         Assert.Equal(0, cache.CountCachedOnly());
         var blocks = sequence.Blocks.Take(2).ToArray();
         kv.Free(sequence);
         Assert.Equal(2, cache.CountCachedOnly());
         Assert.Equal(kv.BlockCount - 2, kv.FreeBlockCount);
 
-        var found = new List<int>();
+        var found = new List<int[]>();
         int[] longer = [.. tokens[..8], 42, 43, 44, 45];
         var longerHashes = new List<ulong>();
         cache.ExtendHashes(longer, longerHashes);
         cache.Match(longer, longerHashes, found);
-        Assert.Equal(blocks, found);
+        Assert.Equal(blocks, found.Select(b => b[0]));
 
         // A different second block: only the first matches; a different first block: nothing does.
         found.Clear();
@@ -177,7 +177,7 @@ public sealed class PrefixCacheTests
         var otherHashes = new List<ulong>();
         cache.ExtendHashes(other, otherHashes);
         cache.Match(other, otherHashes, found);
-        Assert.Equal(blocks[..1], found);
+        Assert.Equal(blocks[..1], found.Select(b => b[0]));
         found.Clear();
         int[] shifted = [0, .. tokens[..7]];
         var shiftedHashes = new List<ulong>();
@@ -186,10 +186,10 @@ public sealed class PrefixCacheTests
         Assert.Empty(found);
 
         // A new sequence shares the found blocks.
-        var reused = kv.CreateSequence(blocks, 8);
+        var reused = kv.CreateSequence([.. blocks.Select(b => new[] { b })], 8);
         Assert.Equal(8, reused.Length);
         Assert.Equal(blocks, reused.Blocks);
-        Assert.Equal(2, kv.ReferenceCount(blocks[1]));
+        Assert.Equal(2, kv.ReferenceCount(0, blocks[1]));
         Assert.Equal(0, cache.CountCachedOnly());
         Assert.Equal(0, cache.Evict(2)); // in use: not evictable
         kv.Free(reused);
@@ -201,14 +201,14 @@ public sealed class PrefixCacheTests
     [Fact]
     public void A_key_whose_stored_tokens_differ_is_a_miss_not_a_wrong_prefix()
     {
-        using var kv = new KvCache(1, 4, 32, BlockTokens);
+        using var kv = State(32);
         var cache = new PrefixCache(kv);
         int[] real = [1, 2, 3, 4];
         int[] forged = [5, 6, 7, 8];
         var sequence = Filled(kv, 4);
         // As if forged's block had collided with real's key.
-        cache.Register(sequence.Blocks[0], PrefixCache.Hash(PrefixCache.RootHash, real), PrefixCache.RootHash, forged);
-        var found = new List<int>();
+        cache.Register(sequence, 0, PrefixCache.Hash(PrefixCache.RootHash, real), PrefixCache.RootHash, forged);
+        var found = new List<int[]>();
         cache.Match(real, [PrefixCache.Hash(PrefixCache.RootHash, real)], found);
         Assert.Empty(found);
     }
@@ -216,7 +216,7 @@ public sealed class PrefixCacheTests
     [Fact]
     public void Eviction_takes_least_recently_used_blocks_and_a_prefix_loses_its_tail_first()
     {
-        using var kv = new KvCache(1, 4, 64, BlockTokens);
+        using var kv = State(64);
         var cache = new PrefixCache(kv);
         var a = Cached(kv, cache, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
         var b = Cached(kv, cache, [21, 22, 23, 24, 25, 26, 27, 28]);
@@ -269,6 +269,18 @@ public sealed class PrefixCacheTests
         Assert.Throws<ArgumentException>(() => kv.CreateSequence(sequence.Blocks.ToArray(), 4));
     }
 
+    /// <summary>State for one attention layer of one 4-wide head, in blocks of <see cref="BlockTokens"/>.</summary>
+    private static StateCache State(int capacityTokens) =>
+        new([new LayerSpec(0, new AttentionSpec(1, 1, 4, new RopeSpec(4, 10000f), Window: 0), FeedForwardKind.Dense)],
+            new StateOptions { CapacityTokens = capacityTokens, BlockTokens = BlockTokens });
+
+    private static SequenceState Filled(StateCache state, int length)
+    {
+        var sequence = state.CreateSequence();
+        state.PrepareWrite(sequence, 0, length); // as after a forward pass over `length` positions
+        return sequence;
+    }
+
     private static KvSequence Filled(KvCache kv, int length)
     {
         var sequence = kv.CreateSequence();
@@ -279,13 +291,13 @@ public sealed class PrefixCacheTests
         return filled;
     }
 
-    private static int[] Cached(KvCache kv, PrefixCache cache, int[] tokens)
+    private static int[] Cached(StateCache kv, PrefixCache cache, int[] tokens)
     {
         var sequence = Filled(kv, tokens.Length);
         var hashes = new List<ulong>();
         cache.ExtendHashes(tokens, hashes);
         for (int i = 0; i < hashes.Count; i++)
-            cache.Register(sequence.Blocks[i], hashes[i], i == 0 ? PrefixCache.RootHash : hashes[i - 1], tokens.AsSpan(i * BlockTokens, BlockTokens));
+            cache.Register(sequence, i, hashes[i], i == 0 ? PrefixCache.RootHash : hashes[i - 1], tokens.AsSpan(i * BlockTokens, BlockTokens));
         int[] blocks = [.. sequence.Blocks];
         cache.Touch(blocks);
         kv.Free(sequence);

@@ -42,7 +42,7 @@ public sealed class TextGeneratorTests : IDisposable
     public void Ends_at_end_of_generation_when_the_model_emits_it()
     {
         // Ban every token but end-of-text after the prompt: the first sampled token ends generation.
-        var bias = Enumerable.Range(0, _model.Hyperparameters.VocabSize).Where(t => !_tokenizer.IsEndOfGeneration(t))
+        var bias = Enumerable.Range(0, _model.Config.VocabSize).Where(t => !_tokenizer.IsEndOfGeneration(t))
             .ToDictionary(t => t, _ => float.NegativeInfinity);
         var result = Generator().Generate("Once upon a time", new GenerationOptions { Sampling = Greedy with { LogitBias = bias }, MaxTokens = 10 }, null, TestContext.Current.CancellationToken);
         Assert.Equal(StopReason.EndOfGeneration, result.StopReason);
@@ -74,7 +74,7 @@ public sealed class TextGeneratorTests : IDisposable
     }
 
     private Dictionary<int, float> NoEnd() =>
-        Enumerable.Range(0, _model.Hyperparameters.VocabSize).Where(_tokenizer.IsEndOfGeneration).ToDictionary(t => t, _ => float.NegativeInfinity);
+        Enumerable.Range(0, _model.Config.VocabSize).Where(_tokenizer.IsEndOfGeneration).ToDictionary(t => t, _ => float.NegativeInfinity);
 
     public void Dispose() => _model.Dispose();
 }

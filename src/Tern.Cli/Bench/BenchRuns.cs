@@ -14,11 +14,11 @@ internal static class BenchRuns
 
     /// <summary>A sequence holding <paramref name="depth"/> random tokens, run in batches of <see cref="FillBatch"/>;
     /// stops early (shorter sequence) when cancelled.</summary>
-    internal static KvSequence Fill(DecoderModel m, KvCache cache, int depth, CancellationToken cancel = default)
+    internal static SequenceState Fill(IModelRunner m, StateCache cache, int depth, CancellationToken cancel = default)
     {
         var sequence = cache.CreateSequence();
         var batch = new TokenBatch();
-        var logits = new float[m.Hyperparameters.VocabSize];
+        var logits = new float[m.Config.VocabSize];
         int[] tokens = RandomTokens(m, depth, FillSeed);
         for (int start = 0; start < depth && !cancel.IsCancellationRequested; start += FillBatch)
         {
@@ -31,14 +31,14 @@ internal static class BenchRuns
     }
 
     /// <summary>Tokens/s of one pp run: p random tokens as one batch after the filled depth.</summary>
-    internal static double Prompt(DecoderModel m, KvCache cache, KvSequence filled, int p)
+    internal static double Prompt(IModelRunner m, StateCache cache, SequenceState filled, int p)
     {
         var sequence = cache.Fork(filled, filled.Length);
         try
         {
             var batch = new TokenBatch();
             batch.AddRange(RandomTokens(m, p, seed: 42), filled.Length, sequence);
-            var logits = new float[m.Hyperparameters.VocabSize];
+            var logits = new float[m.Config.VocabSize];
             var clock = Stopwatch.StartNew();
             m.Forward(batch, cache, logits);
             return p / clock.Elapsed.TotalSeconds;
@@ -51,13 +51,13 @@ internal static class BenchRuns
 
     /// <summary>Aggregate tokens/s of one tg run: <paramref name="np"/> sequences after the filled depth, each
     /// generating n tokens, all of them in one forward pass per step.</summary>
-    internal static double Generate(DecoderModel m, KvCache cache, KvSequence filled, int n, int np)
+    internal static double Generate(IModelRunner m, StateCache cache, SequenceState filled, int n, int np)
     {
         var sequences = Enumerable.Range(0, np).Select(_ => cache.Fork(filled, filled.Length)).ToArray();
         try
         {
             var batch = new TokenBatch();
-            var logits = new float[np * m.Hyperparameters.VocabSize];
+            var logits = new float[np * m.Config.VocabSize];
             int[] tokens = RandomTokens(m, n * np, seed: 42);
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < n; i++)
@@ -77,9 +77,9 @@ internal static class BenchRuns
         }
     }
 
-    internal static int[] RandomTokens(DecoderModel m, int count, int seed)
+    internal static int[] RandomTokens(IModelRunner m, int count, int seed)
     {
         var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => random.Next(m.Hyperparameters.VocabSize)).ToArray();
+        return Enumerable.Range(0, count).Select(_ => random.Next(m.Config.VocabSize)).ToArray();
     }
 }

@@ -19,7 +19,7 @@ public sealed partial class InferenceEngine
     private readonly List<ScheduledChunk> _plan = [];
     private readonly TokenBatch _batch = new();
     private readonly float[] _logits;
-    private readonly List<int> _matched = [];
+    private readonly List<int[]> _matched = [];
 
     // Final events and failures, delivered after the stats are published so a reader that sees a request end
     // also sees its effects (blocks freed, tokens counted).
@@ -262,10 +262,10 @@ public sealed partial class InferenceEngine
             _prefixCache.Match(s.Prompt, s.BlockHashes, _matched);
             // The last prompt token always runs again: its logits are needed to sample the first token. When the
             // whole prompt is cached, its last block is copied on that write and the cached one stays intact.
-            cached = Math.Min(_matched.Count * bs, s.Prompt.Length - 1);
+            cached = _kv.Resumable(_matched, Math.Min(_matched.Count * bs, s.Prompt.Length - 1));
         }
 
-        s.Kv = _kv.CreateSequence(CollectionsMarshal.AsSpan(_matched)[..((cached + bs - 1) / bs)], cached);
+        s.Kv = _kv.CreateSequence(_matched.GetRange(0, (cached + bs - 1) / bs), cached);
         s.RegisteredBlocks = cached / bs;
         s.CachedTokens = cached;
         _cachedPrompt += cached;
@@ -291,7 +291,7 @@ public sealed partial class InferenceEngine
         var tokens = CollectionsMarshal.AsSpan(s.Tokens)[..(full * bs)];
         _prefixCache!.ExtendHashes(tokens, s.BlockHashes);
         for (int i = s.RegisteredBlocks; i < full; i++)
-            _prefixCache.Register(s.Kv.Blocks[i], s.BlockHashes[i], i == 0 ? PrefixCache.RootHash : s.BlockHashes[i - 1], tokens.Slice(i * bs, bs));
+            _prefixCache.Register(s.Kv, i, s.BlockHashes[i], i == 0 ? PrefixCache.RootHash : s.BlockHashes[i - 1], tokens.Slice(i * bs, bs));
         s.RegisteredBlocks = full;
     }
 

@@ -5,7 +5,7 @@ namespace Tern.Runtime.Serving;
 
 /// <summary>
 /// Serves many concurrent requests from one model with continuous batching (the request path of DESIGN.md): a
-/// background loop runs engine steps, each schedule → execute (one <see cref="DecoderModel.Forward"/> over the
+/// background loop runs engine steps, each schedule → execute (one <see cref="IModelRunner.Forward"/> over the
 /// next token of every decoding sequence and chunks of prompts still being processed) → sample → update.
 /// Requests join and leave between steps; up to <see cref="EngineOptions.Parallel"/> run at once and the rest wait
 /// in a bounded FIFO queue. Full KV blocks are kept in a prefix cache so prompts that share a prefix skip it.
@@ -15,7 +15,7 @@ namespace Tern.Runtime.Serving;
 public sealed partial class InferenceEngine : IDisposable
 {
     private readonly bool _ownsModel;
-    private readonly KvCache _kv;
+    private readonly StateCache _kv;
     private readonly PrefixCache? _prefixCache;
     private readonly Thread _loop;
     private readonly int _vocab;
@@ -32,7 +32,7 @@ public sealed partial class InferenceEngine : IDisposable
     private long _requestsRejected;
 
     /// <param name="ownsModel">Dispose the model with the engine.</param>
-    public InferenceEngine(DecoderModel model, Tokenizer tokenizer, EngineOptions? options = null, bool ownsModel = false)
+    public InferenceEngine(IModelRunner model, Tokenizer tokenizer, EngineOptions? options = null, bool ownsModel = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -42,8 +42,8 @@ public sealed partial class InferenceEngine : IDisposable
         Tokenizer = tokenizer;
         Options = options;
         _ownsModel = ownsModel;
-        _vocab = model.Hyperparameters.VocabSize;
-        int modelContext = model.Hyperparameters.ContextLength > 0 ? model.Hyperparameters.ContextLength : EngineOptions.DefaultMaxContext;
+        _vocab = model.Config.VocabSize;
+        int modelContext = model.Config.ContextLength > 0 ? model.Config.ContextLength : EngineOptions.DefaultMaxContext;
         ContextPerSequence = options.ContextPerSequence ?? Math.Min(modelContext, EngineOptions.DefaultMaxContext);
 
         // Every running sequence can always grow to its full context: blocks only the prefix cache holds are
@@ -52,7 +52,14 @@ public sealed partial class InferenceEngine : IDisposable
         int perSequence = (ContextPerSequence + bs - 1) / bs;
         int prefixTokens = options.PrefixCacheTokens ?? (options.PrefixCache ? ContextPerSequence : 0);
         int blocks = checked(options.Parallel * perSequence + (prefixTokens + bs - 1) / bs);
-        _kv = model.CreateKvCache(checked(blocks * bs), bs, options.KeyType, options.ValueType);
+        _kv = model.CreateState(new StateOptions
+        {
+            CapacityTokens = checked(blocks * bs),
+            BlockTokens = bs,
+            KeyType = options.KeyType,
+            ValueType = options.ValueType,
+            RecurrentSlots = options.Parallel,
+        });
         _prefixCache = options.PrefixCache ? new PrefixCache(_kv) : null;
 
         _slots = new Sequence?[options.Parallel];
@@ -62,7 +69,7 @@ public sealed partial class InferenceEngine : IDisposable
         _loop.Start();
     }
 
-    public DecoderModel Model { get; }
+    public IModelRunner Model { get; }
 
     public Tokenizer Tokenizer { get; }
 
@@ -73,8 +80,11 @@ public sealed partial class InferenceEngine : IDisposable
     /// <summary>Positions each sequence may hold (the resolved <see cref="EngineOptions.ContextPerSequence"/>).</summary>
     public int ContextPerSequence { get; }
 
-    /// <summary>Bytes reserved for the KV pool (committed by the OS as they are first written).</summary>
-    public long ReservedKvBytes => _kv.ReservedBytes;
+    /// <summary>Bytes reserved for the KV pools (committed by the OS as they are first written).</summary>
+    public long ReservedKvBytes => _kv.KvBytes;
+
+    /// <summary>Bytes reserved for the recurrent state of the sequences (0 for a model without recurrent layers).</summary>
+    public long ReservedRecurrentBytes => _kv.RecurrentBytes;
 
     /// <summary>The KV cache's key and value types (llama.cpp's names: f16, q8_0, q4_0).</summary>
     public string KvTypes => $"{KvCache.Name(_kv.KeyType)}/{KvCache.Name(_kv.ValueType)}";

@@ -7,8 +7,9 @@ namespace Tern.Runtime.Serving;
 /// <summary>
 /// Full KV blocks kept after their sequences end, found again by content (as vLLM's prefix caching): a block's key
 /// is a hash of its tokens seeded with its parent block's key, so one key names a whole prefix and the longest
-/// cached prefix of a prompt is found in one lookup per block. The cache holds a reference to each block it keeps
-/// (<see cref="KvCache.Retain"/>); blocks that no sequence uses any more are evicted least recently used first.
+/// cached prefix of a prompt is found in one lookup per block. An entry is one block position: the block of every
+/// KV group (full-attention and sliding-window layers) holding those tokens. The cache holds a reference to each
+/// (<see cref="StateCache.Retain"/>); entries that no sequence uses any more are evicted least recently used first.
 /// Keys are checked against the stored tokens and parent key, so a hash collision is a miss, never wrong keys and
 /// values. Not thread-safe: the engine's loop owns it.
 /// </summary>
@@ -17,12 +18,12 @@ internal sealed class PrefixCache
     /// <summary>The parent key of a sequence's first block.</summary>
     public const ulong RootHash = 0x7465726E_70726566; // "ternpref"
 
-    private readonly KvCache _kv;
+    private readonly StateCache _kv;
     private readonly Dictionary<ulong, Entry> _byHash = [];
     private readonly Entry?[] _byBlock;
     private readonly LinkedList<Entry> _lru = []; // least recently used first
 
-    public PrefixCache(KvCache kv)
+    public PrefixCache(StateCache kv)
     {
         _kv = kv;
         _byBlock = new Entry?[kv.BlockCount];
@@ -48,10 +49,10 @@ internal sealed class PrefixCache
     }
 
     /// <summary>
-    /// The cached blocks of the longest prefix of <paramref name="tokens"/> made of whole blocks, given the keys of
-    /// its full blocks; marks them used.
+    /// The cached blocks (one per KV group each) of the longest prefix of <paramref name="tokens"/> made of whole
+    /// blocks, given the keys of its full blocks; marks them used.
     /// </summary>
-    public void Match(ReadOnlySpan<int> tokens, IReadOnlyList<ulong> hashes, List<int> blocks)
+    public void Match(ReadOnlySpan<int> tokens, IReadOnlyList<ulong> hashes, List<int[]> blocks)
     {
         int bs = BlockTokens;
         for (int i = 0; i < hashes.Count; i++)
@@ -59,25 +60,32 @@ internal sealed class PrefixCache
             ulong parent = i == 0 ? RootHash : hashes[i - 1];
             if (!_byHash.TryGetValue(hashes[i], out var entry) || entry.Parent != parent || !entry.Tokens.AsSpan().SequenceEqual(tokens.Slice(i * bs, bs)))
                 break;
-            blocks.Add(entry.Block);
+            blocks.Add(entry.Blocks);
         }
 
-        Touch(blocks);
+        for (int i = blocks.Count - 1; i >= 0; i--)
+            Touch(_byBlock[blocks[i][0]]!);
     }
 
     /// <summary>
-    /// Keeps a full block of a sequence under its key, unless a block with the same key is kept already (an equal
-    /// prefix computed by another sequence).
+    /// Keeps full block <paramref name="index"/> of a sequence (its block in every KV group) under its key, unless a
+    /// block with the same key is kept already (an equal prefix computed by another sequence). A sliding-window
+    /// group's block the sequence has let go of is kept as a hole.
     /// </summary>
-    public void Register(int block, ulong hash, ulong parent, ReadOnlySpan<int> tokens)
+    public void Register(SequenceState sequence, int index, ulong hash, ulong parent, ReadOnlySpan<int> tokens)
     {
-        if (_byHash.ContainsKey(hash) || _byBlock[block] is not null)
+        int[] blocks = [.. sequence.Kv.Select(kv => kv.Blocks[index])];
+        if (blocks[0] == KvCache.Hole || _byHash.ContainsKey(hash) || _byBlock[blocks[0]] is not null)
             return;
-        var entry = new Entry(hash, parent, tokens.ToArray(), block);
+        var entry = new Entry(hash, parent, tokens.ToArray(), blocks);
         entry.Node = _lru.AddLast(entry);
         _byHash.Add(hash, entry);
-        _byBlock[block] = entry;
-        _kv.Retain(block);
+        _byBlock[blocks[0]] = entry;
+        for (int g = 0; g < blocks.Length; g++)
+        {
+            if (blocks[g] != KvCache.Hole)
+                _kv.Retain(g, blocks[g]);
+        }
     }
 
     /// <summary>
@@ -88,12 +96,15 @@ internal sealed class PrefixCache
     {
         for (int i = blocks.Count - 1; i >= 0; i--)
         {
-            if (_byBlock[blocks[i]] is { } entry)
-            {
-                _lru.Remove(entry.Node!);
-                _lru.AddLast(entry.Node!);
-            }
+            if (blocks[i] != KvCache.Hole && _byBlock[blocks[i]] is { } entry)
+                Touch(entry);
         }
+    }
+
+    private void Touch(Entry entry)
+    {
+        _lru.Remove(entry.Node!);
+        _lru.AddLast(entry.Node!);
     }
 
     /// <summary>Drops up to <paramref name="blocks"/> cached blocks that no sequence holds, least recently used first;
@@ -105,12 +116,17 @@ internal sealed class PrefixCache
         {
             var next = node.Next;
             var entry = node.Value;
-            if (_kv.ReferenceCount(entry.Block) == 1)
+            if (CachedOnly(entry))
             {
                 _lru.Remove(node);
                 _byHash.Remove(entry.Hash);
-                _byBlock[entry.Block] = null;
-                _kv.Release(entry.Block);
+                _byBlock[entry.Blocks[0]] = null;
+                for (int g = 0; g < entry.Blocks.Length; g++)
+                {
+                    if (entry.Blocks[g] != KvCache.Hole)
+                        _kv.Release(g, entry.Blocks[g]);
+                }
+
                 freed++;
             }
 
@@ -127,22 +143,36 @@ internal sealed class PrefixCache
         int n = 0;
         foreach (var entry in _lru)
         {
-            if (_kv.ReferenceCount(entry.Block) == 1)
+            if (CachedOnly(entry))
                 n++;
         }
 
         return n;
     }
 
-    /// <summary>Whether <paramref name="block"/> is kept by the cache.</summary>
+    /// <summary>Whether no sequence holds any of the entry's blocks.</summary>
+    private bool CachedOnly(Entry entry)
+    {
+        for (int g = 0; g < entry.Blocks.Length; g++)
+        {
+            if (entry.Blocks[g] != KvCache.Hole && _kv.ReferenceCount(g, entry.Blocks[g]) != 1)
+                return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="block"/> (of the first KV group) is kept by the cache.</summary>
     public bool Contains(int block) => _byBlock[block] is not null;
 
-    private sealed class Entry(ulong hash, ulong parent, int[] tokens, int block)
+    private sealed class Entry(ulong hash, ulong parent, int[] tokens, int[] blocks)
     {
         public ulong Hash { get; } = hash;
         public ulong Parent { get; } = parent;
         public int[] Tokens { get; } = tokens;
-        public int Block { get; } = block;
+
+        /// <summary>The block of each KV group.</summary>
+        public int[] Blocks { get; } = blocks;
         public LinkedListNode<Entry>? Node { get; set; }
     }
 }

@@ -33,7 +33,7 @@ internal sealed class Sequence(string id, GenerationRequest request, int[] promp
 
     // ---- from admission on ----
     public int Slot { get; set; } = -1;
-    public KvSequence Kv { get; set; } = null!;
+    public SequenceState Kv { get; set; } = null!;
 
     /// <summary>Prompt and generated tokens; the last generated one is fed to the model at the next step.</summary>
     public List<int> Tokens { get; } = [];

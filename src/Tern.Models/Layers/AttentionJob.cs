@@ -190,7 +190,7 @@ internal unsafe ref struct AttentionJob : IParallelJob
         int blockTokens = Cache.BlockTokens;
         var blocks = Sequences[first].BlockList;
         int count = tile.Positions[^1] + 1;
-        int keyHead = Cache.KeyHeadBytes, valueHead = Cache.ValueHeadBytes;
+        int keyHead = Cache.Layer(Layer).KeyHeadBytes, valueHead = Cache.Layer(Layer).ValueHeadBytes;
         int last = Math.Min((segment + 1) * SegmentBlocks, (count + blockTokens - 1) / blockTokens);
         int firstSeen = Window == 0 ? 0 : Math.Max(0, tile.Positions[0] - Window + 1); // the tile's earliest query sees least
         for (int b = Math.Max(segment * SegmentBlocks, firstSeen / blockTokens); b < last; b++)

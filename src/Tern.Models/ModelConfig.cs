@@ -4,7 +4,7 @@ using Tern.Gguf;
 namespace Tern.Models;
 
 /// <summary>The shape of a decoder-only transformer, read from <c>&lt;arch&gt;.*</c> GGUF metadata.</summary>
-public sealed record Hyperparameters
+public sealed record ModelConfig
 {
     public required string Architecture { get; init; }
     public required int ContextLength { get; init; }
@@ -32,6 +32,9 @@ public sealed record Hyperparameters
     /// <summary>RoPE base of the sliding-window layers (<c>rope.freq_base_swa</c>, else 10,000).</summary>
     public float RopeFreqBaseSwa { get; init; } = 10000f;
 
+    /// <summary>One spec per layer: its mixer (with its own heads, head size, window and RoPE) and its feed-forward.</summary>
+    public required IReadOnlyList<LayerSpec> Layers { get; init; }
+
     /// <summary>Width of one token's keys (or values) across all KV heads.</summary>
     public int KvDim => HeadCountKv * HeadDim;
 
@@ -44,7 +47,7 @@ public sealed record Hyperparameters
     /// against sane ranges, before anything is sized by them: a hostile value is a <see cref="ModelLoadException"/>
     /// naming the key and the value.
     /// </summary>
-    public static Hyperparameters FromGguf(GgufFile file)
+    public static ModelConfig FromGguf(GgufFile file)
     {
         var meta = new ModelMetadata(file);
         string arch = meta.String("general.architecture") ?? throw meta.Missing("general.architecture");
@@ -105,8 +108,21 @@ public sealed record Hyperparameters
         int? pattern = meta.Count(Key("attention.sliding_window_pattern"), 1);
         float ropeBaseSwa = meta.Positive(Key("rope.freq_base_swa"), 10000f);
 
-        return new Hyperparameters
+        var rope = new RopeSpec(ropeDims, meta.Positive(Key("rope.freq_base"), 10000f));
+        var ropeSwa = rope with { Base = ropeBaseSwa };
+        int period = SlidingPeriod(arch, pattern);
+        var ffn = experts > 0 ? FeedForwardKind.Experts : FeedForwardKind.Dense;
+        var layers = new LayerSpec[blocks];
+        for (int i = 0; i < blocks; i++)
         {
+            bool sliding = window > 0 && period > 0 && i % period < period - 1;
+            var attention = new AttentionSpec(heads, kvHeads, headDim, sliding ? ropeSwa : rope, sliding ? window : 0);
+            layers[i] = new LayerSpec(i, attention, ffn);
+        }
+
+        return new ModelConfig
+        {
+            Layers = layers,
             Architecture = arch,
             ContextLength = meta.Count(Key("context_length"), 1) ?? 2048,
             EmbeddingLength = embd,
@@ -116,7 +132,7 @@ public sealed record Hyperparameters
             HeadCountKv = kvHeads,
             HeadDim = headDim,
             RopeDimensionCount = ropeDims,
-            RopeFreqBase = meta.Positive(Key("rope.freq_base"), 10000f),
+            RopeFreqBase = rope.Base,
             RmsEpsilon = meta.Positive(Key("attention.layer_norm_rms_epsilon"), 1e-5f, below: 1),
             VocabSize = vocab,
             ExpertCount = experts,
@@ -127,6 +143,15 @@ public sealed record Hyperparameters
             RopeFreqBaseSwa = ropeBaseSwa,
         };
     }
+
+    /// <summary>Every how many layers one attends globally, the others over the sliding window (0: no layer
+    /// slides). Only architectures that have sliding-window layers use the window; gemma3 defaults to 6, as
+    /// llama.cpp (layers 5, 11, 17, ... are global); a period above the block count makes every layer slide.</summary>
+    private static int SlidingPeriod(string arch, int? pattern) => arch switch
+    {
+        "gemma3" => pattern ?? 6,
+        _ => 0,
+    };
 
     /// <summary>The highest N of the file's blk.N.* tensors, plus one (0 when there are none).</summary>
     private static long BlocksPresent(GgufFile file)

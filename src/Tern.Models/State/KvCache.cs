@@ -17,45 +17,70 @@ public sealed unsafe class KvCache : IDisposable
     private readonly byte* _storage;
     private readonly int[] _refCounts;
     private readonly Stack<int> _freeBlocks;
+    private readonly KvLayer[] _layers;
     private int _nextSequenceId;
 
+    /// <summary>A cache whose layers all have the same shape.</summary>
     /// <param name="kvHeads">KV heads a row is split into: each head's rows of a block are stored together, so
     /// attention streams one head's keys and values from contiguous memory.</param>
     public KvCache(int layers, int kvDim, int capacityTokens, int blockTokens = 32, GgmlType keyType = GgmlType.F16,
         GgmlType valueType = GgmlType.F16, int kvHeads = 1)
+        : this(Uniform(layers, kvDim, kvHeads), capacityTokens, blockTokens, keyType, valueType)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvDim);
+    }
+
+    /// <summary>A cache with one shape per layer (gemma4's sliding and global layers differ in KV heads and head size).</summary>
+    public KvCache(IReadOnlyList<KvShape> layers, int capacityTokens, int blockTokens = 32, GgmlType keyType = GgmlType.F16,
+        GgmlType valueType = GgmlType.F16)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentOutOfRangeException.ThrowIfZero(layers.Count, nameof(layers));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacityTokens);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockTokens);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvHeads);
-        if (kvDim % kvHeads != 0)
-            throw new ArgumentException($"a row of {kvDim} does not split into {kvHeads} heads", nameof(kvHeads));
         foreach (var type in new[] { keyType, valueType })
         {
             if (!KvRows.IsSupported(type))
                 throw new ArgumentException($"KV cache type {type} is not supported: use {TypeNames}");
-            if (kvDim / kvHeads % QuantTypes.Get(type).BlockSize != 0)
-                throw new ArgumentException($"KV cache type {Name(type)} stores blocks of {QuantTypes.Get(type).BlockSize}: it needs a head size that is a multiple of {QuantTypes.Get(type).BlockSize}; this model's head size is {kvDim / kvHeads}");
         }
 
-        Layers = layers;
-        KvDim = kvDim;
         BlockTokens = blockTokens;
         KeyType = keyType;
         ValueType = valueType;
-        KvHeads = kvHeads;
-        KeyHeadBytes = KvRows.RowBytes(keyType, kvDim / kvHeads);
-        ValueHeadBytes = KvRows.RowBytes(valueType, kvDim / kvHeads);
-        KeyRowBytes = kvHeads * KeyHeadBytes;
-        ValueRowBytes = kvHeads * ValueHeadBytes;
         BlockCount = (capacityTokens + blockTokens - 1) / blockTokens;
-        BlockBytes = (long)layers * blockTokens * (KeyRowBytes + ValueRowBytes);
-        // One region per (layer, keys or values, head), holding that head's rows block after block: a sequence's
-        // blocks, mostly allocated in order, read as one stream per head that the hardware prefetcher follows.
-        _storage = (byte*)NativeMemory.AlignedAlloc((nuint)(BlockBytes * BlockCount), 64);
+        _layers = new KvLayer[layers.Count];
+        long offset = 0;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var shape = layers[i];
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shape.KvHeads, nameof(layers));
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shape.HeadDim, nameof(layers));
+            foreach (var type in new[] { keyType, valueType })
+            {
+                if (shape.HeadDim % QuantTypes.Get(type).BlockSize != 0)
+                    throw new ArgumentException($"KV cache type {Name(type)} stores blocks of {QuantTypes.Get(type).BlockSize}: it needs a head size that is a multiple of {QuantTypes.Get(type).BlockSize}; this model's head size is {shape.HeadDim}");
+            }
+
+            // One region per (layer, keys or values, head), holding that head's rows block after block: a sequence's
+            // blocks, mostly allocated in order, read as one stream per head that the hardware prefetcher follows.
+            var layer = new KvLayer(shape, KvRows.RowBytes(keyType, shape.HeadDim), KvRows.RowBytes(valueType, shape.HeadDim), offset, BlockCount, blockTokens);
+            _layers[i] = layer;
+            offset += layer.Bytes;
+        }
+
+        ReservedBytes = offset;
+        _storage = (byte*)NativeMemory.AlignedAlloc((nuint)offset, 64);
         _refCounts = new int[BlockCount];
         _freeBlocks = new Stack<int>(Enumerable.Range(0, BlockCount).Reverse());
+    }
+
+    private static KvShape[] Uniform(int layers, int kvDim, int kvHeads)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvDim);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvHeads);
+        if (kvDim % kvHeads != 0)
+            throw new ArgumentException($"a row of {kvDim} does not split into {kvHeads} heads", nameof(kvHeads));
+        return Enumerable.Repeat(new KvShape(kvHeads, kvDim / kvHeads), layers).ToArray();
     }
 
     /// <summary>The names -ctk/-ctv take.</summary>
@@ -73,31 +98,25 @@ public sealed unsafe class KvCache : IDisposable
     /// <summary>llama.cpp's name of a KV cache type (f16, q8_0, q4_0).</summary>
     public static string Name(GgmlType type) => type.ToString().ToLowerInvariant();
 
-    public int Layers { get; }
-    public int KvDim { get; }
-    public int KvHeads { get; }
+    public int Layers => _layers.Length;
     public int BlockTokens { get; }
     public int BlockCount { get; }
     public GgmlType KeyType { get; }
     public GgmlType ValueType { get; }
     public int FreeBlockCount => _freeBlocks.Count;
+
+    /// <summary>The entry of a block list for a block released by <see cref="ReleaseBefore"/>.</summary>
+    public const int Hole = -1;
     public int CapacityTokens => BlockCount * BlockTokens;
 
-    /// <summary>Bytes of one row of keys (all KV heads of one layer and position) and of one row of values.</summary>
-    public int KeyRowBytes { get; }
-    public int ValueRowBytes { get; }
-
-    /// <summary>Bytes of one KV head's slice of a key row and of a value row.</summary>
-    public int KeyHeadBytes { get; }
-    public int ValueHeadBytes { get; }
+    /// <summary>The row sizes of one layer.</summary>
+    public KvLayer Layer(int layer) => _layers[layer];
 
     /// <summary>Bytes one cached token takes over all layers, keys and values.</summary>
-    public long BytesPerToken => (long)Layers * (KeyRowBytes + ValueRowBytes);
+    public long BytesPerToken => _layers.Sum(l => (long)l.KeyRowBytes + l.ValueRowBytes);
 
     /// <summary>Bytes reserved for the whole pool.</summary>
-    public long ReservedBytes => BlockBytes * BlockCount;
-
-    private long BlockBytes { get; }
+    public long ReservedBytes { get; }
 
     public KvSequence CreateSequence() => new(_nextSequenceId++);
 
@@ -133,11 +152,13 @@ public sealed unsafe class KvCache : IDisposable
         for (int i = 0; i < blocks; i++)
         {
             int block = source.BlockList[i];
-            _refCounts[block]++;
+            if (block >= 0)
+                _refCounts[block]++;
             fork.BlockList.Add(block);
         }
 
         fork.Length = length;
+        fork.ReleasedBlocks = Math.Min(source.ReleasedBlocks, blocks);
         return fork;
     }
 
@@ -151,15 +172,22 @@ public sealed unsafe class KvCache : IDisposable
         if (blocks.Length != (length + BlockTokens - 1) / BlockTokens)
             throw new ArgumentException($"{length} positions take {(length + BlockTokens - 1) / BlockTokens} blocks of {BlockTokens} tokens, not {blocks.Length}", nameof(blocks));
         foreach (int block in blocks)
-            CheckHeld(block);
+        {
+            if (block != Hole)
+                CheckHeld(block);
+        }
+
         var sequence = CreateSequence();
         foreach (int block in blocks)
         {
-            _refCounts[block]++;
+            if (block != Hole)
+                _refCounts[block]++;
             sequence.BlockList.Add(block);
         }
 
         sequence.Length = length;
+        while (sequence.ReleasedBlocks < blocks.Length && blocks[sequence.ReleasedBlocks] == Hole)
+            sequence.ReleasedBlocks++;
         return sequence;
     }
 
@@ -191,7 +219,10 @@ public sealed unsafe class KvCache : IDisposable
         int copies = 0;
         for (int i = start / BlockTokens; i < existing; i++)
         {
-            if (_refCounts[sequence.BlockList[i]] > 1)
+            int block = sequence.BlockList[i];
+            if (block == Hole)
+                throw new InvalidOperationException($"KV block {i} of sequence {sequence.Id} was released (it left the sliding window): positions from {start} cannot be rewritten");
+            if (_refCounts[block] > 1)
                 copies++;
         }
 
@@ -234,11 +265,31 @@ public sealed unsafe class KvCache : IDisposable
         int keep = (length + BlockTokens - 1) / BlockTokens;
         for (int i = sequence.BlockList.Count - 1; i >= keep; i--)
         {
-            Release(sequence.BlockList[i]);
+            if (sequence.BlockList[i] != Hole)
+                Release(sequence.BlockList[i]);
             sequence.BlockList.RemoveAt(i);
         }
 
         sequence.Length = Math.Min(sequence.Length, length);
+        sequence.ReleasedBlocks = Math.Min(sequence.ReleasedBlocks, keep);
+    }
+
+    /// <summary>
+    /// Lets go of the sequence's blocks that hold only positions before <paramref name="position"/> (a sliding-window
+    /// layer's keys no query will see again): each becomes a hole in its block list and returns to the pool unless
+    /// another holder (a prefix cache) keeps it.
+    /// </summary>
+    public void ReleaseBefore(KvSequence sequence, int position)
+    {
+        int blocks = Math.Min(sequence.BlockList.Count, position / BlockTokens);
+        for (int i = sequence.ReleasedBlocks; i < blocks; i++)
+        {
+            if (sequence.BlockList[i] != Hole)
+                Release(sequence.BlockList[i]);
+            sequence.BlockList[i] = Hole;
+        }
+
+        sequence.ReleasedBlocks = Math.Max(sequence.ReleasedBlocks, blocks);
     }
 
     /// <summary>Returns all of the sequence's blocks to the pool.</summary>
@@ -256,27 +307,22 @@ public sealed unsafe class KvCache : IDisposable
     internal Span<byte> HeadRow(KvSequence sequence, int layer, bool value, int position, int head)
     {
         int block = sequence.BlockList[position / BlockTokens];
-        int bytes = value ? ValueHeadBytes : KeyHeadBytes;
+        var l = _layers[layer];
+        int bytes = value ? l.ValueHeadBytes : l.KeyHeadBytes;
         return new Span<byte>(HeadRows(block, layer, value, head) + (long)(position % BlockTokens) * bytes, bytes);
     }
 
     /// <summary>First key (or value) row of one KV head in a block for one layer; the head's rows follow back to back.</summary>
-    internal byte* HeadRows(int block, int layer, bool value, int head)
-    {
-        long keyRegion = (long)BlockCount * BlockTokens * KeyHeadBytes, valueRegion = (long)BlockCount * BlockTokens * ValueHeadBytes;
-        long layerBytes = KvHeads * (keyRegion + valueRegion);
-        return value
-            ? _storage + layer * layerBytes + KvHeads * keyRegion + head * valueRegion + (long)block * BlockTokens * ValueHeadBytes
-            : _storage + layer * layerBytes + head * keyRegion + (long)block * BlockTokens * KeyHeadBytes;
-    }
+    internal byte* HeadRows(int block, int layer, bool value, int head) => _storage + _layers[layer].Offset(block, value, head);
 
     private void CopyBlock(int from, int to)
     {
         for (int layer = 0; layer < Layers; layer++)
         {
-            for (int head = 0; head < KvHeads; head++)
+            var l = _layers[layer];
+            for (int head = 0; head < l.Shape.KvHeads; head++)
             {
-                long keys = (long)BlockTokens * KeyHeadBytes, values = (long)BlockTokens * ValueHeadBytes;
+                long keys = (long)BlockTokens * l.KeyHeadBytes, values = (long)BlockTokens * l.ValueHeadBytes;
                 Buffer.MemoryCopy(HeadRows(from, layer, false, head), HeadRows(to, layer, false, head), keys, keys);
                 Buffer.MemoryCopy(HeadRows(from, layer, true, head), HeadRows(to, layer, true, head), values, values);
             }
@@ -284,6 +330,44 @@ public sealed unsafe class KvCache : IDisposable
     }
 
     public void Dispose() => NativeMemory.AlignedFree(_storage);
+}
+
+/// <summary>The shape of one layer's cached keys and values: KV heads × head size.</summary>
+public readonly record struct KvShape(int KvHeads, int HeadDim);
+
+/// <summary>Where one layer's keys and values sit in a <see cref="KvCache"/>'s storage, and their row sizes.</summary>
+public sealed class KvLayer
+{
+    private readonly long _start, _keyRegion, _valueRegion;
+    private readonly int _blockTokens;
+
+    internal KvLayer(KvShape shape, int keyHeadBytes, int valueHeadBytes, long start, int blocks, int blockTokens)
+    {
+        Shape = shape;
+        KeyHeadBytes = keyHeadBytes;
+        ValueHeadBytes = valueHeadBytes;
+        _start = start;
+        _blockTokens = blockTokens;
+        _keyRegion = (long)blocks * blockTokens * keyHeadBytes;
+        _valueRegion = (long)blocks * blockTokens * valueHeadBytes;
+        Bytes = shape.KvHeads * (_keyRegion + _valueRegion);
+    }
+
+    public KvShape Shape { get; }
+
+    /// <summary>Bytes of one KV head's slice of a key row and of a value row.</summary>
+    public int KeyHeadBytes { get; }
+    public int ValueHeadBytes { get; }
+
+    /// <summary>Bytes of one row of keys (all KV heads of one position) and of one row of values.</summary>
+    public int KeyRowBytes => Shape.KvHeads * KeyHeadBytes;
+    public int ValueRowBytes => Shape.KvHeads * ValueHeadBytes;
+
+    internal long Bytes { get; }
+
+    internal long Offset(int block, bool value, int head) => value
+        ? _start + Shape.KvHeads * _keyRegion + head * _valueRegion + (long)block * _blockTokens * ValueHeadBytes
+        : _start + head * _keyRegion + (long)block * _blockTokens * KeyHeadBytes;
 }
 
 /// <summary>One sequence's share of a <see cref="KvCache"/>: its blocks and how many positions hold keys and values.</summary>
@@ -296,9 +380,13 @@ public sealed class KvSequence
     /// <summary>Positions [0, Length) are filled.</summary>
     public int Length { get; internal set; }
 
+    /// <summary>The sequence's blocks in position order; <see cref="KvCache.Hole"/> for one it let go of.</summary>
     public IReadOnlyList<int> Blocks => BlockList;
 
     internal List<int> BlockList { get; } = [];
+
+    /// <summary>Leading blocks released by <see cref="KvCache.ReleaseBefore"/>.</summary>
+    internal int ReleasedBlocks { get; set; }
 }
 
 /// <summary>No free blocks left in the KV cache pool.</summary>

@@ -1,0 +1,145 @@
+using System.Numerics.Tensors;
+using Tern.Kernels;
+
+namespace Tern.Models;
+
+public abstract unsafe partial class DecoderModel
+{
+    /// <summary>SwiGLU feed-forward: down(silu(gate·h) ⊙ up·h), or GEGLU with tanh-GELU in place of silu
+    /// (<paramref name="geluTanh"/>, gemma), with an optional RMS norm before down (bitnet).
+    /// h: [N, n_embd] → output: [N, n_embd].</summary>
+    protected void FeedForward(ReadOnlySpan<float> h, FeedForwardWeights w, Span<float> output, float[]? subNorm = null, bool geluTanh = false)
+    {
+        var gate = _buffers.Gate.AsSpan(0, N * w.Gate.Rows);                    // [N, n_ff]
+        var up = _buffers.Up.AsSpan(0, gate.Length);                              // [N, n_ff]
+        Linear(w.Gate, h, gate);
+        Linear(w.Up, h, up);
+        if (geluTanh)
+            Activation.GeluTanhGlu(gate, up, gate);
+        else
+            Activation.SwiGlu(gate, up, gate);
+        if (subNorm is not null)
+            RmsNorm(gate, subNorm, gate);
+        Linear(w.Down, gate, output);
+    }
+
+    /// <summary>
+    /// Mixture-of-Experts: router softmax over experts, the top expert_used_count per token with their weights
+    /// renormalized to sum to 1, and the weighted sum of those experts' SwiGLU outputs. All tokens of the step are
+    /// routed first, then grouped by expert, and every selected expert's gate and up run in one pool pass, its down
+    /// in a second: each expert's weights are read once per step. h: [N, n_embd] → output: [N, n_embd].
+    /// </summary>
+    protected void MixtureOfExperts(ReadOnlySpan<float> h, ExpertWeights w, Span<float> output)
+    {
+        var hp = Config;
+        int nExp = hp.ExpertCount, used = hp.ExpertUsedCount;
+        var probs = _buffers.Router.AsSpan(0, N * nExp);                        // [N, n_expert]
+        Linear(w.Router, h, probs);
+        Activation.Softmax(probs, nExp);
+        var chosen = _buffers.Chosen.AsSpan(0, N * used);                       // [N, used] expert ids
+        var weights = _buffers.ChosenWeight.AsSpan(0, N * used);                // [N, used] their weights
+        for (int t = 0; t < N; t++)
+        {
+            TopExperts(probs.Slice(t * nExp, nExp), chosen.Slice(t * used, used), weights.Slice(t * used, used));
+            TensorPrimitives.Divide(weights.Slice(t * used, used), TensorPrimitives.Sum(weights.Slice(t * used, used)), weights.Slice(t * used, used));
+        }
+
+        RunExperts(h, w, chosen, weights, output);
+    }
+
+    /// <summary>The <paramref name="ids"/>.Length largest of <paramref name="p"/> (ties to the lower id), largest first.</summary>
+    protected static void TopExperts(ReadOnlySpan<float> p, Span<int> ids, Span<float> values)
+    {
+        for (int j = 0; j < ids.Length; j++)
+        {
+            int best = -1;
+            for (int e = 0; e < p.Length; e++)
+            {
+                if ((best < 0 || p[e] > p[best]) && ids[..j].IndexOf(e) < 0)
+                    best = e;
+            }
+
+            ids[j] = best;
+            values[j] = p[best];
+        }
+    }
+
+    /// <summary>
+    /// output[t] = Σ_j weight[t, j] · expert_{chosen[t, j]}(h[t]) with SwiGLU experts. The (token, expert) pairs are
+    /// sorted by expert (a counting sort, tokens in order within an expert), the tokens gathered into one matrix,
+    /// and each pass over the experts is one grouped matmul. h: [N, n_embd], chosen and weight: [N, used].
+    /// </summary>
+    protected void RunExperts(ReadOnlySpan<float> h, ExpertWeights w, ReadOnlySpan<int> chosen, ReadOnlySpan<float> weight, Span<float> output)
+    {
+        var hp = Config;
+        int d = hp.EmbeddingLength, ff = w.Gate.Rows, nExp = hp.ExpertCount, rows = chosen.Length, used = rows / N;
+        var start = _buffers.ExpertStart.AsSpan(0, nExp + 1);                  // [n_expert + 1] first row of each expert
+        var pair = _buffers.ExpertTokens.AsSpan(0, rows);                       // [rows] index into chosen
+        start.Clear();
+        foreach (int e in chosen)
+            start[e + 1]++;
+        for (int e = 0; e < nExp; e++)
+            start[e + 1] += start[e];
+        Span<int> next = nExp <= 512 ? stackalloc int[nExp] : new int[nExp];
+        start[..nExp].CopyTo(next);
+        for (int i = 0; i < rows; i++)
+            pair[next[chosen[i]]++] = i;
+
+        var xs = _buffers.ExpertIn.AsSpan(0, rows * d);                         // [rows, n_embd] tokens by expert
+        for (int r = 0; r < rows; r++)
+            h.Slice(pair[r] / used * d, d).CopyTo(xs.Slice(r * d, d));
+
+        var gate = _buffers.Gate.AsSpan(0, rows * ff);                          // [rows, n_ff_exp]
+        var up = _buffers.Up.AsSpan(0, rows * ff);
+        var ys = _buffers.ExpertOut.AsSpan(0, rows * d);                        // [rows, n_embd]
+        int active = 0;
+        for (int e = 0; e < nExp; e++)
+            active += start[e + 1] > start[e] ? 1 : 0;
+        Span<MatMulSegment> segments = active * 2 <= 256 ? stackalloc MatMulSegment[active * 2] : new MatMulSegment[active * 2];
+        fixed (float* gp = gate)
+        fixed (float* upp = up)
+        fixed (float* yp = ys)
+        {
+            int s = 0;
+            for (int e = 0; e < nExp; e++)
+            {
+                int m = start[e + 1] - start[e];
+                if (m == 0)
+                    continue;
+                segments[s++] = new MatMulSegment { Weights = w.Gate.Expert(e), Rows = ff, TokenStart = start[e], Tokens = m, Output = gp + (long)start[e] * ff };
+                segments[s++] = new MatMulSegment { Weights = w.Up.Expert(e), Rows = ff, TokenStart = start[e], Tokens = m, Output = upp + (long)start[e] * ff };
+            }
+
+            if (w.Gate.Type == w.Up.Type)
+                Matmul.MultiplyGrouped(w.Gate.Type, d, xs, segments);
+            else
+            {
+                for (int i = 0; i < s; i += 2)
+                {
+                    Matmul.MultiplyGrouped(w.Gate.Type, d, xs, segments.Slice(i, 1));
+                    Matmul.MultiplyGrouped(w.Up.Type, d, xs, segments.Slice(i + 1, 1));
+                }
+            }
+
+            Activation.SwiGlu(gate, up, gate);
+
+            s = 0;
+            for (int e = 0; e < nExp; e++)
+            {
+                int m = start[e + 1] - start[e];
+                if (m > 0)
+                    segments[s++] = new MatMulSegment { Weights = w.Down.Expert(e), Rows = d, TokenStart = start[e], Tokens = m, Output = yp + (long)start[e] * d };
+            }
+
+            Matmul.MultiplyGrouped(w.Down.Type, ff, gate, segments[..s]);
+        }
+
+        // Weighted sum per token, experts in ascending order.
+        output.Clear();
+        for (int r = 0; r < rows; r++)
+        {
+            int t = pair[r] / used;
+            TensorPrimitives.MultiplyAdd(ys.Slice(r * d, d), weight[pair[r]], output.Slice(t * d, d), output.Slice(t * d, d));
+        }
+    }
+}
