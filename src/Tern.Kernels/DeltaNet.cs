@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -215,15 +214,28 @@ public static class DeltaNet
             for (int j = 0; j < dv; j++)
             {
                 var row = state.Slice(j * dk, dk);
-                Scale(row, gammaLast, vector);
+                Scale(row, gammaLast);
                 for (int s = 0; s < m; s++)
                     AddScaled(row, head.KeyOf(start + s), cumulative[s] * deltas[s * dv + j], vector);
             }
         }
     }
 
-    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b, bool vector) =>
-        vector ? TensorPrimitives.Dot(a, b) : DotScalar(a, b);
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b, bool vector)
+    {
+        if (!vector || !Vector256.IsHardwareAccelerated)
+            return DotScalar(a, b);
+        int end = a.Length - a.Length % Vector256<float>.Count;
+        ref float ar = ref MemoryMarshal.GetReference(a);
+        ref float br = ref MemoryMarshal.GetReference(b);
+        var acc = Vector256<float>.Zero;
+        for (int i = 0; i < end; i += Vector256<float>.Count)
+            acc += Vector256.LoadUnsafe(ref ar, (nuint)i) * Vector256.LoadUnsafe(ref br, (nuint)i);
+        float sum = Vector256.Sum(acc);
+        for (int i = end; i < a.Length; i++)
+            sum += a[i] * b[i];
+        return sum;
+    }
 
     private static float DotScalar(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
@@ -236,24 +248,22 @@ public static class DeltaNet
     /// <summary>y += a·x.</summary>
     private static void AddScaled(Span<float> y, ReadOnlySpan<float> x, float a, bool vector)
     {
-        if (vector)
+        int end = 0;
+        if (vector && Vector256.IsHardwareAccelerated)
         {
-            TensorPrimitives.MultiplyAdd(x, a, y, y);
-            return;
+            end = y.Length - y.Length % Vector256<float>.Count;
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            for (int i = 0; i < end; i += Vector256<float>.Count)
+                (Vector256.LoadUnsafe(ref yr, (nuint)i) + Vector256.LoadUnsafe(ref xr, (nuint)i) * a).StoreUnsafe(ref yr, (nuint)i);
         }
 
-        for (int i = 0; i < y.Length; i++)
+        for (int i = end; i < y.Length; i++)
             y[i] += x[i] * a;
     }
 
-    private static void Scale(Span<float> y, float a, bool vector)
+    private static void Scale(Span<float> y, float a)
     {
-        if (vector)
-        {
-            TensorPrimitives.Multiply(y, a, y);
-            return;
-        }
-
         for (int i = 0; i < y.Length; i++)
             y[i] *= a;
     }
