@@ -62,6 +62,9 @@ public static class Activation
         }
     }
 
+    /// <summary>softplus(x) = log(1 + eˣ), and x itself above 20, in float as ggml computes it.</summary>
+    public static float Softplus(float x) => x > 20f ? x : MathF.Log(1f + MathF.Exp(x));
+
     /// <summary>Softmax of each row of <paramref name="x"/> ([rows, width]) in place.</summary>
     public static void Softmax(Span<float> x, int width)
     {

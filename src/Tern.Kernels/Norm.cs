@@ -23,4 +23,31 @@ public static class Norm
             TensorPrimitives.Multiply(yr, weight, yr);
         }
     }
+
+    /// <summary>
+    /// L2 norm of each row of <paramref name="x"/> ([rows, d]) in place: x / max(‖x‖, eps), as ggml_l2_norm
+    /// (the norm is clamped, not eps added under the root).
+    /// </summary>
+    public static void L2Norm(Span<float> x, int d, float eps)
+    {
+        if (d <= 0 || x.Length % d != 0)
+            throw new ArgumentException($"L2Norm: x holds {x.Length} floats, not rows of {d}");
+        for (int row = 0; row < x.Length; row += d)
+        {
+            var r = x.Slice(row, d);
+            TensorPrimitives.Multiply(r, 1f / MathF.Max(MathF.Sqrt(TensorPrimitives.SumOfSquares(r)), eps), r);
+        }
+    }
+
+    /// <summary>
+    /// Gated RMS norm of each row (qwen35moe's DeltaNet output): y = RmsNorm(x) ⊙ weight ⊙ silu(z). x, z and y are
+    /// [rows, weight.Length]; y may be x.
+    /// </summary>
+    public static void GatedRmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> z, float eps, Span<float> y)
+    {
+        if (z.Length != x.Length)
+            throw new ArgumentException($"GatedRmsNorm: x {x.Length}, z {z.Length}");
+        RmsNorm(x, weight, eps, y);
+        Activation.SwiGlu(z, y[..x.Length], y);
+    }
 }
