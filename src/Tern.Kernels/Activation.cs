@@ -65,6 +65,19 @@ public static class Activation
     /// <summary>softplus(x) = log(1 + eˣ), and x itself above 20, in float as ggml computes it.</summary>
     public static float Softplus(float x) => x > 20f ? x : MathF.Log(1f + MathF.Exp(x));
 
+    /// <summary>
+    /// Logit soft-capping in place: x = cap · tanh(x / cap), as ggml builds it (scale by 1/cap, tanh, scale by cap);
+    /// gemma's <c>final_logit_softcapping</c> (and <c>attn_logit_softcapping</c> where a model uses it).
+    /// </summary>
+    public static void SoftCap(Span<float> x, float cap)
+    {
+        if (!(cap > 0) || float.IsInfinity(cap))
+            throw new ArgumentOutOfRangeException(nameof(cap), cap, "SoftCap: the cap must be a positive finite number");
+        TensorPrimitives.Multiply(x, 1f / cap, x);
+        TensorPrimitives.Tanh(x, x);
+        TensorPrimitives.Multiply(x, cap, x);
+    }
+
     /// <summary>Softmax of each row of <paramref name="x"/> ([rows, width]) in place.</summary>
     public static void Softmax(Span<float> x, int width)
     {

@@ -16,10 +16,8 @@ public static class Norm
             throw new ArgumentException($"RmsNorm: x holds {x.Length} floats, not rows of {d} (y {y.Length})");
         for (int row = 0; row < x.Length; row += d)
         {
-            var xr = x.Slice(row, d);
             var yr = y.Slice(row, d);
-            float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / d + eps);
-            TensorPrimitives.Multiply(xr, scale, yr);
+            Scale(x.Slice(row, d), eps, yr);
             TensorPrimitives.Multiply(yr, weight, yr);
         }
     }
@@ -50,4 +48,18 @@ public static class Norm
         RmsNorm(x, weight, eps, y);
         Activation.SwiGlu(z, y[..x.Length], y);
     }
+
+    /// RMS norm of each row without a weight (ggml_rms_norm alone): y = x / sqrt(mean(x²) + eps). x and y are
+    /// [rows, width] and may be the same buffer. gemma4 uses it for its value heads and its router's input.
+    /// </summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, int width, float eps, Span<float> y)
+    {
+        if (width <= 0 || x.Length % width != 0 || y.Length < x.Length)
+            throw new ArgumentException($"RmsNorm: x holds {x.Length} floats, not rows of {width} (y {y.Length})");
+        for (int row = 0; row < x.Length; row += width)
+            Scale(x.Slice(row, width), eps, y.Slice(row, width));
+    }
+
+    private static void Scale(ReadOnlySpan<float> x, float eps, Span<float> y) =>
+        TensorPrimitives.Multiply(x, 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps), y);
 }

@@ -16,16 +16,22 @@ public static class Rope
     /// <summary>
     /// cos and sin of the rotation angles of one position: [ropeDim/2] each. θᵢ = position · base^(−2i/ropeDim),
     /// built by repeated multiplication in float as ggml does, so angles agree with llama.cpp to the last bit.
+    /// With <paramref name="freqFactors"/> (a model's <c>rope_freqs</c>, at least ropeDim/2 of them) each angle is
+    /// divided by its factor, θᵢ / fᵢ, as ggml's rope cache does; gemma4's proportional RoPE uses factors of 1 for
+    /// the rotated pairs and 1e30 for the pairs it leaves (in effect) unrotated.
     /// </summary>
-    public static void Angles(int position, int ropeDim, float freqBase, Span<float> cos, Span<float> sin)
+    public static void Angles(int position, int ropeDim, float freqBase, Span<float> cos, Span<float> sin, ReadOnlySpan<float> freqFactors = default)
     {
         int half = ropeDim / 2;
+        if (!freqFactors.IsEmpty && freqFactors.Length < half)
+            throw new ArgumentException($"Rope.Angles: {freqFactors.Length} frequency factors for {half} dimension pairs", nameof(freqFactors));
         float thetaScale = MathF.Pow(freqBase, -2.0f / ropeDim);
         float theta = position;
         for (int i = 0; i < half; i++)
         {
-            cos[i] = MathF.Cos(theta);
-            sin[i] = MathF.Sin(theta);
+            float angle = freqFactors.IsEmpty ? theta : theta / freqFactors[i];
+            cos[i] = MathF.Cos(angle);
+            sin[i] = MathF.Sin(angle);
             theta *= thetaScale;
         }
     }

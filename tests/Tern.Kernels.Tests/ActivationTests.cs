@@ -60,4 +60,41 @@ public sealed class ActivationTests
         var e = Assert.Throws<ArgumentException>(() => Activation.GeluTanhGlu(new float[4], new float[3], new float[4]));
         Assert.Contains("up 3", e.Message);
     }
+
+    [Fact]
+    public void Soft_cap_is_cap_times_tanh_of_x_over_cap()
+    {
+        var random = new Random(11);
+        const float Cap = 30f;
+        var x = Enumerable.Range(0, 1000).Select(_ => (float)((random.NextDouble() * 2 - 1) * 200)).ToArray();
+        x[0] = 0f;
+        x[1] = 1e6f;
+        x[2] = -1e6f;
+        x[3] = 1e-3f;
+        var y = x.ToArray();
+        Activation.SoftCap(y, Cap);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expected = Cap * Math.Tanh(x[i] / (double)Cap);
+            Assert.True(Math.Abs(expected - y[i]) <= 2e-7 * Cap, $"x {x[i]}: {y[i]}, expected {expected}");
+            Assert.True(Math.Abs(y[i]) <= Cap, $"x {x[i]}: {y[i]} beyond the cap");
+        }
+
+        // The vectorized tanh is accurate to about one float ulp of 1 near zero, not relatively: absolute bounds there.
+        Assert.Equal(0f, y[0], 2e-6f);
+        Assert.Equal(1e-3f, y[3], 2e-6f);
+        Assert.Equal(Cap, y[1]);
+        Assert.Equal(-Cap, y[2]);
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(-30f)]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void Soft_cap_refuses_a_cap_that_is_not_positive_and_finite(float cap)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Activation.SoftCap(new float[4], cap));
+        Assert.Equal("cap", e.ParamName);
+    }
 }

@@ -2,44 +2,63 @@ using Tern.Kernels;
 
 namespace Tern.Kernels.Tests;
 
-/// <summary>The norms qwen35moe's DeltaNet layers add: L2 of q and k, and the output's RMS norm gated by silu(z).</summary>
+/// <summary>RMS norm with and without a weight (gemma4 normalizes its value heads and router input without one).</summary>
 public sealed class NormTests
 {
-    [Fact]
-    public void L2_norm_divides_each_row_by_its_length_and_clamps_a_tiny_length_at_eps()
-    {
-        float[] x = [3f, 4f, 0f, 0f, 1e-9f, 0f];
-        Norm.L2Norm(x, 2, 1e-6f);
-        Assert.Equal(0.6f, x[0], 1e-7f);
-        Assert.Equal(0.8f, x[1], 1e-7f);
-        Assert.Equal([0f, 0f], x[2..4]);
-        Assert.Equal(1e-3f, x[4], 1e-9f); // 1e-9 / max(1e-9, 1e-6)
-        Assert.Throws<ArgumentException>(() => Norm.L2Norm(new float[5], 2, 1e-6f));
-    }
+    private static float[] RandomRows(Random random, int count, double range) =>
+        Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2 - 1) * range)).ToArray();
 
-    [Fact]
-    public void Gated_rms_norm_is_the_rms_norm_times_silu_of_the_gate_in_place()
+    [Theory]
+    [InlineData(64, 3)]
+    [InlineData(256, 5)]
+    [InlineData(13, 7)]   // a width no vector divides
+    public void Without_weight_matches_the_double_precision_formula_in_place_too(int width, int rows)
     {
-        var random = new Random(4);
-        const int d = 32, rows = 3;
-        var x = Enumerable.Range(0, d * rows).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-        var z = Enumerable.Range(0, d * rows).Select(_ => (float)(random.NextDouble() * 6 - 3)).ToArray();
-        var weight = Enumerable.Range(0, d).Select(_ => (float)random.NextDouble()).ToArray();
-        var expected = new float[x.Length];
+        var random = new Random(width);
+        var x = RandomRows(random, width * rows, 3);
+        x[0] = 40f; // one large value in the first row
+        const float Eps = 1e-6f;
+        var y = new float[x.Length];
+        Norm.RmsNorm(x, width, Eps, y);
         for (int r = 0; r < rows; r++)
         {
-            double meanSquare = x.Skip(r * d).Take(d).Sum(v => (double)v * v) / d;
-            for (int i = 0; i < d; i++)
+            double mean = 0;
+            for (int i = 0; i < width; i++)
+                mean += (double)x[r * width + i] * x[r * width + i];
+            double scale = 1 / Math.Sqrt(mean / width + Eps);
+            for (int i = 0; i < width; i++)
             {
-                double zi = z[r * d + i];
-                expected[r * d + i] = (float)(x[r * d + i] / Math.Sqrt(meanSquare + 1e-6) * weight[i] * zi / (1 + Math.Exp(-zi)));
+                double expected = x[r * width + i] * scale;
+                Assert.True(Math.Abs(expected - y[r * width + i]) <= 1e-6 + Math.Abs(expected) * 1e-6, $"row {r} [{i}]: {y[r * width + i]}, expected {expected}");
             }
         }
 
-        Norm.GatedRmsNorm(x, weight, z, 1e-6f, x);
+        var inPlace = x.ToArray();
+        Norm.RmsNorm(inPlace, width, Eps, inPlace);
+        Assert.Equal(y, inPlace);
+    }
 
+    [Fact]
+    public void With_weight_is_the_weightless_norm_times_the_weight_bit_for_bit()
+    {
+        var random = new Random(2);
+        const int Width = 128;
+        var x = RandomRows(random, Width * 4, 2);
+        var weight = RandomRows(random, Width, 1.5);
+        var plain = new float[x.Length];
+        var weighted = new float[x.Length];
+        Norm.RmsNorm(x, Width, 1e-6f, plain);
+        Norm.RmsNorm(x, weight, 1e-6f, weighted);
         for (int i = 0; i < x.Length; i++)
-            Assert.Equal(expected[i], x[i], 1e-5f);
-        Assert.Throws<ArgumentException>(() => Norm.GatedRmsNorm(new float[d], weight, new float[d - 1], 1e-6f, new float[d]));
+            Assert.Equal(plain[i] * weight[i % Width], weighted[i]);
+    }
+
+    [Fact]
+    public void Without_weight_refuses_rows_that_do_not_fit()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Norm.RmsNorm(new float[10], 4, 1e-6f, new float[10]));
+        Assert.Contains("not rows of 4", e.Message);
+        Assert.Throws<ArgumentException>(() => Norm.RmsNorm(new float[8], 0, 1e-6f, new float[8]));
+        Assert.Throws<ArgumentException>(() => Norm.RmsNorm(new float[8], 4, 1e-6f, new float[4]));
     }
 }
