@@ -25,6 +25,21 @@ public static class Activation
         }
     }
 
+    /// <summary>SiLU in place: x = x / (1 + e^−x) (= x · sigmoid(x)).</summary>
+    public static void Silu(Span<float> x)
+    {
+        Span<float> t = stackalloc float[256];
+        for (int i = 0; i < x.Length; i += t.Length)
+        {
+            var xs = x.Slice(i, Math.Min(t.Length, x.Length - i));
+            var s = t[..xs.Length];
+            TensorPrimitives.Negate(xs, s);
+            TensorPrimitives.Exp(s, s);
+            TensorPrimitives.Add(s, 1f, s);
+            TensorPrimitives.Divide(xs, s, xs);
+        }
+    }
+
     /// <summary>
     /// GEGLU with the tanh form of GELU: output = gelu(gate) ⊙ up, gelu(x) = x/2 · (1 + tanh(√(2/π) · (x + 0.044715·x³))).
     /// As ggml's CPU kernel does (a table indexed by F16): the argument is rounded to F16 and the GELU to F16 again,

@@ -196,6 +196,18 @@ public abstract unsafe partial class DecoderModel : IModelRunner
 
     // ---- building blocks for the architectures ----
 
+    /// <summary>The batch being run and the state it writes into (valid during a forward pass).</summary>
+    private protected TokenBatch Batch => _batch;
+    private protected StateCache State => _state;
+
+    /// <summary>An architecture's own scratch of [N, <paramref name="width"/>] floats, grown as needed.</summary>
+    protected Span<float> Scratch(ref float[] buffer, int width)
+    {
+        if (buffer.Length < N * width)
+            buffer = new float[N * width];
+        return buffer.AsSpan(0, N * width);
+    }
+
     /// <summary>Scratch [N, n_embd] for a layer's normalized input.</summary>
     protected Span<float> H => _buffers.H.AsSpan(0, N * Config.EmbeddingLength);
 
@@ -265,8 +277,8 @@ public abstract unsafe partial class DecoderModel : IModelRunner
             Grow(ref K, n * kvDim);
             Grow(ref V, n * kvDim);
             Grow(ref Attn, n * qDim);
-            Grow(ref Gate, n * h.FeedForwardLength);
-            Grow(ref Up, n * h.FeedForwardLength);
+            Grow(ref Gate, n * Math.Max(h.FeedForwardLength, h.SharedExpertFeedForwardLength));
+            Grow(ref Up, n * Math.Max(h.FeedForwardLength, h.SharedExpertFeedForwardLength));
             Grow(ref OutputRows, nOut * h.EmbeddingLength);
             if (Cos.Length != ropes.Length)
             {

@@ -39,9 +39,13 @@ public sealed record FeedForwardWeights(Weight Gate, Weight Up, Weight Down)
 }
 
 /// <summary>A Mixture-of-Experts block: a router over <c>expert_count</c> SwiGLU experts, of which
-/// <c>expert_used_count</c> run per token.</summary>
+/// <c>expert_used_count</c> run per token, and optionally a shared expert that every token runs, scaled by
+/// sigmoid(<see cref="SharedGate"/> · x) (qwen35moe).</summary>
 public sealed record ExpertWeights(Weight Router, Weight Gate, Weight Up, Weight Down)
 {
+    public FeedForwardWeights? Shared { get; init; }
+    public float[]? SharedGate { get; init; }
+
     internal static ExpertWeights Load(WeightLoader w, ModelConfig h, int layer)
     {
         string p = $"blk.{layer}.";
@@ -50,6 +54,13 @@ public sealed record ExpertWeights(Weight Router, Weight Gate, Weight Up, Weight
             w.Matrix(p + "ffn_gate_inp.weight", h.EmbeddingLength, n),
             w.Experts(p + "ffn_gate_exps.weight", h.EmbeddingLength, h.ExpertFeedForwardLength, n),
             w.Experts(p + "ffn_up_exps.weight", h.EmbeddingLength, h.ExpertFeedForwardLength, n),
-            w.Experts(p + "ffn_down_exps.weight", h.ExpertFeedForwardLength, h.EmbeddingLength, n));
+            w.Experts(p + "ffn_down_exps.weight", h.ExpertFeedForwardLength, h.EmbeddingLength, n))
+        {
+            Shared = h.SharedExpertFeedForwardLength == 0 ? null : new FeedForwardWeights(
+                w.Matrix(p + "ffn_gate_shexp.weight", h.EmbeddingLength, h.SharedExpertFeedForwardLength),
+                w.Matrix(p + "ffn_up_shexp.weight", h.EmbeddingLength, h.SharedExpertFeedForwardLength),
+                w.Matrix(p + "ffn_down_shexp.weight", h.SharedExpertFeedForwardLength, h.EmbeddingLength)),
+            SharedGate = h.SharedExpertFeedForwardLength == 0 ? null : w.Vector(p + "ffn_gate_inp_shexp.weight", h.EmbeddingLength),
+        };
     }
 }

@@ -23,6 +23,9 @@ public sealed record ModelConfig
     /// <summary>Hidden width of one expert (<c>expert_feed_forward_length</c>; the dense width when absent).</summary>
     public int ExpertFeedForwardLength { get; init; }
 
+    /// <summary>Hidden width of the shared expert beside the routed ones (<c>expert_shared_feed_forward_length</c>; 0 for none).</summary>
+    public int SharedExpertFeedForwardLength { get; init; }
+
     /// <summary>Positions a sliding-window layer attends to, its own included (<c>attention.sliding_window</c>); 0 when the file sets none.</summary>
     public int SlidingWindow { get; init; }
 
@@ -87,7 +90,8 @@ public sealed record ModelConfig
         if (meta.Count(Key("attention.value_length"), 1) is { } valueLength && valueLength != headDim)
             throw meta.Error(Key("attention.value_length"), $"Tern needs it equal to the key length {headDim}");
 
-        int feedForward = meta.RequiredCount(Key("feed_forward_length"), 1);
+        // 0 where no layer has a dense feed-forward (qwen35moe: experts only).
+        int feedForward = meta.RequiredCount(Key("feed_forward_length"), file.TryGetTensor("blk.0.ffn_up.weight", out _) ? 1 : 0);
         meta.MustMatch(Key("feed_forward_length"), feedForward, "blk.0.ffn_up.weight", 1);
         int? expertKey = meta.Count(Key("expert_feed_forward_length"), 1);
         int expertFeedForward = expertKey ?? feedForward;
@@ -112,12 +116,14 @@ public sealed record ModelConfig
         var ropeSwa = rope with { Base = ropeBaseSwa };
         int period = SlidingPeriod(arch, pattern);
         var ffn = experts > 0 ? FeedForwardKind.Experts : FeedForwardKind.Dense;
+        var deltaNet = arch == "qwen35moe" ? ReadDeltaNet(meta, arch) : null;
+        int attentionEvery = deltaNet is null ? 1 : meta.Count(Key("full_attention_interval"), 1, blocks, "block_count") ?? 4;
         var layers = new LayerSpec[blocks];
         for (int i = 0; i < blocks; i++)
         {
             bool sliding = window > 0 && period > 0 && i % period < period - 1;
             var attention = new AttentionSpec(heads, kvHeads, headDim, sliding ? ropeSwa : rope, sliding ? window : 0);
-            layers[i] = new LayerSpec(i, attention, ffn);
+            layers[i] = new LayerSpec(i, (i + 1) % attentionEvery == 0 ? attention : deltaNet!, ffn);
         }
 
         return new ModelConfig
@@ -138,10 +144,38 @@ public sealed record ModelConfig
             ExpertCount = experts,
             ExpertUsedCount = used,
             ExpertFeedForwardLength = expertFeedForward,
+            SharedExpertFeedForwardLength = meta.Count(Key("expert_shared_feed_forward_length"), 1) ?? 0,
             SlidingWindow = window,
             SlidingWindowPattern = pattern,
             RopeFreqBaseSwa = ropeBaseSwa,
         };
+    }
+
+    /// <summary>
+    /// The Gated DeltaNet layers' shape (<c>ssm.*</c>): conv kernel, key heads (<c>group_count</c>) of
+    /// <c>state_size</c>, value heads (<c>time_step_rank</c>) sharing <c>inner_size</c>; checked against the first
+    /// layer's conv and projection tensors.
+    /// </summary>
+    private static DeltaNetSpec ReadDeltaNet(ModelMetadata meta, string arch)
+    {
+        string Key(string name) => $"{arch}.ssm.{name}";
+        int kernel = meta.RequiredCount(Key("conv_kernel"), 2);
+        int keyDim = meta.RequiredCount(Key("state_size"), 1);
+        int keyHeads = meta.RequiredCount(Key("group_count"), 1);
+        int valueHeads = meta.RequiredCount(Key("time_step_rank"), 1);
+        int inner = meta.RequiredCount(Key("inner_size"), 1);
+        if (inner % valueHeads != 0)
+            throw meta.Error(Key("inner_size"), $"does not split into {valueHeads} value heads ({Key("time_step_rank")})");
+        if (valueHeads % keyHeads != 0)
+            throw meta.Error(Key("group_count"), $"{valueHeads} value heads ({Key("time_step_rank")}) are not a multiple of it");
+        if ((long)keyHeads * keyDim > 1 << 20 || (long)inner * keyDim > 1 << 28)
+            throw meta.Error(Key("state_size"), $"a recurrent state of {inner} × {keyDim} is too large");
+        var spec = new DeltaNetSpec(kernel, keyHeads, valueHeads, keyDim, inner / valueHeads);
+        meta.MustMatch(Key("conv_kernel"), kernel, "blk.0.ssm_conv1d.weight", 0);
+        meta.MustMatch(Key("state_size"), spec.ConvChannels, "blk.0.ssm_conv1d.weight", 1, $"2 × {keyHeads} key heads × {keyDim} + {inner} = {spec.ConvChannels} conv channels");
+        meta.MustMatch(Key("inner_size"), inner, "blk.0.attn_gate.weight", 1);
+        meta.MustMatch(Key("time_step_rank"), valueHeads, "blk.0.ssm_a", 0);
+        return spec;
     }
 
     /// <summary>Every how many layers one attends globally, the others over the sliding window (0: no layer

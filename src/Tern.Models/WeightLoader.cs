@@ -41,13 +41,18 @@ internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
     /// <summary>A 1-D tensor (norm weight, bias) as floats.</summary>
     public float[] Vector(string name, int length) => TryVector(name, length) ?? throw Missing(name);
 
-    public float[]? TryVector(string name, int length)
+    public float[]? TryVector(string name, int length) => TryFloats(name, [length]);
+
+    /// <summary>A small tensor of any shape (ggml order) as floats, e.g. a conv kernel.</summary>
+    public float[] Floats(string name, params long[] shape) => TryFloats(name, shape) ?? throw Missing(name);
+
+    private float[]? TryFloats(string name, long[] shape)
     {
         if (!file.TryGetTensor(name, out var tensor))
             return null;
-        CheckShape(tensor, [length]);
+        CheckShape(tensor, shape);
         var type = Type(tensor);
-        var values = new float[length];
+        var values = new float[checked((int)shape.Aggregate(1L, (a, b) => a * b))];
         type.ToFloat(file.GetTensorBytes(tensor), values);
         return values;
     }

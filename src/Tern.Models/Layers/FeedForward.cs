@@ -40,11 +40,30 @@ public abstract unsafe partial class DecoderModel
         var weights = _buffers.ChosenWeight.AsSpan(0, N * used);                // [N, used] their weights
         for (int t = 0; t < N; t++)
         {
-            TopExperts(probs.Slice(t * nExp, nExp), chosen.Slice(t * used, used), weights.Slice(t * used, used));
-            TensorPrimitives.Divide(weights.Slice(t * used, used), TensorPrimitives.Sum(weights.Slice(t * used, used)), weights.Slice(t * used, used));
+            var wt = weights.Slice(t * used, used);
+            TopExperts(probs.Slice(t * nExp, nExp), chosen.Slice(t * used, used), wt);
+            TensorPrimitives.Divide(wt, MathF.Max(TensorPrimitives.Sum(wt), MinWeightSum), wt);
         }
 
         RunExperts(h, w, chosen, weights, output);
+        if (w.Shared is not null)
+            AddSharedExpert(h, w.Shared, w.SharedGate!, output);
+    }
+
+    /// <summary>Floor of the chosen experts' weight sum before renormalising (llama.cpp: the smallest normal F16).</summary>
+    private const float MinWeightSum = 6.103515625e-5f;
+
+    /// <summary>output += sigmoid(gate · h) · ffn_shared(h), per token. h, output: [N, n_embd].</summary>
+    private void AddSharedExpert(ReadOnlySpan<float> h, FeedForwardWeights shared, float[] gate, Span<float> output)
+    {
+        int d = Config.EmbeddingLength;
+        var y = _buffers.ExpertOut.AsSpan(0, N * d);                            // [N, n_embd]
+        FeedForward(h, shared, y);
+        for (int t = 0; t < N; t++)
+        {
+            float g = 1f / (1f + MathF.Exp(-TensorPrimitives.Dot(gate, h.Slice(t * d, d))));
+            TensorPrimitives.MultiplyAdd(y.Slice(t * d, d), g, output.Slice(t * d, d), output.Slice(t * d, d));
+        }
     }
 
     /// <summary>The <paramref name="ids"/>.Length largest of <paramref name="p"/> (ties to the lower id), largest first.</summary>
