@@ -116,6 +116,8 @@ public sealed record ModelConfig
         var ropeSwa = rope with { Base = ropeBaseSwa };
         int period = SlidingPeriod(arch, pattern);
         var ffn = experts > 0 ? FeedForwardKind.Experts : FeedForwardKind.Dense;
+        int sharedFeedForward = meta.Count(Key("expert_shared_feed_forward_length"), 1) ?? 0;
+        meta.MustMatch(Key("expert_shared_feed_forward_length"), sharedFeedForward, "blk.0.ffn_up_shexp.weight", 1);
         var deltaNet = arch == "qwen35moe" ? ReadDeltaNet(meta, arch) : null;
         int attentionEvery = deltaNet is null ? 1 : meta.Count(Key("full_attention_interval"), 1, blocks, "block_count") ?? 4;
         var layers = new LayerSpec[blocks];
@@ -144,7 +146,7 @@ public sealed record ModelConfig
             ExpertCount = experts,
             ExpertUsedCount = used,
             ExpertFeedForwardLength = expertFeedForward,
-            SharedExpertFeedForwardLength = meta.Count(Key("expert_shared_feed_forward_length"), 1) ?? 0,
+            SharedExpertFeedForwardLength = sharedFeedForward,
             SlidingWindow = window,
             SlidingWindowPattern = pattern,
             RopeFreqBaseSwa = ropeBaseSwa,

@@ -18,6 +18,8 @@ public sealed class BatchInvarianceTests
     [InlineData("models/bitnet-tiny-tq2_0.gguf")]
     [InlineData("models/qwen3-tiny-q8_0.gguf")]
     [InlineData("models/qwen3moe-tiny-q4_k_m.gguf")]
+    [InlineData("models/qwen35moe-tiny-q8_0.gguf")]
+    [InlineData("models/qwen35moe-tiny-f32.gguf")]
     public void Logits_are_the_same_in_one_batch_in_chunks_token_by_token_and_mixed_with_other_sequences(string path) =>
         AssertBatchInvariant(path, Prompt);
 
@@ -45,7 +47,7 @@ public sealed class BatchInvarianceTests
         AssertClose(whole, RunInChunks(model, tokens, 1), "token by token");
 
         // Interleaved with two other sequences in the same batches, two tokens of each per step.
-        using var cache = model.CreateState(2 * tokens.Length + 2 * other.Length + 3 * BlockTokens, BlockTokens);
+        using var cache = model.CreateState(2 * tokens.Length + 2 * other.Length + 3 * BlockTokens, BlockTokens, sequences: 3);
         var main = cache.CreateSequence();
         var others = new[] { cache.CreateSequence(), cache.CreateSequence() };
         var mixed = new float[tokens.Length * vocab];

@@ -15,6 +15,7 @@ public sealed class HostileModelFileTests : IDisposable
     private const string Gemma3 = "models/gemma3-tiny-q8_0.gguf";
     private const string Qwen3 = "models/qwen3-tiny-f32.gguf";
     private const string Qwen3Moe = "models/qwen3moe-tiny-q8_0.gguf";
+    private const string Qwen35Moe = "models/qwen35moe-tiny-q8_0.gguf";
     private const long AllocationLimit = 64L << 20; // the tiny models need well under a megabyte of managed memory
 
     private readonly TempDirectory _temp = new();
@@ -63,6 +64,18 @@ public sealed class HostileModelFileTests : IDisposable
     [InlineData(Qwen3Moe, "qwen3moe.expert_feed_forward_length", "u32:512")]
     [InlineData(Qwen3Moe, "qwen3moe.expert_feed_forward_length", "u32:0")]
     [InlineData(Qwen3Moe, "qwen3moe.expert_count", "u32:0")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.conv_kernel", "u32:3")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.conv_kernel", "u32:1")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.state_size", "u32:16")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.state_size", "u32:2147483647")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.group_count", "u32:3")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.group_count", "u32:0")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.time_step_rank", "u32:8")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.inner_size", "u32:130")]
+    [InlineData(Qwen35Moe, "qwen35moe.ssm.inner_size", "f32:128")]
+    [InlineData(Qwen35Moe, "qwen35moe.full_attention_interval", "u32:0")]
+    [InlineData(Qwen35Moe, "qwen35moe.full_attention_interval", "u32:5")]
+    [InlineData(Qwen35Moe, "qwen35moe.expert_shared_feed_forward_length", "u32:64")]
     [InlineData(Llama, "tokenizer.ggml.bos_token_id", "u32:5000")]
     [InlineData(Llama, "tokenizer.ggml.eos_token_id", "i32:-2")]
     [InlineData(Gemma3, "gemma3.attention.sliding_window", "u32:0")]
@@ -126,10 +139,24 @@ public sealed class HostileModelFileTests : IDisposable
         Assert.Contains(dropped, e.Message);
     }
 
+    [Theory]
+    [InlineData(Qwen35Moe, "blk.1.ssm_conv1d.weight")]
+    [InlineData(Qwen35Moe, "blk.2.ssm_a")]
+    [InlineData(Qwen35Moe, "blk.3.attn_q_norm.weight")]
+    [InlineData(Qwen35Moe, "blk.0.ffn_gate_inp_shexp.weight")]
+    public void A_qwen35moe_layer_without_one_of_its_tensors_is_refused(string model, string dropped)
+    {
+        string path = ModelFiles.Rewrite(SharedData.Path(model), _temp.File("no-tensor.gguf"), tensor: t => t.Name == dropped ? null : (t.Name, t.Dimensions));
+
+        var e = LoadFails(path);
+
+        Assert.Contains(dropped, e.Message);
+    }
+
     [Fact]
     public void The_unchanged_models_still_load()
     {
-        foreach (var model in new[] { Llama, Moe, Qwen3, Qwen3Moe, "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
+        foreach (var model in new[] { Llama, Moe, Qwen3, Qwen3Moe, Qwen35Moe, "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
         {
             using var loaded = DecoderModel.Load(SharedData.Path(model));
             Assert.True(loaded.Config.BlockCount > 0);
