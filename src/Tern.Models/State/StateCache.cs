@@ -121,6 +121,12 @@ public sealed class StateCache : IDisposable
     {
         if (Recurrent is not null)
             return 0;
+        return ResumableKv(blocks, length);
+    }
+
+    /// <summary>As <see cref="Resumable"/>, for the KV groups alone (a recurrent model resuming from a checkpoint).</summary>
+    public int ResumableKv(IReadOnlyList<int[]> blocks, int length)
+    {
         for (int candidate = length; candidate > 0; candidate = (candidate - 1) / BlockTokens * BlockTokens)
         {
             if (HasWindow(blocks, candidate))
@@ -231,6 +237,32 @@ public sealed class StateCache : IDisposable
             sequence.RecurrentSlot = -1;
         }
     }
+
+    /// <summary>
+    /// A copy of the sequence's recurrent state in a slot of its own (the state after its <see cref="SequenceState.Length"/>
+    /// positions), or −1 when no slot is free. The caller owns the slot until <see cref="ReleaseCheckpoint"/>.
+    /// </summary>
+    public int SaveCheckpoint(SequenceState sequence)
+    {
+        if (Recurrent is null || sequence.RecurrentSlot < 0 || Recurrent.FreeSlots == 0)
+            return -1;
+        int slot = Recurrent.Rent();
+        Recurrent.Copy(sequence.RecurrentSlot, slot);
+        return slot;
+    }
+
+    /// <summary>Gives a sequence that starts from a cached prefix the recurrent state of the checkpoint taken at its length.</summary>
+    /// <exception cref="KvCacheFullException">No recurrent slot is free.</exception>
+    public void Restore(SequenceState sequence, int checkpoint)
+    {
+        if (Recurrent is null)
+            throw new InvalidOperationException("the model has no recurrent state to restore");
+        if (sequence.RecurrentSlot < 0)
+            sequence.RecurrentSlot = Recurrent.Rent();
+        Recurrent.Copy(checkpoint, sequence.RecurrentSlot);
+    }
+
+    public void ReleaseCheckpoint(int slot) => Recurrent!.Return(slot);
 
     /// <summary>Adds a holder that is not a sequence (a prefix cache) to a block of one group.</summary>
     public void Retain(int group, int block) => Groups[group].Cache.Retain(block);

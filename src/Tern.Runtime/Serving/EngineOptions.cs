@@ -36,6 +36,18 @@ public sealed record EngineOptions
     /// </summary>
     public int? PrefixCacheTokens { get; init; }
 
+    /// <summary>
+    /// For models with recurrent layers (qwen35moe), whose state cannot be cut back to a shorter prefix: how many
+    /// copies of that state the prefix cache keeps (each the size of one sequence's recurrent state), so a prompt that
+    /// shares a prefix resumes from the nearest one instead of processing the whole prompt again.
+    /// </summary>
+    public int RecurrentCheckpoints { get; init; } = 8;
+
+    /// <summary>Prompt positions between two checkpoints of a recurrent model's state (a multiple of
+    /// <see cref="KvBlockTokens"/>); one is also taken at the prompt's last block boundary and at each block boundary
+    /// while decoding (that one replaces the sequence's previous decoding checkpoint).</summary>
+    public int CheckpointEvery { get; init; } = 1024;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public void Validate()
     {
@@ -49,6 +61,10 @@ public sealed record EngineOptions
             throw new ArgumentOutOfRangeException(nameof(StepTokenBudget), StepTokenBudget, $"{nameof(StepTokenBudget)} must be >= {nameof(Parallel)} ({Parallel}) so every sequence can decode each step.");
         if (QueueCapacity < 0)
             throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, $"{nameof(QueueCapacity)} must be >= 0.");
+        if (RecurrentCheckpoints < 0)
+            throw new ArgumentOutOfRangeException(nameof(RecurrentCheckpoints), RecurrentCheckpoints, $"{nameof(RecurrentCheckpoints)} must be >= 0.");
+        if (CheckpointEvery < KvBlockTokens || CheckpointEvery % KvBlockTokens != 0)
+            throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, $"{nameof(CheckpointEvery)} must be a multiple of {nameof(KvBlockTokens)} ({KvBlockTokens}).");
         if (PrefixCacheTokens is < 0)
             throw new ArgumentOutOfRangeException(nameof(PrefixCacheTokens), PrefixCacheTokens, $"{nameof(PrefixCacheTokens)} must be >= 0.");
     }

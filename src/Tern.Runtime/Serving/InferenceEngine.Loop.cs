@@ -20,6 +20,7 @@ public sealed partial class InferenceEngine
     private readonly TokenBatch _batch = new();
     private readonly float[] _logits;
     private readonly List<int[]> _matched = [];
+    private readonly List<int> _checkpoints = [];
 
     // Final events and failures, delivered after the stats are published so a reader that sees a request end
     // also sees its effects (blocks freed, tokens counted).
@@ -131,7 +132,7 @@ public sealed partial class InferenceEngine
             return null;
 
         // Schedule.
-        Scheduler.Plan(_running, Options.StepTokenBudget, _plan);
+        Scheduler.Plan(_running, Options.StepTokenBudget, _plan, Checkpointing ? Options.CheckpointEvery : 0, _kv.BlockTokens);
         _batch.Clear();
         int needed = 0;
         foreach (var chunk in _plan)
@@ -176,7 +177,11 @@ public sealed partial class InferenceEngine
                 }
 
                 if (_prefixCache is not null)
+                {
                     RegisterFullBlocks(s);
+                    if (Checkpointing)
+                        Checkpoint(s);
+                }
                 if (chunk.WantsLogits)
                     Advance(s, _logits.AsSpan(row * _vocab, _vocab));
             }
@@ -254,18 +259,23 @@ public sealed partial class InferenceEngine
         s.AdmittedAt = Stopwatch.GetTimestamp();
         s.Tokens.AddRange(s.Prompt);
         int bs = _kv.BlockTokens;
-        int cached = 0;
+        int cached = 0, checkpoint = -1;
         _matched.Clear();
         if (_prefixCache is not null)
         {
             _prefixCache.ExtendHashes(s.Prompt, s.BlockHashes);
-            _prefixCache.Match(s.Prompt, s.BlockHashes, _matched);
+            _checkpoints.Clear();
+            _prefixCache.Match(s.Prompt, s.BlockHashes, _matched, _checkpoints);
             // The last prompt token always runs again: its logits are needed to sample the first token. When the
             // whole prompt is cached, its last block is copied on that write and the cached one stays intact.
-            cached = _kv.Resumable(_matched, Math.Min(_matched.Count * bs, s.Prompt.Length - 1));
+            cached = Checkpointing
+                ? ResumableFromCheckpoint(s.Prompt.Length - 1, out checkpoint)
+                : _kv.Resumable(_matched, Math.Min(_matched.Count * bs, s.Prompt.Length - 1));
         }
 
         s.Kv = _kv.CreateSequence(_matched.GetRange(0, (cached + bs - 1) / bs), cached);
+        if (checkpoint >= 0)
+            _kv.Restore(s.Kv, checkpoint);
         s.RegisteredBlocks = cached / bs;
         s.CachedTokens = cached;
         _cachedPrompt += cached;
@@ -279,6 +289,63 @@ public sealed partial class InferenceEngine
         // The text continues the prompt: a leading space of the first generated token stays (as OpenAI and llama.cpp).
         s.Detokenizer = Tokenizer.CreateDetokenizer(removeSpecial: true, renderSpecial: false, atSequenceStart: false);
         s.Top = r.TopLogprobs > 0 ? new TokenLogprob[r.TopLogprobs] : [];
+    }
+
+    /// <summary>Whether the model's recurrent state is checkpointed for prefix reuse.</summary>
+    private bool Checkpointing => _prefixCache is not null && _kv.Recurrent is not null && Options.RecurrentCheckpoints > 0;
+
+    /// <summary>
+    /// The longest matched prefix, up to <paramref name="limit"/> positions, that ends in a block with a recurrent
+    /// checkpoint and still has its sliding windows; 0 (and no checkpoint) when there is none.
+    /// </summary>
+    private int ResumableFromCheckpoint(int limit, out int checkpoint)
+    {
+        int bs = _kv.BlockTokens;
+        for (int i = _matched.Count - 1; i >= 0; i--)
+        {
+            int length = (i + 1) * bs;
+            if (_checkpoints[i] >= 0 && length <= limit && _kv.ResumableKv(_matched, length) == length)
+            {
+                checkpoint = _checkpoints[i];
+                return length;
+            }
+        }
+
+        checkpoint = -1;
+        return 0;
+    }
+
+    /// <summary>
+    /// After a step: copies the recurrent state of a sequence that has just filled a block at a checkpoint position
+    /// (every <see cref="EngineOptions.CheckpointEvery"/> prompt positions, the prompt's last whole block, or any block
+    /// while decoding, replacing its previous decoding checkpoint) into the prefix cache's entry for that block.
+    /// </summary>
+    private void Checkpoint(Sequence s)
+    {
+        int bs = _kv.BlockTokens, length = s.Kv.Length;
+        if (length % bs != 0 || length / bs > s.RegisteredBlocks || length == 0)
+            return;
+        bool decoding = length > s.Prompt.Length;
+        if (!decoding && !Scheduler.IsCheckpoint(length, s.Prompt.Length, Options.CheckpointEvery, bs))
+            return;
+        if (_prefixCache!.Checkpoints >= Options.RecurrentCheckpoints)
+            _prefixCache.EvictCheckpoint();
+        int slot = _kv.SaveCheckpoint(s.Kv);
+        if (slot < 0)
+            return;
+        ulong hash = s.BlockHashes[length / bs - 1];
+        if (!_prefixCache.AddCheckpoint(hash, slot))
+        {
+            _kv.ReleaseCheckpoint(slot);
+            return;
+        }
+
+        if (decoding)
+        {
+            if (s.DecodeCheckpoint is { } previous)
+                _prefixCache.DropCheckpoint(previous);
+            s.DecodeCheckpoint = hash;
+        }
     }
 
     /// <summary>Offers the sequence's newly filled blocks (prompt and generated tokens alike) to the prefix cache.</summary>

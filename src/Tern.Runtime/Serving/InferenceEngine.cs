@@ -58,7 +58,7 @@ public sealed partial class InferenceEngine : IDisposable
             BlockTokens = bs,
             KeyType = options.KeyType,
             ValueType = options.ValueType,
-            RecurrentSlots = options.Parallel,
+            RecurrentSlots = options.Parallel + (options.PrefixCache ? options.RecurrentCheckpoints : 0),
         });
         _prefixCache = options.PrefixCache ? new PrefixCache(_kv) : null;
 

@@ -11,7 +11,10 @@ namespace Tern.Runtime.Serving;
 /// KV group (full-attention and sliding-window layers) holding those tokens. The cache holds a reference to each
 /// (<see cref="StateCache.Retain"/>); entries that no sequence uses any more are evicted least recently used first.
 /// Keys are checked against the stored tokens and parent key, so a hash collision is a miss, never wrong keys and
-/// values. Not thread-safe: the engine's loop owns it.
+/// values. For a model with recurrent layers, whose state cannot be cut back to a shorter prefix, an entry may also
+/// hold a checkpoint: a copy of the recurrent state after its last token; a prompt resumes from the longest matched
+/// prefix that ends in one. Checkpoints are few (slots of the state cache) and the least recently used goes first.
+/// Not thread-safe: the engine's loop owns it.
 /// </summary>
 internal sealed class PrefixCache
 {
@@ -52,7 +55,7 @@ internal sealed class PrefixCache
     /// The cached blocks (one per KV group each) of the longest prefix of <paramref name="tokens"/> made of whole
     /// blocks, given the keys of its full blocks; marks them used.
     /// </summary>
-    public void Match(ReadOnlySpan<int> tokens, IReadOnlyList<ulong> hashes, List<int[]> blocks)
+    public void Match(ReadOnlySpan<int> tokens, IReadOnlyList<ulong> hashes, List<int[]> blocks, List<int>? checkpoints = null)
     {
         int bs = BlockTokens;
         for (int i = 0; i < hashes.Count; i++)
@@ -61,6 +64,8 @@ internal sealed class PrefixCache
             if (!_byHash.TryGetValue(hashes[i], out var entry) || entry.Parent != parent || !entry.Tokens.AsSpan().SequenceEqual(tokens.Slice(i * bs, bs)))
                 break;
             blocks.Add(entry.Blocks);
+            if (checkpoints is not null)
+                checkpoints.Add(entry.Checkpoint);
         }
 
         for (int i = blocks.Count - 1; i >= 0; i--)
@@ -121,6 +126,7 @@ internal sealed class PrefixCache
                 _lru.Remove(node);
                 _byHash.Remove(entry.Hash);
                 _byBlock[entry.Blocks[0]] = null;
+                DropCheckpoint(entry);
                 for (int g = 0; g < entry.Blocks.Length; g++)
                 {
                     if (entry.Blocks[g] != KvCache.Hole)
@@ -150,6 +156,54 @@ internal sealed class PrefixCache
         return n;
     }
 
+    /// <summary>
+    /// Keeps a recurrent-state checkpoint (a slot the cache now owns) with the entry of the full block
+    /// <paramref name="hash"/> names: the state after that block's last token. False, and the slot is the caller's
+    /// still, when the block is not cached or already has one.
+    /// </summary>
+    public bool AddCheckpoint(ulong hash, int slot)
+    {
+        if (!_byHash.TryGetValue(hash, out var entry) || entry.Checkpoint >= 0)
+            return false;
+        entry.Checkpoint = slot;
+        Checkpoints++;
+        return true;
+    }
+
+    /// <summary>Drops the checkpoint of the block <paramref name="hash"/> names, if it has one.</summary>
+    public void DropCheckpoint(ulong hash)
+    {
+        if (_byHash.TryGetValue(hash, out var entry))
+            DropCheckpoint(entry);
+    }
+
+    /// <summary>Frees the least recently used checkpoint; false when there is none.</summary>
+    public bool EvictCheckpoint()
+    {
+        for (var node = _lru.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Checkpoint >= 0)
+            {
+                DropCheckpoint(node.Value);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Checkpoints the cache holds.</summary>
+    public int Checkpoints { get; private set; }
+
+    private void DropCheckpoint(Entry entry)
+    {
+        if (entry.Checkpoint < 0)
+            return;
+        _kv.ReleaseCheckpoint(entry.Checkpoint);
+        entry.Checkpoint = -1;
+        Checkpoints--;
+    }
+
     /// <summary>Whether no sequence holds any of the entry's blocks.</summary>
     private bool CachedOnly(Entry entry)
     {
@@ -173,6 +227,9 @@ internal sealed class PrefixCache
 
         /// <summary>The block of each KV group.</summary>
         public int[] Blocks { get; } = blocks;
+
+        /// <summary>Recurrent-state slot holding the state after this block, or −1.</summary>
+        public int Checkpoint { get; set; } = -1;
         public LinkedListNode<Entry>? Node { get; set; }
     }
 }

@@ -11,7 +11,9 @@ internal readonly record struct ScheduledChunk(Sequence Sequence, int Start, int
 /// </summary>
 internal static class Scheduler
 {
-    public static void Plan(IReadOnlyList<Sequence> running, int budget, List<ScheduledChunk> plan)
+    /// <param name="checkpointEvery">For a model with recurrent state (0 otherwise): prompt chunks end at multiples of
+    /// it and at the prompt's last whole block (<paramref name="blockTokens"/>), where the engine copies the state.</param>
+    public static void Plan(IReadOnlyList<Sequence> running, int budget, List<ScheduledChunk> plan, int checkpointEvery = 0, int blockTokens = 1)
     {
         plan.Clear();
         foreach (var s in running)
@@ -29,8 +31,22 @@ internal static class Scheduler
                 continue;
             int start = s.Kv.Length;
             int count = Math.Min(budget, s.Prompt.Length - start);
+            if (checkpointEvery > 0)
+                count = Math.Min(count, NextCheckpoint(start, s.Prompt.Length, checkpointEvery, blockTokens) - start);
             plan.Add(new ScheduledChunk(s, start, count, WantsLogits: start + count == s.Prompt.Length));
             budget -= count;
         }
     }
+
+    /// <summary>The first checkpoint position after <paramref name="start"/> (the prompt's end when none is left).</summary>
+    public static int NextCheckpoint(int start, int promptLength, int every, int blockTokens)
+    {
+        int lastBlock = (promptLength - 1) / blockTokens * blockTokens; // the last token always runs after it
+        int next = (start / every + 1) * every;
+        return start < lastBlock && lastBlock < next ? lastBlock : Math.Min(next, promptLength);
+    }
+
+    /// <summary>Whether a prompt position is one where the state is copied (see <see cref="NextCheckpoint"/>).</summary>
+    public static bool IsCheckpoint(int position, int promptLength, int every, int blockTokens) =>
+        position > 0 && (position % every == 0 || position == (promptLength - 1) / blockTokens * blockTokens);
 }

@@ -52,6 +52,9 @@ internal sealed class Sequence(string id, GenerationRequest request, int[] promp
     /// <summary>Prefix-cache keys of the full blocks of <see cref="Tokens"/> computed so far.</summary>
     public List<ulong> BlockHashes { get; } = [];
 
+    /// <summary>The block whose recurrent-state checkpoint this sequence took last while decoding (replaced by the next).</summary>
+    public ulong? DecodeCheckpoint { get; set; }
+
     /// <summary>Leading blocks already offered to the prefix cache.</summary>
     public int RegisteredBlocks { get; set; }
 
