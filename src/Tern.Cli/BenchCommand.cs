@@ -21,7 +21,8 @@ public static class BenchCommand
     private const string Description = """
         Measure prompt and generation speed, optionally at depth and with quantized KV caches.
         json/jsonl/csv add Tern's own fields: rss_bytes (peak resident memory), kv_bytes (KV cache bytes holding the
-        test's tokens), tokens_per_joule (CPU package energy; null when /sys/class/powercap is unreadable).
+        test's tokens; sliding-window layers at most their window), recurrent_bytes (hybrid models' per-sequence
+        state), tokens_per_joule (CPU package energy; null when /sys/class/powercap is unreadable).
         --compare FILE reads llama-bench JSON (array or lines) and matches rows by test, threads and cache types:
         md prints a second table (test, Tern t/s, other t/s, ratio = Tern/other, "–" when unmatched); json, jsonl
         and csv get a compare_ratio field instead (null or empty when unmatched).
@@ -222,8 +223,13 @@ public static class BenchCommand
             long tokens = (long)test.Tokens * test.Parallel;
             // RAPL counters tick about once a millisecond: a shorter test can read 0 J, which gives no ratio.
             double? perJoule = joules > 0 ? tokens * repetitions / joules : null;
-            return new BenchRow(info, test, mean, Math.Sqrt(variance), samples, ResidentMemory.PeakBytes(),
-                (test.Depth + tokens) * cache.KvBytesPerToken + test.Parallel * (cache.Recurrent?.SlotBytes ?? 0), perJoule);
+            // The depth is held once, each sequence's own tokens apart; sliding-window layers hold at most their window.
+            long depthKv = m.Config.SessionMemory(test.Depth, test.KeyType, test.ValueType).KvBytes;
+            long kv = depthKv + test.Parallel * (m.Config.SessionMemory(test.Depth + test.Tokens, test.KeyType, test.ValueType).KvBytes - depthKv);
+            return new BenchRow(info, test, mean, Math.Sqrt(variance), samples, ResidentMemory.PeakBytes(), kv, perJoule)
+            {
+                RecurrentBytes = test.Parallel * m.Config.RecurrentBytesPerSequence,
+            };
         }
     }
 }

@@ -70,6 +70,8 @@ public static class InfoCommand
             string experts = h.ExpertCount > 0 ? $", {h.ExpertCount} experts ({h.ExpertUsedCount} used)" : "";
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"model: {h.Architecture}, {h.BlockCount} layers, n_embd {h.EmbeddingLength}, {h.HeadCount} heads ({h.HeadCountKv} KV), n_ff {h.FeedForwardLength}{experts}, vocab {h.VocabSize}, context {h.ContextLength}"));
+            PrintLayers(h, console);
+            PrintSessionMemory(h, console);
         }
         catch (ModelLoadException e)
         {
@@ -81,6 +83,34 @@ public static class InfoCommand
         console.WriteLine(template is null ? "chat template: none (chat would fall back to ChatML)" : $"chat template: yes ({template.Length:N0} chars)");
         if (architecture is not null)
             console.WriteLine($"default sampling: {DefaultSamplingText(gguf)}");
+    }
+
+    /// <summary>The layer mix when the layers differ: how many of each kind (mixer, heads, window).</summary>
+    private static void PrintLayers(ModelConfig h, IAnsiConsole console)
+    {
+        var kinds = h.Layers.GroupBy(l => l.Mixer switch
+        {
+            AttentionSpec { Window: > 0 } a => $"sliding-window attention ({a.Window}), {a.Heads} heads ({a.KvHeads} KV) of {a.HeadDim}",
+            AttentionSpec a => $"full attention, {a.Heads} heads ({a.KvHeads} KV) of {a.HeadDim}",
+            DeltaNetSpec d => $"Gated DeltaNet, {d.ValueHeads} value heads ({d.KeyHeads} key) of {d.HeadKeyDim}",
+            _ => "other",
+        }).ToList();
+        if (kinds.Count > 1)
+            console.WriteLine("layers: " + string.Join("; ", kinds.Select(k => $"{k.Count()} × {k.Key}")));
+    }
+
+    /// <summary>Memory one session holds at typical context lengths (F16 KV), the recurrent state apart.</summary>
+    private static void PrintSessionMemory(ModelConfig h, IAnsiConsole console)
+    {
+        var parts = new[] { 8192, 32768, 131072, 204800 }.Select(tokens =>
+        {
+            var (kv, recurrent) = h.SessionMemory(tokens);
+            return $"{tokens / 1024}k {FormatBytes(kv + recurrent)}";
+        });
+        const int deep = 1 << 20; // past every window: what one more token adds
+        long perToken = h.SessionMemory(deep + 1).KvBytes - h.SessionMemory(deep).KvBytes;
+        string recurrentText = h.RecurrentBytesPerSequence > 0 ? $", recurrent state {FormatBytes(h.RecurrentBytesPerSequence)}" : "";
+        console.WriteLine($"memory per session (F16 KV): {string.Join(", ", parts)} (KV grows {FormatBytes(perToken)} per token{recurrentText})");
     }
 
     private static string DefaultSamplingText(GgufFile gguf)

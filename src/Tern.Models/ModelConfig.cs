@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tern.Gguf;
+using Tern.Kernels;
 
 namespace Tern.Models;
 
@@ -40,6 +41,25 @@ public sealed record ModelConfig
 
     /// <summary>Width of one token's keys (or values) across all KV heads.</summary>
     public int KvDim => HeadCountKv * HeadDim;
+
+    /// <summary>Bytes of one sequence's recurrent state (conv and DeltaNet matrices of every recurrent layer, F32).</summary>
+    public long RecurrentBytesPerSequence => Layers.Sum(l => l.DeltaNet is { } d ? (d.ConvStateFloats + (long)d.RecurrentStateFloats) * sizeof(float) : 0);
+
+    /// <summary>
+    /// What one sequence of <paramref name="tokens"/> positions holds: keys and values of every attention layer (a
+    /// sliding-window layer at most its window and one block more), and the recurrent state.
+    /// </summary>
+    public (long KvBytes, long RecurrentBytes) SessionMemory(long tokens, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16, int blockTokens = 32)
+    {
+        long kv = 0;
+        foreach (var a in Layers.Select(l => l.Attention).OfType<AttentionSpec>())
+        {
+            long held = a.Window > 0 ? Math.Min(tokens, a.Window + blockTokens) : tokens;
+            kv += held * a.KvHeads * (KvRows.RowBytes(keyType, a.HeadDim) + KvRows.RowBytes(valueType, a.HeadDim));
+        }
+
+        return (kv, RecurrentBytesPerSequence);
+    }
 
     /// <summary>Width of one token's queries across all heads.</summary>
     public int QDim => HeadCount * HeadDim;

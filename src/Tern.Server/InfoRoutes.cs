@@ -34,6 +34,7 @@ internal sealed class InfoRoutes(TernServer server)
             n_ctx = model.Engine.ContextPerSequence,
             total_slots = model.Engine.Parallel,
             kv_cache_bytes = model.Engine.ReservedKvBytes,
+            recurrent_state_bytes = model.Engine.ReservedRecurrentBytes,
             kv_cache_types = model.Engine.KvTypes,
             chat_template = model.Template.Source,
             chat_template_is_default = model.Template.IsFallback,

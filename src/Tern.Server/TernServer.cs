@@ -127,7 +127,8 @@ public sealed class TernServer : IAsyncDisposable
             string name = Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath);
             _model = new ServedModel(model, tokenizer, engine, template, defaults, name);
             log.WriteLine($"model: {name} ({model.Config.Architecture}, {Options.ModelPath})");
-            log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved");
+            log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved"
+                + (engine.ReservedRecurrentBytes > 0 ? $", recurrent state {engine.ReservedRecurrentBytes / (1024.0 * 1024):F1} MiB" : ""));
         }
         catch (Exception e)
         {

@@ -57,6 +57,23 @@ public sealed class BenchCommandTests
         Assert.Equal((40 + 4 * 3) * perToken, rows[5].GetProperty("kv_bytes").GetInt64());
     }
 
+    /// <summary>On the hybrid qwen35moe the KV bytes are the one attention layer's (512 B per token) and the
+    /// recurrent state is counted apart, once per sequence (3 DeltaNet layers × (768 + 4,096) floats).</summary>
+    [Fact]
+    public void A_hybrid_models_rows_count_kv_and_recurrent_bytes_apart()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("bench", "-m", SharedData.Path("models/qwen35moe-tiny-q8_0.gguf"), "-p", "16", "-n", "4", "-d", "0,40", "-np", "1,2", "-r", "1", "-t", "1", "-o", "json");
+        Assert.True(code == 0, stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.EnumerateArray().ToList();
+        Assert.Equal(6, rows.Count);
+        foreach (var r in rows)
+        {
+            int tokens = r.GetProperty("n_prompt").GetInt32() + r.GetProperty("n_gen").GetInt32(), parallel = r.GetProperty("n_parallel").GetInt32();
+            Assert.Equal((r.GetProperty("n_depth").GetInt32() + tokens * parallel) * 512L, r.GetProperty("kv_bytes").GetInt64());
+            Assert.Equal(parallel * 3 * (768 + 4096) * 4L, r.GetProperty("recurrent_bytes").GetInt64());
+        }
+    }
+
     [Fact]
     public void Csv_and_jsonl_have_one_line_per_test()
     {

@@ -46,6 +46,22 @@ public class InfoCommandTests
         Assert.Contains($"default sampling: {temperature}, top-k 40, top-p 0.95, min-p 0.05, repeat-penalty 1.0", stdout);
     }
 
+    /// <summary>Per session: 512 B of F16 keys and values per token in each full-attention layer (2 KV heads of 64),
+    /// a sliding layer at most its window (32) and a block more, and qwen35moe's recurrent state (3 layers of
+    /// 3 × 256 conv floats and 4 × 32 × 32 matrix floats = 57 KiB).</summary>
+    [Theory]
+    [InlineData("models/qwen35moe-tiny-q8_0.gguf", "layers: 3 × Gated DeltaNet, 4 value heads (2 key) of 32; 1 × full attention, 4 heads (2 KV) of 64",
+        "memory per session (F16 KV): 8k 4.06 MiB, 32k 16.06 MiB, 128k 64.06 MiB, 200k 100.06 MiB (KV grows 512 B per token, recurrent state 57.0 KiB)")]
+    [InlineData("models/gemma3-tiny-q8_0.gguf", "layers: 5 × sliding-window attention (32), 4 heads (2 KV) of 64; 1 × full attention, 4 heads (2 KV) of 64",
+        "memory per session (F16 KV): 8k 4.16 MiB, 32k 16.16 MiB, 128k 64.16 MiB, 200k 100.16 MiB (KV grows 512 B per token)")]
+    public void Info_shows_the_layer_mix_and_the_memory_a_session_holds(string file, string layers, string memory)
+    {
+        var (code, stdout, _) = CliRunner.Run("info", SharedData.Path(file));
+        Assert.Equal(0, code);
+        Assert.Contains(layers, stdout);
+        Assert.Contains(memory, stdout);
+    }
+
     [Fact]
     public void Info_notes_a_chat_template_and_a_vocabulary_only_file()
     {

@@ -33,13 +33,13 @@ internal static class BenchOutput
 
     private static void WriteCsv(TextWriter stdout, IReadOnlyList<BenchRow> rows, bool compared)
     {
-        stdout.WriteLine("model_filename,model_type,n_threads,type_k,type_v,n_prompt,n_gen,n_depth,n_parallel,test,avg_ts,aggregate_ts,rss_bytes,kv_bytes,tokens_per_joule"
+        stdout.WriteLine("model_filename,model_type,n_threads,type_k,type_v,n_prompt,n_gen,n_depth,n_parallel,test,avg_ts,aggregate_ts,rss_bytes,kv_bytes,recurrent_bytes,tokens_per_joule"
             + (compared ? ",compare_ratio" : ""));
         foreach (var r in rows)
         {
             var t = r.Test;
             string line = string.Create(CultureInfo.InvariantCulture,
-                $"{r.Info.File},{r.Info.Type},{r.Info.Threads},{t.TypeK},{t.TypeV},{t.Prompt},{t.Generate},{t.Depth},{t.Parallel},{t.Name},{r.Mean / t.Parallel:F2},{r.Mean:F2},{r.RssBytes},{r.KvBytes},{r.TokensPerJoule:F3}");
+                $"{r.Info.File},{r.Info.Type},{r.Info.Threads},{t.TypeK},{t.TypeV},{t.Prompt},{t.Generate},{t.Depth},{t.Parallel},{t.Name},{r.Mean / t.Parallel:F2},{r.Mean:F2},{r.RssBytes},{r.KvBytes},{r.RecurrentBytes},{r.TokensPerJoule:F3}");
             if (compared)
                 line += string.Create(CultureInfo.InvariantCulture, $",{r.CompareRatio:F3}"); // empty when unmatched
             stdout.WriteLine(line);

@@ -37,6 +37,9 @@ internal sealed record BenchTest(GgmlType KeyType, GgmlType ValueType, int Depth
 internal sealed record BenchRow(RunInfo Info, BenchTest Test, double Mean, double StdDev, double[] Samples, long RssBytes,
     long KvBytes, double? TokensPerJoule, double? CompareTs = null)
 {
+    /// <summary>Bytes of the sequences' recurrent state (hybrid models; 0 for others).</summary>
+    public long RecurrentBytes { get; init; }
+
     public double? CompareRatio => CompareTs is > 0 ? Mean / CompareTs : null;
 
     /// <summary>llama-bench's JSON field names where the concept is the same, then Tern's own.</summary>
@@ -60,6 +63,7 @@ internal sealed record BenchRow(RunInfo Info, BenchTest Test, double Mean, doubl
             ["samples_ts"] = Samples.Select(s => Math.Round(s / Test.Parallel, 3)).ToArray(),
             ["rss_bytes"] = RssBytes,
             ["kv_bytes"] = KvBytes,
+            ["recurrent_bytes"] = RecurrentBytes,
             ["tokens_per_joule"] = TokensPerJoule is { } tpj ? Math.Round(tpj, 3) : null,
         };
         if (compare)
