@@ -17,6 +17,7 @@ public sealed class Qwen35Moe : DecoderModel
 {
     private readonly Layer[] _layers;
     private float[] _qkv = [], _conv = [], _z = [], _beta = [], _g = [], _core = [], _query = [], _gate = [];
+    private (int First, int Count, int Slot)[] _runs = [];
 
     internal Qwen35Moe(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, RequireExperts(file, h), options)
@@ -87,33 +88,37 @@ public sealed class Qwen35Moe : DecoderModel
         var recurrent = State.Recurrent!;
         int local = State.RecurrentLayer(layer);
         var sequences = Batch.Sequences;
+        int runs = 0;
         for (int first = 0; first < N;)
         {
             // A run: consecutive tokens of one sequence, continuing its state.
             int n = 1;
             while (first + n < N && sequences[first + n] == sequences[first])
                 n++;
-            int slot = sequences[first].RecurrentSlot;
             var x = conv.Slice(first * channels, n * channels);
-            CausalConv.Run(n, qkv.Slice(first * channels, n * channels), w.Conv, recurrent.Conv(slot, local), x);
+            CausalConv.Run(n, qkv.Slice(first * channels, n * channels), w.Conv, recurrent.Conv(sequences[first].RecurrentSlot, local), x);
             Activation.Silu(x);
             for (int t = 0; t < n; t++)
                 Norm.L2Norm(x.Slice(t * channels, 2 * keyDim), s.HeadKeyDim, Config.RmsEpsilon);
-
-            var states = recurrent.Matrices(slot, local);                      // [n_v_heads, d_v, d_k]
-            int headState = s.HeadKeyDim * s.HeadValueDim;
-            for (int v = 0; v < s.ValueHeads; v++)
-            {
-                int k = v % s.KeyHeads;
-                var head = new DeltaNetHead(s.HeadKeyDim, s.HeadValueDim,
-                    x[(k * s.HeadKeyDim)..], x[(keyDim + k * s.HeadKeyDim)..], x[(2 * keyDim + v * s.HeadValueDim)..], channels,
-                    g[(first * s.ValueHeads + v)..], beta[(first * s.ValueHeads + v)..], s.ValueHeads,
-                    core[(first * valueDim + v * s.HeadValueDim)..], valueDim);
-                DeltaNet.Recurrent(n, head, states.Slice(v * headState, headState));
-            }
-
+            if (_runs.Length == runs)
+                Array.Resize(ref _runs, 2 * runs + 4);
+            _runs[runs++] = (first, n, sequences[first].RecurrentSlot);
             first += n;
         }
+
+        // The delta rule: every (run, value head) a unit of the pool; each reads and writes its own state matrix.
+        var job = new DeltaNetJob
+        {
+            Spec = s,
+            Runs = _runs.AsSpan(0, runs),
+            X = conv,
+            G = g,
+            Beta = beta,
+            Output = core,
+            Recurrent = recurrent,
+            Layer = local,
+        };
+        Pool.Run(ref job, runs * s.ValueHeads, (long)N * s.ValueHeads * s.HeadKeyDim * s.HeadValueDim * sizeof(float) * 4);
 
         Norm.GatedRmsNorm(core, w.Norm, z, Config.RmsEpsilon, core);          // per head: rows of d_v
         Linear(w.Output, core, output);
@@ -183,6 +188,32 @@ public sealed class Qwen35Moe : DecoderModel
             QNorm = Weights.Vector(p + "attn_q_norm.weight", a.HeadDim),
             KNorm = Weights.Vector(p + "attn_k_norm.weight", a.HeadDim),
         };
+    }
+
+    /// <summary>The delta rule over one (run of a sequence's tokens, value head) per unit; key head = value head mod key heads.</summary>
+    private ref struct DeltaNetJob : IParallelJob
+    {
+        public DeltaNetSpec Spec;
+        public ReadOnlySpan<(int First, int Count, int Slot)> Runs;
+        public ReadOnlySpan<float> X, G, Beta;                                 // [N, channels], [N, n_v_heads] × 2
+        public Span<float> Output;                                             // [N, value_dim]
+        public RecurrentCache Recurrent;
+        public int Layer;
+
+        public readonly void Execute(int index)
+        {
+            var s = Spec;
+            var (first, n, slot) = Runs[index / s.ValueHeads];
+            int v = index % s.ValueHeads, k = v % s.KeyHeads;
+            int channels = s.ConvChannels, keyDim = s.KeyHeads * s.HeadKeyDim, valueDim = s.ValueHeads * s.HeadValueDim;
+            int headState = s.HeadKeyDim * s.HeadValueDim;
+            var x = X.Slice(first * channels, n * channels);
+            var head = new DeltaNetHead(s.HeadKeyDim, s.HeadValueDim,
+                x[(k * s.HeadKeyDim)..], x[(keyDim + k * s.HeadKeyDim)..], x[(2 * keyDim + v * s.HeadValueDim)..], channels,
+                G[(first * s.ValueHeads + v)..], Beta[(first * s.ValueHeads + v)..], s.ValueHeads,
+                Output[(first * valueDim + v * s.HeadValueDim)..], valueDim);
+            DeltaNet.Recurrent(n, head, Recurrent.Matrices(slot, Layer).Slice(v * headState, headState));
+        }
     }
 
     /// <summary>A Gated DeltaNet layer's weights; the conv kernel tap-major [kernel, channels].</summary>
