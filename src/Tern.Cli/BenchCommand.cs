@@ -103,8 +103,9 @@ public static class BenchCommand
 
         string path = TernCommand.ResolveModel(settings.Model);
         using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads });
-        var info = new RunInfo(Path.GetFileName(path), m.File.TryGetTensor("blk.0.attn_q.weight", out var q) ? q.Type.ToString() : "?",
-            m.Threads, m.Config.ContextLength);
+        // The type of the first layer's query projection (the fused q/k/v one of a DeltaNet layer).
+        string type = new[] { "blk.0.attn_q.weight", "blk.0.attn_qkv.weight" }.Select(n => m.File.TryGetTensor(n, out var t) ? t.Type.ToString() : null).FirstOrDefault(t => t is not null) ?? "?";
+        var info = new RunInfo(Path.GetFileName(path), type, m.Threads, m.Config.ContextLength);
         var plan = settings.Plan();
         foreach (var test in plan.Where(t => t.Positions > info.ContextLength))
             stderr.WriteLine($"warning: {test.Name} reaches {test.Positions} positions, beyond the model's trained context of {info.ContextLength}; running anyway");

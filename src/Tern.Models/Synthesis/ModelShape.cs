@@ -54,7 +54,26 @@ public sealed record ModelShape(
     /// <summary>Each expert's FFN width (expert_feed_forward_length).</summary>
     public int ExpertFeedForwardLength { get; init; }
 
+    /// <summary>A shared expert of this width beside the routed ones, gated by sigmoid(ffn_gate_inp_shexp · x) (qwen35moe).</summary>
+    public int SharedExpertFeedForwardLength { get; init; }
+
+    /// <summary>Rotated dimensions per head when fewer than the head size (partial RoPE).</summary>
+    public int? RopeDimensions { get; init; }
+
+    /// <summary>Gated DeltaNet layers between the attention layers (qwen35moe): every this-many-th layer attends.</summary>
+    public DeltaNetShape? DeltaNet { get; init; }
+
     public int HeadDim => KeyLength ?? EmbeddingLength / HeadCount;
+
+    public int RopeDims => RopeDimensions ?? HeadDim;
+}
+
+/// <summary>The Gated DeltaNet part of a hybrid shape: llama.cpp's <c>ssm.*</c> keys and <c>full_attention_interval</c>.</summary>
+public sealed record DeltaNetShape(int FullAttentionInterval, int ConvKernel, int StateSize, int GroupCount, int TimeStepRank, int InnerSize)
+{
+    public int ConvChannels => 2 * GroupCount * StateSize + InnerSize;
+
+    public bool IsRecurrent(int layer) => (layer + 1) % FullAttentionInterval != 0;
 }
 
 /// <summary>The table of shapes `tern synth` knows.</summary>
@@ -70,6 +89,12 @@ public static class ModelShapes
         new("qwen3-0.6b",   "qwen3",   1024, 28,    16,   8,  3072,  151936, 40960,  1_000_000f, 1e-6f, SyntheticVocabularyKind.ByteLevelBpe,  "f16") { TiedOutput = true, QkNorm = true, KeyLength = 128 },
         // n_ff is the config's dense intermediate_size, written as llama.cpp's converter does; every layer uses experts
         new("qwen3-30b-a3b", "qwen3moe", 2048, 48,  32,   4,  6144,  151936, 40960,  1_000_000f, 1e-6f, SyntheticVocabularyKind.ByteLevelBpe,  "q4_k_m") { QkNorm = true, KeyLength = 128, ExpertCount = 128, ExpertUsedCount = 8, ExpertFeedForwardLength = 768 },
+        // Qwen3.6-35B-A3B: 30 Gated DeltaNet layers and 10 gated attention layers (every 4th), 256 experts + a shared one
+        new("qwen3.6-35b-a3b", "qwen35moe", 2048, 40, 16,  2,  0,     248320, 262144, 10_000_000f, 1e-6f, SyntheticVocabularyKind.ByteLevelBpe, "q4_k_m")
+        {
+            QkNorm = true, KeyLength = 256, RopeDimensions = 64, ExpertCount = 256, ExpertUsedCount = 8, ExpertFeedForwardLength = 512,
+            SharedExpertFeedForwardLength = 512, DeltaNet = new(FullAttentionInterval: 4, ConvKernel: 4, StateSize: 128, GroupCount: 16, TimeStepRank: 32, InnerSize: 4096),
+        },
         new("bitnet-2b",    "bitnet",  2560, 30,    20,   5,  6912,  128256, 4096,   500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "tq2_0") { TiedOutput = true, SubNorms = true, TernaryWeights = true },
     ];
 

@@ -105,7 +105,7 @@ public sealed class SyntheticModel
             new($"{a}.feed_forward_length", GgufValue.From((uint)s.FeedForwardLength)),
             new($"{a}.attention.head_count", GgufValue.From((uint)s.HeadCount)),
             new($"{a}.attention.head_count_kv", GgufValue.From((uint)s.HeadCountKv)),
-            new($"{a}.rope.dimension_count", GgufValue.From((uint)s.HeadDim)),
+            new($"{a}.rope.dimension_count", GgufValue.From((uint)s.RopeDims)),
             new($"{a}.rope.freq_base", GgufValue.From(s.RopeFreqBase)),
             new($"{a}.attention.layer_norm_rms_epsilon", GgufValue.From(s.RmsEpsilon)),
             new($"{a}.vocab_size", GgufValue.From((uint)s.VocabSize)),
@@ -122,6 +122,21 @@ public sealed class SyntheticModel
             m.Add(new($"{a}.expert_count", GgufValue.From((uint)s.ExpertCount)));
             m.Add(new($"{a}.expert_used_count", GgufValue.From((uint)s.ExpertUsedCount)));
             m.Add(new($"{a}.expert_feed_forward_length", GgufValue.From((uint)s.ExpertFeedForwardLength)));
+        }
+        if (s.SharedExpertFeedForwardLength > 0)
+            m.Add(new($"{a}.expert_shared_feed_forward_length", GgufValue.From((uint)s.SharedExpertFeedForwardLength)));
+        if (s.DeltaNet is { } d)
+        {
+            m.Add(new($"{a}.full_attention_interval", GgufValue.From((uint)d.FullAttentionInterval)));
+            m.Add(new($"{a}.ssm.conv_kernel", GgufValue.From((uint)d.ConvKernel)));
+            m.Add(new($"{a}.ssm.state_size", GgufValue.From((uint)d.StateSize)));
+            m.Add(new($"{a}.ssm.group_count", GgufValue.From((uint)d.GroupCount)));
+            m.Add(new($"{a}.ssm.time_step_rank", GgufValue.From((uint)d.TimeStepRank)));
+            m.Add(new($"{a}.ssm.inner_size", GgufValue.From((uint)d.InnerSize)));
+            // llama.cpp's multi-section RoPE for text: sections summing to half the rotated dims (Qwen3.6: 11, 11, 10, 0)
+            int third = s.RopeDims / 2 / 3;
+            int[] sections = [third + (s.RopeDims / 2 - 3 * third > 0 ? 1 : 0), third + (s.RopeDims / 2 - 3 * third > 1 ? 1 : 0), third, 0];
+            m.Add(new($"{a}.rope.dimension_sections", GgufValue.From(new GgufArray(GgufValueType.Int32, sections))));
         }
         m.AddRange(SyntheticVocabulary.Metadata(s));
         return m;
@@ -143,6 +158,12 @@ public sealed class SyntheticModel
         for (int i = 0; i < s.BlockCount; i++)
         {
             string b = $"blk.{i}.";
+            if (s.DeltaNet is { } hybrid)
+            {
+                HybridLayer(b, i, hybrid);
+                continue;
+            }
+
             Add(b + "attn_norm.weight", TensorRole.Norm, i, embd);
             Add(b + "attn_q.weight", TensorRole.AttnQ, i, embd, q);                       // [n_embd, n_head·head_dim]
             if (s.QkvBias)
@@ -176,6 +197,44 @@ public sealed class SyntheticModel
                 Add(b + "ffn_sub_norm.weight", TensorRole.Norm, i, ff);
             Add(b + "ffn_down.weight", TensorRole.FfnDown, i, ff, embd);                  // [n_ff, n_embd]
         }
+        // qwen35moe: a Gated DeltaNet or gated-attention mixer, then routed experts and a gated shared expert.
+        void HybridLayer(string b, int i, DeltaNetShape d)
+        {
+            long inner = d.InnerSize, heads = d.TimeStepRank, shared = s.SharedExpertFeedForwardLength;
+            Add(b + "attn_norm.weight", TensorRole.Norm, i, embd);
+            if (d.IsRecurrent(i))
+            {
+                Add(b + "attn_qkv.weight", TensorRole.AttnQ, i, embd, d.ConvChannels);         // [n_embd, 2·n_k·d_k + inner]
+                Add(b + "attn_gate.weight", TensorRole.AttnQ, i, embd, inner);                 // [n_embd, inner]
+                Add(b + "ssm_conv1d.weight", TensorRole.Ssm, i, d.ConvKernel, d.ConvChannels); // [kernel, channels]
+                Add(b + "ssm_dt.bias", TensorRole.Ssm, i, heads);
+                Add(b + "ssm_a", TensorRole.SsmDecay, i, heads);
+                Add(b + "ssm_beta.weight", TensorRole.AttnK, i, embd, heads);                  // [n_embd, n_v_heads]
+                Add(b + "ssm_alpha.weight", TensorRole.AttnK, i, embd, heads);
+                Add(b + "ssm_norm.weight", TensorRole.Norm, i, inner / heads);
+                Add(b + "ssm_out.weight", TensorRole.AttnOutput, i, inner, embd);              // [inner, n_embd]
+            }
+            else
+            {
+                Add(b + "attn_q.weight", TensorRole.AttnQ, i, embd, 2 * q);                    // [n_embd, n_head·(query + gate)]
+                Add(b + "attn_k.weight", TensorRole.AttnK, i, embd, kv);
+                Add(b + "attn_v.weight", TensorRole.AttnV, i, embd, kv);
+                Add(b + "attn_q_norm.weight", TensorRole.Norm, i, headDim);
+                Add(b + "attn_k_norm.weight", TensorRole.Norm, i, headDim);
+                Add(b + "attn_output.weight", TensorRole.AttnOutput, i, q, embd);
+            }
+
+            Add(b + "post_attention_norm.weight", TensorRole.Norm, i, embd);
+            Add(b + "ffn_gate_inp.weight", TensorRole.Router, i, embd, experts);
+            Add(b + "ffn_gate_exps.weight", TensorRole.FfnGate, i, embd, expertFf, experts);
+            Add(b + "ffn_up_exps.weight", TensorRole.FfnUp, i, embd, expertFf, experts);
+            Add(b + "ffn_down_exps.weight", TensorRole.FfnDown, i, expertFf, embd, experts);
+            Add(b + "ffn_gate_inp_shexp.weight", TensorRole.Bias, i, embd);                   // [n_embd]: one gate row
+            Add(b + "ffn_gate_shexp.weight", TensorRole.FfnGate, i, embd, shared);
+            Add(b + "ffn_up_shexp.weight", TensorRole.FfnUp, i, embd, shared);
+            Add(b + "ffn_down_shexp.weight", TensorRole.FfnDown, i, shared, embd);
+        }
+
         Add("output_norm.weight", TensorRole.Norm, -1, embd);
         if (!s.TiedOutput)
             Add("output.weight", TensorRole.Output, -1, embd, vocab);                     // [n_embd, n_vocab]
@@ -231,12 +290,14 @@ public sealed class SyntheticModel
         return pool;
     }
 
-    private bool IsTernary(SyntheticTensor t) => Shape.TernaryWeights && t.Role is not (TensorRole.TokenEmbedding or TensorRole.Output or TensorRole.Norm or TensorRole.Bias or TensorRole.Router);
+    private bool IsTernary(SyntheticTensor t) => Shape.TernaryWeights && t.IsMatrix && t.Role is not (TensorRole.TokenEmbedding or TensorRole.Output or TensorRole.Router);
 
     private void Fill(SyntheticTensor t, ulong key, long row, Span<float> values)
     {
         if (t.Role == TensorRole.Norm)
             values.Fill(1.0f);
+        else if (t.Role == TensorRole.SsmDecay)
+            values.Fill(-1.0f);
         else if (IsTernary(t))
             RandomWeights.Ternary(Seed, key, row, values);
         else
@@ -245,7 +306,7 @@ public sealed class SyntheticModel
 
     private static void Validate(ModelShape s)
     {
-        if (s.EmbeddingLength < 1 || s.BlockCount < 1 || s.HeadCount < 1 || s.HeadCountKv < 1 || s.FeedForwardLength < 1 || s.ContextLength < 1)
+        if (s.EmbeddingLength < 1 || s.BlockCount < 1 || s.HeadCount < 1 || s.HeadCountKv < 1 || (s.FeedForwardLength < 1 && s.DeltaNet is null) || s.ContextLength < 1)
             throw new SynthesisException($"shape {s.Name}: sizes must be positive");
         if ((s.KeyLength is null && s.EmbeddingLength % s.HeadCount != 0) || s.HeadCount % s.HeadCountKv != 0)
             throw new SynthesisException($"shape {s.Name}: n_embd must divide into heads and heads into KV heads");

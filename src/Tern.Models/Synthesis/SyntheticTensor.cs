@@ -17,6 +17,12 @@ public enum TensorRole
     FfnUp,
     FfnDown,
     Router,
+
+    /// <summary>Small F32 parameters of a Gated DeltaNet layer (conv kernel, dt bias): random like biases.</summary>
+    Ssm,
+
+    /// <summary>A DeltaNet layer's decay rates ssm_a = −exp(A_log): negative, so the state fades.</summary>
+    SsmDecay,
 }
 
 /// <summary>One tensor of a synthetic model. <paramref name="Layer"/> is −1 outside the blocks.</summary>
@@ -29,5 +35,5 @@ public sealed record SyntheticTensor(string Name, long[] Dimensions, GgmlType Ty
 
     public long ByteCount => GgmlTypeSizes.RowBytes(Type, RowLength) * RowCount;
 
-    public bool IsMatrix => Role is not (TensorRole.Norm or TensorRole.Bias);
+    public bool IsMatrix => Role is not (TensorRole.Norm or TensorRole.Bias or TensorRole.Ssm or TensorRole.SsmDecay);
 }
