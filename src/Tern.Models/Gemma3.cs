@@ -23,12 +23,9 @@ public sealed class Gemma3 : DecoderModel
         _layers = new Layer[h.BlockCount];
         for (int i = 0; i < h.BlockCount; i++)
         {
-            var attention = AttentionWeights.Load(Weights, h, i);
-            if (attention.QNorm is null || attention.KNorm is null)
-                throw new ModelLoadException(file.Path, $"gemma3 needs blk.{i}.attn_q_norm.weight and attn_k_norm.weight");
             _layers[i] = new Layer(
                 Weights.Vector($"blk.{i}.attn_norm.weight", h.EmbeddingLength),
-                attention,
+                AttentionWeights.Load(Weights, h, i),          // with its Q/K norms (the tensor table requires them)
                 Weights.Vector($"blk.{i}.post_attention_norm.weight", h.EmbeddingLength),
                 Weights.Vector($"blk.{i}.ffn_norm.weight", h.EmbeddingLength),
                 FeedForwardWeights.Load(Weights, h, i),

@@ -16,6 +16,7 @@ internal static class ModelLoader
             if (architecture is not null && !Architectures.Contains(architecture))
                 throw new ModelLoadException(path, $"architecture '{architecture}' is not supported (supported: {string.Join(", ", Architectures)})");
             var h = ModelConfig.FromGguf(file);
+            TensorTable.Check(file, h);
             return h.Architecture switch
             {
                 "llama" => new Llama(file, h, options),

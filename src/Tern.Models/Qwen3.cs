@@ -10,15 +10,10 @@ namespace Tern.Models;
 /// </summary>
 public class Qwen3 : Llama
 {
+    // The tensor table requires the Q/K norms, so every layer has them.
     internal Qwen3(GgufFile file, ModelConfig h, ModelOptions options)
         : base(file, h, options)
     {
-        for (int i = 0; i < Layers.Count; i++)
-        {
-            var a = Layers[i].Attention;
-            if (a.QNorm is null || a.KNorm is null)
-                throw new ModelLoadException(file.Path, $"{h.Architecture} needs blk.{i}.attn_q_norm.weight and blk.{i}.attn_k_norm.weight");
-        }
     }
 
     protected override RopeStyle RopeStyle => RopeStyle.NeoX;

@@ -39,7 +39,7 @@ public sealed class Gemma3Tests : IDisposable
 
         var e = Assert.Throws<ModelLoadException>(() => DecoderModel.Load(path));
 
-        Assert.Contains("blk.3.attn_q_norm.weight and attn_k_norm.weight", e.Message);
+        Assert.Contains("tensor blk.3.attn_k_norm.weight is missing", e.Message);
     }
 
     public void Dispose() => _temp.Dispose();

@@ -66,6 +66,36 @@ public sealed record ModelShape(
     public int HeadDim => KeyLength ?? EmbeddingLength / HeadCount;
 
     public int RopeDims => RopeDimensions ?? HeadDim;
+
+    /// <summary>The configuration a file of this shape loads as: what <see cref="TensorTable"/> lists the tensors of.</summary>
+    public ModelConfig Config()
+    {
+        var rope = new RopeSpec(RopeDims, RopeFreqBase);
+        var ffn = ExpertCount > 0 ? FeedForwardKind.Experts : FeedForwardKind.Dense;
+        var layers = Enumerable.Range(0, BlockCount).Select(i => new LayerSpec(i, DeltaNet is { } d && d.IsRecurrent(i)
+            ? new DeltaNetSpec(d.ConvKernel, d.GroupCount, d.TimeStepRank, d.StateSize, d.InnerSize / d.TimeStepRank)
+            : new AttentionSpec(HeadCount, HeadCountKv, HeadDim, rope, Window: 0), ffn)).ToArray();
+        return new ModelConfig
+        {
+            Architecture = Architecture,
+            ContextLength = ContextLength,
+            EmbeddingLength = EmbeddingLength,
+            BlockCount = BlockCount,
+            FeedForwardLength = FeedForwardLength,
+            HeadCount = HeadCount,
+            HeadCountKv = HeadCountKv,
+            HeadDim = HeadDim,
+            RopeDimensionCount = RopeDims,
+            RopeFreqBase = RopeFreqBase,
+            RmsEpsilon = RmsEpsilon,
+            VocabSize = VocabSize,
+            ExpertCount = ExpertCount,
+            ExpertUsedCount = ExpertUsedCount,
+            ExpertFeedForwardLength = ExpertFeedForwardLength,
+            SharedExpertFeedForwardLength = SharedExpertFeedForwardLength,
+            Layers = layers,
+        };
+    }
 }
 
 /// <summary>The Gated DeltaNet part of a hybrid shape: llama.cpp's <c>ssm.*</c> keys and <c>full_attention_interval</c>.</summary>

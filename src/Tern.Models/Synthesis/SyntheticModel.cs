@@ -142,103 +142,13 @@ public sealed class SyntheticModel
         return m;
     }
 
+    /// <summary>The architecture's tensors (<see cref="TensorTable"/>), each typed as llama-quantize would.</summary>
     private List<SyntheticTensor> Plan()
     {
-        var s = Shape;
-        long embd = s.EmbeddingLength, ff = s.FeedForwardLength, vocab = s.VocabSize;
-        long experts = s.ExpertCount, expertFf = s.ExpertFeedForwardLength, headDim = s.HeadDim;
-        long q = s.HeadCount * (long)s.HeadDim, kv = s.HeadCountKv * (long)s.HeadDim;
         var notes = new List<string>();
-        var tensors = new List<SyntheticTensor>();
-
-        void Add(string name, TensorRole role, int layer, params long[] dims) =>
-            tensors.Add(new(name, dims, TensorTypePolicy.Choose(Type, s, role, layer, dims[0], Pure, notes), role, layer));
-
-        Add("token_embd.weight", TensorRole.TokenEmbedding, -1, embd, vocab);           // [n_embd, n_vocab]
-        for (int i = 0; i < s.BlockCount; i++)
-        {
-            string b = $"blk.{i}.";
-            if (s.DeltaNet is { } hybrid)
-            {
-                HybridLayer(b, i, hybrid);
-                continue;
-            }
-
-            Add(b + "attn_norm.weight", TensorRole.Norm, i, embd);
-            Add(b + "attn_q.weight", TensorRole.AttnQ, i, embd, q);                       // [n_embd, n_head·head_dim]
-            if (s.QkvBias)
-                Add(b + "attn_q.bias", TensorRole.Bias, i, q);
-            Add(b + "attn_k.weight", TensorRole.AttnK, i, embd, kv);                      // [n_embd, n_kv_head·head_dim]
-            if (s.QkvBias)
-                Add(b + "attn_k.bias", TensorRole.Bias, i, kv);
-            Add(b + "attn_v.weight", TensorRole.AttnV, i, embd, kv);                      // [n_embd, n_kv_head·head_dim]
-            if (s.QkvBias)
-                Add(b + "attn_v.bias", TensorRole.Bias, i, kv);
-            if (s.QkNorm)
-            {
-                Add(b + "attn_q_norm.weight", TensorRole.Norm, i, headDim);               // one norm shared by every head
-                Add(b + "attn_k_norm.weight", TensorRole.Norm, i, headDim);
-            }
-            if (s.SubNorms)
-                Add(b + "attn_sub_norm.weight", TensorRole.Norm, i, q);
-            Add(b + "attn_output.weight", TensorRole.AttnOutput, i, q, embd);             // [n_head·head_dim, n_embd]
-            Add(b + "ffn_norm.weight", TensorRole.Norm, i, embd);
-            if (experts > 0)
-            {
-                Add(b + "ffn_gate_inp.weight", TensorRole.Router, i, embd, experts);      // [n_embd, n_expert]
-                Add(b + "ffn_gate_exps.weight", TensorRole.FfnGate, i, embd, expertFf, experts); // [n_embd, n_ff_exp, n_expert]
-                Add(b + "ffn_up_exps.weight", TensorRole.FfnUp, i, embd, expertFf, experts);     // [n_embd, n_ff_exp, n_expert]
-                Add(b + "ffn_down_exps.weight", TensorRole.FfnDown, i, expertFf, embd, experts); // [n_ff_exp, n_embd, n_expert]
-                continue;
-            }
-            Add(b + "ffn_gate.weight", TensorRole.FfnGate, i, embd, ff);                  // [n_embd, n_ff]
-            Add(b + "ffn_up.weight", TensorRole.FfnUp, i, embd, ff);                      // [n_embd, n_ff]
-            if (s.SubNorms)
-                Add(b + "ffn_sub_norm.weight", TensorRole.Norm, i, ff);
-            Add(b + "ffn_down.weight", TensorRole.FfnDown, i, ff, embd);                  // [n_ff, n_embd]
-        }
-        // qwen35moe: a Gated DeltaNet or gated-attention mixer, then routed experts and a gated shared expert.
-        void HybridLayer(string b, int i, DeltaNetShape d)
-        {
-            long inner = d.InnerSize, heads = d.TimeStepRank, shared = s.SharedExpertFeedForwardLength;
-            Add(b + "attn_norm.weight", TensorRole.Norm, i, embd);
-            if (d.IsRecurrent(i))
-            {
-                Add(b + "attn_qkv.weight", TensorRole.AttnQ, i, embd, d.ConvChannels);         // [n_embd, 2·n_k·d_k + inner]
-                Add(b + "attn_gate.weight", TensorRole.AttnQ, i, embd, inner);                 // [n_embd, inner]
-                Add(b + "ssm_conv1d.weight", TensorRole.Ssm, i, d.ConvKernel, d.ConvChannels); // [kernel, channels]
-                Add(b + "ssm_dt.bias", TensorRole.Ssm, i, heads);
-                Add(b + "ssm_a", TensorRole.SsmDecay, i, heads);
-                Add(b + "ssm_beta.weight", TensorRole.AttnK, i, embd, heads);                  // [n_embd, n_v_heads]
-                Add(b + "ssm_alpha.weight", TensorRole.AttnK, i, embd, heads);
-                Add(b + "ssm_norm.weight", TensorRole.Norm, i, inner / heads);
-                Add(b + "ssm_out.weight", TensorRole.AttnOutput, i, inner, embd);              // [inner, n_embd]
-            }
-            else
-            {
-                Add(b + "attn_q.weight", TensorRole.AttnQ, i, embd, 2 * q);                    // [n_embd, n_head·(query + gate)]
-                Add(b + "attn_k.weight", TensorRole.AttnK, i, embd, kv);
-                Add(b + "attn_v.weight", TensorRole.AttnV, i, embd, kv);
-                Add(b + "attn_q_norm.weight", TensorRole.Norm, i, headDim);
-                Add(b + "attn_k_norm.weight", TensorRole.Norm, i, headDim);
-                Add(b + "attn_output.weight", TensorRole.AttnOutput, i, q, embd);
-            }
-
-            Add(b + "post_attention_norm.weight", TensorRole.Norm, i, embd);
-            Add(b + "ffn_gate_inp.weight", TensorRole.Router, i, embd, experts);
-            Add(b + "ffn_gate_exps.weight", TensorRole.FfnGate, i, embd, expertFf, experts);
-            Add(b + "ffn_up_exps.weight", TensorRole.FfnUp, i, embd, expertFf, experts);
-            Add(b + "ffn_down_exps.weight", TensorRole.FfnDown, i, expertFf, embd, experts);
-            Add(b + "ffn_gate_inp_shexp.weight", TensorRole.Bias, i, embd);                   // [n_embd]: one gate row
-            Add(b + "ffn_gate_shexp.weight", TensorRole.FfnGate, i, embd, shared);
-            Add(b + "ffn_up_shexp.weight", TensorRole.FfnUp, i, embd, shared);
-            Add(b + "ffn_down_shexp.weight", TensorRole.FfnDown, i, shared, embd);
-        }
-
-        Add("output_norm.weight", TensorRole.Norm, -1, embd);
-        if (!s.TiedOutput)
-            Add("output.weight", TensorRole.Output, -1, embd, vocab);                     // [n_embd, n_vocab]
-
+        var tensors = TensorTable.Tensors(Shape.Config(), Shape.TiedOutput)
+            .Select(t => new SyntheticTensor(t.Name, t.Dimensions, TensorTypePolicy.Choose(Type, Shape, t.Role, t.Layer, t.RowLength, Pure, notes), t.Role, t.Layer))
+            .ToList();
         _notes.AddRange(notes.Distinct());
         return tensors;
     }

@@ -1,8 +1,8 @@
 using Tern.Gguf;
 
-namespace Tern.Models.Synthesis;
+namespace Tern.Models;
 
-/// <summary>What a tensor is for: decides its type (<see cref="TensorTypePolicy"/>) and its values.</summary>
+/// <summary>What a tensor is for: decides its type when synthesized (<c>TensorTypePolicy</c>) and its values.</summary>
 public enum TensorRole
 {
     TokenEmbedding,
@@ -25,7 +25,19 @@ public enum TensorRole
     SsmDecay,
 }
 
-/// <summary>One tensor of a synthetic model. <paramref name="Layer"/> is −1 outside the blocks.</summary>
+/// <summary>One tensor an architecture's file holds (<see cref="TensorTable"/>): GGUF name, ggml shape, role.
+/// <paramref name="Layer"/> is −1 outside the blocks.</summary>
+public sealed record TensorSpec(string Name, long[] Dimensions, TensorRole Role, int Layer)
+{
+    public long RowLength => Dimensions[0];
+
+    /// <summary>Rows of <see cref="RowLength"/>: every dimension after the first (experts stack their matrices).</summary>
+    public long RowCount => Dimensions.Skip(1).Aggregate(1L, (n, d) => n * d);
+
+    public bool IsMatrix => Role is not (TensorRole.Norm or TensorRole.Bias or TensorRole.Ssm or TensorRole.SsmDecay);
+}
+
+/// <summary>One tensor of a synthetic model: its <see cref="TensorSpec"/> and the type it is written in.</summary>
 public sealed record SyntheticTensor(string Name, long[] Dimensions, GgmlType Type, TensorRole Role, int Layer)
 {
     public long RowLength => Dimensions[0];
