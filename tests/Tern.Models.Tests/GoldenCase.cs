@@ -23,7 +23,7 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
             .Order(StringComparer.Ordinal);
 
     /// <summary>The architectures Tern runs whose references are in ../shared/golden/2026.</summary>
-    public static readonly string[] Architectures2026 = ["qwen3", "qwen3moe", "gemma3"];
+    public static readonly string[] Architectures2026 = ["qwen3", "qwen3moe", "gemma3", "gemma4"];
 
     /// <summary>The cases of ../shared/golden/2026 for an architecture's models, named "2026/&lt;model&gt;.pN".</summary>
     public static IEnumerable<string> Names2026(string architecture) =>
