@@ -116,11 +116,7 @@ public sealed class Gemma4 : DecoderModel
 
         int headDim = h.HeadDim;
         int headDimSwa = meta.Count(Key("attention.key_length_swa"), 1) ?? headDim;
-        if (meta.Count(Key("attention.value_length_swa"), 1) is { } valueLength && valueLength != headDimSwa)
-            throw meta.Error(Key("attention.value_length_swa"), $"Tern needs it equal to the key length {headDimSwa}");
-        int ropeDimsSwa = meta.Count(Key("rope.dimension_count_swa"), 2, headDimSwa, "the sliding layers' head size") ?? h.RopeDimensionCount;
-        if (ropeDimsSwa % 2 != 0 || ropeDimsSwa > headDimSwa)
-            throw meta.Error(Key("rope.dimension_count_swa"), $"must be even and at most the sliding layers' head size {headDimSwa} (absent: {Key("rope.dimension_count")} {h.RopeDimensionCount})");
+        int ropeDimsSwa = meta.Count(Key("rope.dimension_count_swa"), 2) ?? h.RopeDimensionCount;
         float baseSwa = meta.Positive(Key("rope.freq_base_swa"), h.RopeFreqBase);
         var rope = new RopeSpec(h.RopeDimensionCount, h.RopeFreqBase, FrequencyFactors(file, h.RopeDimensionCount / 2));
         var ropeSwa = new RopeSpec(ropeDimsSwa, baseSwa);
@@ -150,6 +146,11 @@ public sealed class Gemma4 : DecoderModel
             specs[i] = new LayerSpec(i, attention, experts ? FeedForwardKind.DenseAndExperts : FeedForwardKind.Dense);
         }
 
+        // After the head sizes are checked against the tensors, so that a wrong key length is the key named.
+        if (ropeDimsSwa % 2 != 0 || ropeDimsSwa > headDimSwa)
+            throw meta.Error(Key("rope.dimension_count_swa"), $"must be even and at most the sliding layers' head size {headDimSwa} (when absent: {Key("rope.dimension_count")})");
+        if (meta.Count(Key("attention.value_length_swa"), 1) is { } valueLength && valueLength != headDimSwa)
+            throw meta.Error(Key("attention.value_length_swa"), $"Tern needs it equal to the key length {headDimSwa}");
         float? softCap = meta.File.TryGetValue(Key("final_logit_softcapping"), out _) ? meta.Positive(Key("final_logit_softcapping"), 0) : null;
         return h with { Layers = specs, HeadCountKv = kvHeads.Max(), RopeFreqBaseSwa = baseSwa, FinalLogitSoftcap = softCap };
     }
