@@ -13,8 +13,8 @@ namespace Tern.Models;
 /// (<c>attention.head_count_kv</c> as an array). Attention scale 1 (q and k are unit-RMS per head), value heads
 /// RMS-normed without a weight, V = the K projection where a layer has no <c>attn_v</c>. A layer with a router runs a
 /// dense GEGLU feed-forward and the experts side by side (<see cref="DecoderModel.MixtureOfExperts"/> with its router
-/// input norm and scale and fused gate+up experts), each with its own norms. Optional: a per-layer output scale and
-/// final logit soft-capping. Norm weights are used as stored (the converter has already added Gemma's +1).
+/// input norm and scale and fused gate+up experts), each with its own norms. Optional: a per-layer output scale. Logits are
+/// soft-capped at <c>final_logit_softcapping</c>, 30 when the file sets none (as llama.cpp does). Norm weights are used as stored (the converter has already added Gemma's +1).
 /// </summary>
 public sealed class Gemma4 : DecoderModel
 {
@@ -92,7 +92,8 @@ public sealed class Gemma4 : DecoderModel
     /// rotated dimensions of each kind of layer (<c>key_length[_swa]</c>, <c>rope.dimension_count[_swa]</c>), RoPE
     /// bases (the sliding one defaults to the global one, as in llama.cpp), <c>rope_freqs</c> as the global layers'
     /// frequency factors (one array shared by all of them, so their RoPE settings compare equal), which layers have
-    /// experts beside the dense feed-forward (those with a router), and the final logit soft-cap. Every value is
+    /// experts beside the dense feed-forward (those with a router), and the final logit soft-cap (30 unless
+    /// <c>final_logit_softcapping</c> says otherwise, as llama.cpp). Every value is
     /// checked against the layer's tensors; a bad one is a <see cref="ModelLoadException"/> naming the key.
     /// </summary>
     internal static ModelConfig Configure(ModelMetadata meta, ModelConfig h)
@@ -151,7 +152,8 @@ public sealed class Gemma4 : DecoderModel
             throw meta.Error(Key("rope.dimension_count_swa"), $"must be even and at most the sliding layers' head size {headDimSwa} (when absent: {Key("rope.dimension_count")})");
         if (meta.Count(Key("attention.value_length_swa"), 1) is { } valueLength && valueLength != headDimSwa)
             throw meta.Error(Key("attention.value_length_swa"), $"Tern needs it equal to the key length {headDimSwa}");
-        float? softCap = meta.File.TryGetValue(Key("final_logit_softcapping"), out _) ? meta.Positive(Key("final_logit_softcapping"), 0) : null;
+        // llama.cpp caps gemma4's logits at 30 unless the file says otherwise (as for gemma2)
+        float softCap = meta.Positive(Key("final_logit_softcapping"), 30f);
         return h with { Layers = specs, HeadCountKv = kvHeads.Max(), RopeFreqBaseSwa = baseSwa, FinalLogitSoftcap = softCap };
     }
 

@@ -46,7 +46,7 @@ public sealed class Gemma4Tests : IDisposable
     }
 
     [Fact]
-    public void Logits_are_soft_capped_when_the_file_says()
+    public void Logits_are_soft_capped_at_30_or_where_the_file_says()
     {
         string path = ModelFiles.Rewrite(Source, _temp.File("cap.gguf"), new Dictionary<string, GgufValue>
         {
@@ -55,13 +55,17 @@ public sealed class Gemma4Tests : IDisposable
 
         using var plain = DecoderModel.Load(Source);
         using var capped = DecoderModel.Load(path);
-        Assert.Null(plain.Config.FinalLogitSoftcap);
+        Assert.Equal(30f, plain.Config.FinalLogitSoftcap); // the tiny file sets none: llama.cpp's default
         Assert.Equal(0.5f, capped.Config.FinalLogitSoftcap);
         float[] a = Logits(plain), b = Logits(capped);
         Assert.True(a.Max(Math.Abs) > 0.5f);
         Assert.All(b, x => Assert.InRange(x, -0.5f, 0.5f));
         for (int i = 0; i < a.Length; i++)
-            Assert.Equal(0.5f * MathF.Tanh(a[i] * 2f), b[i], 1e-6f);
+        {
+            // both caps applied to the same raw logits: 0.5·tanh(x/0.5), x = 30·atanh(a/30)
+            float raw = 30f * MathF.Atanh(a[i] / 30f);
+            Assert.Equal(0.5f * MathF.Tanh(raw * 2f), b[i], 1e-5f);
+        }
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
             .Order(StringComparer.Ordinal);
 
     /// <summary>The architectures Tern runs whose references are in ../shared/golden/2026.</summary>
-    public static readonly string[] Architectures2026 = ["qwen3", "qwen3moe", "gemma3", "gemma4"];
+    public static readonly string[] Architectures2026 = ["qwen3", "qwen3moe", "gemma3"];
 
     /// <summary>The cases of ../shared/golden/2026 for an architecture's models, named "2026/&lt;model&gt;.pN".</summary>
     public static IEnumerable<string> Names2026(string architecture) =>
@@ -69,6 +69,9 @@ public sealed record GoldenResult(GoldenCase Case, int[] Tokens, float[] Logits)
 {
     /// <summary>Mean over stored positions of KL(reference ‖ Tern) of the softmax.</summary>
     public double MeanKl => MeanKlFrom(Case.Logits);
+
+    /// <summary>KL(reference ‖ Tern) of the softmax at the <paramref name="i"/>-th stored position.</summary>
+    public double KlAt(int i) => Kl(Row(Case.Logits, i), Row(Logits, i));
 
     /// <summary>Mean over stored positions of KL(other ‖ this) of the softmax, for logits laid out as the case's.</summary>
     public double MeanKlFrom(float[] other) => Enumerable.Range(0, Case.Positions.Length).Average(i => Kl(Row(other, i), Row(Logits, i)));
