@@ -136,6 +136,8 @@ public abstract unsafe partial class DecoderModel : IModelRunner
 
         Norm.RmsNorm(outputs, OutputNorm, h.RmsEpsilon, outputs);
         Linear(Output, outputs, logits[..(nOut * h.VocabSize)]);
+        if (h.FinalLogitSoftcap is { } cap)
+            Activation.SoftCap(logits[..(nOut * h.VocabSize)], cap);
         _batch = null!;
         _state = null!;
         foreach (var kv in _buffers.GroupSequences)
@@ -183,7 +185,7 @@ public abstract unsafe partial class DecoderModel : IModelRunner
             var rope = _ropes[r];
             int half = rope.Dims / 2;
             for (int t = 0; t < positions.Length; t++)
-                Rope.Angles(positions[t], rope.Dims, rope.Base, _buffers.Cos[r].AsSpan(t * half, half), _buffers.Sin[r].AsSpan(t * half, half));
+                Rope.Angles(positions[t], rope.Dims, rope.Base, _buffers.Cos[r].AsSpan(t * half, half), _buffers.Sin[r].AsSpan(t * half, half), rope.FreqFactors);
         }
     }
 
@@ -213,6 +215,9 @@ public abstract unsafe partial class DecoderModel : IModelRunner
 
     /// <summary>Scratch [N, n_embd] for a block's output before it joins the residual stream.</summary>
     protected Span<float> BlockOut => _buffers.BlockOut.AsSpan(0, N * Config.EmbeddingLength);
+
+    /// <summary>Scratch [N, n_embd] for a second block output beside <see cref="BlockOut"/> (gemma4's experts beside its dense FFN).</summary>
+    protected Span<float> SecondOut => _buffers.SecondOut.AsSpan(0, N * Config.EmbeddingLength);
 
     /// <summary>Scratch [N, n_head·head_dim] for the attention heads' output of <paramref name="layer"/>.</summary>
     protected Span<float> Heads(int layer) => _buffers.Attn.AsSpan(0, N * Config.Layers[layer].Attention!.QDim);
@@ -253,11 +258,11 @@ public abstract unsafe partial class DecoderModel : IModelRunner
         private readonly int _qDim = h.Layers.Max(l => l.Attention?.QDim ?? 0);
         private readonly int _kvDim = h.Layers.Max(l => l.Attention?.KvDim ?? 0);
 
-        public float[] X = [], H = [], BlockOut = [], Q = [], K = [], V = [], Attn = [], Gate = [], Up = [], OutputRows = [];
+        public float[] X = [], H = [], BlockOut = [], SecondOut = [], Q = [], K = [], V = [], Attn = [], Gate = [], Up = [], OutputRows = [];
         public float[][] Cos = [], Sin = [];
         public KvSequence[][] GroupSequences = [];
-        public float[] Router = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [];
-        public int[] Chosen = [], ExpertTokens = [], ExpertStart = [];
+        public float[] Router = [], RouterIn = [], ChosenWeight = [], ExpertIn = [], ExpertOut = [];
+        public int[] Chosen = [], ExpertTokens = [], ExpertRow = [], ExpertStart = [];
         public float[] Partials = [];
         public Attention.OnlineSoftmax[] PartialStates = [];
 
@@ -273,6 +278,8 @@ public abstract unsafe partial class DecoderModel : IModelRunner
             Grow(ref X, n * h.EmbeddingLength);
             Grow(ref H, n * h.EmbeddingLength);
             Grow(ref BlockOut, n * h.EmbeddingLength);
+            if (h.Layers.Any(l => l.FeedForward == FeedForwardKind.DenseAndExperts))
+                Grow(ref SecondOut, n * h.EmbeddingLength);
             Grow(ref Q, n * qDim);
             Grow(ref K, n * kvDim);
             Grow(ref V, n * kvDim);
@@ -301,13 +308,15 @@ public abstract unsafe partial class DecoderModel : IModelRunner
                 // Every token's chosen experts, gathered by expert: [N·used] rows.
                 int rows = n * h.ExpertUsedCount;
                 Grow(ref Router, n * h.ExpertCount);
+                Grow(ref RouterIn, n * h.EmbeddingLength);
                 Grow(ref Chosen, rows);
                 Grow(ref ChosenWeight, rows);
                 Grow(ref ExpertIn, rows * h.EmbeddingLength);
                 Grow(ref ExpertOut, rows * h.EmbeddingLength);
                 Grow(ref ExpertTokens, rows);
+                Grow(ref ExpertRow, rows);
                 Grow(ref ExpertStart, h.ExpertCount + 1);
-                Grow(ref Gate, rows * h.ExpertFeedForwardLength);
+                Grow(ref Gate, rows * 2 * h.ExpertFeedForwardLength); // room for a fused gate+up
                 Grow(ref Up, rows * h.ExpertFeedForwardLength);
             }
         }

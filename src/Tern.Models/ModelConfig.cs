@@ -36,6 +36,9 @@ public sealed record ModelConfig
     /// <summary>RoPE base of the sliding-window layers (<c>rope.freq_base_swa</c>, else 10,000).</summary>
     public float RopeFreqBaseSwa { get; init; } = 10000f;
 
+    /// <summary>Logits are soft-capped to ±this (<c>final_logit_softcapping</c>, gemma4), or null for none.</summary>
+    public float? FinalLogitSoftcap { get; init; }
+
     /// <summary>One spec per layer: its mixer (with its own heads, head size, window and RoPE) and its feed-forward.</summary>
     public required IReadOnlyList<LayerSpec> Layers { get; init; }
 
@@ -93,17 +96,21 @@ public sealed record ModelConfig
             throw meta.Error(Key("block_count"), present == 0 ? "the file has no blk.N tensors" : $"the file has tensors for {present} blocks (blk.0 to blk.{present - 1})");
 
         int heads = meta.RequiredCount(Key("attention.head_count"), 1);
+        bool perLayer = arch == "gemma4"; // KV heads, head sizes and the sliding pattern per layer: Gemma4.Configure
         int? keyLength = meta.Count(Key("attention.key_length"), 1);
         if (keyLength is null && embd % heads != 0)
             throw meta.Error(Key("attention.head_count"), $"{Key("embedding_length")} {embd} does not split into that many heads");
         int headDim = keyLength ?? embd / heads;
-        int kvHeads = meta.Count(Key("attention.head_count_kv"), 1, heads, "head_count") ?? heads;
+        int kvHeads = perLayer ? heads : meta.Count(Key("attention.head_count_kv"), 1, heads, "head_count") ?? heads;
         if (heads % kvHeads != 0)
             throw meta.Error(Key("attention.head_count_kv"), $"{Key("attention.head_count")} {heads} is not a multiple of it");
         string headKey = Key(keyLength is null ? "attention.head_count" : "attention.key_length");
         long qDim = (long)heads * headDim, kvDim = (long)kvHeads * headDim;
-        meta.MustMatch(headKey, qDim, "blk.0.attn_q.weight", 1, $"{heads} heads × head size {headDim} = {qDim} query rows");
-        meta.MustMatch(Key("attention.head_count_kv"), kvDim, "blk.0.attn_k.weight", 1, $"{kvHeads} KV heads × head size {headDim} = {kvDim} key rows");
+        if (!perLayer)
+        {
+            meta.MustMatch(headKey, qDim, "blk.0.attn_q.weight", 1, $"{heads} heads × head size {headDim} = {qDim} query rows");
+            meta.MustMatch(Key("attention.head_count_kv"), kvDim, "blk.0.attn_k.weight", 1, $"{kvHeads} KV heads × head size {headDim} = {kvDim} key rows");
+        }
         if (qDim > int.MaxValue)
             throw meta.Error(headKey, $"{heads} heads × head size {headDim} = {qDim} query rows is too many");
         // After the key length is checked against the query rows, so that a wrong key length is the key named.
@@ -129,7 +136,7 @@ public sealed record ModelConfig
         // Sliding-window attention: no tensor carries the window, so only ranges are checked. The window and the
         // period are at least 1 (a period above block_count makes every layer slide, as in llama.cpp).
         int window = meta.Count(Key("attention.sliding_window"), 1) ?? 0;
-        int? pattern = meta.Count(Key("attention.sliding_window_pattern"), 1);
+        int? pattern = perLayer ? null : meta.Count(Key("attention.sliding_window_pattern"), 1);
         float ropeBaseSwa = meta.Positive(Key("rope.freq_base_swa"), 10000f);
 
         var rope = new RopeSpec(ropeDims, meta.Positive(Key("rope.freq_base"), 10000f));
@@ -148,7 +155,7 @@ public sealed record ModelConfig
             layers[i] = new LayerSpec(i, (i + 1) % attentionEvery == 0 ? attention : deltaNet!, ffn);
         }
 
-        return new ModelConfig
+        var config = new ModelConfig
         {
             Layers = layers,
             Architecture = arch,
@@ -171,6 +178,7 @@ public sealed record ModelConfig
             SlidingWindowPattern = pattern,
             RopeFreqBaseSwa = ropeBaseSwa,
         };
+        return perLayer ? Gemma4.Configure(meta, config) : config;
     }
 
     /// <summary>

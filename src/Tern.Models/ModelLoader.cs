@@ -5,7 +5,7 @@ namespace Tern.Models;
 /// <summary>Opens a GGUF file and builds the model class of its architecture.</summary>
 internal static class ModelLoader
 {
-    public static readonly string[] Architectures = ["llama", "qwen2", "bitnet", "qwen3", "qwen3moe", "gemma3", "qwen35moe"];
+    public static readonly string[] Architectures = ["llama", "qwen2", "bitnet", "qwen3", "qwen3moe", "gemma3", "gemma4", "qwen35moe"];
 
     public static DecoderModel Load(string path, ModelOptions options)
     {
@@ -25,6 +25,7 @@ internal static class ModelLoader
                 "qwen3" => new Qwen3(file, h, options),
                 "qwen3moe" => new Qwen3Moe(file, h, options),
                 "gemma3" => new Gemma3(file, h, options),
+                "gemma4" => new Gemma4(file, h, options),
                 "qwen35moe" => new Qwen35Moe(file, h, options),
                 _ => throw new System.Diagnostics.UnreachableException(),
             };

@@ -35,6 +35,41 @@ internal sealed class ModelMetadata(GgufFile file)
 
     public int RequiredCount(string key, int min) => Count(key, min) ?? throw Missing(key);
 
+    /// <summary>One integer per layer, each between <paramref name="min"/> and <paramref name="max"/>: an array of
+    /// exactly <paramref name="layers"/> integers, or one integer for all layers (llama.cpp's get_key_or_arr); null
+    /// when the key is absent.</summary>
+    public int[]? PerLayerCounts(string key, int layers, int min, int max = int.MaxValue, string? maxMeaning = null)
+    {
+        if (Read(key) is not { Value: GgufArray a } v)
+            return Count(key, min, max, maxMeaning) is { } n ? Enumerable.Repeat(n, layers).ToArray() : null;
+        if (a.ElementType is GgufValueType.Float32 or GgufValueType.Float64 or GgufValueType.Bool or GgufValueType.String or GgufValueType.Array)
+            throw WrongType(key, v, $"an integer or an array of {layers} integers");
+        if (a.Count != layers)
+            throw Error(key, $"has {a.Count} entries for {layers} layers");
+        var counts = new int[layers];
+        for (int i = 0; i < layers; i++)
+        {
+            long n = a.Items.GetValue(i) is ulong u ? (long)Math.Min(u, long.MaxValue) : Convert.ToInt64(a.Items.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
+            if (n < min || n > max)
+                throw Error(key, $"entry {i} is {n}: each must be between {min} and {max}{Because(maxMeaning)}");
+            counts[i] = (int)n;
+        }
+
+        return counts;
+    }
+
+    /// <summary>One flag per layer: an array of exactly <paramref name="layers"/> booleans, or null when the key is absent.</summary>
+    public bool[]? PerLayerFlags(string key, int layers)
+    {
+        if (Read(key) is not { } v)
+            return null;
+        if (v.Value is not GgufArray { ElementType: GgufValueType.Bool } a)
+            throw WrongType(key, v, $"an array of {layers} booleans");
+        if (a.Count != layers)
+            throw Error(key, $"has {a.Count} entries for {layers} layers");
+        return [.. (bool[])a.Items];
+    }
+
     /// <summary>A finite float above 0 and below <paramref name="below"/>, or <paramref name="fallback"/> when the key is absent.</summary>
     public float Positive(string key, float fallback, float below = float.PositiveInfinity)
     {

@@ -149,7 +149,7 @@ public sealed class Qwen35Moe : DecoderModel
         }
 
         Linear(w.K, h, k);
-        Linear(w.V, h, v);
+        Linear(w.V!, h, v);
         RmsNorm(q, w.QNorm!, q);
         RmsNorm(k, w.KNorm!, k);
         ApplyRope(a, q, k);

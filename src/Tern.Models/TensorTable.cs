@@ -22,6 +22,8 @@ public static class TensorTable
         }
 
         yield return new("output_norm.weight", [embd], TensorRole.Norm, -1);
+        if (c.Architecture == "gemma4" && c.Layers.Select(l => l.Attention!.Rope.FreqFactors).OfType<float[]>().FirstOrDefault() is { } factors)
+            yield return new("rope_freqs.weight", [factors.Length], TensorRole.RopeFactors, -1);               // global layers' RoPE divisors
         if (!tiedOutput)
             yield return new("output.weight", [embd, c.VocabSize], TensorRole.Output, -1);             // [n_embd, n_vocab]
     }
@@ -34,7 +36,12 @@ public static class TensorTable
         foreach (var t in Tensors(c, tied))
         {
             if (!file.TryGetTensor(t.Name, out var info))
+            {
+                if (t.Optional)
+                    continue;
                 throw new ModelLoadException(file.Path, $"tensor {t.Name} is missing");
+            }
+
             if (!info.Dimensions.SequenceEqual(t.Dimensions))
                 throw new ModelLoadException(file.Path, $"{t.Name}: expected shape [{string.Join(", ", t.Dimensions)}], found {info.Shape}");
         }
@@ -50,6 +57,8 @@ public static class TensorTable
             "qwen3" or "qwen3moe" => [b.Norm("attn_norm"), .. b.Attention(qkNorm: true), b.Norm("ffn_norm"), .. b.FeedForward()],
             "bitnet" => [b.Norm("attn_norm"), .. b.Attention(subNorm: true), b.Norm("ffn_norm"), .. b.FeedForward(subNorm: true)],
             "gemma3" => [b.Norm("attn_norm"), .. b.Attention(qkNorm: true), b.Norm("post_attention_norm"), b.Norm("ffn_norm"), .. b.FeedForward(), b.Norm("post_ffw_norm")],
+            "gemma4" => [b.Norm("attn_norm"), .. b.Attention(qkNorm: true, optionalValues: true), b.Norm("post_attention_norm"), .. b.Gemma4FeedForward(),
+                b.T("layer_output_scale.weight", TensorRole.Norm, 1) with { Optional = true }],
             "qwen35moe" => [b.Norm("attn_norm"), .. l.DeltaNet is not null ? b.DeltaNet() : b.Attention(qkNorm: true, gatedQuery: true), b.Norm("post_attention_norm"), .. b.FeedForward()],
             _ => throw new ArgumentException($"no tensor table for architecture '{c.Architecture}'", nameof(c)),
         };
@@ -60,13 +69,13 @@ public static class TensorTable
     {
         private readonly long _embd = c.EmbeddingLength;
 
-        private TensorSpec T(string name, TensorRole role, params long[] dims) => new($"blk.{l.Index}.{name}", dims, role, l.Index);
+        public TensorSpec T(string name, TensorRole role, params long[] dims) => new($"blk.{l.Index}.{name}", dims, role, l.Index);
 
         public TensorSpec Norm(string name, long? width = null) => T(name + ".weight", TensorRole.Norm, width ?? _embd);
 
         /// <summary>Self-attention: q, k, v (with biases, qwen2), per-head q/k norms, a sub-norm before the output
         /// (bitnet); a gated query holds a query and a gate per head (qwen35moe).</summary>
-        public IEnumerable<TensorSpec> Attention(bool bias = false, bool qkNorm = false, bool subNorm = false, bool gatedQuery = false)
+        public IEnumerable<TensorSpec> Attention(bool bias = false, bool qkNorm = false, bool subNorm = false, bool gatedQuery = false, bool optionalValues = false)
         {
             var a = l.Attention!;
             long q = a.QDim, kv = a.KvDim;
@@ -76,7 +85,7 @@ public static class TensorTable
             yield return T("attn_k.weight", TensorRole.AttnK, _embd, kv);                                  // [n_embd, n_kv_head·head_dim]
             if (bias)
                 yield return T("attn_k.bias", TensorRole.Bias, kv);
-            yield return T("attn_v.weight", TensorRole.AttnV, _embd, kv);                                  // [n_embd, n_kv_head·head_dim]
+            yield return T("attn_v.weight", TensorRole.AttnV, _embd, kv) with { Optional = optionalValues }; // [n_embd, n_kv_head·head_dim]
             if (bias)
                 yield return T("attn_v.bias", TensorRole.Bias, kv);
             if (qkNorm)
@@ -104,6 +113,31 @@ public static class TensorTable
             yield return T("ssm_alpha.weight", TensorRole.AttnK, _embd, heads);
             yield return Norm("ssm_norm", d.HeadValueDim);
             yield return T("ssm_out.weight", TensorRole.AttnOutput, inner, _embd);                         // [inner, n_embd]
+        }
+
+        /// <summary>gemma4's feed-forward: a dense GEGLU and, in MoE layers, fused gate+up experts beside it, each
+        /// branch with its own norms, their sum normed again.</summary>
+        public IEnumerable<TensorSpec> Gemma4FeedForward()
+        {
+            long ff = c.FeedForwardLength;
+            yield return Norm("ffn_norm");
+            yield return T("ffn_gate.weight", TensorRole.FfnGate, _embd, ff);                              // [n_embd, n_ff]
+            yield return T("ffn_up.weight", TensorRole.FfnUp, _embd, ff);
+            yield return T("ffn_down.weight", TensorRole.FfnDown, ff, _embd);                              // [n_ff, n_embd]
+            if (l.FeedForward.HasFlag(FeedForwardKind.Experts))
+            {
+                long experts = c.ExpertCount, expertFf = c.ExpertFeedForwardLength;
+                yield return Norm("post_ffw_norm_1");
+                yield return T("ffn_gate_inp.weight", TensorRole.Router, _embd, experts);                  // [n_embd, n_expert]
+                yield return T("ffn_gate_inp.scale", TensorRole.Norm, _embd);
+                yield return Norm("pre_ffw_norm_2");
+                yield return T("ffn_gate_up_exps.weight", TensorRole.FfnUp, _embd, 2 * expertFf, experts); // [n_embd, 2·n_ff_exp, n_expert]: gate, then up
+                yield return T("ffn_down_exps.weight", TensorRole.FfnDown, expertFf, _embd, experts);      // [n_ff_exp, n_embd, n_expert]
+                yield return T("ffn_down_exps.scale", TensorRole.Norm, experts) with { Optional = true };
+                yield return Norm("post_ffw_norm_2");
+            }
+
+            yield return Norm("post_ffw_norm");
         }
 
         /// <summary>The layer's feed-forward: dense SwiGLU (with bitnet's sub-norm), or routed experts and a

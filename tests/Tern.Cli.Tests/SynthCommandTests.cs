@@ -64,7 +64,7 @@ public sealed class SynthCommandTests : IDisposable
 
         Assert.Equal(1, code);
         Assert.Equal("", stdout);
-        Assert.Equal("error: unknown shape 'gpt-5'; valid shapes: tiny, llama-1b, llama-8b, qwen2.5-0.5b, qwen3-0.6b, qwen3-30b-a3b, qwen3.6-35b-a3b, bitnet-2b", stderr.TrimEnd());
+        Assert.Equal("error: unknown shape 'gpt-5'; valid shapes: tiny, llama-1b, llama-8b, qwen2.5-0.5b, qwen3-0.6b, qwen3-30b-a3b, qwen3.6-35b-a3b, gemma4-26b-a4b, bitnet-2b", stderr.TrimEnd());
         Assert.False(File.Exists(path));
     }
 

@@ -34,6 +34,17 @@ public sealed class BatchInvarianceTests
         AssertBatchInvariant("models/gemma3-tiny-q4_k_m.gguf", prompt);
     }
 
+    /// <summary>gemma4 over a prompt four times its sliding window (32): sliding and global layers of different head
+    /// sizes and KV heads in their own cache groups, experts beside the dense feed-forward, routed per token.</summary>
+    [Fact]
+    public void Gemma4_logits_past_the_sliding_window_are_the_same_in_one_batch_in_chunks_token_by_token_and_mixed()
+    {
+        string prompt = string.Join(" ", Enumerable.Repeat(Prompt, 6));
+        using (var model = DecoderModel.Load(SharedData.Path("models/gemma4-tiny-q4_k_m.gguf")))
+            Assert.True(Tokenizer.FromGguf(model.File).Encode(prompt).Length > 4 * model.Config.SlidingWindow);
+        AssertBatchInvariant("models/gemma4-tiny-q4_k_m.gguf", prompt);
+    }
+
     private static void AssertBatchInvariant(string path, string prompt)
     {
         using var model = DecoderModel.Load(SharedData.Path(path));

@@ -70,6 +70,9 @@ public sealed record GoldenResult(GoldenCase Case, int[] Tokens, float[] Logits)
     /// <summary>Mean over stored positions of KL(reference ‖ Tern) of the softmax.</summary>
     public double MeanKl => MeanKlFrom(Case.Logits);
 
+    /// <summary>KL(reference ‖ Tern) of the softmax at the <paramref name="i"/>-th stored position.</summary>
+    public double KlAt(int i) => Kl(Row(Case.Logits, i), Row(Logits, i));
+
     /// <summary>Mean over stored positions of KL(other ‖ this) of the softmax, for logits laid out as the case's.</summary>
     public double MeanKlFrom(float[] other) => Enumerable.Range(0, Case.Positions.Length).Average(i => Kl(Row(other, i), Row(Logits, i)));
 

@@ -41,6 +41,32 @@ public sealed class GoldenLogitsTests(ITestOutputHelper output)
         Assert.True(kl < 2e-8, $"{name}: mean KL {kl:E2} ≥ 2e-8");
     }
 
+    /// <summary>
+    /// gemma4 is not in <see cref="GoldenCase.Architectures2026"/> yet: its later positions miss the bar (MoE routing
+    /// near-ties flipped by attention's rounding, which differs from llama.cpp's tiled flash attention at attention
+    /// scale 1). Until the rounding where the two part ways, it matches llama.cpp to float noise: the first stored
+    /// positions of each case (the prompt's first token alone, and the opening tokens of the longer prompts, through
+    /// sliding and global layers, proportional RoPE, the router and experts, and the default logit soft-cap of 30).
+    /// </summary>
+    [Theory]
+    [InlineData("2026/gemma4-tiny-q8_0.p1", 1)]
+    [InlineData("2026/gemma4-tiny-q8_0.p2", 10)]
+    [InlineData("2026/gemma4-tiny-q8_0.p3", 8)]
+    [InlineData("2026/gemma4-tiny-q4_k_m.p1", 1)]
+    [InlineData("2026/gemma4-tiny-q4_k_m.p2", 2)]
+    [InlineData("2026/gemma4-tiny-q4_k_m.p3", 4)]
+    public void Gemma4_matches_llama_cpp_to_float_noise_on_its_first_positions(string name, int positions)
+    {
+        var result = GoldenCase.Run(name);
+        Assert.Equal(result.Case.Tokens, result.Tokens);
+        for (int i = 0; i < positions; i++)
+        {
+            double kl = result.KlAt(i);
+            output.WriteLine($"{name} position {result.Case.Positions[i]}: KL {kl:E2}");
+            Assert.True(kl < 1e-10, $"{name} position {result.Case.Positions[i]}: KL {kl:E2} ≥ 1e-10");
+        }
+    }
+
     [Fact]
     public void Mean_KL_over_all_cases_is_below_2e_3() => AssertMeanKlBelow2e_3(GoldenCase.Names());
 

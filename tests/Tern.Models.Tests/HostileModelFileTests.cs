@@ -16,6 +16,7 @@ public sealed class HostileModelFileTests : IDisposable
     private const string Qwen3 = "models/qwen3-tiny-f32.gguf";
     private const string Qwen3Moe = "models/qwen3moe-tiny-q8_0.gguf";
     private const string Qwen35Moe = "models/qwen35moe-tiny-q8_0.gguf";
+    private const string Gemma4 = "models/gemma4-tiny-q8_0.gguf";
     private const long AllocationLimit = 64L << 20; // the tiny models need well under a megabyte of managed memory
 
     private readonly TempDirectory _temp = new();
@@ -86,6 +87,27 @@ public sealed class HostileModelFileTests : IDisposable
     [InlineData(Gemma3, "gemma3.rope.freq_base_swa", "f32:NaN")]
     [InlineData(Gemma3, "gemma3.rope.freq_base_swa", "f32:0")]
     [InlineData(Gemma3, "gemma3.attention.value_length", "u32:32")]
+    [InlineData(Gemma4, "gemma4.attention.head_count_kv", "i32[]:2,2,2,2,2")]
+    [InlineData(Gemma4, "gemma4.attention.head_count_kv", "i32[]:2,2,2,2,2,3")]
+    [InlineData(Gemma4, "gemma4.attention.head_count_kv", "i32[]:2,2,2,2,2,0")]
+    [InlineData(Gemma4, "gemma4.attention.head_count_kv", "f32[]:2,2,2,2,2,1")]
+    [InlineData(Gemma4, "gemma4.attention.head_count_kv", "u32:4")]
+    [InlineData(Gemma4, "gemma4.attention.head_count_kv", "str:two")]
+    [InlineData(Gemma4, "gemma4.attention.sliding_window_pattern", "u32:5")]
+    [InlineData(Gemma4, "gemma4.attention.sliding_window_pattern", "bool[]:1,1,1,1,1")]
+    [InlineData(Gemma4, "gemma4.attention.sliding_window_pattern", "i32[]:1,1,1,1,1,0")]
+    [InlineData(Gemma4, "gemma4.attention.key_length_swa", "u32:32")]
+    [InlineData(Gemma4, "gemma4.attention.key_length_swa", "u32:2147483647")]
+    [InlineData(Gemma4, "gemma4.attention.value_length_swa", "u32:32")]
+    [InlineData(Gemma4, "gemma4.rope.dimension_count_swa", "u32:128")]
+    [InlineData(Gemma4, "gemma4.rope.dimension_count_swa", "u32:63")]
+    [InlineData(Gemma4, "gemma4.rope.freq_base_swa", "f32:NaN")]
+    [InlineData(Gemma4, "gemma4.expert_feed_forward_length", "u32:64")]
+    [InlineData(Gemma4, "gemma4.expert_count", "u32:4")]
+    [InlineData(Gemma4, "gemma4.final_logit_softcapping", "f32:0")]
+    [InlineData(Gemma4, "gemma4.final_logit_softcapping", "f32:NaN")]
+    [InlineData(Gemma4, "gemma4.embedding_length_per_layer_input", "u32:256")]
+    [InlineData(Gemma4, "gemma4.attention.shared_kv_layers", "u32:2")]
     public void A_bad_hyperparameter_is_refused_naming_key_and_value(string model, string key, string value)
     {
         var stored = Value(value);
@@ -93,7 +115,8 @@ public sealed class HostileModelFileTests : IDisposable
 
         var e = LoadFails(path);
 
-        Assert.Contains($"{key} = {(stored.Type == GgufValueType.String ? $"\"{stored}\"" : stored)}:", e.Message);
+        string shown = stored.Value switch { GgufArray a => $"[{a.Count} items]", string => $"\"{stored}\"", _ => stored.ToString() };
+        Assert.Contains($"{key} = {shown}:", e.Message);
     }
 
     [Fact]
@@ -156,7 +179,7 @@ public sealed class HostileModelFileTests : IDisposable
     [Fact]
     public void The_unchanged_models_still_load()
     {
-        foreach (var model in new[] { Llama, Moe, Qwen3, Qwen3Moe, Qwen35Moe, "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
+        foreach (var model in new[] { Llama, Moe, Qwen3, Qwen3Moe, Qwen35Moe, Gemma4, "models/gemma4-tiny-q4_k_m.gguf", "models/qwen2-tiny-q8_0.gguf", "models/bitnet-tiny-tq2_0.gguf", "models/stories260K.gguf", "models/llama-2-tiny-random.gguf" })
         {
             using var loaded = DecoderModel.Load(SharedData.Path(model));
             Assert.True(loaded.Config.BlockCount > 0);
@@ -174,11 +197,24 @@ public sealed class HostileModelFileTests : IDisposable
         return e;
     }
 
-    /// <summary>A metadata value written as "type:text" (u32, u64, i32, f32, f64, str).</summary>
+    /// <summary>A metadata value written as "type:text" (u32, u64, i32, f32, f64, str), or an array as
+    /// "type[]:a,b,c" (i32, f32, bool as 1/0).</summary>
     private static GgufValue Value(string typed)
     {
         var (type, text) = (typed[..typed.IndexOf(':')], typed[(typed.IndexOf(':') + 1)..]);
         var c = CultureInfo.InvariantCulture;
+        string[] items = text.Split(',');
+        if (type.EndsWith("[]", StringComparison.Ordinal))
+        {
+            return GgufValue.From(type switch
+            {
+                "i32[]" => new GgufArray(GgufValueType.Int32, items.Select(i => int.Parse(i, c)).ToArray()),
+                "f32[]" => new GgufArray(GgufValueType.Float32, items.Select(i => float.Parse(i, c)).ToArray()),
+                "bool[]" => new GgufArray(GgufValueType.Bool, items.Select(i => i == "1").ToArray()),
+                _ => throw new ArgumentException($"unknown array type '{type}'", nameof(typed)),
+            });
+        }
+
         return type switch
         {
             "u32" => GgufValue.From(uint.Parse(text, c)),

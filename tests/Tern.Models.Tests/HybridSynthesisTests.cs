@@ -58,5 +58,50 @@ public sealed class HybridSynthesisTests : IDisposable
         Assert.True(logits.Max() > logits.Min());
     }
 
+    [Fact]
+    public void Gemma4_26b_a4b_has_the_published_shape_with_its_own_sliding_and_global_layers()
+    {
+        var model = SyntheticModel.Create("gemma4-26b-a4b", "q4_k_m", layers: 6);
+        var meta = model.CreateMetadata().ToDictionary(kv => kv.Key, kv => kv.Value);
+
+        Assert.Equal("gemma4", meta["general.architecture"].ToString());
+        Assert.Equal([8, 8, 8, 8, 8, 2], ((GgufArray)meta["gemma4.attention.head_count_kv"].Value).Items.Cast<int>());
+        Assert.Equal([true, true, true, true, true, false], ((GgufArray)meta["gemma4.attention.sliding_window_pattern"].Value).Items.Cast<bool>());
+        Assert.Equal(("512", "256", "1024", "10000", "30"), (meta["gemma4.attention.key_length"].ToString(), meta["gemma4.attention.key_length_swa"].ToString(),
+            meta["gemma4.attention.sliding_window"].ToString(), meta["gemma4.rope.freq_base_swa"].ToString(), meta["gemma4.final_logit_softcapping"].ToString()));
+        Assert.Equal([2816, 16 * 256], Tensor(model, "blk.0.attn_q.weight").Dimensions);
+        Assert.Equal([2816, 16 * 512], Tensor(model, "blk.5.attn_q.weight").Dimensions);
+        Assert.Contains(model.Tensors, t => t.Name == "blk.0.attn_v.weight");
+        Assert.DoesNotContain(model.Tensors, t => t.Name == "blk.5.attn_v.weight");          // global layers: values from keys
+        Assert.Equal([2816, 2 * 704, 128], Tensor(model, "blk.3.ffn_gate_up_exps.weight").Dimensions);
+        Assert.Equal([2816, 2112], Tensor(model, "blk.3.ffn_up.weight").Dimensions);
+        Assert.Equal([256], Tensor(model, "rope_freqs.weight").Dimensions);
+        Assert.DoesNotContain(model.Tensors, t => t.Name == "output.weight");                // tied
+    }
+
+    [Fact]
+    public void A_small_gemma4_loads_and_runs_with_its_quarter_rotated_global_layer()
+    {
+        var shape = ModelShapes.Get("gemma4-26b-a4b") with { BlockCount = 6, VocabSize = 2048, ExpertCount = 4, ExpertUsedCount = 2 };
+        var synthetic = new SyntheticModel(shape, SynthesisTypes.Get("q8_0"));
+        string path = _temp.File("g4.gguf");
+        synthetic.WriteFile(path);
+        using var model = Assert.IsType<Gemma4>(DecoderModel.Load(path, new ModelOptions { Threads = 2 }));
+        var global = model.Config.Layers[5].Attention!;
+        Assert.Equal((2, 512, 0), (global.KvHeads, global.HeadDim, global.Window));
+        Assert.Equal(64, global.Rope.FreqFactors!.Count(f => f == 1f));
+
+        int vocab = model.Config.VocabSize;
+        using var cache = model.CreateState(256);
+        var sequence = cache.CreateSequence();
+        var batch = new TokenBatch();
+        for (int i = 0; i < 100; i++)
+            batch.Add((i * 37) % vocab, i, sequence, logits: i == 99);
+        var logits = new float[vocab];
+        model.Forward(batch, cache, logits);
+        Assert.All(logits, v => Assert.True(float.IsFinite(v) && Math.Abs(v) <= 30f));      // soft-capped at 30
+        Assert.True(logits.Max() > logits.Min());
+    }
+
     private static SyntheticTensor Tensor(SyntheticModel model, string name) => model.Tensors.Single(t => t.Name == name);
 }

@@ -148,7 +148,7 @@ public sealed class SynthesisTests : IDisposable
     public void Unknown_shape_names_the_valid_shapes()
     {
         var e = Assert.Throws<SynthesisException>(() => SyntheticModel.Create("llama-70b", "q4_0"));
-        Assert.Equal("unknown shape 'llama-70b'; valid shapes: tiny, llama-1b, llama-8b, qwen2.5-0.5b, qwen3-0.6b, qwen3-30b-a3b, qwen3.6-35b-a3b, bitnet-2b", e.Message);
+        Assert.Equal("unknown shape 'llama-70b'; valid shapes: tiny, llama-1b, llama-8b, qwen2.5-0.5b, qwen3-0.6b, qwen3-30b-a3b, qwen3.6-35b-a3b, gemma4-26b-a4b, bitnet-2b", e.Message);
     }
 
     [Fact]

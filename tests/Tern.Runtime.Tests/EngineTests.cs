@@ -20,6 +20,7 @@ public sealed class EngineTests : IDisposable
     [InlineData("models/llama-tiny-q8_0.gguf", 4)]
     [InlineData("models/qwen35moe-tiny-q8_0.gguf", 8)]
     [InlineData("models/qwen35moe-tiny-q4_k_m.gguf", 4)]
+    [InlineData("models/gemma4-tiny-q8_0.gguf", 8)]
     public async Task Eight_concurrent_greedy_requests_each_produce_the_tokens_they_produce_alone(string path, int parallel)
     {
         using var other = path == "models/stories260K.gguf" ? null : new EngineTestKit(path);

@@ -13,6 +13,7 @@ public sealed class SlidingWindowPrefixTests
 
     [Theory]
     [InlineData("models/gemma3-tiny-q8_0.gguf")]
+    [InlineData("models/gemma4-tiny-q8_0.gguf")]
     public async Task A_conversation_far_past_the_window_resumes_at_the_end_of_the_cached_prefix(string path)
     {
         using var kit = new EngineTestKit(path);

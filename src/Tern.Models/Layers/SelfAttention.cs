@@ -9,9 +9,11 @@ public abstract unsafe partial class DecoderModel
     /// layer's <see cref="AttentionSpec"/>: q, k, v = h·W (+ b); RMS norm of each q and k head when the weights have
     /// one; RoPE on q and k with the layer's setting; k and v written into the layer's KV group; each query head
     /// attends over its sequence's cached positions up to its own, or over the last <see cref="AttentionSpec.Window"/>
-    /// of them in a sliding-window layer. h: [N, n_embd] → output: [N, n_head·head_dim].
+    /// of them in a sliding-window layer. Without a V projection the values are the keys before their norm;
+    /// <paramref name="normValues"/>: each value head RMS-normed without a weight (gemma4).
+    /// h: [N, n_embd] → output: [N, n_head·head_dim].
     /// </summary>
-    protected void SelfAttention(int layer, ReadOnlySpan<float> h, AttentionWeights w, Span<float> output)
+    protected void SelfAttention(int layer, ReadOnlySpan<float> h, AttentionWeights w, Span<float> output, bool normValues = false)
     {
         var a = Config.Layers[layer].Attention!;
         var q = _buffers.Q.AsSpan(0, N * a.QDim);   // [N, n_head·head_dim]
@@ -19,11 +21,16 @@ public abstract unsafe partial class DecoderModel
         var v = _buffers.V.AsSpan(0, N * a.KvDim);  // [N, n_kv_head·head_dim]
         Linear(w.Q, h, q, w.QBias);
         Linear(w.K, h, k, w.KBias);
-        Linear(w.V, h, v, w.VBias);
+        if (w.V is null)
+            k.CopyTo(v);
+        else
+            Linear(w.V, h, v, w.VBias);
         if (w.QNorm is not null)
             RmsNorm(q, w.QNorm, q);                  // each head on its own: the norm's rows are head_dim wide
         if (w.KNorm is not null)
             RmsNorm(k, w.KNorm, k);
+        if (normValues)
+            Norm.RmsNorm(v, a.HeadDim, Config.RmsEpsilon, v);
         ApplyRope(a, q, k);
         Attend(layer, a, q, k, v, output);
     }

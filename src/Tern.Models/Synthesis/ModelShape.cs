@@ -63,18 +63,29 @@ public sealed record ModelShape(
     /// <summary>Gated DeltaNet layers between the attention layers (qwen35moe): every this-many-th layer attends.</summary>
     public DeltaNetShape? DeltaNet { get; init; }
 
+    /// <summary>Sliding-window layers with their own KV heads, head size and RoPE base between global ones (gemma4);
+    /// the global layers use the shape's KV heads and head size, a dense FFN beside their experts in every layer.</summary>
+    public SlidingShape? Sliding { get; init; }
+
     public int HeadDim => KeyLength ?? EmbeddingLength / HeadCount;
 
     public int RopeDims => RopeDimensions ?? HeadDim;
 
+    /// <summary>Whether a layer is one of <see cref="Sliding"/>'s.</summary>
+    public bool IsSliding(int layer) => Sliding is { } s && layer % s.Period < s.Period - 1;
+
     /// <summary>The configuration a file of this shape loads as: what <see cref="TensorTable"/> lists the tensors of.</summary>
     public ModelConfig Config()
     {
-        var rope = new RopeSpec(RopeDims, RopeFreqBase);
-        var ffn = ExpertCount > 0 ? FeedForwardKind.Experts : FeedForwardKind.Dense;
-        var layers = Enumerable.Range(0, BlockCount).Select(i => new LayerSpec(i, DeltaNet is { } d && d.IsRecurrent(i)
-            ? new DeltaNetSpec(d.ConvKernel, d.GroupCount, d.TimeStepRank, d.StateSize, d.InnerSize / d.TimeStepRank)
-            : new AttentionSpec(HeadCount, HeadCountKv, HeadDim, rope, Window: 0), ffn)).ToArray();
+        var rope = new RopeSpec(RopeDims, RopeFreqBase, Sliding?.FreqFactors(HeadDim));
+        var ffn = ExpertCount == 0 ? FeedForwardKind.Dense : Sliding is null ? FeedForwardKind.Experts : FeedForwardKind.DenseAndExperts;
+        MixerSpec Mixer(int i) => (DeltaNet, Sliding) switch
+        {
+            ({ } d, _) when d.IsRecurrent(i) => new DeltaNetSpec(d.ConvKernel, d.GroupCount, d.TimeStepRank, d.StateSize, d.InnerSize / d.TimeStepRank),
+            (_, { } w) when IsSliding(i) => new AttentionSpec(HeadCount, w.KvHeads, w.HeadDim, new RopeSpec(w.HeadDim, w.RopeBase), w.Window),
+            _ => new AttentionSpec(HeadCount, HeadCountKv, HeadDim, rope, Window: 0),
+        };
+        var layers = Enumerable.Range(0, BlockCount).Select(i => new LayerSpec(i, Mixer(i), ffn)).ToArray();
         return new ModelConfig
         {
             Architecture = Architecture,
@@ -95,6 +106,23 @@ public sealed record ModelShape(
             SharedExpertFeedForwardLength = SharedExpertFeedForwardLength,
             Layers = layers,
         };
+    }
+}
+
+/// <summary>
+/// gemma4's sliding-window layers: window, every how many layers one is global, their KV heads, head size and RoPE
+/// base; <see cref="PartialRotary"/> of the global layers' pairs rotate (the rest get a 1e30 frequency divisor).
+/// </summary>
+public sealed record SlidingShape(int Window, int Period, int KvHeads, int HeadDim, float RopeBase, float PartialRotary)
+{
+    /// <summary>The global layers' rope_freqs: 1 for the rotated pairs, 1e30 for the others.</summary>
+    public float[] FreqFactors(int globalHeadDim)
+    {
+        var factors = new float[globalHeadDim / 2];
+        int rotated = (int)(factors.Length * PartialRotary);
+        for (int i = 0; i < factors.Length; i++)
+            factors[i] = i < rotated ? 1f : 1e30f;
+        return factors;
     }
 }
 
@@ -124,6 +152,13 @@ public static class ModelShapes
         {
             QkNorm = true, KeyLength = 256, RopeDimensions = 64, ExpertCount = 256, ExpertUsedCount = 8, ExpertFeedForwardLength = 512,
             SharedExpertFeedForwardLength = 512, DeltaNet = new(FullAttentionInterval: 4, ConvKernel: 4, StateSize: 128, GroupCount: 16, TimeStepRank: 32, InnerSize: 4096),
+        },
+        // Gemma 4 26B-A4B: 25 sliding-window layers (8 KV heads of 256) and 5 global ones (2 KV heads of 512, a quarter
+        // of the pairs rotated), a dense FFN of 2112 beside 128 experts of 704 (8 used), tied embeddings, logits capped at 30
+        new("gemma4-26b-a4b", "gemma4",  2816, 30,  16,   2,  2112,  262144, 262144, 1_000_000f, 1e-6f, SyntheticVocabularyKind.SentencePiece, "q4_k_m")
+        {
+            TiedOutput = true, QkNorm = true, KeyLength = 512, ExpertCount = 128, ExpertUsedCount = 8, ExpertFeedForwardLength = 704,
+            Sliding = new(Window: 1024, Period: 6, KvHeads: 8, HeadDim: 256, RopeBase: 10_000f, PartialRotary: 0.25f),
         },
         new("bitnet-2b",    "bitnet",  2560, 30,    20,   5,  6912,  128256, 4096,   500_000f,   1e-5f, SyntheticVocabularyKind.SentencePiece, "tq2_0") { TiedOutput = true, SubNorms = true, TernaryWeights = true },
     ];

@@ -123,6 +123,21 @@ public sealed class SyntheticModel
             m.Add(new($"{a}.expert_used_count", GgufValue.From((uint)s.ExpertUsedCount)));
             m.Add(new($"{a}.expert_feed_forward_length", GgufValue.From((uint)s.ExpertFeedForwardLength)));
         }
+        if (s.Sliding is { } w)
+        {
+            // per-layer KV heads replace the scalar; the sliding layers' own sizes and RoPE base
+            m.RemoveAll(kv => kv.Key == $"{a}.attention.head_count_kv");
+            var layers = Enumerable.Range(0, s.BlockCount);
+            m.Add(new($"{a}.attention.head_count_kv", GgufValue.From(new GgufArray(GgufValueType.Int32, layers.Select(i => s.IsSliding(i) ? w.KvHeads : s.HeadCountKv).ToArray()))));
+            m.Add(new($"{a}.attention.sliding_window_pattern", GgufValue.From(new GgufArray(GgufValueType.Bool, layers.Select(s.IsSliding).ToArray()))));
+            m.Add(new($"{a}.attention.sliding_window", GgufValue.From((uint)w.Window)));
+            m.Add(new($"{a}.attention.key_length_swa", GgufValue.From((uint)w.HeadDim)));
+            m.Add(new($"{a}.attention.value_length_swa", GgufValue.From((uint)w.HeadDim)));
+            m.Add(new($"{a}.rope.dimension_count_swa", GgufValue.From((uint)w.HeadDim)));
+            m.Add(new($"{a}.rope.freq_base_swa", GgufValue.From(w.RopeBase)));
+            m.Add(new($"{a}.final_logit_softcapping", GgufValue.From(30f)));
+            m.Add(new($"{a}.embedding_length_per_layer_input", GgufValue.From(0u))); // llama.cpp requires it; 0: none
+        }
         if (s.SharedExpertFeedForwardLength > 0)
             m.Add(new($"{a}.expert_shared_feed_forward_length", GgufValue.From((uint)s.SharedExpertFeedForwardLength)));
         if (s.DeltaNet is { } d)
@@ -146,12 +161,23 @@ public sealed class SyntheticModel
     private List<SyntheticTensor> Plan()
     {
         var notes = new List<string>();
-        var tensors = TensorTable.Tensors(Shape.Config(), Shape.TiedOutput)
+        var config = Shape.Config();
+        var tensors = TensorTable.Tensors(config, Shape.TiedOutput)
+            .Where(t => !t.Optional || Writes(t, config))
             .Select(t => new SyntheticTensor(t.Name, t.Dimensions, TensorTypePolicy.Choose(Type, Shape, t.Role, t.Layer, t.RowLength, Pure, notes), t.Role, t.Layer))
             .ToList();
         _notes.AddRange(notes.Distinct());
         return tensors;
     }
+
+    /// <summary>Which optional tensors a synthetic file holds: gemma4's global layers take their values from their
+    /// keys (no attn_v, as the 26B-A4B ships); per-expert scales are written, per-layer output scales are not.</summary>
+    private static bool Writes(TensorSpec t, ModelConfig config) => t.Name switch
+    {
+        _ when t.Name.EndsWith("attn_v.weight", StringComparison.Ordinal) => config.Layers[t.Layer].Attention!.Sliding,
+        _ when t.Name.EndsWith("layer_output_scale.weight", StringComparison.Ordinal) => false,
+        _ => true,
+    };
 
     private void WriteTensor(SyntheticTensor t, Stream output, Action<long> progress)
     {
@@ -208,6 +234,8 @@ public sealed class SyntheticModel
             values.Fill(1.0f);
         else if (t.Role == TensorRole.SsmDecay)
             values.Fill(-1.0f);
+        else if (t.Role == TensorRole.RopeFactors)
+            Shape.Sliding!.FreqFactors(Shape.HeadDim).CopyTo(values);
         else if (IsTernary(t))
             RandomWeights.Ternary(Seed, key, row, values);
         else

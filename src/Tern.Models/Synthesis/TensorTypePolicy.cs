@@ -14,7 +14,7 @@ public static class TensorTypePolicy
 {
     public static GgmlType Choose(SynthesisType type, ModelShape shape, TensorRole role, int layer, long rowLength, bool pure, ICollection<string>? notes = null)
     {
-        if (role is TensorRole.Norm or TensorRole.Bias or TensorRole.Router or TensorRole.Ssm or TensorRole.SsmDecay)
+        if (role is TensorRole.Norm or TensorRole.Bias or TensorRole.Router or TensorRole.Ssm or TensorRole.SsmDecay or TensorRole.RopeFactors)
             return GgmlType.F32;
         if (!type.IsQuantized)
             return type.BaseType;
