@@ -30,11 +30,12 @@ public sealed class HostileModelFileTests : IDisposable
     [Fact]
     public void Info_says_why_a_file_of_another_layout_cannot_run()
     {
-        // gemma4 gives head_count_kv per layer, as an array: a clear reason, not an invalid cast
-        var (code, stdout, stderr) = CliRunner.Run("info", SharedData.Path("models/gemma4-tiny-q8_0.gguf"));
+        // head_count_kv per layer, as an array (gemma4's layout) in a llama file: a clear reason, not an invalid cast
+        string path = Rewrite("llama.attention.head_count_kv", GgufValue.From(new GgufArray(GgufValueType.Int32, new[] { 2, 2 })));
+        var (code, stdout, stderr) = CliRunner.Run("info", path);
 
         Assert.True(code == 0, stderr);
-        Assert.Contains("model: not runnable (gemma4.attention.head_count_kv = [6 items]: expected an integer, found an array of Int32)", stdout);
+        Assert.Contains("model: not runnable (llama.attention.head_count_kv = [2 items]: expected an integer, found an array of Int32)", stdout);
     }
 
     [Fact]
