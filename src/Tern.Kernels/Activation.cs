@@ -89,19 +89,64 @@ public static class Activation
         if (!(cap > 0) || float.IsInfinity(cap))
             throw new ArgumentOutOfRangeException(nameof(cap), cap, "SoftCap: the cap must be a positive finite number");
         TensorPrimitives.Multiply(x, 1f / cap, x);
-        TensorPrimitives.Tanh(x, x);
+        for (int i = 0; i < x.Length; i++)
+            x[i] = MathF.Tanh(x[i]);                                              // tanhf, as ggml_vec_tanh_f32
         TensorPrimitives.Multiply(x, cap, x);
     }
 
-    /// <summary>Softmax of each row of <paramref name="x"/> ([rows, width]) in place.</summary>
+    /// <summary>
+    /// Softmax of each row of <paramref name="x"/> ([rows, width]) in place, rounded as ggml's CPU soft_max: e^(x − max)
+    /// with ggml's vector expf (<see cref="GgmlExp"/>) for each whole group of 8 and expf for the rest, each group's sum
+    /// (its lanes added as one AVX register) accumulated in double, then every value times the float of 1/sum.
+    /// </summary>
     public static void Softmax(Span<float> x, int width)
     {
         for (int row = 0; row < x.Length; row += width)
         {
             var r = x.Slice(row, width);
-            TensorPrimitives.Subtract(r, TensorPrimitives.Max(r), r); // largest becomes e^0: no overflow
-            TensorPrimitives.Exp(r, r);
-            TensorPrimitives.Divide(r, TensorPrimitives.Sum(r), r);
+            float max = TensorPrimitives.Max(r);
+            double sum = 0;
+            int i = 0;
+            for (; i + 8 <= width; i += 8)
+            {
+                for (int j = i; j < i + 8; j++)
+                    r[j] = GgmlExp(r[j] - max);
+                sum += ((r[i + 4] + r[i]) + (r[i + 6] + r[i + 2])) + ((r[i + 5] + r[i + 1]) + (r[i + 7] + r[i + 3]));
+            }
+
+            for (; i < width; i++)
+            {
+                r[i] = MathF.Exp(r[i] - max);
+                sum += r[i];
+            }
+
+            TensorPrimitives.Multiply(r, (float)(1.0 / sum), r);
         }
+    }
+
+    /// <summary>
+    /// e^x as ggml's AVX2 ggml_v_expf computes it (ARM's optimized-routines polynomial, max error 1.5 ulp), one lane
+    /// at a time: the same float operations, so the same bits.
+    /// </summary>
+    public static float GgmlExp(float x)
+    {
+        float shift = F(0x4b400000);                                             // 0x1.8p23
+        float z = MathF.FusedMultiplyAdd(x, F(0x3fb8aa3b), shift);              // x·log2(e) + shift
+        float n = z - shift;
+        float b = MathF.FusedMultiplyAdd(-n, F(0x35bfbe8e), MathF.FusedMultiplyAdd(-n, F(0x3f317200), x));
+        uint e = BitConverter.SingleToUInt32Bits(z) << 23;
+        float k = BitConverter.UInt32BitsToSingle(e + BitConverter.SingleToUInt32Bits(1f));
+        float u = b * b;
+        float j = MathF.FusedMultiplyAdd(
+            MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(F(0x3c072010), b, F(0x3d2b9f17)), u, MathF.FusedMultiplyAdd(F(0x3e2aaf33), b, F(0x3efffedb))),
+            u, F(0x3f7ffff6) * b);
+        if (!(MathF.Abs(n) > 126f))
+            return MathF.FusedMultiplyAdd(k, j, k);
+        uint g = n <= 0f ? 0x82000000u : 0u;
+        float s1 = BitConverter.UInt32BitsToSingle(g + 0x7f000000u);
+        float s2 = BitConverter.UInt32BitsToSingle(e - g);
+        return MathF.Abs(n) > 192f ? s1 * s1 : MathF.FusedMultiplyAdd(s2, j, s2) * s1;
+
+        static float F(uint bits) => BitConverter.UInt32BitsToSingle(bits);
     }
 }
