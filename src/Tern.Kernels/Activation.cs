@@ -42,40 +42,35 @@ public static class Activation
 
     /// <summary>
     /// GEGLU with the tanh form of GELU: output = gelu(gate) ⊙ up, gelu(x) = x/2 · (1 + tanh(√(2/π) · (x + 0.044715·x³))).
-    /// As ggml's CPU kernel does (a table indexed by F16): the argument is rounded to F16 and the GELU to F16 again,
-    /// 0 at or below −10 and the identity at or above 10. output may alias gate.
+    /// As ggml's CPU kernel does: the GELU of gate rounded to F16 read from a table indexed by F16 (built with ggml's
+    /// float expression and tanhf), 0 at or below −10 and the identity at or above 10. output may alias gate.
     /// </summary>
     public static void GeluTanhGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> output)
     {
         if (up.Length != gate.Length || output.Length < gate.Length)
             throw new ArgumentException($"GeluTanhGlu: gate {gate.Length}, up {up.Length}, output {output.Length}");
-        const float SqrtTwoOverPi = 0.79788456080286535587989211986876f, Cubic = 0.044715f;
-        Span<float> x = stackalloc float[256], t = stackalloc float[256];
-        Span<Half> half = stackalloc Half[256];
-        for (int i = 0; i < gate.Length; i += x.Length)
+        var table = GeluTable.Value;
+        for (int i = 0; i < gate.Length; i++)
         {
-            int n = Math.Min(x.Length, gate.Length - i);
-            var g = gate.Slice(i, n);
-            var xs = x[..n];
-            var ts = t[..n];
-            TensorPrimitives.ConvertToHalf(g, half[..n]);
-            TensorPrimitives.ConvertToSingle(half[..n], xs);
-            TensorPrimitives.Multiply(xs, xs, ts);                                   // x²
-            TensorPrimitives.Multiply(ts, Cubic, ts);
-            TensorPrimitives.Add(ts, 1f, ts);                                        // 1 + a·x²
-            TensorPrimitives.Multiply(ts, xs, ts);
-            TensorPrimitives.Multiply(ts, SqrtTwoOverPi, ts);
-            TensorPrimitives.Tanh(ts, ts);
-            TensorPrimitives.Add(ts, 1f, ts);
-            TensorPrimitives.Multiply(ts, xs, ts);
-            TensorPrimitives.Multiply(ts, 0.5f, ts);
-            TensorPrimitives.ConvertToHalf(ts, half[..n]);
-            TensorPrimitives.ConvertToSingle(half[..n], ts);
-            for (int j = 0; j < n; j++)
-                ts[j] = g[j] <= -10f ? 0f : g[j] >= 10f ? g[j] : ts[j];
-            TensorPrimitives.Multiply(ts, up.Slice(i, n), output.Slice(i, n));
+            float g = gate[i];
+            output[i] = g <= -10f ? 0f : g >= 10f ? g * up[i] : table[BitConverter.HalfToUInt16Bits((Half)g)] * up[i];
         }
     }
+
+    /// <summary>ggml_table_gelu_f16 as floats: for every F16 x, F16(0.5f·x·(1 + tanhf(√(2/π)·x·(1 + 0.044715·x·x)))).</summary>
+    private static readonly Lazy<float[]> GeluTable = new(() =>
+    {
+        const float SqrtTwoOverPi = 0.79788456080286535587989211986876f, Cubic = 0.044715f;
+        var table = new float[65536];
+        for (int i = 0; i < table.Length; i++)
+        {
+            float x = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+            float inner = SqrtTwoOverPi * x * (1.0f + Cubic * x * x);
+            table[i] = (float)(Half)(0.5f * x * (1.0f + MathF.Tanh(inner)));
+        }
+
+        return table;
+    });
 
     /// <summary>softplus(x) = log(1 + eˣ), and x itself above 20, in float as ggml computes it.</summary>
     public static float Softplus(float x) => x > 20f ? x : MathF.Log(1f + MathF.Exp(x));

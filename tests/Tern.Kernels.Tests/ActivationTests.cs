@@ -17,6 +17,19 @@ public sealed class ActivationTests
         return (float)(Half)gelu;
     }
 
+    /// <summary>Every F16 argument between the cut-offs gives ggml's table entry bit for bit (tanhf in ggml's float expression).</summary>
+    [Fact]
+    public void Gelu_tanh_glu_is_ggml_table_for_every_f16_argument()
+    {
+        var gate = Enumerable.Range(0, 65536).Select(i => (float)BitConverter.UInt16BitsToHalf((ushort)i))
+            .Where(x => float.IsFinite(x) && x > -10f && x < 10f).ToArray();
+        var output = new float[gate.Length];
+        Activation.GeluTanhGlu(gate, Enumerable.Repeat(1f, gate.Length).ToArray(), output);
+        for (int i = 0; i < gate.Length; i++)
+            Assert.True(BitConverter.SingleToUInt32Bits(GeluAsGgml(gate[i])) == BitConverter.SingleToUInt32Bits(output[i]),
+                $"gelu({gate[i]:R}): {output[i]:R}, ggml's table {GeluAsGgml(gate[i]):R}");
+    }
+
     [Fact]
     public void Gelu_tanh_glu_matches_ggml_table_form_in_place_and_at_the_cut_offs()
     {
