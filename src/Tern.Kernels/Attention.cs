@@ -399,27 +399,35 @@ public static class Attention
     }
 
     /// <summary>
-    /// e^x for the softmax's arguments (x ≤ 0; lanes below −87.3 give 0), Cephes' single-precision polynomial:
-    /// x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 polynomial, 2^n put into the exponent. Within 2 ulp.
-    /// Requires <see cref="Fma.IsSupported"/>. Public for tests.
+    /// e^x for the softmax's arguments as ggml's AVX2 <c>ggml_v_expf</c> (ARM's optimized-routines polynomial, within
+    /// 1.5 ulp; the same operations lane by lane as <see cref="Activation.GgmlExp"/>), so the softmax rounds as
+    /// llama.cpp's. Requires <see cref="Fma.IsSupported"/>. Public for tests.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
-        var tooSmall = Vector256.LessThan(x, Vector256.Create(-87.33f));
-        x = Vector256.Max(x, Vector256.Create(-87.33f));
-        var n = Vector256.Floor(Fma.MultiplyAdd(x, Vector256.Create(1.44269504088896341f), Vector256.Create(0.5f)));
-        x = Fma.MultiplyAddNegated(n, Vector256.Create(0.693359375f), x);
-        x = Fma.MultiplyAddNegated(n, Vector256.Create(-2.12194440e-4f), x);
-        var y = Vector256.Create(1.9875691500e-4f);
-        y = Fma.MultiplyAdd(y, x, Vector256.Create(1.3981999507e-3f));
-        y = Fma.MultiplyAdd(y, x, Vector256.Create(8.3334519073e-3f));
-        y = Fma.MultiplyAdd(y, x, Vector256.Create(4.1665795894e-2f));
-        y = Fma.MultiplyAdd(y, x, Vector256.Create(1.6666665459e-1f));
-        y = Fma.MultiplyAdd(y, x, Vector256.Create(5.0000001201e-1f));
-        y = Fma.MultiplyAdd(y, x * x, x) + Vector256.Create(1f);
-        var pow2 = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
-        return Vector256.AndNot(y * pow2, tooSmall);
+        var shift = Vector256.Create(0x4b400000u).AsSingle();
+        var z = Fma.MultiplyAdd(x, Vector256.Create(0x3fb8aa3bu).AsSingle(), shift);
+        var n = z - shift;
+        var b = Fma.MultiplyAddNegated(n, Vector256.Create(0x35bfbe8eu).AsSingle(),
+            Fma.MultiplyAddNegated(n, Vector256.Create(0x3f317200u).AsSingle(), x));
+        var e = Vector256.ShiftLeft(z.AsUInt32(), 23);
+        var k = (e + Vector256.Create(0x3f800000u)).AsSingle();
+        var u = b * b;
+        var j = Fma.MultiplyAdd(
+            Fma.MultiplyAdd(Fma.MultiplyAdd(Vector256.Create(0x3c072010u).AsSingle(), b, Vector256.Create(0x3d2b9f17u).AsSingle()), u,
+                Fma.MultiplyAdd(Vector256.Create(0x3e2aaf33u).AsSingle(), b, Vector256.Create(0x3efffedbu).AsSingle())),
+            u, Vector256.Create(0x3f7ffff6u).AsSingle() * b);
+        var c = Vector256.GreaterThan(Vector256.Abs(n), Vector256.Create(126f));
+        var result = Fma.MultiplyAdd(k, j, k);
+        if (c == Vector256<float>.Zero)
+            return result;
+        var g = Vector256.LessThanOrEqual(n, Vector256<float>.Zero).AsUInt32() & Vector256.Create(0x82000000u);
+        var s1 = (g + Vector256.Create(0x7f000000u)).AsSingle();
+        var s2 = (e - g).AsSingle();
+        var d = Vector256.GreaterThan(Vector256.Abs(n), Vector256.Create(192f));
+        var large = Vector256.ConditionalSelect(d, s1 * s1, Fma.MultiplyAdd(s2, j, s2) * s1);
+        return Vector256.ConditionalSelect(c, large, result);
     }
 
     /// <summary>

@@ -60,6 +60,16 @@ public static class Norm
             Scale(x.Slice(row, width), eps, y.Slice(row, width));
     }
 
-    private static void Scale(ReadOnlySpan<float> x, float eps, Span<float> y) =>
-        TensorPrimitives.Multiply(x, 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps), y);
+    /// <summary>
+    /// y = x / sqrt(mean(x²) + eps) rounded as ggml_compute_forward_rms_norm: each square in float summed in double
+    /// in order, the mean rounded to float, the scale 1/sqrtf(mean + eps) in float.
+    /// </summary>
+    private static void Scale(ReadOnlySpan<float> x, float eps, Span<float> y)
+    {
+        double sum = 0;
+        foreach (float v in x)
+            sum += v * v;
+        float mean = (float)(sum / x.Length);
+        TensorPrimitives.Multiply(x, 1f / MathF.Sqrt(mean + eps), y);
+    }
 }

@@ -47,8 +47,9 @@ public static class Rope
             int b = style == RopeStyle.Normal ? 2 * i + 1 : i + half;
             float x0 = head[a];
             float x1 = head[b];
-            head[a] = x0 * cos[i] - x1 * sin[i];
-            head[b] = x0 * sin[i] + x1 * cos[i];
+            // Fused as llama.cpp's compiled rotate_pairs is (the x0 product fused, the other rounded first).
+            head[a] = MathF.FusedMultiplyAdd(x0, cos[i], -(x1 * sin[i]));
+            head[b] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
         }
     }
 }

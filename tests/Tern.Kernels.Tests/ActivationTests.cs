@@ -17,6 +17,19 @@ public sealed class ActivationTests
         return (float)(Half)gelu;
     }
 
+    /// <summary>Every F16 argument between the cut-offs gives ggml's table entry bit for bit (tanhf in ggml's float expression).</summary>
+    [Fact]
+    public void Gelu_tanh_glu_is_ggml_table_for_every_f16_argument()
+    {
+        var gate = Enumerable.Range(0, 65536).Select(i => (float)BitConverter.UInt16BitsToHalf((ushort)i))
+            .Where(x => float.IsFinite(x) && x > -10f && x < 10f).ToArray();
+        var output = new float[gate.Length];
+        Activation.GeluTanhGlu(gate, Enumerable.Repeat(1f, gate.Length).ToArray(), output);
+        for (int i = 0; i < gate.Length; i++)
+            Assert.True(BitConverter.SingleToUInt32Bits(GeluAsGgml(gate[i])) == BitConverter.SingleToUInt32Bits(output[i]),
+                $"gelu({gate[i]:R}): {output[i]:R}, ggml's table {GeluAsGgml(gate[i]):R}");
+    }
+
     [Fact]
     public void Gelu_tanh_glu_matches_ggml_table_form_in_place_and_at_the_cut_offs()
     {
@@ -80,11 +93,67 @@ public sealed class ActivationTests
             Assert.True(Math.Abs(y[i]) <= Cap, $"x {x[i]}: {y[i]} beyond the cap");
         }
 
-        // The vectorized tanh is accurate to about one float ulp of 1 near zero, not relatively: absolute bounds there.
-        Assert.Equal(0f, y[0], 2e-6f);
-        Assert.Equal(1e-3f, y[3], 2e-6f);
+        // tanhf, as ggml_vec_tanh_f32 (the final logits of gemma4 are then llama.cpp's bits), between the two scales.
+        for (int i = 0; i < x.Length; i++)
+            Assert.Equal(MathF.Tanh(x[i] * (1f / Cap)) * Cap, y[i]);
+        Assert.Equal(0f, y[0]);
         Assert.Equal(Cap, y[1]);
         Assert.Equal(-Cap, y[2]);
+    }
+
+    /// <summary>
+    /// The router's softmax rounds as ggml's soft_max: e^(x − max) by ggml_v_expf for whole groups of 8 (each group's
+    /// lanes added as hsum_float_8 does) and expf for the rest, the sum in double, every value times float(1/sum).
+    /// </summary>
+    [Theory]
+    [InlineData(8)]
+    [InlineData(128)]
+    [InlineData(13)]
+    public void Softmax_rounds_as_ggml_soft_max(int width)
+    {
+        var random = new Random(width);
+        var x = Enumerable.Range(0, 3 * width).Select(_ => (float)((random.NextDouble() * 2 - 1) * 6)).ToArray();
+        var y = x.ToArray();
+        Activation.Softmax(y, width);
+        for (int row = 0; row < 3; row++)
+        {
+            var r = x.AsSpan(row * width, width);
+            float max = r.ToArray().Max();
+            var e = new float[width];
+            double sum = 0;
+            int i = 0;
+            for (; i + 8 <= width; i += 8)
+            {
+                for (int j = 0; j < 8; j++)
+                    e[i + j] = Activation.GgmlExp(r[i + j] - max);
+                float[] lo = [e[i] + e[i + 4], e[i + 1] + e[i + 5], e[i + 2] + e[i + 6], e[i + 3] + e[i + 7]];
+                sum += (lo[0] + lo[2]) + (lo[1] + lo[3]);
+            }
+
+            for (; i < width; i++)
+                sum += e[i] = MathF.Exp(r[i] - max);
+            float inverse = (float)(1.0 / sum);
+            for (int j = 0; j < width; j++)
+                Assert.Equal(e[j] * inverse, y[row * width + j]);
+            Assert.Equal(1.0, y.AsSpan(row * width, width).ToArray().Sum(v => (double)v), 1e-6);
+        }
+    }
+
+    /// <summary>ggml_v_expf one lane at a time: within 2 ulp of e^x where it is normal, 1 at 0, 0 far below.</summary>
+    [Fact]
+    public void Ggml_exp_is_within_2_ulp()
+    {
+        var random = new Random(4);
+        for (int n = 0; n < 100_000; n++)
+        {
+            float x = (float)((random.NextDouble() * 2 - 1) * 87);
+            double expected = Math.Exp(x);
+            Assert.True(Math.Abs(Activation.GgmlExp(x) - expected) <= 2.4e-7 * expected, $"e^{x}: {Activation.GgmlExp(x)}, expected {expected}");
+        }
+
+        Assert.Equal(1f, Activation.GgmlExp(0f));
+        Assert.Equal(0f, Activation.GgmlExp(-120f));
+        Assert.Equal(0f, Activation.GgmlExp(float.NegativeInfinity));
     }
 
     [Theory]

@@ -8,6 +8,31 @@ public sealed class NormTests
     private static float[] RandomRows(Random random, int count, double range) =>
         Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2 - 1) * range)).ToArray();
 
+    /// <summary>
+    /// Bit for bit ggml's rms_norm: the float squares summed in double in order, the mean rounded to float, the
+    /// scale 1/sqrtf(mean + eps) (a float sum of squares differs in the last bit on some rows; gemma4's logits,
+    /// at attention scale 1, follow such bits).
+    /// </summary>
+    [Fact]
+    public void Rounds_as_ggml_rms_norm()
+    {
+        var random = new Random(12);
+        const int Width = 256, Rows = 200;
+        const float Eps = 1e-6f;
+        var x = RandomRows(random, Width * Rows, 4);
+        var y = new float[x.Length];
+        Norm.RmsNorm(x, Width, Eps, y);
+        for (int r = 0; r < Rows; r++)
+        {
+            double sum = 0;
+            for (int i = 0; i < Width; i++)
+                sum += x[r * Width + i] * x[r * Width + i];
+            float scale = 1f / MathF.Sqrt((float)(sum / Width) + Eps);
+            for (int i = 0; i < Width; i++)
+                Assert.Equal(x[r * Width + i] * scale, y[r * Width + i]);
+        }
+    }
+
     [Theory]
     [InlineData(64, 3)]
     [InlineData(256, 5)]

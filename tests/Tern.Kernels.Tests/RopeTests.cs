@@ -90,6 +90,34 @@ public sealed class RopeTests
         }
     }
 
+    /// <summary>
+    /// The rotation rounds as llama.cpp's compiled rope: x0·cos − x1·sin with the x0 product fused (one rounding
+    /// fewer than two products and a subtraction), likewise x0·sin + x1·cos; both pairings (NeoX and normal).
+    /// </summary>
+    [Theory]
+    [InlineData(RopeStyle.NeoX)]
+    [InlineData(RopeStyle.Normal)]
+    public void Rotation_rounds_as_llama_cpp(RopeStyle style)
+    {
+        var random = new Random(21);
+        const int Dim = 128;
+        var cos = new float[Dim / 2];
+        var sin = new float[Dim / 2];
+        for (int position = 1; position < 200; position += 7)
+        {
+            Rope.Angles(position, Dim, 10000f, cos, sin);
+            var head = Enumerable.Range(0, Dim).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            var rotated = head.ToArray();
+            Rope.Apply(style, rotated, cos, sin);
+            for (int i = 0; i < Dim / 2; i++)
+            {
+                int a = style == RopeStyle.Normal ? 2 * i : i, b = style == RopeStyle.Normal ? 2 * i + 1 : i + Dim / 2;
+                Assert.Equal(MathF.FusedMultiplyAdd(head[a], cos[i], -(head[b] * sin[i])), rotated[a]);
+                Assert.Equal(MathF.FusedMultiplyAdd(head[a], sin[i], head[b] * cos[i]), rotated[b]);
+            }
+        }
+    }
+
     [Fact]
     public void Too_few_factors_are_refused_by_name()
     {

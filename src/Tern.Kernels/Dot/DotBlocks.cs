@@ -142,11 +142,14 @@ internal static class DotBlocks
         return Vector256.Equals(spread | others, Vector256<byte>.AllBitsSet);
     }
 
-    /// <summary>Sum of the 8 lanes.</summary>
+    /// <summary>Sum of the 8 lanes, in llama.cpp's order (hsum_float_8: the halves added, then as <see cref="HorizontalSum(Vector128{float})"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float HorizontalSum(Vector256<float> v)
+    public static float HorizontalSum(Vector256<float> v) => HorizontalSum(v.GetLower() + v.GetUpper());
+
+    /// <summary>Sum of the 4 lanes as llama.cpp's K-quant dots reduce theirs: (s0 + s2) + (s1 + s3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HorizontalSum(Vector128<float> s)
     {
-        var s = v.GetLower() + v.GetUpper();
         s += Sse.MoveHighToLow(s, s);
         s = Sse.AddScalar(s, Sse3.MoveHighAndDuplicate(s));
         return s.ToScalar();

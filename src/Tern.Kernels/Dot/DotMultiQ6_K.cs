@@ -122,10 +122,10 @@ public static unsafe class DotMultiQ6_K
             y = ref Unsafe.Add(ref y, Q8KBlockBytes);
         }
 
-        results = Vector256.Sum(acc0);
-        Unsafe.Add(ref results, 1) = Vector256.Sum(acc1);
-        Unsafe.Add(ref results, 2) = Vector256.Sum(acc2);
-        Unsafe.Add(ref results, 3) = Vector256.Sum(acc3);
+        results = DotBlocks.HorizontalSum(acc0);
+        Unsafe.Add(ref results, 1) = DotBlocks.HorizontalSum(acc1);
+        Unsafe.Add(ref results, 2) = DotBlocks.HorizontalSum(acc2);
+        Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(acc3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -143,10 +143,10 @@ internal static unsafe class DotMultiScaleMin<TBlock>
             y = ref Unsafe.Add(ref y, Q8KBlockBytes);
         }
 
-        results = Vector256.Sum(acc0) + Vector128.Sum(mins01.GetLower());
-        Unsafe.Add(ref results, 1) = Vector256.Sum(acc1) + Vector128.Sum(mins01.GetUpper());
-        Unsafe.Add(ref results, 2) = Vector256.Sum(acc2) + Vector128.Sum(mins23.GetLower());
-        Unsafe.Add(ref results, 3) = Vector256.Sum(acc3) + Vector128.Sum(mins23.GetUpper());
+        results = DotBlocks.HorizontalSum(acc0) + DotBlocks.HorizontalSum(mins01.GetLower());
+        Unsafe.Add(ref results, 1) = DotBlocks.HorizontalSum(acc1) + DotBlocks.HorizontalSum(mins01.GetUpper());
+        Unsafe.Add(ref results, 2) = DotBlocks.HorizontalSum(acc2) + DotBlocks.HorizontalSum(mins23.GetLower());
+        Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(acc3) + DotBlocks.HorizontalSum(mins23.GetUpper());
     }
 
     /// <summary>

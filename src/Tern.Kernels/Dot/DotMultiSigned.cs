@@ -36,11 +36,11 @@ internal interface ISignedQ8Block
 /// Weight rows · Q8_0 activation rows for the <see cref="ISignedQ8Block"/> types (see <see cref="DotRows"/>).
 /// </summary>
 /// <remarks>
-/// The single-row kernels (DotQ4_0, DotQ5_0, DotQ8_0) add d·(8 per-lane integer sums) per block into two float
-/// accumulators, even and odd blocks, and sum them at the end. Every result here comes from the same integers in the
+/// The single-row kernels (DotQ4_0, DotQ5_0, DotQ8_0) add d·(8 per-lane integer sums) per block into one float
+/// accumulator, block after block, and sum its lanes at the end (llama.cpp's AVX2 order, ggml_vec_dot_q8_0_q8_0). Every result here comes from the same integers in the
 /// same float operations and order, so it is bit for bit the single-row dot and batching never changes a token's
 /// output. Two tiles: two weight rows × four tokens (each token's offset sums Σ offset·y and the block scales
-/// dx·dy shared by both rows, the even and odd blocks in two passes so the eight accumulators stay in registers), and
+/// dx·dy shared by both rows), and
 /// one row × four tokens with the sign trick |q|·(y·sign q) (odd row counts; Q8_0 without AVX-VNNI, whose 0..255
 /// stored values would saturate vpmaddubsw).
 /// </remarks>
@@ -139,16 +139,15 @@ internal static unsafe class DotMultiSigned<TBlock>
 
     private static void Avx2Dot2x4(ref byte x, nint rowBytes, ref byte y, nint stride, int blocks, ref Tile8 results)
     {
-        Accumulators8 even = default, odd = default;
-        Pass2x4(ref x, rowBytes, ref y, stride, (blocks + 1) / 2, ref even);
-        Pass2x4(ref Unsafe.Add(ref x, TBlock.BlockBytes), rowBytes, ref Unsafe.Add(ref y, ActivationBlockBytes), stride, blocks / 2, ref odd);
+        Accumulators8 sums = default;
+        Pass2x4(ref x, rowBytes, ref y, stride, blocks, ref sums);
         for (int i = 0; i < 8; i++)
         {
-            results[i] = DotBlocks.HorizontalSum(even[i] + odd[i]);
+            results[i] = DotBlocks.HorizontalSum(sums[i]);
         }
     }
 
-    /// <summary>Every other block from <paramref name="x"/>/<paramref name="y"/> on, <paramref name="count"/> of them.</summary>
+    /// <summary>The first <paramref name="count"/> blocks from <paramref name="x"/>/<paramref name="y"/> on, in order.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)] // placement of the long loop inside callers proved up to 2.5x slower
     private static void Pass2x4(ref byte x, nint rowBytes, ref byte y, nint stride, int count, ref Accumulators8 output)
     {
@@ -176,8 +175,8 @@ internal static unsafe class DotMultiSigned<TBlock>
             Token2x4(ref y1, u0, u1, ref Unsafe.Add(ref scales, 1), ref a01, ref a11);
             Token2x4(ref y2, u0, u1, ref Unsafe.Add(ref scales, 2), ref a02, ref a12);
             Token2x4(ref y3, u0, u1, ref Unsafe.Add(ref scales, 3), ref a03, ref a13);
-            x = ref Unsafe.Add(ref x, 2 * TBlock.BlockBytes);
-            y = ref Unsafe.Add(ref y, 2 * ActivationBlockBytes);
+            x = ref Unsafe.Add(ref x, TBlock.BlockBytes);
+            y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
 
         output[0] = a00;
@@ -222,27 +221,18 @@ internal static unsafe class DotMultiSigned<TBlock>
         ref float table = ref HalfConversion.TableStart;
         Vector128<float> scratch = default;
         ref float scales = ref Unsafe.As<Vector128<float>, float>(ref scratch);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default; // even blocks, tokens 0..3
-        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default; // odd blocks
-        int b = 0;
-        for (; b + 1 < blocks; b += 2)
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default; // tokens 0..3
+        for (int b = 0; b < blocks; b++)
         {
             Block1x4(ref table, ref scales, ref x, ref y, stride, ref a0, ref a1, ref a2, ref a3);
-            Block1x4(ref table, ref scales, ref Unsafe.Add(ref x, TBlock.BlockBytes), ref Unsafe.Add(ref y, ActivationBlockBytes), stride,
-                ref b0, ref b1, ref b2, ref b3);
-            x = ref Unsafe.Add(ref x, 2 * TBlock.BlockBytes);
-            y = ref Unsafe.Add(ref y, 2 * ActivationBlockBytes);
+            x = ref Unsafe.Add(ref x, TBlock.BlockBytes);
+            y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
 
-        if (b < blocks)
-        {
-            Block1x4(ref table, ref scales, ref x, ref y, stride, ref a0, ref a1, ref a2, ref a3);
-        }
-
-        results = DotBlocks.HorizontalSum(a0 + b0);
-        Unsafe.Add(ref results, 1) = DotBlocks.HorizontalSum(a1 + b1);
-        Unsafe.Add(ref results, 2) = DotBlocks.HorizontalSum(a2 + b2);
-        Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(a3 + b3);
+        results = DotBlocks.HorizontalSum(a0);
+        Unsafe.Add(ref results, 1) = DotBlocks.HorizontalSum(a1);
+        Unsafe.Add(ref results, 2) = DotBlocks.HorizontalSum(a2);
+        Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(a3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -146,7 +146,7 @@ public static class DotQ4_K
             y = ref Unsafe.Add(ref y, Q8KBlockBytes);
         }
 
-        return Vector256.Sum(acc) + Vector128.Sum(accMin);
+        return DotBlocks.HorizontalSum(acc) + DotBlocks.HorizontalSum(accMin);
     }
 
     /// <summary>64 weights (one row of 32 qs bytes): low nibbles × q8[0..32) × scale A, high nibbles × q8[32..64) × scale B.</summary>

@@ -56,23 +56,16 @@ public static class DotQ5_0
         ref float table = ref HalfConversion.TableStart;
         var lowNibble = Vector256.Create((byte)0x0F);
         var sixteen = Vector256.Create((byte)0x10);
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2)
+        // One accumulator, block after block: llama.cpp's AVX2 order, so the rounding is the same as its.
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < blocks; b++)
         {
-            acc0 = Block(ref table, ref x, ref y, lowNibble, sixteen, acc0);
-            acc1 = Block(ref table, ref Unsafe.Add(ref x, WeightBlockBytes), ref Unsafe.Add(ref y, ActivationBlockBytes), lowNibble, sixteen, acc1);
-            x = ref Unsafe.Add(ref x, 2 * WeightBlockBytes);
-            y = ref Unsafe.Add(ref y, 2 * ActivationBlockBytes);
+            acc = Block(ref table, ref x, ref y, lowNibble, sixteen, acc);
+            x = ref Unsafe.Add(ref x, WeightBlockBytes);
+            y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
 
-        if (b < blocks)
-        {
-            acc0 = Block(ref table, ref x, ref y, lowNibble, sixteen, acc0);
-        }
-
-        return DotBlocks.HorizontalSum(acc0 + acc1);
+        return DotBlocks.HorizontalSum(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

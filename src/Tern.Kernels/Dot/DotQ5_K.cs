@@ -152,7 +152,7 @@ public static class DotQ5_K
             y = ref Unsafe.Add(ref y, Q8KBlockBytes);
         }
 
-        return Vector256.Sum(acc) + Vector128.Sum(accMin);
+        return DotBlocks.HorizontalSum(acc) + DotBlocks.HorizontalSum(accMin);
     }
 
     /// <summary>

@@ -123,7 +123,7 @@ public static class DotQ6_K
             y = ref Unsafe.Add(ref y, Q8KBlockBytes);
         }
 
-        return Vector256.Sum(acc);
+        return DotBlocks.HorizontalSum(acc);
     }
 
     /// <summary>128 weights from ql[0..64) and qh[0..32) against q8[0..128), with this chunk's 8 scales.</summary>

@@ -46,23 +46,16 @@ public static class DotQ8_0
     private static float Avx2Dot(ref byte x, ref byte y, int blocks)
     {
         ref float table = ref HalfConversion.TableStart;
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2)
+        // One accumulator, block after block: llama.cpp's AVX2 order, so the rounding is the same as its.
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < blocks; b++)
         {
-            acc0 = Block(ref table, ref x, ref y, acc0);
-            acc1 = Block(ref table, ref Unsafe.Add(ref x, BlockBytes), ref Unsafe.Add(ref y, BlockBytes), acc1);
-            x = ref Unsafe.Add(ref x, 2 * BlockBytes);
-            y = ref Unsafe.Add(ref y, 2 * BlockBytes);
+            acc = Block(ref table, ref x, ref y, acc);
+            x = ref Unsafe.Add(ref x, BlockBytes);
+            y = ref Unsafe.Add(ref y, BlockBytes);
         }
 
-        if (b < blocks)
-        {
-            acc0 = Block(ref table, ref x, ref y, acc0);
-        }
-
-        return DotBlocks.HorizontalSum(acc0 + acc1);
+        return DotBlocks.HorizontalSum(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
