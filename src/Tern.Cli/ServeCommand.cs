@@ -33,11 +33,12 @@ public static class ServeCommand
         var workspaceQuota = new Option<string?>("--workspace-quota") { Description = "most disk the workspace may take, e.g. 1G, 512M or bytes (default: its size at start plus 1G)" };
         var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "with --tools: Host names accepted besides loopback and the listening address (comma list)" };
         var allowedOrigins = new Option<string?>("--allowed-origins") { Description = "web page origins allowed to call the API, e.g. http://localhost:3000 (comma list)" };
+        var checkpoints = new Option<int>("--ctx-checkpoints", "--checkpoints") { Description = "hybrid models (qwen35moe): copies of the recurrent state the prefix cache keeps, so a prompt that extends an earlier one resumes (0: none)", DefaultValueFactory = _ => 8 };
         var reasoningFormat = new Option<string>("--reasoning-format") { Description = "where a reply's <think> block or thought channel goes: auto (reasoning_content) or none (left in content)", DefaultValueFactory = _ => "auto" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
-            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat,
+            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -65,6 +66,7 @@ public static class ServeCommand
                 AllowedHosts = List(parse.GetValue(allowedHosts)),
                 AllowedOrigins = List(parse.GetValue(allowedOrigins)),
                 ReasoningFormat = ParseReasoningFormat(parse.GetValue(reasoningFormat)!),
+                RecurrentCheckpoints = Check(parse.GetValue(checkpoints), 0, 1024, "--ctx-checkpoints"),
             };
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");

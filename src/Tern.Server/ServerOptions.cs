@@ -15,6 +15,9 @@ public sealed record ServerOptions
     public int Parallel { get; init; } = 4;
     public int Threads { get; init; }
 
+    /// <summary>Recurrent-state copies the prefix cache keeps for hybrid models (llama-server's --ctx-checkpoints).</summary>
+    public int RecurrentCheckpoints { get; init; } = 8;
+
     /// <summary>KV cache element types (-ctk/-ctv): f16, q8_0 or q4_0.</summary>
     public string CacheTypeK { get; init; } = "f16";
     public string CacheTypeV { get; init; } = "f16";

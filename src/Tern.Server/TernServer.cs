@@ -123,6 +123,7 @@ public sealed class TernServer : IAsyncDisposable
                 QueueCapacity = Options.QueueCapacity,
                 KeyType = KvCache.ParseType(Options.CacheTypeK),
                 ValueType = KvCache.ParseType(Options.CacheTypeV),
+                RecurrentCheckpoints = Options.RecurrentCheckpoints,
             });
             string name = Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath);
             _model = new ServedModel(model, tokenizer, engine, template, defaults, name);

@@ -51,4 +51,13 @@ public sealed class ServeCommandTests
         Assert.Equal(1, exitCode);
         Assert.Contains("--reasoning-format must be auto, deepseek or none, got 'deep'", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_negative_checkpoint_count_stops_serve_with_a_clear_error()
+    {
+        var (exitCode, _, stderr) = CliRunner.Run("serve", "--ctx-checkpoints", "-1");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("--ctx-checkpoints must be between 0 and 1024, got -1", stderr, StringComparison.Ordinal);
+    }
 }
