@@ -94,8 +94,8 @@ public abstract unsafe partial class DecoderModel : IModelRunner
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(state);
         var h = Config;
-        if (state.Groups.Sum(g => g.Layers.Length) + (state.Recurrent?.Layers ?? 0) != h.BlockCount)
-            throw new ArgumentException($"the state holds {state.Groups.Sum(g => g.Layers.Length)} attention and {state.Recurrent?.Layers ?? 0} recurrent layers, the model has {h.BlockCount}: it was made for another model", nameof(state));
+        if (!state.Fits(h.Layers))
+            throw new ArgumentException("the state was laid out for another model's layers", nameof(state));
         if (logits.Length < (long)batch.OutputCount * h.VocabSize)
             throw new ArgumentException($"logits hold {logits.Length} floats, {batch.OutputCount} outputs need {(long)batch.OutputCount * h.VocabSize}", nameof(logits));
         if (batch.Count == 0)

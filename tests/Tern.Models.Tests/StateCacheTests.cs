@@ -106,4 +106,16 @@ public sealed class StateCacheTests
         state.PrepareWrite(third, 0, 1);
         Assert.All(recurrent.Matrices(third.RecurrentSlot, 0).ToArray(), x => Assert.Equal(0f, x));
     }
+
+    [Fact]
+    public void A_forward_pass_refuses_state_laid_out_for_another_model()
+    {
+        using var qwen = DecoderModel.Load(SharedData.Path("models/qwen3-tiny-q8_0.gguf"));
+        using var llama = DecoderModel.Load(SharedData.Path("models/llama-tiny-q8_0.gguf"));
+        using var state = llama.CreateState(64);
+        var batch = new TokenBatch();
+        batch.Add(1, 0, state.CreateSequence(), logits: true);
+        var e = Assert.Throws<ArgumentException>(() => qwen.Forward(batch, state, new float[qwen.Config.VocabSize]));
+        Assert.Contains("another model's layers", e.Message);
+    }
 }

@@ -62,6 +62,7 @@ public sealed class StateCache : IDisposable
         for (int j = 0; j < recurrent.Length; j++)
             _recurrentLayer[recurrent[j].Index] = j;
         Recurrent = recurrent.Length == 0 ? null : new RecurrentCache([.. recurrent.Select(l => l.DeltaNet!)], options.RecurrentSlots);
+        Layers = layers;
         BlockTokens = options.BlockTokens;
         KeyType = options.KeyType;
         ValueType = options.ValueType;
@@ -76,8 +77,34 @@ public sealed class StateCache : IDisposable
     /// <summary>Blocks of each KV group's pool.</summary>
     public int BlockCount => Groups[0].Cache.BlockCount;
 
-    /// <summary>Free blocks of the group with the fewest.</summary>
-    public int FreeBlockCount => Groups.Min(g => g.Cache.FreeBlockCount);
+    /// <summary>Free blocks of the group with the fewest (a loop, not LINQ: it runs every step).</summary>
+    public int FreeBlockCount
+    {
+        get
+        {
+            int free = int.MaxValue;
+            for (int g = 0; g < Groups.Count; g++)
+                free = Math.Min(free, Groups[g].Cache.FreeBlockCount);
+            return free;
+        }
+    }
+
+    /// <summary>The layers the state was laid out for.</summary>
+    public IReadOnlyList<LayerSpec> Layers { get; }
+
+    /// <summary>Whether the state was laid out for these layers (a loop, not LINQ: it runs every step).</summary>
+    public bool Fits(IReadOnlyList<LayerSpec> layers)
+    {
+        if (layers.Count != Layers.Count)
+            return false;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (!layers[i].Equals(Layers[i]))
+                return false;
+        }
+
+        return true;
+    }
 
     /// <summary>Bytes one cached token takes in all KV groups.</summary>
     public long KvBytesPerToken => Groups.Sum(g => g.Cache.BytesPerToken);
