@@ -83,6 +83,9 @@ public sealed unsafe class WorkerPool : IDisposable
     /// they take (a 1 MB job is ~50 µs of memory traffic; a wake-up on a busy machine can cost a scheduler tick).</summary>
     public const long InlineBelowBytes = 1 << 20;
 
+    /// <summary>Jobs run so far (pooled or inline): how many passes a forward pass makes, for tests of its structure.</summary>
+    public long Jobs { get; private set; }
+
     /// <summary>As <see cref="Run{TJob}(ref TJob, int)"/>, but runs on the calling thread alone when the job reads
     /// fewer than <see cref="InlineBelowBytes"/> bytes in all (<paramref name="workBytes"/>).</summary>
     public void Run<TJob>(ref TJob job, int count, long workBytes) where TJob : struct, IParallelJob, allows ref struct
@@ -93,6 +96,7 @@ public sealed unsafe class WorkerPool : IDisposable
             return;
         }
 
+        Jobs++;
         for (var i = 0; i < count; i++)
             job.Execute(i);
     }
@@ -104,6 +108,7 @@ public sealed unsafe class WorkerPool : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        Jobs++;
         if (count == 0)
             return;
         if (Interlocked.Exchange(ref _busy, 1) != 0)

@@ -119,3 +119,27 @@ public sealed class StateCacheTests
         Assert.Contains("another model's layers", e.Message);
     }
 }
+
+/// <summary>Mixture-of-Experts as grouped work: every expert a step selects runs in the same pool passes.</summary>
+public sealed class GroupedExpertsTests
+{
+    [Fact]
+    public void A_step_makes_as_many_pool_passes_whether_it_selects_two_experts_or_all_of_them()
+    {
+        using var model = DecoderModel.Load(SharedData.Path("models/qwen3moe-tiny-q8_0.gguf"));
+        int vocab = model.Config.VocabSize;
+        long Passes(int tokens)
+        {
+            using var state = model.CreateState(tokens * 32);
+            var batch = new TokenBatch();
+            for (int i = 0; i < tokens; i++)
+                batch.Add((i * 131 + 7) % vocab, 0, state.CreateSequence(), logits: i == tokens - 1); // one sequence each
+            long before = model.Pool.Jobs;
+            model.Forward(batch, state, new float[vocab]);
+            return model.Pool.Jobs - before;
+        }
+
+        // One token uses expert_used_count (2) experts per layer; 24 tokens of different sequences use nearly all 8.
+        Assert.Equal(Passes(1), Passes(24));
+    }
+}
