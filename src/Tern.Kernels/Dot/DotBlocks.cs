@@ -9,6 +9,31 @@ namespace Tern.Kernels.Dot;
 /// <summary>Building blocks shared by the dot kernels: argument checks and the AVX2 integer dot steps.</summary>
 internal static class DotBlocks
 {
+    /// <summary>How far ahead of the block being read the single-row kernels prefetch weights (bytes).</summary>
+    /// <remarks>
+    /// Decoding streams every weight row from memory once; the hardware prefetcher alone left the K-quant dots at
+    /// ~60 % of one core's read bandwidth. A prefetch 2 KiB ahead (measured best of 0.5–4 KiB on Q6_K rows) keeps
+    /// the lines arriving while a block is unpacked. Prefetches never fault, so reading past a row's end is harmless.
+    /// </remarks>
+    public const int PrefetchDistance = 2048;
+
+    /// <summary>Prefetches the <paramref name="lines"/> cache lines that start <see cref="PrefetchDistance"/> bytes after
+    /// <paramref name="x"/>: one block's worth when called once per block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Prefetch(ref byte x, int lines)
+    {
+        if (!Sse.IsSupported)
+            return;
+        byte* p = (byte*)Unsafe.AsPointer(ref x) + PrefetchDistance;
+        Sse.Prefetch0(p);
+        if (lines > 1)
+            Sse.Prefetch0(p + 64);
+        if (lines > 2)
+            Sse.Prefetch0(p + 128);
+        if (lines > 3)
+            Sse.Prefetch0(p + 192);
+    }
+
     /// <summary>
     /// Number of blocks in a weight row and an activation row; throws unless both are whole blocks and equally many.
     /// </summary>

@@ -99,6 +99,7 @@ public static class DotQ2_K
         ref byte y = ref activations;
         for (int i = 0; i < blocks; i++)
         {
+            DotBlocks.Prefetch(ref x, 2);
             float yd = Unsafe.ReadUnaligned<float>(ref y);
             float d = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 80)));
             float dmin = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 82)));

@@ -121,6 +121,7 @@ public static class DotQ3_K
         ref byte y = ref activations;
         for (int i = 0; i < blocks; i++)
         {
+            DotBlocks.Prefetch(ref x, 2);
             float d = Unsafe.ReadUnaligned<float>(ref y) * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 108)));
 
             var (s0, s1, s2, s3) = UnpackScales(

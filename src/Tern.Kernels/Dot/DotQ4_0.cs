@@ -58,6 +58,7 @@ public static class DotQ4_0
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
+            DotBlocks.Prefetch(ref x, 1);
             acc = Block(ref table, ref x, ref y, lowNibble, eight, acc);
             x = ref Unsafe.Add(ref x, WeightBlockBytes);
             y = ref Unsafe.Add(ref y, ActivationBlockBytes);

@@ -107,6 +107,7 @@ public static class DotQ4_K
         ref byte y = ref activations;
         for (int i = 0; i < blocks; i++)
         {
+            DotBlocks.Prefetch(ref x, 3);
             float yd = Unsafe.ReadUnaligned<float>(ref y);
             float d = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref x));
             float dmin = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 2)));

@@ -102,6 +102,7 @@ public static class DotQ6_K
         ref byte y = ref activations;
         for (int i = 0; i < blocks; i++)
         {
+            DotBlocks.Prefetch(ref x, 4);
             float d = Unsafe.ReadUnaligned<float>(ref y) * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 208)));
 
             Vector256<short> allScales = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.As<byte, sbyte>(ref Unsafe.Add(ref x, 192))));

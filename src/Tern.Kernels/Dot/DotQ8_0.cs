@@ -50,6 +50,7 @@ public static class DotQ8_0
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
+            DotBlocks.Prefetch(ref x, 1);
             acc = Block(ref table, ref x, ref y, acc);
             x = ref Unsafe.Add(ref x, BlockBytes);
             y = ref Unsafe.Add(ref y, BlockBytes);

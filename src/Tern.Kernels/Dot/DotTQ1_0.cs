@@ -83,6 +83,7 @@ public static class DotTQ1_0
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
+            DotBlocks.Prefetch(ref x, 1);
             ref byte qy = ref Unsafe.Add(ref y, 4);
             // Σ (t − 1)·y = Σ t·y − Σ y with t in 0..2 unsigned; Σ y comes from the block's bsums.
             // Eight steps of int16 pair sums stay within 8·2·2·128.

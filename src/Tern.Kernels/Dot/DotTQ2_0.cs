@@ -63,6 +63,7 @@ public static class DotTQ2_0
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
+            DotBlocks.Prefetch(ref x, 2);
             // Σ (t − 1)·y = Σ t·y − Σ y with t in 0..2 unsigned; Σ y comes from the block's bsums.
             // Eight steps of int16 pair sums stay within 8·2·2·128.
             var wide = Vector256<int>.Zero;
