@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
 using Tern.Cli.Bench;
@@ -165,6 +166,11 @@ public static class BenchCommand
     /// <summary>Runs tests in order on one model, one KV cache per cache types and depth, with the depth filled once.</summary>
     private sealed class TestRunner(IModelRunner m, RunInfo info, int repetitions, EnergyMeter? energy, TextWriter log, CancellationToken cancel)
     {
+        // Time spent in warm-up runs before each test's measured ones (at least one warm-up run either way).
+        // (Capped in runs, so a tiny model's tests do not spin for the whole time.)
+        private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
+        private const int MaxWarmUps = 8;
+
         public Action<BenchTest>? BeforeRun { get; set; }
         public Action? AfterRun { get; set; }
 
@@ -195,15 +201,25 @@ public static class BenchCommand
             }
         }
 
-        /// <summary>One warm-up run (JIT, page faults), then the measured ones; null when cancelled before the end.</summary>
+        /// <summary>
+        /// Warm-up runs (JIT, page faults) until <see cref="WarmUp"/> has passed or <see cref="MaxWarmUps"/> ran, then
+        /// the measured ones; null when cancelled before the end. One short warm-up left the first test of a process
+        /// ~25 % slow: .NET's tiered JIT promotes the kernels to optimized code some time after their first calls.
+        /// </summary>
         private BenchRow? Measure(BenchTest test, StateCache cache, SequenceState filled)
         {
             var samples = new double[repetitions];
             double joules = 0;
+            long warmUpStart = Stopwatch.GetTimestamp();
+            int warmUps = 0;
             for (int i = -1; i < repetitions; i++)
             {
                 if (cancel.IsCancellationRequested)
                     return null;
+                if (i == 0 && Stopwatch.GetElapsedTime(warmUpStart) < WarmUp && warmUps < MaxWarmUps)
+                    i = -1; // still warming up
+                if (i < 0)
+                    warmUps++;
                 BeforeRun?.Invoke(test);
                 long[]? before = energy?.Read();
                 double speed = test.Prompt > 0

@@ -137,7 +137,11 @@ public abstract unsafe partial class DecoderModel : IModelRunner
         Norm.RmsNorm(outputs, OutputNorm, h.RmsEpsilon, outputs);
         Linear(Output, outputs, logits[..(nOut * h.VocabSize)]);
         if (h.FinalLogitSoftcap is { } cap)
-            Activation.SoftCap(logits[..(nOut * h.VocabSize)], cap);
+        {
+            // Element-wise (tanhf per logit, ~2 ms for gemma's 262k vocabulary): split across the pool.
+            var softCap = new SoftCapJob { Logits = logits[..(nOut * h.VocabSize)], Cap = cap };
+            Pool.Run(ref softCap, (softCap.Logits.Length + SoftCapJob.Chunk - 1) / SoftCapJob.Chunk, (long)softCap.Logits.Length * 64);
+        }
         _batch = null!;
         _state = null!;
         foreach (var kv in _buffers.GroupSequences)
@@ -325,6 +329,20 @@ public abstract unsafe partial class DecoderModel : IModelRunner
         {
             if (buffer is null || buffer.Length < size)
                 buffer = new T[size];
+        }
+    }
+
+    /// <summary>Soft-capping of one chunk of logits.</summary>
+    private ref struct SoftCapJob : IParallelJob
+    {
+        public const int Chunk = 16384;
+        public Span<float> Logits;
+        public float Cap;
+
+        public readonly void Execute(int index)
+        {
+            int start = index * Chunk;
+            Activation.SoftCap(Logits.Slice(start, Math.Min(Chunk, Logits.Length - start)), Cap);
         }
     }
 }

@@ -90,6 +90,7 @@ public static class DotQ2_K
 
     private static float DotAvx2(ref byte weights, ref byte activations, int blocks)
     {
+        ref float table = ref HalfConversion.TableStart;
         Vector128<byte> lowNibble = Vector128.Create((byte)0x0F);
         Vector256<byte> low2 = Vector256.Create((byte)3);
         Vector256<float> acc = Vector256<float>.Zero;
@@ -101,8 +102,8 @@ public static class DotQ2_K
         {
             DotBlocks.Prefetch(ref x, 2);
             float yd = Unsafe.ReadUnaligned<float>(ref y);
-            float d = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 80)));
-            float dmin = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 82)));
+            float d = yd * HalfConversion.Lookup(ref table, ref Unsafe.Add(ref x, 80));
+            float dmin = yd * HalfConversion.Lookup(ref table, ref Unsafe.Add(ref x, 82));
 
             Vector128<byte> scalesAndMins = Vector128.LoadUnsafe(ref x);
             Vector128<byte> scales8 = scalesAndMins & lowNibble;

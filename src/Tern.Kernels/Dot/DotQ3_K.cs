@@ -113,6 +113,7 @@ public static class DotQ3_K
 
     private static float DotAvx2(ref byte weights, ref byte activations, int blocks)
     {
+        ref float table = ref HalfConversion.TableStart;
         Vector256<byte> low2 = Vector256.Create((byte)3);
         Vector256<byte> bit2 = Vector256.Create((byte)4);
         Vector256<float> acc = Vector256<float>.Zero;
@@ -122,7 +123,7 @@ public static class DotQ3_K
         for (int i = 0; i < blocks; i++)
         {
             DotBlocks.Prefetch(ref x, 2);
-            float d = Unsafe.ReadUnaligned<float>(ref y) * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 108)));
+            float d = Unsafe.ReadUnaligned<float>(ref y) * HalfConversion.Lookup(ref table, ref Unsafe.Add(ref x, 108));
 
             var (s0, s1, s2, s3) = UnpackScales(
                 Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, 96)),

@@ -98,6 +98,7 @@ public static class DotQ4_K
 
     private static float DotAvx2(ref byte weights, ref byte activations, int blocks)
     {
+        ref float table = ref HalfConversion.TableStart;
         const uint Low6 = 0x3f3f3f3f, Low4 = 0x0f0f0f0f, Low2 = 0x03030303;
         Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
         Vector256<float> acc = Vector256<float>.Zero;
@@ -109,8 +110,8 @@ public static class DotQ4_K
         {
             DotBlocks.Prefetch(ref x, 3);
             float yd = Unsafe.ReadUnaligned<float>(ref y);
-            float d = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref x));
-            float dmin = yd * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 2)));
+            float d = yd * HalfConversion.Lookup(ref table, ref x);
+            float dmin = yd * HalfConversion.Lookup(ref table, ref Unsafe.Add(ref x, 2));
 
             // 12 packed bytes -> scales[8] | mins[8], one byte each (as ggml's kmask unpacking).
             uint u0 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, 4));

@@ -94,6 +94,7 @@ public static class DotQ6_K
 
     private static float DotAvx2(ref byte weights, ref byte activations, int blocks)
     {
+        ref float table = ref HalfConversion.TableStart;
         Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
         Vector256<byte> bits45 = Vector256.Create((byte)0x30);
         Vector256<float> acc = Vector256<float>.Zero;
@@ -103,7 +104,7 @@ public static class DotQ6_K
         for (int i = 0; i < blocks; i++)
         {
             DotBlocks.Prefetch(ref x, 4);
-            float d = Unsafe.ReadUnaligned<float>(ref y) * HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, 208)));
+            float d = Unsafe.ReadUnaligned<float>(ref y) * HalfConversion.Lookup(ref table, ref Unsafe.Add(ref x, 208));
 
             Vector256<short> allScales = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.As<byte, sbyte>(ref Unsafe.Add(ref x, 192))));
 

@@ -41,12 +41,16 @@ internal static class Scheduler
     /// <summary>The first checkpoint position after <paramref name="start"/> (the prompt's end when none is left).</summary>
     public static int NextCheckpoint(int start, int promptLength, int every, int blockTokens)
     {
-        int lastBlock = (promptLength - 1) / blockTokens * blockTokens; // the last token always runs after it
+        int lastBlock = LastWholeBlock(promptLength, blockTokens);
         int next = (start / every + 1) * every;
         return start < lastBlock && lastBlock < next ? lastBlock : Math.Min(next, promptLength);
     }
 
     /// <summary>Whether a prompt position is one where the state is copied (see <see cref="NextCheckpoint"/>).</summary>
     public static bool IsCheckpoint(int position, int promptLength, int every, int blockTokens) =>
-        position > 0 && (position % every == 0 || position == (promptLength - 1) / blockTokens * blockTokens);
+        position > 0 && (position % every == 0 || position == LastWholeBlock(promptLength, blockTokens));
+
+    /// <summary>The start of the block holding the prompt's last token: the last checkpoint, since that token always
+    /// runs after it (its logits are wanted), so a resumed request has at least one token to evaluate.</summary>
+    private static int LastWholeBlock(int promptLength, int blockTokens) => (promptLength - 1) / blockTokens * blockTokens;
 }
