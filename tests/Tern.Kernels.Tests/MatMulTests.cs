@@ -216,6 +216,7 @@ public sealed class MatMulTests
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.MXFP4)] // the expert type of gpt-oss
     public unsafe void Grouped_products_give_the_bits_of_one_multiply_per_segment(GgmlType type)
     {
         // Experts of different token counts (0, 1, a multi-token group, a remainder) over one activation matrix.

@@ -23,6 +23,7 @@ public class QuantTypesTableTests
         [GgmlType.Q6_K] = GgmlType.Q8_K,
         [GgmlType.TQ1_0] = GgmlType.Q8_K,
         [GgmlType.TQ2_0] = GgmlType.Q8_K,
+        [GgmlType.MXFP4] = GgmlType.Q8_0,
     };
 
     [Fact]

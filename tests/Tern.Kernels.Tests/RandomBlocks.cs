@@ -112,6 +112,10 @@ public static class RandomBlocks
 
                 WriteHalf(block, 64, Scale(rng));
                 break;
+            case GgmlType.MXFP4: // e (E8M0 exponent, here scales 2^-16 .. 2^-1), qs[16]
+                rng.NextBytes(block);
+                block[0] = (byte)rng.Next(112, 128);
+                break;
             default:
                 throw new NotSupportedException($"no random block generator for {type}");
         }
