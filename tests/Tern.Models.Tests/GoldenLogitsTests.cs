@@ -96,6 +96,25 @@ public sealed class GoldenLogitsTests(ITestOutputHelper output)
                 $"{name} position {result.Case.Positions[i / vocab]} token {i % vocab}: {result.Logits[i]:R} vs llama.cpp {result.Case.Logits[i]:R}");
     }
 
+    /// <summary>
+    /// MXFP4 experts (llama-moe-tiny-mxfp4: attention and output in Q8_0, every expert tensor MXFP4, as gpt-oss ships),
+    /// against llama.cpp 2026 with the per-case bars of <see cref="Logits_agree_with_llama_cpp"/> and, over the three
+    /// prompts, the overall bar.
+    /// </summary>
+    [Theory]
+    [InlineData("2026/llama-moe-tiny-mxfp4.p1")]
+    [InlineData("2026/llama-moe-tiny-mxfp4.p2")]
+    [InlineData("2026/llama-moe-tiny-mxfp4.p3")]
+    public void Mxfp4_experts_agree_with_llama_cpp(string name)
+    {
+        Prompt_tokenizes_to_the_reference_tokens(name);
+        Logits_agree_with_llama_cpp(name);
+    }
+
+    [Fact]
+    public void Mean_KL_over_the_mxfp4_cases_is_below_2e_3() =>
+        AssertMeanKlBelow2e_3(["2026/llama-moe-tiny-mxfp4.p1", "2026/llama-moe-tiny-mxfp4.p2", "2026/llama-moe-tiny-mxfp4.p3"]);
+
     [Fact]
     public void Mean_KL_over_all_cases_is_below_2e_3() => AssertMeanKlBelow2e_3(GoldenCase.Names());
 
