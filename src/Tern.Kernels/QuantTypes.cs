@@ -67,7 +67,7 @@ public static class QuantTypes
         new(GgmlType.Q8_K,  Q8_K.BlockSize,  Q8_K.BlockBytes,  Q8_K.Dequantize,  Q8_K.Quantize,  GgmlType.Q8_K, null,         null),
         new(GgmlType.TQ1_0, TQ1_0.BlockSize, TQ1_0.BlockBytes, TQ1_0.Dequantize, TQ1_0.Quantize, GgmlType.Q8_K, DotTQ1_0.Dot, DotTQ1_0.Scalar),
         new(GgmlType.TQ2_0, TQ2_0.BlockSize, TQ2_0.BlockBytes, TQ2_0.Dequantize, TQ2_0.Quantize, GgmlType.Q8_K, DotTQ2_0.Dot, DotTQ2_0.Scalar, DotMultiTQ2_0.Dot, DotMultiTQ2_0.Scalar, DotMultiTQ2_0.Tokens),
-        new(GgmlType.MXFP4, MXFP4.BlockSize, MXFP4.BlockBytes, MXFP4.Dequantize, MXFP4.Quantize, GgmlType.Q8_0, DotMXFP4.Dot, DotMXFP4.Scalar),
+        new(GgmlType.MXFP4, MXFP4.BlockSize, MXFP4.BlockBytes, MXFP4.Dequantize, MXFP4.Quantize, GgmlType.Q8_0, DotMXFP4.Dot, DotMXFP4.Scalar, DotMultiMXFP4.Dot, DotMultiMXFP4.Scalar, DotMultiMXFP4.Tokens),
     ];
 
     private static readonly Dictionary<GgmlType, QuantType> Table = Rows.ToDictionary(r => r.Type);

@@ -41,7 +41,7 @@ public static class DotMXFP4
     }
 
     /// <summary>One block's d·Σ v·q, the scale multiplied as ggml does: activation half × weight half scale.</summary>
-    private static float ScalarBlock(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
+    internal static float ScalarBlock(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
     {
         var values = MXFP4.Values;
         float d = DotBlocks.ReadHalf(y, 0) * MXFP4.HalfScale(x[MXFP4.OffsetE]);
