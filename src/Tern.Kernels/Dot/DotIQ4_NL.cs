@@ -29,7 +29,7 @@ public static class DotIQ4_NL
         ScalarBlocks(weights, activations, 0, DotBlocks.Count(weights, WeightBlockBytes, activations, ActivationBlockBytes), 0);
 
     /// <summary><paramref name="sum"/> plus blocks <paramref name="first"/>..<paramref name="end"/>, block after block.</summary>
-    private static float ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int first, int end, float sum)
+    internal static float ScalarBlocks(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int first, int end, float sum)
     {
         var values = IQ4_NL.Values;
         for (int b = first; b < end; b++)
