@@ -34,7 +34,7 @@ public static class IQ4_NL
 
     /// <summary>
     /// What llama-quantize writes without an importance matrix (quantize_iq4_nl): per block, the scale that best
-    /// fits the table in weighted least squares (weights x²) among 15 candidates, then each weight's nearest level.
+    /// fits the table in weighted least squares (weights x²) among 16 candidates, then each weight's nearest level.
     /// </summary>
     public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks)
     {
