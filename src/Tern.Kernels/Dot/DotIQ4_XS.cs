@@ -62,33 +62,84 @@ public static class DotIQ4_XS
         ref float table = ref HalfConversion.TableStart;
         var values = DotIQ4_NL.Table();
         var lowNibble = Vector256.Create((byte)0x0F);
-        // One float accumulator, block after block, the sub-block scales applied in integers: llama.cpp's AVX2
-        // order (ggml_vec_dot_iq4_xs_q8_K), so the rounding is the same as its.
+        // One float accumulator, block after block, the sub-block scales applied in integers, and each lane's
+        // integer sum the same as llama.cpp's (ggml_vec_dot_iq4_xs_q8_K): the rounding is the same as its.
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
             DotBlocks.Prefetch(ref x, 3);
             float d = HalfConversion.Lookup(ref table, ref x) * Unsafe.ReadUnaligned<float>(ref y);
-            int high = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, IQ4_XS.OffsetScalesH));
-            uint low = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, IQ4_XS.OffsetScalesL));
+            var scales = Scales(ref x);
             ref byte qs = ref Unsafe.Add(ref x, IQ4_XS.OffsetQs);
             ref byte q8 = ref Unsafe.Add(ref y, Q8_K.OffsetQs);
-            var sumi = Vector256<int>.Zero;
-            for (int ib = 0; ib < 8; ib++)
+            Vector256<int> sumLow = default, sumHigh = default;
+            for (int p = 0; p < 4; p++)
             {
-                int ls = (int)((low >> (4 * ib)) & 0x0F) | (((high >> (2 * ib)) & 3) << 4);
-                var qx = DotIQ4_NL.Load(ref Unsafe.Add(ref qs, 16 * ib), values, lowNibble);
-                var qy = Vector256.LoadUnsafe(ref Unsafe.Add(ref q8, 32 * ib)).AsSByte();
-                // |x|·(y·sign x) in int16 pairs (at most 2·127·127), then scaled by ls into int32.
-                var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(qx), Avx2.Sign(qy, qx));
-                sumi = DotBlocks.MulAddPairs(sumi, pairs, Vector256.Create((short)(ls - 32)));
+                var (low, high) = LoadPair(ref Unsafe.Add(ref qs, 32 * p), values, lowNibble);
+                var (yLow, yHigh) = LoadActivationPair(ref Unsafe.Add(ref q8, 64 * p));
+                var scale = Avx2.Shuffle(scales, PairControl(p)).AsInt16();
+                sumLow = DotBlocks.MulAddPairs(sumLow, Avx2.MultiplyAddAdjacent(Avx2.Abs(low), Avx2.Sign(yLow, low)), scale);
+                sumHigh = DotBlocks.MulAddPairs(sumHigh, Avx2.MultiplyAddAdjacent(Avx2.Abs(high), Avx2.Sign(yHigh, high)), scale);
             }
 
-            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(Combine(sumLow, sumHigh)), acc);
             x = ref Unsafe.Add(ref x, WeightBlockBytes);
             y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
 
         return DotBlocks.HorizontalSum(acc);
     }
+
+    /// <summary>
+    /// The eight sub-block multipliers ls − 32 of the block at <paramref name="x"/> as int16, the same eight in both
+    /// 128-bit lanes (for <see cref="PairControl"/>). Requires AVX2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> Scales(ref byte x)
+    {
+        // Low 4 bits: the nibbles of scales_l in order (sub-block 2k low nibble of byte k, 2k+1 high).
+        var packed = Vector128.CreateScalar(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, IQ4_XS.OffsetScalesL))).AsByte();
+        var nibble = Vector128.Create((byte)0x0F);
+        var low = Sse2.UnpackLow(packed & nibble, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble);
+        // High 2 bits: scales_h in every lane, lane i shifted so bits 2i, 2i+1 land at the top, then brought down.
+        var high = Vector128.Create(Unsafe.ReadUnaligned<short>(ref Unsafe.Add(ref x, IQ4_XS.OffsetScalesH)));
+        high = Vector128.ShiftRightLogical(high * Vector128.Create((short)(1 << 14), 1 << 12, 1 << 10, 1 << 8, 1 << 6, 1 << 4, 1 << 2, 1), 14);
+        var scales = (Sse41.ConvertToVector128Int16(low) | Vector128.ShiftLeft(high, 4)) - Vector128.Create((short)32);
+        return Vector256.Create(scales, scales).AsByte();
+    }
+
+    /// <summary>Shuffle control giving sub-block 2p's multiplier in the low lane and 2p+1's in the high lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> PairControl(int p) =>
+        Vector256.Create(Vector128.Create((ushort)(0x0100 + 0x0404 * p)), Vector128.Create((ushort)(0x0302 + 0x0404 * p))).AsByte();
+
+    /// <summary>
+    /// Sub-blocks 2p and 2p+1 (the 32 packed bytes at <paramref name="qs"/>) as signed weights: low = elements
+    /// 0..15 of 2p | 0..15 of 2p+1, high = elements 16..31 of each, by lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector256<sbyte> Low, Vector256<sbyte> High) LoadPair(ref byte qs, Vector256<sbyte> values, Vector256<byte> lowNibble)
+    {
+        var packed = Vector256.LoadUnsafe(ref qs);
+        var low = Avx2.Shuffle(values, (packed & lowNibble).AsSByte());
+        var high = Avx2.Shuffle(values, (Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & lowNibble).AsSByte());
+        return (low, high);
+    }
+
+    /// <summary>The activations of sub-blocks 2p and 2p+1 (64 bytes at <paramref name="q8"/>) laid out as <see cref="LoadPair"/>'s weights.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector256<sbyte> Low, Vector256<sbyte> High) LoadActivationPair(ref byte q8)
+    {
+        ref sbyte y = ref Unsafe.As<byte, sbyte>(ref q8);
+        return (Vector256.Create(Vector128.LoadUnsafe(ref y), Vector128.LoadUnsafe(ref y, 32)),
+            Vector256.Create(Vector128.LoadUnsafe(ref y, 16), Vector128.LoadUnsafe(ref y, 48)));
+    }
+
+    /// <summary>
+    /// The per-lane sums llama.cpp's kernel holds: lanes 0..3 the low-half sums (elements 0..15 of every sub-block),
+    /// lanes 4..7 the high-half sums; both 128-bit lanes of each accumulator (even and odd sub-blocks) added.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> Combine(Vector256<int> sumLow, Vector256<int> sumHigh) =>
+        Vector256.Create(sumLow.GetLower() + sumLow.GetUpper(), sumHigh.GetLower() + sumHigh.GetUpper());
 }

@@ -75,27 +75,27 @@ public static unsafe class DotMultiIQ4_XS
             ref byte y1 = ref Unsafe.Add(ref y, stride);
             ref byte y2 = ref Unsafe.Add(ref y, 2 * stride);
             ref byte y3 = ref Unsafe.Add(ref y, 3 * stride);
-            int high = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x, IQ4_XS.OffsetScalesH));
-            uint low = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, IQ4_XS.OffsetScalesL));
-            Vector256<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
-            for (int ib = 0; ib < 8; ib++)
+            var scales = DotIQ4_XS.Scales(ref x);
+            Vector256<int> low0 = default, low1 = default, low2 = default, low3 = default;
+            Vector256<int> high0 = default, high1 = default, high2 = default, high3 = default;
+            for (int p = 0; p < 4; p++)
             {
-                int ls = (int)((low >> (4 * ib)) & 0x0F) | (((high >> (2 * ib)) & 3) << 4);
-                var scale = Vector256.Create((short)(ls - 32));
-                var q = DotIQ4_NL.Load(ref Unsafe.Add(ref x, IQ4_XS.OffsetQs + 16 * ib), values, lowNibble);
-                var magnitude = Avx2.Abs(q);
-                nuint offset = (nuint)(Q8_K.OffsetQs + 32 * ib);
-                sum0 = Step(sum0, magnitude, q, scale, ref y, offset);
-                sum1 = Step(sum1, magnitude, q, scale, ref y1, offset);
-                sum2 = Step(sum2, magnitude, q, scale, ref y2, offset);
-                sum3 = Step(sum3, magnitude, q, scale, ref y3, offset);
+                var (low, high) = DotIQ4_XS.LoadPair(ref Unsafe.Add(ref x, IQ4_XS.OffsetQs + 32 * p), values, lowNibble);
+                var scale = Avx2.Shuffle(scales, DotIQ4_XS.PairControl(p)).AsInt16();
+                var lowMagnitude = Avx2.Abs(low);
+                var highMagnitude = Avx2.Abs(high);
+                int offset = Q8_K.OffsetQs + 64 * p;
+                Step(ref Unsafe.Add(ref y, offset), low, high, lowMagnitude, highMagnitude, scale, ref low0, ref high0);
+                Step(ref Unsafe.Add(ref y1, offset), low, high, lowMagnitude, highMagnitude, scale, ref low1, ref high1);
+                Step(ref Unsafe.Add(ref y2, offset), low, high, lowMagnitude, highMagnitude, scale, ref low2, ref high2);
+                Step(ref Unsafe.Add(ref y3, offset), low, high, lowMagnitude, highMagnitude, scale, ref low3, ref high3);
             }
 
             float dx = HalfConversion.Lookup(ref table, ref x);
-            acc0 = Fma.MultiplyAdd(Vector256.Create(dx * Unsafe.ReadUnaligned<float>(ref y)), Avx.ConvertToVector256Single(sum0), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(dx * Unsafe.ReadUnaligned<float>(ref y1)), Avx.ConvertToVector256Single(sum1), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(dx * Unsafe.ReadUnaligned<float>(ref y2)), Avx.ConvertToVector256Single(sum2), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(dx * Unsafe.ReadUnaligned<float>(ref y3)), Avx.ConvertToVector256Single(sum3), acc3);
+            acc0 = Finish(ref y, dx, DotIQ4_XS.Combine(low0, high0), acc0);
+            acc1 = Finish(ref y1, dx, DotIQ4_XS.Combine(low1, high1), acc1);
+            acc2 = Finish(ref y2, dx, DotIQ4_XS.Combine(low2, high2), acc2);
+            acc3 = Finish(ref y3, dx, DotIQ4_XS.Combine(low3, high3), acc3);
             x = ref Unsafe.Add(ref x, WeightBlockBytes);
             y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
@@ -106,11 +106,17 @@ public static unsafe class DotMultiIQ4_XS
         Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(acc3);
     }
 
-    /// <summary>One token's 32 activations of a sub-block against its 32 weights, scaled by the sub-block scale.</summary>
+    /// <summary>One token's activations of two sub-blocks against their weights, scaled by the sub-block multipliers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Step(Vector256<int> sum, Vector256<byte> magnitude, Vector256<sbyte> q, Vector256<short> scale, ref byte y, nuint offset)
+    private static void Step(ref byte q8, Vector256<sbyte> low, Vector256<sbyte> high, Vector256<byte> lowMagnitude, Vector256<byte> highMagnitude,
+        Vector256<short> scale, ref Vector256<int> sumLow, ref Vector256<int> sumHigh)
     {
-        var pairs = Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.LoadUnsafe(ref y, offset).AsSByte(), q));
-        return DotBlocks.MulAddPairs(sum, pairs, scale);
+        var (yLow, yHigh) = DotIQ4_XS.LoadActivationPair(ref q8);
+        sumLow = DotBlocks.MulAddPairs(sumLow, Avx2.MultiplyAddAdjacent(lowMagnitude, Avx2.Sign(yLow, low)), scale);
+        sumHigh = DotBlocks.MulAddPairs(sumHigh, Avx2.MultiplyAddAdjacent(highMagnitude, Avx2.Sign(yHigh, high)), scale);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Finish(ref byte y, float dx, Vector256<int> sums, Vector256<float> acc) =>
+        Fma.MultiplyAdd(Vector256.Create(dx * Unsafe.ReadUnaligned<float>(ref y)), Avx.ConvertToVector256Single(sums), acc);
 }
