@@ -357,6 +357,8 @@ public sealed class GgufValidationTests : IDisposable
     [InlineData(GgmlType.Q8_0, 16L)]
     [InlineData(GgmlType.Q4_K, 128L)]
     [InlineData(GgmlType.TQ1_0, 32L)]
+    [InlineData(GgmlType.IQ4_NL, 48L)]
+    [InlineData(GgmlType.IQ4_XS, 128L)]
     public void Row_length_that_is_not_a_multiple_of_the_block_size_is_rejected_at_the_dimensions(GgmlType type, long rowLength)
     {
         int blockSize = GgmlTypeSizes.Get(type).BlockSize;

@@ -5,20 +5,29 @@ using Tern.Testing;
 
 namespace Tern.Kernels.Tests;
 
-/// <summary>Dequantization of real llama-quantize tensors against gguf-py's reference output in shared/golden/dequant.</summary>
+/// <summary>
+/// Dequantization of real llama-quantize tensors against gguf-py's reference output in shared/golden/dequant, and in
+/// shared/golden/2026/dequant for the types added since (IQ4_NL, IQ4_XS).
+/// </summary>
 public class QuantDequantGoldenTests
 {
+    private const string Folder = "golden/dequant";
+    private const string Folder2026 = "golden/2026/dequant";
+
     public sealed record GoldenCase(string Type, string Model, string Tensor, int Rows, int RowLength, string File)
     {
         public override string ToString() => Type;
     }
 
-    public static TheoryData<string> Types()
+    public static TheoryData<string, string> Types()
     {
-        var data = new TheoryData<string>();
-        foreach (var c in LoadIndex())
+        var data = new TheoryData<string, string>();
+        foreach (var folder in new[] { Folder, Folder2026 })
         {
-            data.Add(c.Type);
+            foreach (var c in LoadIndex(folder))
+            {
+                data.Add(folder, c.Type);
+            }
         }
 
         return data;
@@ -27,16 +36,22 @@ public class QuantDequantGoldenTests
     [Fact]
     public void Golden_index_lists_the_fourteen_quantized_llama_tiny_types()
     {
-        Assert.Equal(14, LoadIndex().Count);
+        Assert.Equal(14, LoadIndex(Folder).Count);
+    }
+
+    [Fact]
+    public void Golden_2026_index_lists_IQ4_NL_and_IQ4_XS()
+    {
+        Assert.Equal(["IQ4_NL", "IQ4_XS"], LoadIndex(Folder2026).Select(c => c.Type).Order());
     }
 
     [Theory]
     [MemberData(nameof(Types))]
-    public void Dequantize_matches_gguf_py_reference_rows(string typeName)
+    public void Dequantize_matches_gguf_py_reference_rows(string folder, string typeName)
     {
-        var c = LoadIndex().Single(x => x.Type == typeName);
+        var c = LoadIndex(folder).Single(x => x.Type == typeName);
         var type = Enum.Parse<GgmlType>(c.Type);
-        float[] expected = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(SharedData.Path("golden/dequant/" + c.File))).ToArray();
+        float[] expected = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(SharedData.Path(folder + "/" + c.File))).ToArray();
         Assert.Equal(c.Rows * c.RowLength, expected.Length);
 
         using var gguf = GgufFile.Open(SharedData.Path(c.Model));
@@ -66,9 +81,9 @@ public class QuantDequantGoldenTests
         }
     }
 
-    private static List<GoldenCase> LoadIndex()
+    private static List<GoldenCase> LoadIndex(string folder)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(SharedData.Path("golden/dequant/index.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(SharedData.Path(folder + "/index.json")));
         return doc.RootElement.EnumerateArray().Select(e => new GoldenCase(
             e.GetProperty("type").GetString()!,
             e.GetProperty("model").GetString()!,

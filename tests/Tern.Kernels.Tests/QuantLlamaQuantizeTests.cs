@@ -25,6 +25,8 @@ public class QuantLlamaQuantizeTests
         { "Q6_K", "models/llama-tiny-q2_k.gguf", "output.weight" },
         { "TQ1_0", "models/llama-tiny-tq1_0.gguf", "blk.0.attn_k.weight" },
         { "TQ2_0", "models/llama-tiny-tq2_0.gguf", "blk.0.attn_k.weight" },
+        { "IQ4_NL", "models/llama-tiny-iq4_nl.gguf", "token_embd.weight" },
+        { "IQ4_XS", "models/llama-tiny-iq4_xs.gguf", "token_embd.weight" },
     };
 
     [Theory]
@@ -74,6 +76,8 @@ public class QuantLlamaQuantizeTests
         { "models/bitnet-tiny-f32.gguf", "models/bitnet-tiny-tq1_0.gguf" },
         { "models/bitnet-tiny-f32.gguf", "models/bitnet-tiny-tq2_0.gguf" },
         { "models/llama-moe-tiny-f32.gguf", "models/llama-moe-tiny-q4_k_m.gguf" },
+        { "models/llama-tiny-f32.gguf", "models/llama-tiny-iq4_nl.gguf" },
+        { "models/llama-tiny-f32.gguf", "models/llama-tiny-iq4_xs.gguf" },
     };
 
     [Theory]

@@ -18,7 +18,7 @@ public class QuantRoundTripTests
     [
         GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
         GgmlType.Q8_0, GgmlType.Q8_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-        GgmlType.Q8_K, GgmlType.TQ1_0, GgmlType.TQ2_0,
+        GgmlType.Q8_K, GgmlType.TQ1_0, GgmlType.TQ2_0, GgmlType.IQ4_NL, GgmlType.IQ4_XS,
     ];
 
     public static TheoryData<GgmlType> AllQuantizable() => new(QuantizableTypes);
@@ -56,6 +56,8 @@ public class QuantRoundTripTests
     [InlineData(GgmlType.Q4_0, 0.105f)]
     [InlineData(GgmlType.Q4_1, 0.094f)]
     [InlineData(GgmlType.Q4_K, 0.085f)]
+    [InlineData(GgmlType.IQ4_NL, 0.092f)]
+    [InlineData(GgmlType.IQ4_XS, 0.092f)]
     [InlineData(GgmlType.Q3_K, 0.18f)]
     [InlineData(GgmlType.Q2_K, 0.355f)]
     public void Round_trip_relative_error_on_gaussian_data_is_within_bound(GgmlType type, float bound)

@@ -21,6 +21,8 @@ public class QuantTypesTableTests
         [GgmlType.Q4_K] = GgmlType.Q8_K,
         [GgmlType.Q5_K] = GgmlType.Q8_K,
         [GgmlType.Q6_K] = GgmlType.Q8_K,
+        [GgmlType.IQ4_NL] = GgmlType.Q8_0,
+        [GgmlType.IQ4_XS] = GgmlType.Q8_K,
         [GgmlType.TQ1_0] = GgmlType.Q8_K,
         [GgmlType.TQ2_0] = GgmlType.Q8_K,
         [GgmlType.MXFP4] = GgmlType.Q8_0,

@@ -50,6 +50,8 @@ public static class RandomBlocks
             case GgmlType.Q5_1: // d, m, qh[4], qs[16]
             case GgmlType.Q4_K: // d, dmin, scales[12], qs[128]
             case GgmlType.Q5_K: // d, dmin, scales[12], qh[32], qs[128]
+            case GgmlType.IQ4_NL: // d, qs[16]
+            case GgmlType.IQ4_XS: // d, scales_h, scales_l[4], qs[128]
                 rng.NextBytes(block);
                 WriteScales(type, block, rng);
                 break;
@@ -125,7 +127,7 @@ public static class RandomBlocks
     {
         switch (type)
         {
-            case GgmlType.Q4_0 or GgmlType.Q5_0:
+            case GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.IQ4_NL or GgmlType.IQ4_XS:
                 WriteHalf(block, 0, Scale(rng));
                 break;
             case GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K:

@@ -22,8 +22,9 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
             .Select(f => Path.GetFileNameWithoutExtension(f))
             .Order(StringComparer.Ordinal);
 
-    /// <summary>The architectures Tern runs whose references are in ../shared/golden/2026.</summary>
-    public static readonly string[] Architectures2026 = ["qwen3", "qwen3moe", "gemma3", "qwen35moe"];
+    /// <summary>The architectures Tern runs whose references are in ../shared/golden/2026 ("llama": the IQ4_NL and
+    /// IQ4_XS files, llama-tiny-*; not llama-moe-tiny-*).</summary>
+    public static readonly string[] Architectures2026 = ["qwen3", "qwen3moe", "gemma3", "qwen35moe", "llama"];
 
     /// <summary>The cases of ../shared/golden/2026 for an architecture's models, named "2026/&lt;model&gt;.pN".</summary>
     public static IEnumerable<string> Names2026(string architecture) =>
