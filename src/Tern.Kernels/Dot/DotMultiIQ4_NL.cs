@@ -37,11 +37,7 @@ public static unsafe class DotMultiIQ4_NL
         for (int b = 0; b < blocks; b++)
         {
             var x = weights.Slice(b * WeightBlockBytes, WeightBlockBytes);
-            for (int j = 0; j < 16; j++)
-            {
-                q[j] = values[x[IQ4_NL.OffsetQs + j] & 0x0F];
-                q[j + 16] = values[x[IQ4_NL.OffsetQs + j] >> 4];
-            }
+            NibbleTable.Levels(x.Slice(IQ4_NL.OffsetQs, 16), values, q);
 
             float dx = DotBlocks.ReadHalf(x, IQ4_NL.OffsetD);
             for (int t = 0; t < results.Length; t++)

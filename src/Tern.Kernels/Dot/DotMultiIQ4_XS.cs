@@ -39,12 +39,7 @@ public static unsafe class DotMultiIQ4_XS
             float dx = DotBlocks.ReadHalf(x, IQ4_XS.OffsetD);
             for (int ib = 0; ib < 8; ib++)
             {
-                var qs = x.Slice(IQ4_XS.OffsetQs + 16 * ib, 16);
-                for (int j = 0; j < 16; j++)
-                {
-                    q[j] = values[qs[j] & 0x0F];
-                    q[j + 16] = values[qs[j] >> 4];
-                }
+                NibbleTable.Levels(x.Slice(IQ4_XS.OffsetQs + 16 * ib, 16), values, q);
 
                 int scale = IQ4_XS.Scale(x, ib) - 32;
                 for (int t = 0; t < results.Length; t++)

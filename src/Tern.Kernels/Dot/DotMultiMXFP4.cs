@@ -36,11 +36,7 @@ public static unsafe class DotMultiMXFP4
         for (int b = 0; b < blocks; b++)
         {
             var x = weights.Slice(b * WeightBlockBytes, WeightBlockBytes);
-            for (int j = 0; j < 16; j++)
-            {
-                q[j] = values[x[MXFP4.OffsetQs + j] & 0x0F];
-                q[j + 16] = values[x[MXFP4.OffsetQs + j] >> 4];
-            }
+            NibbleTable.Levels(x.Slice(MXFP4.OffsetQs, 16), values, q);
 
             float hx = MXFP4.HalfScale(x[MXFP4.OffsetE]);
             for (int t = 0; t < results.Length; t++)

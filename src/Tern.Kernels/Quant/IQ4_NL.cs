@@ -23,12 +23,7 @@ public static class IQ4_NL
             var b = blocks.Slice(i * BlockBytes, BlockBytes);
             var y = output.Slice(i * BlockSize, BlockSize);
             float d = F16.Read(b, OffsetD);
-            var qs = b.Slice(OffsetQs, 16);
-            for (int j = 0; j < 16; j++)
-            {
-                y[j] = d * values[qs[j] & 0x0F];
-                y[j + 16] = d * values[qs[j] >> 4];
-            }
+            NibbleTable.Decode(b.Slice(OffsetQs, 16), values, d, y);
         }
     }
 

@@ -35,13 +35,7 @@ public static class IQ4_XS
             for (int ib = 0; ib < 8; ib++)
             {
                 float dl = d * (Scale(b, ib) - 32);
-                var qs = b.Slice(OffsetQs + 16 * ib, 16);
-                var y = output.Slice(i * BlockSize + 32 * ib, 32);
-                for (int j = 0; j < 16; j++)
-                {
-                    y[j] = dl * values[qs[j] & 0x0F];
-                    y[j + 16] = dl * values[qs[j] >> 4];
-                }
+                NibbleTable.Decode(b.Slice(OffsetQs + 16 * ib, 16), values, dl, output.Slice(i * BlockSize + 32 * ib, 32));
             }
         }
     }

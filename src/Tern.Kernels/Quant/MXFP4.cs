@@ -30,12 +30,7 @@ public static class MXFP4
             var b = blocks.Slice(i * BlockBytes, BlockBytes);
             var y = output.Slice(i * BlockSize, BlockSize);
             float d = HalfScale(b[OffsetE]);
-            var qs = b.Slice(OffsetQs, 16);
-            for (int j = 0; j < 16; j++)
-            {
-                y[j] = values[qs[j] & 0x0F] * d;
-                y[j + 16] = values[qs[j] >> 4] * d;
-            }
+            NibbleTable.Decode(b.Slice(OffsetQs, 16), values, d, y);
         }
     }
 
