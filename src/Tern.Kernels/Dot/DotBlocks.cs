@@ -167,6 +167,16 @@ internal static class DotBlocks
         return Vector256.Equals(spread | others, Vector256<byte>.AllBitsSet);
     }
 
+    /// <summary>The four tokens' lane sums of a 1-row × 4-token kernel, into results[0..4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreSums(ref float results, Vector256<float> acc0, Vector256<float> acc1, Vector256<float> acc2, Vector256<float> acc3)
+    {
+        results = HorizontalSum(acc0);
+        Unsafe.Add(ref results, 1) = HorizontalSum(acc1);
+        Unsafe.Add(ref results, 2) = HorizontalSum(acc2);
+        Unsafe.Add(ref results, 3) = HorizontalSum(acc3);
+    }
+
     /// <summary>Sum of the 8 lanes, in llama.cpp's order (hsum_float_8: the halves added, then as <see cref="HorizontalSum(Vector128{float})"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HorizontalSum(Vector256<float> v) => HorizontalSum(v.GetLower() + v.GetUpper());

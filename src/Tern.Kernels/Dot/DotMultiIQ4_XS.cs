@@ -95,10 +95,7 @@ public static unsafe class DotMultiIQ4_XS
             y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
 
-        results = DotBlocks.HorizontalSum(acc0);
-        Unsafe.Add(ref results, 1) = DotBlocks.HorizontalSum(acc1);
-        Unsafe.Add(ref results, 2) = DotBlocks.HorizontalSum(acc2);
-        Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(acc3);
+        DotBlocks.StoreSums(ref results, acc0, acc1, acc2, acc3);
     }
 
     /// <summary>One token's activations of two sub-blocks against their weights, scaled by the sub-block multipliers.</summary>

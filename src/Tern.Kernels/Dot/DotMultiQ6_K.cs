@@ -122,10 +122,7 @@ public static unsafe class DotMultiQ6_K
             y = ref Unsafe.Add(ref y, Q8KBlockBytes);
         }
 
-        results = DotBlocks.HorizontalSum(acc0);
-        Unsafe.Add(ref results, 1) = DotBlocks.HorizontalSum(acc1);
-        Unsafe.Add(ref results, 2) = DotBlocks.HorizontalSum(acc2);
-        Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(acc3);
+        DotBlocks.StoreSums(ref results, acc0, acc1, acc2, acc3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -99,10 +99,7 @@ public static unsafe class DotMultiTQ2_0
             y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
 
-        results = DotBlocks.HorizontalSum(acc0);
-        Unsafe.Add(ref results, 1) = DotBlocks.HorizontalSum(acc1);
-        Unsafe.Add(ref results, 2) = DotBlocks.HorizontalSum(acc2);
-        Unsafe.Add(ref results, 3) = DotBlocks.HorizontalSum(acc3);
+        DotBlocks.StoreSums(ref results, acc0, acc1, acc2, acc3);
     }
 
     /// <summary>32 weights (0..2) against 32 activations of each token.</summary>
