@@ -52,7 +52,7 @@ public static class DotIQ4_NL
     private static float Avx2Dot(ref byte x, ref byte y, int blocks)
     {
         ref float table = ref HalfConversion.TableStart;
-        var values = Table();
+        var values = NibbleTable.Lanes(IQ4_NL.Values);
         var lowNibble = Vector256.Create((byte)0x0F);
         // Even blocks into one accumulator, odd into another, an odd last block added as the scalar twin does:
         // llama.cpp's AVX2 order (ggml_vec_dot_iq4_nl_q8_0), so the rounding is the same as its.
@@ -78,29 +78,11 @@ public static class DotIQ4_NL
         return sum;
     }
 
-    /// <summary>The 16 table values in both 128-bit lanes, for vpshufb lookups by nibble.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<sbyte> Table()
-    {
-        var values = Vector128.Create(IQ4_NL.Values);
-        return Vector256.Create(values, values);
-    }
-
-    /// <summary>The 32 weights of a block's 16 packed bytes at <paramref name="qs"/> as signed bytes in element order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<sbyte> Load(ref byte qs, Vector256<sbyte> values, Vector256<byte> lowNibble)
-    {
-        var packed = Vector128.LoadUnsafe(ref qs);
-        // Low nibbles are weights 0..15, high nibbles 16..31: one register of indices in element order, then looked up.
-        var nibbles = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & lowNibble;
-        return Avx2.Shuffle(values, nibbles.AsSByte());
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Block(ref float table, ref byte x, ref byte y, Vector256<sbyte> values, Vector256<byte> lowNibble, Vector256<float> acc)
     {
         float d = HalfConversion.Lookup(ref table, ref x) * HalfConversion.Lookup(ref table, ref y);
-        var qx = Load(ref Unsafe.Add(ref x, 2), values, lowNibble);
+        var qx = NibbleTable.Lookup(ref Unsafe.Add(ref x, IQ4_NL.OffsetQs), values, lowNibble);
         var qy = Vector256.LoadUnsafe(ref y, 2).AsSByte();
         return Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(DotBlocks.MulSumSigned(qx, qy)), acc);
     }

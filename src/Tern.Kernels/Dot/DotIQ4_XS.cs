@@ -60,7 +60,7 @@ public static class DotIQ4_XS
     private static float Avx2Dot(ref byte x, ref byte y, int blocks)
     {
         ref float table = ref HalfConversion.TableStart;
-        var values = DotIQ4_NL.Table();
+        var values = NibbleTable.Lanes(IQ4_NL.Values);
         var lowNibble = Vector256.Create((byte)0x0F);
         // One float accumulator, block after block, the sub-block scales applied in integers, and each lane's
         // integer sum the same as llama.cpp's (ggml_vec_dot_iq4_xs_q8_K): the rounding is the same as its.

@@ -76,7 +76,7 @@ public static class DotMXFP4
     private static float Avx2Pairs(ref byte x, ref byte y, int pairs)
     {
         ref float table = ref HalfConversion.TableStart;
-        var values = LoadValues();
+        var values = NibbleTable.Lanes(MXFP4.Values);
         var lowNibble = Vector256.Create((byte)0x0F);
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
@@ -95,29 +95,11 @@ public static class DotMXFP4
         return DotBlocks.HorizontalSum(acc0 + acc1);
     }
 
-    /// <summary>The 16 table values in both 128-bit lanes, for vpshufb (which looks up within each lane).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<sbyte> LoadValues()
-    {
-        var lane = Vector128.Create(MXFP4.Values);
-        return Vector256.Create(lane, lane);
-    }
-
-    /// <summary>The block's 32 weights as signed table values in element order. Requires AVX2.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<sbyte> Load(ref byte x, Vector256<sbyte> values, Vector256<byte> lowNibble)
-    {
-        var packed = Vector128.LoadUnsafe(ref x, MXFP4.OffsetQs);
-        // Low nibbles are weights 0..15, high nibbles 16..31: one register of codes in element order.
-        var codes = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & lowNibble;
-        return Avx2.Shuffle(values, codes.AsSByte());
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Block(ref float table, ref byte x, ref byte y, Vector256<sbyte> values, Vector256<byte> lowNibble, Vector256<float> acc)
     {
         float d = HalfConversion.Lookup(ref table, ref y) * MXFP4.HalfScale(x);
-        var qx = Load(ref x, values, lowNibble);
+        var qx = NibbleTable.Lookup(ref Unsafe.Add(ref x, MXFP4.OffsetQs), values, lowNibble);
         var qy = Vector256.LoadUnsafe(ref y, 2).AsSByte();
         return Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(DotBlocks.MulSumSigned(qx, qy)), acc);
     }

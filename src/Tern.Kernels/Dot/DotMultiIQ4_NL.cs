@@ -58,7 +58,7 @@ public static unsafe class DotMultiIQ4_NL
     private static void Avx2Dot4(ref byte x, ref byte y, nint stride, int blocks, ref float results)
     {
         ref float table = ref HalfConversion.TableStart;
-        var values = DotIQ4_NL.Table();
+        var values = NibbleTable.Lanes(IQ4_NL.Values);
         var lowNibble = Vector256.Create((byte)0x0F);
         Vector256<float> even0 = default, even1 = default, even2 = default, even3 = default;
         Vector256<float> odd0 = default, odd1 = default, odd2 = default, odd3 = default;
@@ -85,7 +85,7 @@ public static unsafe class DotMultiIQ4_NL
         ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3)
     {
         float dx = HalfConversion.Lookup(ref table, ref x);
-        var q = DotIQ4_NL.Load(ref Unsafe.Add(ref x, IQ4_NL.OffsetQs), values, lowNibble);
+        var q = NibbleTable.Lookup(ref Unsafe.Add(ref x, IQ4_NL.OffsetQs), values, lowNibble);
         var magnitude = Avx2.Abs(q);
         acc0 = Token(ref table, dx, magnitude, q, ref y, acc0);
         acc1 = Token(ref table, dx, magnitude, q, ref Unsafe.Add(ref y, stride), acc1);

@@ -62,7 +62,7 @@ public static unsafe class DotMultiIQ4_XS
     private static void Avx2Dot4(ref byte x, ref byte y, nint stride, int blocks, ref float results)
     {
         ref float table = ref HalfConversion.TableStart;
-        var values = DotIQ4_NL.Table();
+        var values = NibbleTable.Lanes(IQ4_NL.Values);
         var lowNibble = Vector256.Create((byte)0x0F);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++)

@@ -75,7 +75,7 @@ public static unsafe class DotMultiMXFP4
     private static void Pairs4(ref byte x, ref byte y, nint stride, int pairs, ref float results)
     {
         ref float table = ref HalfConversion.TableStart;
-        var values = DotMXFP4.LoadValues();
+        var values = NibbleTable.Lanes(MXFP4.Values);
         var lowNibble = Vector256.Create((byte)0x0F);
         Vector128<float> scratch = default;
         ref float scales = ref Unsafe.As<Vector128<float>, float>(ref scratch);
@@ -109,7 +109,7 @@ public static unsafe class DotMultiMXFP4
             HalfConversion.Lookup(ref table, ref y2), HalfConversion.Lookup(ref table, ref y3));
         (dy * Vector128.Create(MXFP4.HalfScale(x))).StoreUnsafe(ref scales);
 
-        var q = DotMXFP4.Load(ref x, values, lowNibble);
+        var q = NibbleTable.Lookup(ref Unsafe.Add(ref x, MXFP4.OffsetQs), values, lowNibble);
         var magnitude = Avx2.Abs(q);
         acc0 = Token(ref y, scales, magnitude, q, acc0);
         acc1 = Token(ref y1, Unsafe.Add(ref scales, 1), magnitude, q, acc1);

@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Tern.Kernels.Quant;
 
 /// <summary>
@@ -24,5 +28,24 @@ internal static class NibbleTable
             output[j] = table[qs[j] & 0x0F] * scale;
             output[j + 16] = table[qs[j] >> 4] * scale;
         }
+    }
+
+    /// <summary>The 16 table entries in both 128-bit lanes, for vpshufb lookups (which look up within each lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Lanes(ReadOnlySpan<sbyte> table)
+    {
+        var lane = Vector128.Create(table);
+        return Vector256.Create(lane, lane);
+    }
+
+    /// <summary>The 32 weights of the 16 bytes at <paramref name="qs"/> as signed table entries in element order
+    /// (<paramref name="lanes"/> from <see cref="Lanes"/>). Requires AVX2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Lookup(ref byte qs, Vector256<sbyte> lanes, Vector256<byte> lowNibble)
+    {
+        var packed = Vector128.LoadUnsafe(ref qs);
+        // Low nibbles are weights 0..15, high nibbles 16..31: one register of indices in element order, then looked up.
+        var indices = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & lowNibble;
+        return Avx2.Shuffle(lanes, indices.AsSByte());
     }
 }
