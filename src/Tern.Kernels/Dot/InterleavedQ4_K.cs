@@ -1,0 +1,411 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Tern.Kernels.Quant;
+
+namespace Tern.Kernels.Dot;
+
+/// <summary>
+/// Q4_K weight rows repacked eight at a time (as llama.cpp's block_q4_Kx8 for AVX2: the same 1,152 bytes per eight
+/// blocks, in a layout of our own), against Q8_K activation rows. One vector lane per weight row, so a decoding
+/// step needs no horizontal sums: each lane gathers its row's sub-block sums, scales and mins by itself.
+/// </summary>
+/// <remarks>
+/// Layout: groups of 8 rows (the last padded with zero rows), each group the rows' blocks in order; one group-block
+/// is 1,152 bytes, as many as the 8 Q4_K blocks it holds:
+/// d of rows 0..7 (f16, bytes 0..15), dmin of rows 0..7 (bytes 16..31), then the 12 packed scale bytes of each row
+/// as three 32-byte vectors (bytes 32..127: vector v holds row r's scales[4v..4v+3] at 4r..4r+3, so the kmask
+/// unpacking of <see cref="DotQ4_K"/> runs on all eight rows at once), then 32 chunks of 32 bytes (bytes 128..1151):
+/// chunk k holds row r's qs[4k..4k+3] at 4r..4r+3, so for k = 8j + c its low nibbles are weights 4c..4c+3 of
+/// sub-block 2j and its high nibbles the same weights of sub-block 2j + 1.
+/// <para>
+/// Arithmetic, the same in every path and for every batch size, so a token's output never depends on the batch:
+/// per block in order, the exact integers q = Σ_s scale[s]·Σ nibble·y and m = Σ_s min[s]·(bsums[2s] + bsums[2s+1]),
+/// then acc = fma(d·dy, (float)q, acc) and acc = fma(−(dmin·dy), (float)m, acc).
+/// </para>
+/// </remarks>
+[SkipLocalsInit]
+public static unsafe class InterleavedQ4_K
+{
+    public const int GroupRows = 8;
+    public const int GroupBlockBytes = GroupRows * Q4_K.BlockBytes;
+    private const int OffsetDmin = 16;
+    private const int OffsetScales = 32;
+    private const int OffsetQs = 128;
+    private const int Tokens = DotMultiBlocks.Tokens;
+
+    /// <summary>Groups of 8 rows needed for <paramref name="rows"/> rows.</summary>
+    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
+
+    /// <summary>Bytes of a repacked [rows, cols] matrix.</summary>
+    public static long Bytes(int rows, int cols) => (long)Groups(rows) * (cols / Q4_K.BlockSize) * GroupBlockBytes;
+
+    /// <summary>Repacks group <paramref name="group"/> of a Q4_K matrix [rows, cols] (rows stored one after another).</summary>
+    public static void Repack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination)
+    {
+        int blocks = BlocksPerRow(cols);
+        long rowBytes = (long)blocks * Q4_K.BlockBytes;
+        if (matrix.Length != rowBytes * rows)
+            throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] Q4_K matrix needs {rowBytes * rows}", nameof(matrix));
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Groups(rows));
+        if (destination.Length != (long)blocks * GroupBlockBytes)
+            throw new ArgumentException($"destination holds {destination.Length} bytes, one group needs {(long)blocks * GroupBlockBytes}", nameof(destination));
+
+        destination.Clear();
+        for (int r = 0; r < GroupRows && group * GroupRows + r < rows; r++)
+        {
+            var row = matrix.Slice((int)(rowBytes * (group * GroupRows + r)), (int)rowBytes);
+            for (int b = 0; b < blocks; b++)
+            {
+                var block = row.Slice(b * Q4_K.BlockBytes, Q4_K.BlockBytes);
+                var target = destination.Slice(b * GroupBlockBytes, GroupBlockBytes);
+                block.Slice(Q4_K.OffsetD, 2).CopyTo(target[(2 * r)..]);
+                block.Slice(Q4_K.OffsetDmin, 2).CopyTo(target[(OffsetDmin + 2 * r)..]);
+                for (int v = 0; v < 3; v++)
+                    block.Slice(Q4_K.OffsetScales + 4 * v, 4).CopyTo(target[(OffsetScales + 32 * v + 4 * r)..]);
+                for (int k = 0; k < 32; k++)
+                    block.Slice(Q4_K.OffsetQs + 4 * k, 4).CopyTo(target[(OffsetQs + 32 * k + 4 * r)..]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// output[t·stride + r] = row r · activation row t (Q8_K), for the first <paramref name="rows"/> rows of the
+    /// <paramref name="groups"/> repacked groups and every token.
+    /// </summary>
+    public static void Dot(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
+    {
+        var (blocks, tokens) = Check(groups, rows, activations, output, stride);
+        if (!DotBlocks.Avx2Fma)
+        {
+            ScalarGroups(groups, rows, activations, output, stride, blocks, tokens);
+            return;
+        }
+
+        fixed (byte* w = groups)
+        fixed (byte* a = activations)
+        fixed (float* y = output)
+        {
+            Avx2Groups(w, rows, blocks, a, tokens, y, stride);
+        }
+    }
+
+    /// <summary>Plain twin of <see cref="Dot"/>: the same integers and float operations, one row and token at a time.</summary>
+    public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
+    {
+        var (blocks, tokens) = Check(groups, rows, activations, output, stride);
+        ScalarGroups(groups, rows, activations, output, stride, blocks, tokens);
+    }
+
+    private static int BlocksPerRow(int cols)
+    {
+        if (cols <= 0 || cols % Q4_K.BlockSize != 0)
+            throw new ArgumentException($"row length {cols} is not a positive multiple of the Q4_K block size {Q4_K.BlockSize}", nameof(cols));
+        return cols / Q4_K.BlockSize;
+    }
+
+    private static (int Blocks, int Tokens) Check(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        long groupCount = Groups(rows);
+        if (groups.Length % (groupCount * GroupBlockBytes) != 0)
+            throw new ArgumentException($"{groups.Length} bytes are not {groupCount} whole groups of {GroupBlockBytes}-byte blocks", nameof(groups));
+        int blocks = (int)(groups.Length / (groupCount * GroupBlockBytes));
+        long activationRowBytes = (long)blocks * Q8_K.BlockBytes;
+        if (blocks == 0 || activations.Length % activationRowBytes != 0)
+            throw new ArgumentException($"{activations.Length} activation bytes are not whole Q8_K rows of {blocks} blocks", nameof(activations));
+        int tokens = (int)(activations.Length / activationRowBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, rows);
+        if (tokens > 0 && output.Length < (long)(tokens - 1) * stride + rows)
+            throw new ArgumentException($"output holds {output.Length} floats, {tokens} tokens at stride {stride} need {(long)(tokens - 1) * stride + rows}", nameof(output));
+        return (blocks, tokens);
+    }
+
+    private static void ScalarGroups(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride,
+        int blocks, int tokens)
+    {
+        int groupBytes = blocks * GroupBlockBytes;
+        int activationRowBytes = blocks * Q8_K.BlockBytes;
+        Span<byte> packed = stackalloc byte[12];
+        for (int row = 0; row < rows; row++)
+        {
+            var group = groups.Slice(row / GroupRows * groupBytes, groupBytes);
+            int r = row % GroupRows;
+            for (int t = 0; t < tokens; t++)
+            {
+                float acc = 0;
+                for (int b = 0; b < blocks; b++)
+                {
+                    var x = group.Slice(b * GroupBlockBytes, GroupBlockBytes);
+                    var y = activations.Slice(t * activationRowBytes + b * Q8_K.BlockBytes, Q8_K.BlockBytes);
+                    var q8 = MemoryMarshal.Cast<byte, sbyte>(y.Slice(Q8_K.OffsetQs, Q8_K.BlockSize));
+                    var bsums = MemoryMarshal.Cast<byte, short>(y.Slice(Q8_K.OffsetBsums, 32));
+                    for (int i = 0; i < 12; i++)
+                        packed[i] = x[OffsetScales + 32 * (i / 4) + 4 * r + i % 4];
+
+                    int sumQ = 0; // Σ scale·Σ q·q8
+                    int sumM = 0; // Σ min·Σ q8
+                    for (int s = 0; s < 8; s++)
+                    {
+                        var (scale, min) = DotQ4_K.ScaleMin(packed, s);
+                        int dot = 0;
+                        for (int l = 0; l < 32; l++)
+                        {
+                            // Byte 32·(s/2) + l of the row's qs: chunk 8·(s/2) + l/4, byte l%4 of the row's four.
+                            int q = x[OffsetQs + 32 * (8 * (s >> 1) + l / 4) + 4 * r + l % 4];
+                            dot += ((q >> (4 * (s & 1))) & 0x0F) * q8[32 * s + l];
+                        }
+
+                        sumQ += scale * dot;
+                        sumM += min * (bsums[2 * s] + bsums[2 * s + 1]);
+                    }
+
+                    float dy = BitConverter.ToSingle(y);
+                    acc = MathF.FusedMultiplyAdd(DotBlocks.ReadHalf(x, 2 * r) * dy, sumQ, acc);
+                    acc = MathF.FusedMultiplyAdd(-(DotBlocks.ReadHalf(x, OffsetDmin + 2 * r) * dy), sumM, acc);
+                }
+
+                output[t * stride + row] = acc;
+            }
+        }
+    }
+
+    private static void Avx2Groups(byte* w, int rows, int blocks, byte* a, int tokens, float* output, int stride)
+    {
+        nint activationRowBytes = (nint)blocks * Q8_K.BlockBytes;
+        nint groupBytes = (nint)blocks * GroupBlockBytes;
+        int groups = Groups(rows);
+        int whole = tokens / Tokens * Tokens;
+        Accumulators4 acc = default;
+        for (int g = 0; g < groups; g++)
+        {
+            int valid = Math.Min(GroupRows, rows - g * GroupRows);
+            for (int t = 0; t < whole; t += Tokens)
+            {
+                Tile4(w + g * groupBytes, blocks, a + t * activationRowBytes, activationRowBytes, ref acc);
+                for (int i = 0; i < Tokens; i++)
+                    Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
+            }
+        }
+
+        // The last few tokens (all of them when decoding).
+        for (int t = whole; t < tokens; t++)
+        {
+            byte* y = a + t * activationRowBytes;
+            float* o = output + (nint)t * stride;
+            for (int g = 0; g < groups; g++)
+                Store(Tile1(w + g * groupBytes, blocks, y), o + g * GroupRows, Math.Min(GroupRows, rows - g * GroupRows));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<float> values, float* output, int valid)
+    {
+        if (valid == GroupRows)
+        {
+            values.Store(output);
+            return;
+        }
+
+        for (int r = 0; r < valid; r++)
+            output[r] = values.GetElement(r);
+    }
+
+    [InlineArray(Tokens)]
+    private struct Accumulators4
+    {
+        private Vector256<float> _element;
+    }
+
+    /// <summary>One group against one token: the decoding step.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector256<float> Tile1(byte* x, int blocks, byte* y)
+    {
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> acc = default;
+        for (int b = 0; b < blocks; b++, x += GroupBlockBytes, y += Q8_K.BlockBytes)
+        {
+            var (scalesLow, scalesHigh, minsLow, minsHigh) = ScalesAndMins(x);
+            var pairs = BsumPairs(y);
+            var sumM = Mins(minsLow, minsHigh, pairs);
+
+            var sumQ = Vector256<int>.Zero;
+            for (int j = 0; j < 4; j++)
+            {
+                Vector256<short> low = default, high = default;
+                byte* q = x + OffsetQs + 256 * j;
+                byte* yq = y + Q8_K.OffsetQs + 64 * j;
+                for (int c = 0; c < 8; c++)
+                {
+                    var bits = Vector256.Load(q + 32 * c);
+                    low += Avx2.MultiplyAddAdjacent(bits & mask, Broadcast(yq + 4 * c));
+                    high += Avx2.MultiplyAddAdjacent(HighNibbles(bits, mask), Broadcast(yq + 32 + 4 * c));
+                }
+
+                var scales = j < 2 ? scalesLow : scalesHigh;
+                sumQ = DotBlocks.MulAddPairs(sumQ, low, Avx2.Shuffle(scales, ScalePick(2 * j)).AsInt16());
+                sumQ = DotBlocks.MulAddPairs(sumQ, high, Avx2.Shuffle(scales, ScalePick(2 * j + 1)).AsInt16());
+            }
+
+            var dy = Vector256.Create(Unsafe.ReadUnaligned<float>(y));
+            acc = Fma.MultiplyAdd(HalfConversion.ToSingle(Vector128.Load((short*)x)) * dy, Avx.ConvertToVector256Single(sumQ), acc);
+            acc = Fma.MultiplyAddNegated(HalfConversion.ToSingle(Vector128.Load((short*)(x + OffsetDmin))) * dy, Avx.ConvertToVector256Single(sumM), acc);
+        }
+
+        return acc;
+    }
+
+    /// <summary>One group against four tokens: each sub-block's nibbles unpacked once for all four.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Tile4(byte* x, int blocks, byte* y, nint stride, ref Accumulators4 output)
+    {
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < blocks; b++, x += GroupBlockBytes, y += Q8_K.BlockBytes)
+        {
+            var (scalesLow, scalesHigh, minsLow, minsHigh) = ScalesAndMins(x);
+            var sumM0 = Mins(minsLow, minsHigh, BsumPairs(y));
+            var sumM1 = Mins(minsLow, minsHigh, BsumPairs(y + stride));
+            var sumM2 = Mins(minsLow, minsHigh, BsumPairs(y + 2 * stride));
+            var sumM3 = Mins(minsLow, minsHigh, BsumPairs(y + 3 * stride));
+
+            var sums = new Sums4();
+            for (int j = 0; j < 4; j++)
+            {
+                // Sub-blocks 2j and 2j + 1: the low and high nibbles of chunks 8j .. 8j + 7.
+                var scales = j < 2 ? scalesLow : scalesHigh;
+                SubBlock4(x + OffsetQs + 256 * j, high: false, Avx2.Shuffle(scales, ScalePick(2 * j)).AsInt16(), y + Q8_K.OffsetQs + 64 * j, stride, mask, ref sums);
+                SubBlock4(x + OffsetQs + 256 * j, high: true, Avx2.Shuffle(scales, ScalePick(2 * j + 1)).AsInt16(), y + Q8_K.OffsetQs + 64 * j + 32, stride, mask, ref sums);
+            }
+
+            var d = HalfConversion.ToSingle(Vector128.Load((short*)x));
+            var dmin = HalfConversion.ToSingle(Vector128.Load((short*)(x + OffsetDmin)));
+            acc0 = Accumulate(d, dmin, y, sums.Q0, sumM0, acc0);
+            acc1 = Accumulate(d, dmin, y + stride, sums.Q1, sumM1, acc1);
+            acc2 = Accumulate(d, dmin, y + 2 * stride, sums.Q2, sumM2, acc2);
+            acc3 = Accumulate(d, dmin, y + 3 * stride, sums.Q3, sumM3, acc3);
+        }
+
+        output[0] = acc0;
+        output[1] = acc1;
+        output[2] = acc2;
+        output[3] = acc3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Accumulate(Vector256<float> d, Vector256<float> dmin, byte* y, Vector256<int> sumQ, Vector256<int> sumM, Vector256<float> acc)
+    {
+        var dy = Vector256.Create(Unsafe.ReadUnaligned<float>(y));
+        acc = Fma.MultiplyAdd(d * dy, Avx.ConvertToVector256Single(sumQ), acc);
+        return Fma.MultiplyAddNegated(dmin * dy, Avx.ConvertToVector256Single(sumM), acc);
+    }
+
+    private struct Sums4
+    {
+        public Vector256<int> Q0, Q1, Q2, Q3;
+    }
+
+    /// <summary>
+    /// One sub-block of 32 weights per row (the low or high nibbles of 8 chunks from <paramref name="q"/>) against
+    /// the 32 activations at <paramref name="y"/> of each of four tokens: sums.Qt += scale·Σ nibble·y.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SubBlock4(byte* q, bool high, Vector256<short> scale, byte* y, nint stride, Vector256<byte> mask, ref Sums4 sums)
+    {
+        var n0 = Nibbles(q, high, mask);
+        var n1 = Nibbles(q + 32, high, mask);
+        var n2 = Nibbles(q + 64, high, mask);
+        var n3 = Nibbles(q + 96, high, mask);
+        var n4 = Nibbles(q + 128, high, mask);
+        var n5 = Nibbles(q + 160, high, mask);
+        var n6 = Nibbles(q + 192, high, mask);
+        var n7 = Nibbles(q + 224, high, mask);
+        sums.Q0 = DotBlocks.MulAddPairs(sums.Q0, SubBlockSums(n0, n1, n2, n3, n4, n5, n6, n7, y), scale);
+        sums.Q1 = DotBlocks.MulAddPairs(sums.Q1, SubBlockSums(n0, n1, n2, n3, n4, n5, n6, n7, y + stride), scale);
+        sums.Q2 = DotBlocks.MulAddPairs(sums.Q2, SubBlockSums(n0, n1, n2, n3, n4, n5, n6, n7, y + 2 * stride), scale);
+        sums.Q3 = DotBlocks.MulAddPairs(sums.Q3, SubBlockSums(n0, n1, n2, n3, n4, n5, n6, n7, y + 3 * stride), scale);
+    }
+
+    /// <summary>
+    /// Σ nibble·y per row as two int16 halves: 16 products of a nibble (≤ 15) and an activation (|y| ≤ 128) stay
+    /// within ±30,720, so vpmaddubsw and the int16 adds are exact.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> SubBlockSums(Vector256<byte> n0, Vector256<byte> n1, Vector256<byte> n2, Vector256<byte> n3,
+        Vector256<byte> n4, Vector256<byte> n5, Vector256<byte> n6, Vector256<byte> n7, byte* y)
+    {
+        var narrow = Avx2.MultiplyAddAdjacent(n0, Broadcast(y));
+        narrow += Avx2.MultiplyAddAdjacent(n1, Broadcast(y + 4));
+        narrow += Avx2.MultiplyAddAdjacent(n2, Broadcast(y + 8));
+        narrow += Avx2.MultiplyAddAdjacent(n3, Broadcast(y + 12));
+        narrow += Avx2.MultiplyAddAdjacent(n4, Broadcast(y + 16));
+        narrow += Avx2.MultiplyAddAdjacent(n5, Broadcast(y + 20));
+        narrow += Avx2.MultiplyAddAdjacent(n6, Broadcast(y + 24));
+        return narrow + Avx2.MultiplyAddAdjacent(n7, Broadcast(y + 28));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(byte* chunk, bool high, Vector256<byte> mask)
+    {
+        var bits = Vector256.Load(chunk);
+        return high ? HighNibbles(bits, mask) : bits & mask;
+    }
+
+    /// <summary>
+    /// The eight rows' scales and mins, one row per 32-bit lane (bytes: sub-blocks 0..3 in the low vectors, 4..7 in
+    /// the high ones), by DotQ4_K's kmask unpacking of the three scale vectors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<byte> ScalesLow, Vector256<byte> ScalesHigh, Vector256<byte> MinsLow, Vector256<byte> MinsHigh) ScalesAndMins(byte* x)
+    {
+        var u0 = Vector256.Load((uint*)(x + OffsetScales));
+        var u1 = Vector256.Load((uint*)(x + OffsetScales + 32));
+        var u2 = Vector256.Load((uint*)(x + OffsetScales + 64));
+        var low6 = Vector256.Create(0x3F3F3F3Fu);
+        var low4 = Vector256.Create(0x0F0F0F0Fu);
+        var low2 = Vector256.Create(0x03030303u);
+        var scalesLow = u0 & low6;
+        var scalesHigh = (u2 & low4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(u0, 6) & low2, 4);
+        var minsLow = u1 & low6;
+        var minsHigh = (Avx2.ShiftRightLogical(u2, 4) & low4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(u1, 6) & low2, 4);
+        return (scalesLow.AsByte(), scalesHigh.AsByte(), minsLow.AsByte(), minsHigh.AsByte());
+    }
+
+    /// <summary>The token's eight sub-block sums bsums[2s] + bsums[2s + 1] (int16), in both 128-bit halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> BsumPairs(byte* y)
+    {
+        var bsums = Vector256.Load((short*)(y + Q8_K.OffsetBsums));
+        var pairs = Ssse3.HorizontalAdd(bsums.GetLower(), bsums.GetUpper());
+        return Vector256.Create(pairs, pairs).AsInt32();
+    }
+
+    /// <summary>Σ_s min[s]·(bsums[2s] + bsums[2s + 1]) per row lane: |min| ≤ 63 and |pair| ≤ 32·128, so exact in int32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Mins(Vector256<byte> minsLow, Vector256<byte> minsHigh, Vector256<int> pairs)
+    {
+        var first = Vector256.Create((byte)0, 0x80, 1, 0x80, 4, 0x80, 5, 0x80, 8, 0x80, 9, 0x80, 12, 0x80, 13, 0x80,
+            0, 0x80, 1, 0x80, 4, 0x80, 5, 0x80, 8, 0x80, 9, 0x80, 12, 0x80, 13, 0x80);
+        var second = Vector256.Create((byte)2, 0x80, 3, 0x80, 6, 0x80, 7, 0x80, 10, 0x80, 11, 0x80, 14, 0x80, 15, 0x80,
+            2, 0x80, 3, 0x80, 6, 0x80, 7, 0x80, 10, 0x80, 11, 0x80, 14, 0x80, 15, 0x80);
+        var sum = Avx2.MultiplyAddAdjacent(Avx2.Shuffle(minsLow, first).AsInt16(), Avx2.Shuffle(pairs, 0x00).AsInt16());
+        sum += Avx2.MultiplyAddAdjacent(Avx2.Shuffle(minsLow, second).AsInt16(), Avx2.Shuffle(pairs, 0x55).AsInt16());
+        sum += Avx2.MultiplyAddAdjacent(Avx2.Shuffle(minsHigh, first).AsInt16(), Avx2.Shuffle(pairs, 0xAA).AsInt16());
+        sum += Avx2.MultiplyAddAdjacent(Avx2.Shuffle(minsHigh, second).AsInt16(), Avx2.Shuffle(pairs, 0xFF).AsInt16());
+        return sum;
+    }
+
+    /// <summary>Shuffle control that puts byte s % 4 of each 32-bit lane in both of its int16 halves: that row's scale of sub-block s, twice.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> ScalePick(int s) =>
+        (Vector256.Create((uint)(s & 3) * 0x00010001u) + Vector256.Create(0x80008000u, 0x80048004u, 0x80088008u, 0x800C800Cu, 0x80008000u, 0x80048004u, 0x80088008u, 0x800C800Cu)).AsByte();
+
+    /// <summary>Four activation bytes repeated in every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Broadcast(byte* y) => Vector256.Create(Unsafe.ReadUnaligned<int>(y)).AsSByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> HighNibbles(Vector256<byte> q, Vector256<byte> mask) => Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask;
+}
