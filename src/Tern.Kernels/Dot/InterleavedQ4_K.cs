@@ -190,13 +190,25 @@ public static unsafe class InterleavedQ4_K
             }
         }
 
-        // The last few tokens (all of them when decoding).
+        // The last few tokens (all of them when decoding): two groups at a time share the activation loads.
+        Accumulators4 two = default;
         for (int t = whole; t < tokens; t++)
         {
             byte* y = a + t * activationRowBytes;
             float* o = output + (nint)t * stride;
-            for (int g = 0; g < groups; g++)
-                Store(Tile1(w + g * groupBytes, blocks, y), o + g * GroupRows, Math.Min(GroupRows, rows - g * GroupRows));
+            int g = 0;
+            for (; g + 2 <= groups; g += 2)
+            {
+                Tile2x1(w + g * groupBytes, groupBytes, blocks, y, ref two);
+                Store(two[0], o + g * GroupRows, GroupRows);
+                Store(two[1], o + (g + 1) * GroupRows, Math.Min(GroupRows, rows - (g + 1) * GroupRows));
+            }
+
+            if (g < groups)
+            {
+                Tile2x1(w + g * groupBytes, 0, blocks, y, ref two);
+                Store(two[0], o + g * GroupRows, rows - g * GroupRows);
+            }
         }
     }
 
@@ -219,42 +231,72 @@ public static unsafe class InterleavedQ4_K
         private Vector256<float> _element;
     }
 
-    /// <summary>One group against one token: the decoding step.</summary>
+    /// <summary>
+    /// Two groups (<paramref name="second"/> bytes apart; 0 computes the first twice) against one token: the decoding
+    /// step. The token's activations are broadcast once for both.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Vector256<float> Tile1(byte* x, int blocks, byte* y)
+    private static void Tile2x1(byte* x, nint second, int blocks, byte* y, ref Accumulators4 output)
     {
         var mask = Vector256.Create((byte)0x0F);
-        Vector256<float> acc = default;
+        Vector256<float> acc0 = default, acc1 = default;
         for (int b = 0; b < blocks; b++, x += GroupBlockBytes, y += Q8_K.BlockBytes)
         {
-            var (scalesLow, scalesHigh, minsLow, minsHigh) = ScalesAndMins(x);
+            Vector256<int> sumQ0 = default, sumQ1 = default;
+            Pair2x1(x, second, y, 0, mask, ref sumQ0, ref sumQ1);
+            Pair2x1(x, second, y, 1, mask, ref sumQ0, ref sumQ1);
+            Pair2x1(x, second, y, 2, mask, ref sumQ0, ref sumQ1);
+            Pair2x1(x, second, y, 3, mask, ref sumQ0, ref sumQ1);
+
             var pairs = BsumPairs(y);
-            var sumM = Mins(minsLow, minsHigh, pairs);
-
-            var sumQ = Vector256<int>.Zero;
-            for (int j = 0; j < 4; j++)
-            {
-                Vector256<short> low = default, high = default;
-                byte* q = x + OffsetQs + 256 * j;
-                byte* yq = y + Q8_K.OffsetQs + 64 * j;
-                for (int c = 0; c < 8; c++)
-                {
-                    var bits = Vector256.Load(q + 32 * c);
-                    low += Avx2.MultiplyAddAdjacent(bits & mask, Broadcast(yq + 4 * c));
-                    high += Avx2.MultiplyAddAdjacent(HighNibbles(bits, mask), Broadcast(yq + 32 + 4 * c));
-                }
-
-                var scales = j < 2 ? scalesLow : scalesHigh;
-                sumQ = DotBlocks.MulAddPairs(sumQ, low, Avx2.Shuffle(scales, ScalePick(2 * j)).AsInt16());
-                sumQ = DotBlocks.MulAddPairs(sumQ, high, Avx2.Shuffle(scales, ScalePick(2 * j + 1)).AsInt16());
-            }
-
             var dy = Vector256.Create(Unsafe.ReadUnaligned<float>(y));
-            acc = Fma.MultiplyAdd(HalfConversion.ToSingle(Vector128.Load((short*)x)) * dy, Avx.ConvertToVector256Single(sumQ), acc);
-            acc = Fma.MultiplyAddNegated(HalfConversion.ToSingle(Vector128.Load((short*)(x + OffsetDmin))) * dy, Avx.ConvertToVector256Single(sumM), acc);
+            acc0 = Accumulate(x, dy, sumQ0, Mins(x, pairs), acc0);
+            acc1 = Accumulate(x + second, dy, sumQ1, Mins(x + second, pairs), acc1);
         }
 
-        return acc;
+        output[0] = acc0;
+        output[1] = acc1;
+    }
+
+    /// <summary>
+    /// Sub-blocks 2j and 2j + 1 (the low and high nibbles of chunks 8j .. 8j + 7) of two groups against one token:
+    /// sum += scale[2j]·Σ low·y + scale[2j + 1]·Σ high·y per row. <paramref name="j"/> is a constant after inlining.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pair2x1(byte* x, nint second, byte* y, int j, Vector256<byte> mask, ref Vector256<int> sum0, ref Vector256<int> sum1)
+    {
+        Vector256<short> low0 = default, high0 = default, low1 = default, high1 = default;
+        byte* q = x + OffsetQs + 256 * j;
+        byte* yq = y + Q8_K.OffsetQs + 64 * j;
+        Chunk(q, second, yq, mask, ref low0, ref high0, ref low1, ref high1);
+        Chunk(q + 32, second, yq + 4, mask, ref low0, ref high0, ref low1, ref high1);
+        Chunk(q + 64, second, yq + 8, mask, ref low0, ref high0, ref low1, ref high1);
+        Chunk(q + 96, second, yq + 12, mask, ref low0, ref high0, ref low1, ref high1);
+        Chunk(q + 128, second, yq + 16, mask, ref low0, ref high0, ref low1, ref high1);
+        Chunk(q + 160, second, yq + 20, mask, ref low0, ref high0, ref low1, ref high1);
+        Chunk(q + 192, second, yq + 24, mask, ref low0, ref high0, ref low1, ref high1);
+        Chunk(q + 224, second, yq + 28, mask, ref low0, ref high0, ref low1, ref high1);
+        var scales0 = Scales(x, j);
+        var scales1 = Scales(x + second, j);
+        sum0 = DotBlocks.MulAddPairs(sum0, low0, Avx2.Shuffle(scales0, ScalePick(2 * j)).AsInt16());
+        sum0 = DotBlocks.MulAddPairs(sum0, high0, Avx2.Shuffle(scales0, ScalePick(2 * j + 1)).AsInt16());
+        sum1 = DotBlocks.MulAddPairs(sum1, low1, Avx2.Shuffle(scales1, ScalePick(2 * j)).AsInt16());
+        sum1 = DotBlocks.MulAddPairs(sum1, high1, Avx2.Shuffle(scales1, ScalePick(2 * j + 1)).AsInt16());
+    }
+
+    /// <summary>One chunk of each of two groups: low nibbles × the 4 activations at y, high nibbles × those 32 further on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Chunk(byte* q, nint second, byte* y, Vector256<byte> mask,
+        ref Vector256<short> low0, ref Vector256<short> high0, ref Vector256<short> low1, ref Vector256<short> high1)
+    {
+        var yl = Broadcast(y);
+        var yh = Broadcast(y + 32);
+        var q0 = Vector256.Load(q);
+        var q1 = Vector256.Load(q + second);
+        low0 += Avx2.MultiplyAddAdjacent(q0 & mask, yl);
+        high0 += Avx2.MultiplyAddAdjacent(HighNibbles(q0, mask), yh);
+        low1 += Avx2.MultiplyAddAdjacent(q1 & mask, yl);
+        high1 += Avx2.MultiplyAddAdjacent(HighNibbles(q1, mask), yh);
     }
 
     /// <summary>One group against four tokens: each sub-block's nibbles unpacked once for all four.</summary>
@@ -265,27 +307,17 @@ public static unsafe class InterleavedQ4_K
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++, x += GroupBlockBytes, y += Q8_K.BlockBytes)
         {
-            var (scalesLow, scalesHigh, minsLow, minsHigh) = ScalesAndMins(x);
-            var sumM0 = Mins(minsLow, minsHigh, BsumPairs(y));
-            var sumM1 = Mins(minsLow, minsHigh, BsumPairs(y + stride));
-            var sumM2 = Mins(minsLow, minsHigh, BsumPairs(y + 2 * stride));
-            var sumM3 = Mins(minsLow, minsHigh, BsumPairs(y + 3 * stride));
-
             var sums = new Sums4();
-            for (int j = 0; j < 4; j++)
-            {
-                // Sub-blocks 2j and 2j + 1: the low and high nibbles of chunks 8j .. 8j + 7.
-                var scales = j < 2 ? scalesLow : scalesHigh;
-                SubBlock4(x + OffsetQs + 256 * j, high: false, Avx2.Shuffle(scales, ScalePick(2 * j)).AsInt16(), y + Q8_K.OffsetQs + 64 * j, stride, mask, ref sums);
-                SubBlock4(x + OffsetQs + 256 * j, high: true, Avx2.Shuffle(scales, ScalePick(2 * j + 1)).AsInt16(), y + Q8_K.OffsetQs + 64 * j + 32, stride, mask, ref sums);
-            }
+            Pair4(x, y, stride, 0, mask, ref sums);
+            Pair4(x, y, stride, 1, mask, ref sums);
+            Pair4(x, y, stride, 2, mask, ref sums);
+            Pair4(x, y, stride, 3, mask, ref sums);
 
-            var d = HalfConversion.ToSingle(Vector128.Load((short*)x));
-            var dmin = HalfConversion.ToSingle(Vector128.Load((short*)(x + OffsetDmin)));
-            acc0 = Accumulate(d, dmin, y, sums.Q0, sumM0, acc0);
-            acc1 = Accumulate(d, dmin, y + stride, sums.Q1, sumM1, acc1);
-            acc2 = Accumulate(d, dmin, y + 2 * stride, sums.Q2, sumM2, acc2);
-            acc3 = Accumulate(d, dmin, y + 3 * stride, sums.Q3, sumM3, acc3);
+            var (minsLow, minsHigh) = (MinsLow(x), MinsHigh(x));
+            acc0 = Accumulate(x, Vector256.Create(Unsafe.ReadUnaligned<float>(y)), sums.Q0, Mins(minsLow, minsHigh, BsumPairs(y)), acc0);
+            acc1 = Accumulate(x, Vector256.Create(Unsafe.ReadUnaligned<float>(y + stride)), sums.Q1, Mins(minsLow, minsHigh, BsumPairs(y + stride)), acc1);
+            acc2 = Accumulate(x, Vector256.Create(Unsafe.ReadUnaligned<float>(y + 2 * stride)), sums.Q2, Mins(minsLow, minsHigh, BsumPairs(y + 2 * stride)), acc2);
+            acc3 = Accumulate(x, Vector256.Create(Unsafe.ReadUnaligned<float>(y + 3 * stride)), sums.Q3, Mins(minsLow, minsHigh, BsumPairs(y + 3 * stride)), acc3);
         }
 
         output[0] = acc0;
@@ -294,10 +326,12 @@ public static unsafe class InterleavedQ4_K
         output[3] = acc3;
     }
 
+    /// <summary>acc + d·dy·sumQ − dmin·dy·sumM, two fmas, for the eight rows of the group-block at <paramref name="x"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Accumulate(Vector256<float> d, Vector256<float> dmin, byte* y, Vector256<int> sumQ, Vector256<int> sumM, Vector256<float> acc)
+    private static Vector256<float> Accumulate(byte* x, Vector256<float> dy, Vector256<int> sumQ, Vector256<int> sumM, Vector256<float> acc)
     {
-        var dy = Vector256.Create(Unsafe.ReadUnaligned<float>(y));
+        var d = HalfConversion.ToSingle(Vector128.Load((short*)x));
+        var dmin = HalfConversion.ToSingle(Vector128.Load((short*)(x + OffsetDmin)));
         acc = Fma.MultiplyAdd(d * dy, Avx.ConvertToVector256Single(sumQ), acc);
         return Fma.MultiplyAddNegated(dmin * dy, Avx.ConvertToVector256Single(sumM), acc);
     }
@@ -305,6 +339,17 @@ public static unsafe class InterleavedQ4_K
     private struct Sums4
     {
         public Vector256<int> Q0, Q1, Q2, Q3;
+    }
+
+    /// <summary>Sub-blocks 2j and 2j + 1 of one group against four tokens. <paramref name="j"/> is a constant after inlining.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pair4(byte* x, byte* y, nint stride, int j, Vector256<byte> mask, ref Sums4 sums)
+    {
+        var scales = Scales(x, j);
+        byte* q = x + OffsetQs + 256 * j;
+        byte* yq = y + Q8_K.OffsetQs + 64 * j;
+        SubBlock4(q, high: false, Avx2.Shuffle(scales, ScalePick(2 * j)).AsInt16(), yq, stride, mask, ref sums);
+        SubBlock4(q, high: true, Avx2.Shuffle(scales, ScalePick(2 * j + 1)).AsInt16(), yq + 32, stride, mask, ref sums);
     }
 
     /// <summary>
@@ -354,24 +399,35 @@ public static unsafe class InterleavedQ4_K
     }
 
     /// <summary>
-    /// The eight rows' scales and mins, one row per 32-bit lane (bytes: sub-blocks 0..3 in the low vectors, 4..7 in
-    /// the high ones), by DotQ4_K's kmask unpacking of the three scale vectors.
+    /// The eight rows' scales of sub-blocks 2j and 2j + 1, one row per 32-bit lane, by DotQ4_K's kmask unpacking of
+    /// the three scale vectors: bytes 0..3 of a lane are sub-blocks 0..3 (for j &lt; 2) or 4..7.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<byte> ScalesLow, Vector256<byte> ScalesHigh, Vector256<byte> MinsLow, Vector256<byte> MinsHigh) ScalesAndMins(byte* x)
+    private static Vector256<byte> Scales(byte* x, int j)
     {
         var u0 = Vector256.Load((uint*)(x + OffsetScales));
+        if (j < 2)
+            return (u0 & Vector256.Create(0x3F3F3F3Fu)).AsByte();
+        var u2 = Vector256.Load((uint*)(x + OffsetScales + 64));
+        return ((u2 & Vector256.Create(0x0F0F0F0Fu)) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(u0, 6) & Vector256.Create(0x03030303u), 4)).AsByte();
+    }
+
+    /// <summary>The eight rows' mins of sub-blocks 0..3, one row per 32-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> MinsLow(byte* x) => (Vector256.Load((uint*)(x + OffsetScales + 32)) & Vector256.Create(0x3F3F3F3Fu)).AsByte();
+
+    /// <summary>The eight rows' mins of sub-blocks 4..7, one row per 32-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> MinsHigh(byte* x)
+    {
         var u1 = Vector256.Load((uint*)(x + OffsetScales + 32));
         var u2 = Vector256.Load((uint*)(x + OffsetScales + 64));
-        var low6 = Vector256.Create(0x3F3F3F3Fu);
-        var low4 = Vector256.Create(0x0F0F0F0Fu);
-        var low2 = Vector256.Create(0x03030303u);
-        var scalesLow = u0 & low6;
-        var scalesHigh = (u2 & low4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(u0, 6) & low2, 4);
-        var minsLow = u1 & low6;
-        var minsHigh = (Avx2.ShiftRightLogical(u2, 4) & low4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(u1, 6) & low2, 4);
-        return (scalesLow.AsByte(), scalesHigh.AsByte(), minsLow.AsByte(), minsHigh.AsByte());
+        return ((Avx2.ShiftRightLogical(u2, 4) & Vector256.Create(0x0F0F0F0Fu)) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(u1, 6) & Vector256.Create(0x03030303u), 4)).AsByte();
     }
+
+    /// <summary>Σ_s min[s]·(bsums[2s] + bsums[2s + 1]) for the eight rows of the group-block at <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Mins(byte* x, Vector256<int> pairs) => Mins(MinsLow(x), MinsHigh(x), pairs);
 
     /// <summary>The token's eight sub-block sums bsums[2s] + bsums[2s + 1] (int16), in both 128-bit halves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
