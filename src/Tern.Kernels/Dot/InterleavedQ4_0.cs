@@ -28,6 +28,9 @@ public static unsafe class InterleavedQ4_0
     private const int ActivationBlockBytes = 34;
     private const int Tokens = DotMultiBlocks.Tokens;
 
+    /// <summary>Q4_0's repacked layout in the quant table.</summary>
+    public static readonly RepackedLayout Layout = new(GroupRows, GroupBlockBytes, Repack, Dot, Scalar, BlockOffsets);
+
     /// <summary>Groups of 8 rows needed for <paramref name="rows"/> rows.</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
