@@ -104,7 +104,7 @@ public static class QuantTypes
         new(GgmlType.Q8_1,  Q8_1.BlockSize,  Q8_1.BlockBytes,  Q8_1.Dequantize,  Q8_1.Quantize,  GgmlType.Q8_1, null,         null),
         new(GgmlType.Q2_K,  Q2_K.BlockSize,  Q2_K.BlockBytes,  Q2_K.Dequantize,  Q2_K.Quantize,  GgmlType.Q8_K, DotQ2_K.Dot,  DotQ2_K.Scalar),
         new(GgmlType.Q3_K,  Q3_K.BlockSize,  Q3_K.BlockBytes,  Q3_K.Dequantize,  Q3_K.Quantize,  GgmlType.Q8_K, DotQ3_K.Dot,  DotQ3_K.Scalar),
-        new(GgmlType.Q4_K,  Q4_K.BlockSize,  Q4_K.BlockBytes,  Q4_K.Dequantize,  Q4_K.Quantize,  GgmlType.Q8_K, DotQ4_K.Dot,  DotQ4_K.Scalar,  DotMultiQ4_K.Dot,  DotMultiQ4_K.Scalar,  DotMultiQ4_K.Tokens),
+        new(GgmlType.Q4_K,  Q4_K.BlockSize,  Q4_K.BlockBytes,  Q4_K.Dequantize,  Q4_K.Quantize,  GgmlType.Q8_K, DotQ4_K.Dot,  DotQ4_K.Scalar,  DotMultiQ4_K.Dot,  DotMultiQ4_K.Scalar,  DotMultiQ4_K.Tokens,  InterleavedQ4_K.Layout),
         new(GgmlType.Q5_K,  Q5_K.BlockSize,  Q5_K.BlockBytes,  Q5_K.Dequantize,  Q5_K.Quantize,  GgmlType.Q8_K, DotQ5_K.Dot,  DotQ5_K.Scalar,  DotMultiQ5_K.Dot,  DotMultiQ5_K.Scalar,  DotMultiQ5_K.Tokens),
         new(GgmlType.Q6_K,  Q6_K.BlockSize,  Q6_K.BlockBytes,  Q6_K.Dequantize,  Q6_K.Quantize,  GgmlType.Q8_K, DotQ6_K.Dot,  DotQ6_K.Scalar,  DotMultiQ6_K.Dot,  DotMultiQ6_K.Scalar,  DotMultiQ6_K.Tokens),
         new(GgmlType.Q8_K,  Q8_K.BlockSize,  Q8_K.BlockBytes,  Q8_K.Dequantize,  Q8_K.Quantize,  GgmlType.Q8_K, null,         null),

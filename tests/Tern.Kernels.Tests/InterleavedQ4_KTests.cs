@@ -7,11 +7,14 @@ namespace Tern.Kernels.Tests;
 /// <summary>
 /// Q4_K rows repacked eight at a time: the SIMD kernel equals its scalar twin bit for bit (both do the same integer
 /// sums and float operations), a token gets the same bits alone and in a batch, and the results are the Q4_K · Q8_K
-/// dot products of <see cref="DotQ4_K.Scalar"/> up to float rounding. With AVX2 off (.ci/run) the SIMD entry point
-/// takes the scalar path.
+/// dot products of <see cref="DotQ4_K.Scalar"/> up to float rounding, and <see cref="MatMul.MultiplyRepacked"/> tiles
+/// them correctly. With AVX2 off (.ci/run) the SIMD entry point takes the scalar path.
 /// </summary>
 public class InterleavedQ4_KTests
 {
+    private static readonly QuantType Q4 = QuantTypes.Get(GgmlType.Q4_K);
+    private static readonly QuantType Q8 = QuantTypes.Get(GgmlType.Q8_K);
+
     private const int BlockBytes = 144;
     private const int ActivationBlockBytes = 292;
 
@@ -140,6 +143,87 @@ public class InterleavedQ4_KTests
             InterleavedQ4_K.Dot(groups.AsSpan(1), 9, activations, new float[27], 9)).ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => InterleavedQ4_K.Dot(groups, 9, activations, new float[27], 8));
         Assert.Throws<ArgumentOutOfRangeException>(() => InterleavedQ4_K.Scalar(groups, 0, activations, new float[27], 9));
+    }
+
+    [Fact]
+    public void Q4_K_has_this_repacked_layout_in_the_quant_table()
+    {
+        Assert.Same(InterleavedQ4_K.Layout, Q4.Repacked);
+        Assert.Equal(InterleavedQ4_K.Bytes(100, 512), Q4.RepackedBytes(100, 512));
+        Assert.Equal(8 * 144, InterleavedQ4_K.GroupBlockBytes);
+    }
+
+    public static TheoryData<int, int, int, int> MatMulCases() => new()
+    {
+        { 8, 256, 1, 1 }, { 100, 512, 1, 2 }, { 36, 768, 13, 2 }, { 1000, 256, 3, 2 }, { 24, 8192, 33, 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(MatMulCases))]
+    public void Multiply_gives_the_kernel_results_for_every_token_and_row(int rows, int cols, int tokens, int threads)
+    {
+        var random = new Random(rows + cols + tokens);
+        var x = new float[tokens * cols];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (float)(random.NextDouble() * 2 - 1);
+        var plain = new float[rows * cols];
+        for (int i = 0; i < plain.Length; i++)
+            plain[i] = (float)(random.NextDouble() * 2 - 1);
+        var matrix = new byte[Q4.RowBytes(cols) * rows];
+        Q4.FromFloat!(plain, matrix);
+        var groups = Repack(matrix, rows, cols);
+
+        using var pool = new WorkerPool(threads);
+        var y = new float[tokens * rows];
+        unsafe
+        {
+            fixed (byte* w = groups)
+                new MatMul(pool).MultiplyRepacked(Q4, w, rows, cols, x, y);
+        }
+
+        // The same tokens quantized as MatMul does, through the kernel's scalar twin in one call.
+        var activations = new byte[Q8.RowBytes(cols) * tokens];
+        Q8.FromFloat!(x, activations);
+        var expected = new float[tokens * rows];
+        InterleavedQ4_K.Scalar(groups, rows, activations, expected, rows);
+        for (int i = 0; i < y.Length; i++)
+            AssertSameBits(expected[i], y[i], $"[{rows}, {cols}] × {tokens} tokens on {threads} threads: y[{i / rows}, {i % rows}]");
+    }
+
+    [Fact]
+    public unsafe void Multiply_allocates_nothing_once_warmed_up()
+    {
+        const int rows = 64, cols = 512, nTokens = 9;
+        var groups = new byte[InterleavedQ4_K.Bytes(rows, cols)];
+        var x = new float[nTokens * cols];
+        var y = new float[nTokens * rows];
+        using var pool = new WorkerPool(2);
+        var matmul = new MatMul(pool);
+        fixed (byte* w = groups)
+        {
+            var pointer = (nint)w;
+            var allocated = Allocations.AfterWarmUp(
+                i => matmul.MultiplyRepacked(Q4, (byte*)pointer, rows, cols, x.AsSpan(0, (i % nTokens + 1) * cols), y.AsSpan(0, (i % nTokens + 1) * rows)), 20);
+            Assert.Equal(0, allocated);
+        }
+    }
+
+    [Fact]
+    public void Multiply_refuses_bad_shapes_naming_the_argument()
+    {
+        using var pool = new WorkerPool(1);
+        var matmul = new MatMul(pool);
+        var groups = new byte[InterleavedQ4_K.Bytes(8, 256)];
+        unsafe
+        {
+            fixed (byte* w = groups)
+            {
+                var pointer = (nint)w;
+                Assert.Equal("cols", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(Q4, (byte*)pointer, 8, 128, new float[128], new float[8])).ParamName);
+                Assert.Equal("x", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(Q4, (byte*)pointer, 8, 256, new float[257], new float[8])).ParamName);
+                Assert.Equal("y", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(Q4, (byte*)pointer, 8, 256, new float[256], new float[7])).ParamName);
+            }
+        }
     }
 
     /// <summary>Random Q4_K rows [rows, blocks·256] and Q8_K activation rows [tokens, blocks·256].</summary>

@@ -35,6 +35,11 @@ public static unsafe class InterleavedQ4_K
     private const int OffsetQs = 128;
     private const int Tokens = DotMultiBlocks.Tokens;
 
+    /// <summary>Q4_K's repacked layout in the quant table (no activation offsets: the mins use the Q8_K bsums).</summary>
+    public static readonly RepackedLayout Layout = new(GroupRows, GroupBlockBytes, Repack,
+        (groups, rows, activations, _, output, stride) => Dot(groups, rows, activations, output, stride),
+        (groups, rows, activations, _, output, stride) => Scalar(groups, rows, activations, output, stride));
+
     /// <summary>Groups of 8 rows needed for <paramref name="rows"/> rows.</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
@@ -242,6 +247,10 @@ public static unsafe class InterleavedQ4_K
         Vector256<float> acc0 = default, acc1 = default;
         for (int b = 0; b < blocks; b++, x += GroupBlockBytes, y += Q8_K.BlockBytes)
         {
+            // Both groups' next weights, 2 KiB ahead as in the single-row dots: the block's last two lines here,
+            // four more with each sub-block pair.
+            DotBlocks.Prefetch(ref x[1024], 2);
+            DotBlocks.Prefetch(ref x[second + 1024], 2);
             Vector256<int> sumQ0 = default, sumQ1 = default;
             Pair2x1(x, second, y, 0, mask, ref sumQ0, ref sumQ1);
             Pair2x1(x, second, y, 1, mask, ref sumQ0, ref sumQ1);
@@ -268,6 +277,8 @@ public static unsafe class InterleavedQ4_K
         Vector256<short> low0 = default, high0 = default, low1 = default, high1 = default;
         byte* q = x + OffsetQs + 256 * j;
         byte* yq = y + Q8_K.OffsetQs + 64 * j;
+        DotBlocks.Prefetch(ref x[256 * j], 4);
+        DotBlocks.Prefetch(ref x[second + 256 * j], 4);
         Chunk(q, second, yq, mask, ref low0, ref high0, ref low1, ref high1);
         Chunk(q + 32, second, yq + 4, mask, ref low0, ref high0, ref low1, ref high1);
         Chunk(q + 64, second, yq + 8, mask, ref low0, ref high0, ref low1, ref high1);
