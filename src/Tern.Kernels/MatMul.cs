@@ -130,9 +130,11 @@ public sealed unsafe class MatMul
     /// Several products of one activation matrix in a single pool pass (grouped Mixture-of-Experts): the rows of
     /// x [n, cols] are quantized once, then each segment multiplies its token rows [TokenStart, TokenStart + Tokens)
     /// by its own [Rows, cols] matrix of <paramref name="type"/> into its output [Tokens, Rows]. Work units are
-    /// (segment, row chunk) pairs, so every selected expert's weights are read once and all threads share them.
+    /// (segment, row chunk) pairs, so every selected expert's weights are read once and all threads share them. With
+    /// <paramref name="repacked"/>, every segment's matrix is in the type's <see cref="QuantType.Repacked"/> layout
+    /// (<see cref="QuantType.RepackedBytes"/> long) and each gets the bits <see cref="MultiplyRepacked"/> gives it.
     /// </summary>
-    public void MultiplyGrouped(QuantType type, int cols, ReadOnlySpan<float> x, ReadOnlySpan<MatMulSegment> segments)
+    public void MultiplyGrouped(QuantType type, int cols, ReadOnlySpan<float> x, ReadOnlySpan<MatMulSegment> segments, bool repacked = false)
     {
         ArgumentNullException.ThrowIfNull(type);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
@@ -144,6 +146,13 @@ public sealed unsafe class MatMul
         var dot = type.Dot ?? throw new NotSupportedException($"no dot product for {type.Type} weights");
         if (segments.IsEmpty || nTokens == 0)
             return;
+        CheckSegments(segments, nTokens);
+        if (repacked)
+        {
+            MultiplyGroupedRepacked(type, cols, x, segments, nTokens);
+            return;
+        }
+
         int chunkRows = ChunkRows > 0 ? ChunkRows : AutoChunkRows(segments[0].Rows, Pool.ThreadCount);
         if (_firstUnit.Length < segments.Length + 1)
             _firstUnit = new int[segments.Length + 1];
@@ -153,8 +162,6 @@ public sealed unsafe class MatMul
         for (int s = 0; s < segments.Length; s++)
         {
             var seg = segments[s];
-            if (seg.TokenStart < 0 || seg.Tokens < 0 || seg.TokenStart + seg.Tokens > nTokens || seg.Rows < 0)
-                throw new ArgumentException($"segment {s} covers tokens [{seg.TokenStart}, {seg.TokenStart + seg.Tokens}) of {nTokens}", nameof(segments));
             firstUnit[s + 1] = firstUnit[s] + (seg.Tokens == 0 ? 0 : (seg.Rows + chunkRows - 1) / chunkRows);
             bytes += type.RowBytes(cols) * seg.Rows;
         }
@@ -177,6 +184,61 @@ public sealed unsafe class MatMul
 
             var job = new GroupedJob { Template = template, Segments = sp, FirstUnit = units, Count = segments.Length, Type = type };
             Pool.Run(ref job, firstUnit[^1], bytes);
+        }
+    }
+
+    /// <summary>Checks that the segments of <see cref="MultiplyGrouped"/> take token rows within nTokens.</summary>
+    private static void CheckSegments(ReadOnlySpan<MatMulSegment> segments, int nTokens)
+    {
+        for (int s = 0; s < segments.Length; s++)
+        {
+            var seg = segments[s];
+            if (seg.TokenStart < 0 || seg.Tokens < 0 || seg.TokenStart + seg.Tokens > nTokens || seg.Rows < 0)
+                throw new ArgumentException($"segment {s} covers tokens [{seg.TokenStart}, {seg.TokenStart + seg.Tokens}) of {nTokens}", nameof(segments));
+        }
+    }
+
+    /// <summary><see cref="MultiplyGrouped"/> over repacked matrices: units are (segment, chunk of row groups) pairs.</summary>
+    private void MultiplyGroupedRepacked(QuantType type, int cols, ReadOnlySpan<float> x, ReadOnlySpan<MatMulSegment> segments, int nTokens)
+    {
+        var layout = type.Repacked ?? throw new NotSupportedException($"{type.Type} has no repacked layout");
+        int chunkGroups = Math.Max(1, AutoChunkRows(segments[0].Rows, Pool.ThreadCount) / layout.GroupRows);
+        if (_firstUnit.Length < segments.Length + 1)
+            _firstUnit = new int[segments.Length + 1];
+        var firstUnit = _firstUnit.AsSpan(0, segments.Length + 1);
+        firstUnit[0] = 0;
+        long bytes = 0;
+        for (int s = 0; s < segments.Length; s++)
+        {
+            var seg = segments[s];
+            var groups = layout.Groups(seg.Rows);
+            firstUnit[s + 1] = firstUnit[s] + (seg.Tokens == 0 ? 0 : (groups + chunkGroups - 1) / chunkGroups);
+            bytes += seg.Tokens == 0 ? 0 : type.RepackedBytes(seg.Rows, cols);
+        }
+
+        var activation = QuantTypes.Get(type.DotActivation);
+        var offsetBlocks = layout.Offsets is null ? 0 : cols / activation.BlockSize;
+        if (_offsets.Length < (long)offsetBlocks * nTokens)
+            _offsets = GC.AllocateUninitializedArray<int>(checked(offsetBlocks * nTokens), pinned: true);
+        fixed (float* xp = x)
+        fixed (MatMulSegment* sp = segments)
+        fixed (int* units = firstUnit)
+        {
+            var offsets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_offsets)); // pinned array
+            var activationRowBytes = checked((int)QuantizeActivations(activation, xp, cols, nTokens, layout.Offsets, offsets));
+            var template = new RepackedJob
+            {
+                Layout = layout,
+                GroupBytes = layout.GroupBytes(cols / type.BlockSize),
+                ChunkGroups = chunkGroups,
+                Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)), // pinned array
+                ActivationRowBytes = activationRowBytes,
+                Offsets = offsets,
+                OffsetBlocks = offsetBlocks,
+                GroupTokens = Math.Clamp(ActivationGroupBytes / activationRowBytes / 4, 1, MaxGroupTokens / 4) * 4,
+            };
+            var job = new RepackedGroupedJob { Template = template, Segments = sp, FirstUnit = units };
+            Pool.Run(ref job, firstUnit[^1], bytes + (long)activationRowBytes * nTokens);
         }
     }
 
@@ -420,6 +482,30 @@ public sealed unsafe class MatMul
                     new ReadOnlySpan<int>(Offsets + (long)t0 * OffsetBlocks, n * OffsetBlocks),
                     new Span<float>(Output + (long)t0 * Rows + g0 * Layout.GroupRows, (n - 1) * Rows + rows), Rows);
             }
+        }
+    }
+
+    /// <summary>Units of <see cref="MultiplyGroupedRepacked"/>: unit u is a chunk of row groups of the segment whose units it falls in.</summary>
+    private struct RepackedGroupedJob : IParallelJob
+    {
+        public RepackedJob Template;
+        public MatMulSegment* Segments;
+        public int* FirstUnit;
+
+        public readonly void Execute(int unit)
+        {
+            int s = 0;
+            while (FirstUnit[s + 1] <= unit)
+                s++;
+            var seg = Segments[s];
+            var job = Template;
+            job.Weights = seg.Weights;
+            job.Rows = seg.Rows;
+            job.Tokens = seg.Tokens;
+            job.Activations += (long)seg.TokenStart * job.ActivationRowBytes;
+            job.Offsets += (long)seg.TokenStart * job.OffsetBlocks;
+            job.Output = seg.Output;
+            job.Execute(unit - FirstUnit[s]);
         }
     }
 

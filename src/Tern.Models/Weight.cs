@@ -32,20 +32,23 @@ public sealed unsafe class Weight
 
     internal bool IsRepacked => Repacked != null;
 
-    /// <summary>Builds <see cref="Repacked"/> in memory owned by this weight until <see cref="FreeRepacked"/>.</summary>
+    /// <summary>Builds <see cref="Repacked"/> (each expert's matrix in turn) in memory owned by this weight until <see cref="FreeRepacked"/>.</summary>
     internal void Repack()
     {
         var layout = Type.Repacked ?? throw new InvalidOperationException($"{Name}: {Type.Type} has no repacked layout");
-        var target = (byte*)NativeMemory.AlignedAlloc((nuint)Type.RepackedBytes(Rows, Cols), 64);
+        var expertBytes = Type.RepackedBytes(Rows, Cols);
+        var target = (byte*)NativeMemory.AlignedAlloc((nuint)(expertBytes * Experts), 64);
         var groupBytes = layout.GroupBytes(Cols / Type.BlockSize);
+        var groups = layout.Groups(Rows);
         var rowBytes = RowBytes;
         // Groups of rows are repacked a slice of the matrix at a time, so matrices over 2 GB need no single span.
-        Parallel.For(0, layout.Groups(Rows), g =>
+        Parallel.For(0, (long)groups * Experts, i =>
         {
+            var (e, g) = ((int)(i / groups), (int)(i % groups));
             var first = g * layout.GroupRows;
             var rows = Math.Min(layout.GroupRows, Rows - first);
-            var source = new ReadOnlySpan<byte>(Address + first * rowBytes, checked((int)(rows * rowBytes)));
-            layout.Repack(source, rows, Cols, 0, new Span<byte>(target + g * groupBytes, checked((int)groupBytes)));
+            var source = new ReadOnlySpan<byte>(Address + ((long)e * Rows + first) * rowBytes, checked((int)(rows * rowBytes)));
+            layout.Repack(source, rows, Cols, 0, new Span<byte>(target + e * expertBytes + g * groupBytes, checked((int)groupBytes)));
         });
         Repacked = target;
     }
@@ -57,7 +60,7 @@ public sealed unsafe class Weight
     }
 
     /// <summary>Start of expert <paramref name="e"/>'s [Rows, Cols] matrix.</summary>
-    internal byte* Expert(int e) => Address + e * Rows * RowBytes;
+    internal byte* Expert(int e) => Repacked != null ? Repacked + e * Type.RepackedBytes(Rows, Cols) : Address + e * Rows * RowBytes;
 
     /// <summary>Row <paramref name="r"/> as floats (an embedding lookup).</summary>
     public void DequantizeRow(int r, Span<float> output) =>

@@ -14,29 +14,32 @@ internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
     /// <summary>A linear layer's matrix with GGUF dimensions [cols, rows] (ggml order: the row length first).</summary>
     public Weight Matrix(string name, int cols, int rows) => TryMatrix(name, cols, rows) ?? throw Missing(name);
 
-    public Weight? TryMatrix(string name, int cols, int rows)
+    public Weight? TryMatrix(string name, int cols, int rows) => Repack(Find(name, [cols, rows], 1));
+
+    /// <summary>
+    /// The weight repacked for its type's faster kernel when the type has a layout; the file's pages are then needed
+    /// only for embedding rows, so they are given back rather than counted twice.
+    /// </summary>
+    private Weight? Repack(Weight? weight)
     {
-        var weight = Find(name, [cols, rows], 1);
         if (weight is { Type.Repacked: not null })
         {
-            // Repacked for the faster kernel; the file's pages are then needed only for embedding rows, so they
-            // are given back rather than counted twice.
             weight.Repack();
             _repacked.Add(weight);
-            file.ReleasePages(file.GetTensor(name));
+            file.ReleasePages(file.GetTensor(weight.Name));
         }
 
         return weight;
     }
 
-    /// <summary>The matrices repacked for their type's repacked kernel, in loading order.</summary>
+    /// <summary>The matrices (and expert tensors) repacked for their type's repacked kernel, in loading order.</summary>
     public IReadOnlyList<Weight> Repacked => _repacked;
 
     /// <summary>A table whose rows are looked up (token embeddings), kept as stored in the file.</summary>
     public Weight Table(string name, int cols, int rows) => Find(name, [cols, rows], 1) ?? throw Missing(name);
 
     /// <summary>Experts stacked in a 3-D tensor [cols, rows, experts].</summary>
-    public Weight Experts(string name, int cols, int rows, int experts) => Find(name, [cols, rows, experts], experts) ?? throw Missing(name);
+    public Weight Experts(string name, int cols, int rows, int experts) => Repack(Find(name, [cols, rows, experts], experts)) ?? throw Missing(name);
 
     /// <summary>A 1-D tensor (norm weight, bias) as floats.</summary>
     public float[] Vector(string name, int length) => TryVector(name, length) ?? throw Missing(name);

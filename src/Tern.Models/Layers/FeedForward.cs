@@ -99,7 +99,8 @@ public abstract unsafe partial class DecoderModel
     /// output[t] = Σ_j weight[t, j] · expert_{chosen[t, j]}(h[t]) with gated experts (SwiGLU, or GEGLU with
     /// <paramref name="geluTanh"/>), summed in the order of the slots j as llama.cpp does. The (token, expert) pairs
     /// are sorted by expert (a counting sort, tokens in order within an expert), the tokens gathered into one matrix,
-    /// and each pass over the experts is one grouped matmul: gate and up (or the fused gate+up), then down.
+    /// and each pass over the experts is one grouped matmul: gate and up (or the fused gate+up), then down (on each
+    /// expert's repacked matrix where its type has a repacked layout).
     /// h: [N, n_embd], chosen and weight: [N, used].
     /// </summary>
     protected void RunExperts(ReadOnlySpan<float> h, ExpertWeights w, ReadOnlySpan<int> chosen, ReadOnlySpan<float> weight, Span<float> output, bool geluTanh = false)
@@ -154,15 +155,15 @@ public abstract unsafe partial class DecoderModel
             }
 
             if (w.GateUp is { } fused)
-                Matmul.MultiplyGrouped(fused.Type, d, xs, segments[..s]);
+                Matmul.MultiplyGrouped(fused.Type, d, xs, segments[..s], fused.IsRepacked);
             else if (w.Gate!.Type == w.Up!.Type)
-                Matmul.MultiplyGrouped(w.Gate.Type, d, xs, segments[..s]);
+                Matmul.MultiplyGrouped(w.Gate.Type, d, xs, segments[..s], w.Gate.IsRepacked);
             else
             {
                 for (int i = 0; i < s; i += 2)
                 {
-                    Matmul.MultiplyGrouped(w.Gate.Type, d, xs, segments.Slice(i, 1));
-                    Matmul.MultiplyGrouped(w.Up.Type, d, xs, segments.Slice(i + 1, 1));
+                    Matmul.MultiplyGrouped(w.Gate.Type, d, xs, segments.Slice(i, 1), w.Gate.IsRepacked);
+                    Matmul.MultiplyGrouped(w.Up.Type, d, xs, segments.Slice(i + 1, 1), w.Up.IsRepacked);
                 }
             }
 
@@ -186,7 +187,7 @@ public abstract unsafe partial class DecoderModel
                     segments[s++] = new MatMulSegment { Weights = w.Down.Expert(e), Rows = d, TokenStart = start[e], Tokens = m, Output = yp + (long)start[e] * d };
             }
 
-            Matmul.MultiplyGrouped(w.Down.Type, ff, activations, segments[..s]);
+            Matmul.MultiplyGrouped(w.Down.Type, ff, activations, segments[..s], w.Down.IsRepacked);
         }
 
         // Each expert's output times its own scale (when the file has one), then its routing weight, summed per
