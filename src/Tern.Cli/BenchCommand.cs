@@ -44,9 +44,10 @@ public static class BenchCommand
         var output = new Option<string>("--output", "-o") { Description = "md, csv, json or jsonl", DefaultValueFactory = _ => "md" };
         var plot = new Option<string?>("--plot") { Description = "also draw tokens/s against depth into FILE.svg or FILE.png" };
         var compare = new Option<string?>("--compare") { Description = "compare with another engine's llama-bench JSON results" };
+        var bandwidth = new Option<bool>("--bandwidth") { Description = "measure this machine's read bandwidth first; tg rows show their effective GB/s and share of it" };
         var command = new Command("bench", Description)
         {
-            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare,
+            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth,
         };
         command.SetAction(parse =>
         {
@@ -65,6 +66,7 @@ public static class BenchCommand
                 Format = parse.GetValue(output)!,
                 PlotPath = parse.GetValue(plot),
                 ComparePath = parse.GetValue(compare),
+                MeasureBandwidth = parse.GetValue(bandwidth),
                 // A live bar only on a terminal: redirected stderr (a log file, a test) gets plain lines.
                 ShowProgress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
             };
@@ -114,8 +116,16 @@ public static class BenchCommand
         if (energy is null)
             stderr.WriteLine("energy counters unavailable (/sys/class/powercap not readable): tokens_per_joule omitted");
 
+        double? readGBps = null;
+        if (settings.MeasureBandwidth)
+        {
+            readGBps = Bandwidth.MeasureReadGBps(m.Threads);
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"read bandwidth: {readGBps:F1} GB/s ({m.Threads} threads streaming {Bandwidth.DefaultBytes >> 20} MiB, best of {Bandwidth.Passes}); a tg step reads {Bandwidth.WeightBytesPerToken(m) / 1e6:F0} MB of weights"));
+        }
+
         var rows = new List<BenchRow>();
-        var bench = new TestRunner(m, info, settings.Repetitions, energy, stderr, cancel);
+        var bench = new TestRunner(m, info, settings.Repetitions, energy, stderr, cancel) { ReadGBps = readGBps };
         if (settings.ShowProgress)
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
@@ -172,6 +182,8 @@ public static class BenchCommand
         private const int MaxWarmUps = 8;
 
         public Action<BenchTest>? BeforeRun { get; set; }
+        public double? ReadGBps { get; init; }
+        private readonly long _weightBytes = Bandwidth.WeightBytesPerToken(m);
         public Action? AfterRun { get; set; }
 
         public void RunAll(IReadOnlyList<BenchTest> plan, List<BenchRow> rows, Action<BenchRow>? finished)
@@ -246,6 +258,10 @@ public static class BenchCommand
             return new BenchRow(info, test, mean, Math.Sqrt(variance), samples, ResidentMemory.PeakBytes(), kv, perJoule)
             {
                 RecurrentBytes = test.Parallel * m.Config.RecurrentBytesPerSequence,
+                // A step reads the weights once and each sequence's cache (at the test's middle position) and state.
+                StepBytes = test.Prompt > 0 ? 0 : _weightBytes + test.Parallel
+                    * (m.Config.SessionMemory(test.Depth + test.Generate / 2, test.KeyType, test.ValueType).KvBytes + m.Config.RecurrentBytesPerSequence),
+                ReadGBps = ReadGBps,
             };
         }
     }

@@ -86,6 +86,41 @@ public static class HalfConversion
         return (magnitude.AsInt32() | (h & Vector256.Create(int.MinValue))).AsSingle();
     }
 
+    /// <summary>
+    /// Widens a row of <paramref name="count"/> halves (a multiple of 8) at <paramref name="source"/> into
+    /// <paramref name="destination"/>, exactly as <see cref="ToSingle(Vector128{short})"/> does. Rows of normal
+    /// halves only (the common case: KV cache rows) take a path of half the instructions, with the exponents'
+    /// minimum and maximum checked once at the end; a row holding a zero, subnormal, infinity or NaN is then widened
+    /// again by the exact path. Without AVX2, the scalar conversion.
+    /// </summary>
+    public static unsafe void ToSingleRow(short* source, float* destination, int count)
+    {
+        if (!Avx2.IsSupported)
+        {
+            for (int j = 0; j < count; j++)
+                destination[j] = ToSingle((ushort)source[j]);
+            return;
+        }
+
+        var low = Vector256.Create(int.MaxValue);
+        var high = Vector256<int>.Zero;
+        for (int j = 0; j < count; j += 8)
+        {
+            var h = Avx2.ConvertToVector256Int32(source + j);
+            var exponent = h & Vector256.Create(0x7C00);
+            low = Avx2.Min(low, exponent);
+            high = Avx2.Max(high, exponent);
+            var magnitude = (Avx2.ShiftLeftLogical(h, ExponentShift) & Vector256.Create(0x0FFFE000)) + Vector256.Create(ExponentRebias);
+            (magnitude | (h & Vector256.Create(int.MinValue))).AsSingle().Store(destination + j);
+        }
+
+        if (Vector256.EqualsAny(low, Vector256<int>.Zero) || Vector256.EqualsAny(high, Vector256.Create(0x7C00)))
+        {
+            for (int j = 0; j < count; j += 8)
+                ToSingle(Vector128.Load(source + j)).Store(destination + j);
+        }
+    }
+
     /// <summary>Widens <paramref name="source"/> into the first <c>source.Length</c> floats of <paramref name="destination"/>.</summary>
     public static void ToSingle(ReadOnlySpan<Half> source, Span<float> destination)
     {

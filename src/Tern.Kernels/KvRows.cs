@@ -63,8 +63,7 @@ public static class KvRows
             switch (type)
             {
                 case GgmlType.F16:
-                    for (int j = 0; j < d; j += 8)
-                        HalfConversion.ToSingle(Vector128.Load((short*)s + j)).Store(o + j);
+                    HalfConversion.ToSingleRow((short*)s, o, d);
                     break;
                 case GgmlType.Q8_0:
                     for (int j = 0; j < d; j += Q8_0.BlockSize, s += Q8_0.BlockBytes)

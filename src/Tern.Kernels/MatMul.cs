@@ -181,41 +181,45 @@ public sealed unsafe class MatMul
     }
 
     /// <summary>
-    /// y [nTokens, rows] = x [nTokens, cols] · Wᵀ for a Q4_0 matrix W [rows, cols] repacked by
-    /// <see cref="InterleavedQ4_0"/> at <paramref name="weights"/> (<see cref="InterleavedQ4_0.Bytes"/> long). The
-    /// pool takes chunks of row groups; a chunk meets the tokens a few at a time, each group unpacked once per four.
+    /// y [nTokens, rows] = x [nTokens, cols] · Wᵀ for a matrix W [rows, cols] of <paramref name="type"/> in its
+    /// <see cref="QuantType.Repacked"/> layout at <paramref name="weights"/> (<see cref="QuantType.RepackedBytes"/>
+    /// long). The pool takes chunks of row groups; a chunk meets the tokens a group of tokens at a time.
     /// </summary>
-    public void MultiplyInterleavedQ4_0(byte* weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    public void MultiplyRepacked(QuantType type, byte* weights, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
-        var nTokens = Tokens(GgmlType.Q4_0, Q4_0.BlockSize, rows, cols, x, y);
+        ArgumentNullException.ThrowIfNull(type);
+        var layout = type.Repacked ?? throw new NotSupportedException($"{type.Type} has no repacked layout");
+        var nTokens = Tokens(type.Type, type.BlockSize, rows, cols, x, y);
         if (rows == 0 || nTokens == 0)
             return;
 
-        var blocks = cols / Q4_0.BlockSize;
-        if (_offsets.Length < (long)blocks * nTokens)
-            _offsets = GC.AllocateUninitializedArray<int>(checked(blocks * nTokens), pinned: true);
+        var activation = QuantTypes.Get(type.DotActivation);
+        var offsetBlocks = layout.Offsets is null ? 0 : cols / activation.BlockSize;
+        if (_offsets.Length < (long)offsetBlocks * nTokens)
+            _offsets = GC.AllocateUninitializedArray<int>(checked(offsetBlocks * nTokens), pinned: true);
         fixed (float* xp = x)
         fixed (float* yp = y)
         {
             var offsets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_offsets)); // pinned array
-            var activationRowBytes = checked((int)QuantizeActivations(QuantTypes.Get(GgmlType.Q8_0), xp, cols, nTokens, offsets));
-            var job = new InterleavedJob
+            var activationRowBytes = checked((int)QuantizeActivations(activation, xp, cols, nTokens, layout.Offsets, offsets));
+            var job = new RepackedJob
             {
+                Layout = layout,
                 Weights = weights,
-                GroupBytes = (long)blocks * InterleavedQ4_0.GroupBlockBytes,
+                GroupBytes = layout.GroupBytes(cols / type.BlockSize),
                 Rows = rows,
-                ChunkGroups = AutoChunkRows(rows, Pool.ThreadCount) / InterleavedQ4_0.GroupRows,
+                ChunkGroups = Math.Max(1, AutoChunkRows(rows, Pool.ThreadCount) / layout.GroupRows),
                 Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)),
                 ActivationRowBytes = activationRowBytes,
                 Offsets = offsets,
-                Blocks = blocks,
+                OffsetBlocks = offsetBlocks,
                 Tokens = nTokens,
                 GroupTokens = Math.Clamp(ActivationGroupBytes / activationRowBytes / 4, 1, MaxGroupTokens / 4) * 4,
                 Output = yp,
             };
-            var groups = InterleavedQ4_0.Groups(rows);
+            var groups = layout.Groups(rows);
             var chunks = (groups + job.ChunkGroups - 1) / job.ChunkGroups;
-            Pool.Run(ref job, chunks, InterleavedQ4_0.Bytes(rows, cols) + (long)activationRowBytes * nTokens * chunks);
+            Pool.Run(ref job, chunks, type.RepackedBytes(rows, cols) + (long)activationRowBytes * nTokens * chunks);
         }
     }
 
@@ -235,8 +239,8 @@ public sealed unsafe class MatMul
     }
 
     /// <summary>Quantizes the nTokens rows of x into <see cref="_activations"/>; returns the bytes per row. With
-    /// <paramref name="offsets"/>, also each row's <see cref="InterleavedQ4_0.BlockOffsets"/> there.</summary>
-    private long QuantizeActivations(QuantType activation, float* x, int cols, int nTokens, int* offsets = null)
+    /// <paramref name="offsetsOf"/>, also each row's offsets into <paramref name="offsets"/>.</summary>
+    private long QuantizeActivations(QuantType activation, float* x, int cols, int nTokens, ActivationOffsets? offsetsOf = null, int* offsets = null)
     {
         var fromFloat = activation.FromFloat ?? throw new NotSupportedException($"no quantizer for activation type {activation.Type}");
         if (cols % activation.BlockSize != 0)
@@ -253,6 +257,7 @@ public sealed unsafe class MatMul
             Output = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)),
             RowBytes = (int)rowBytes,
             FromFloat = fromFloat,
+            OffsetsOf = offsetsOf,
             Offsets = offsets,
             Blocks = cols / activation.BlockSize,
         };
@@ -374,6 +379,7 @@ public sealed unsafe class MatMul
         public byte* Output;
         public int RowBytes;
         public QuantizeRow FromFloat;
+        public ActivationOffsets? OffsetsOf;
         public int* Offsets;
         public int Blocks;
 
@@ -381,13 +387,13 @@ public sealed unsafe class MatMul
         {
             var row = new Span<byte>(Output + (long)token * RowBytes, RowBytes);
             FromFloat(new ReadOnlySpan<float>(Input + (long)token * Cols, Cols), row);
-            if (Offsets != null)
-                InterleavedQ4_0.BlockOffsets(row, new Span<int>(Offsets + (long)token * Blocks, Blocks));
+            OffsetsOf?.Invoke(row, new Span<int>(Offsets + (long)token * Blocks, Blocks));
         }
     }
 
-    private struct InterleavedJob : IParallelJob
+    private struct RepackedJob : IParallelJob
     {
+        public RepackedLayout Layout;
         public byte* Weights;
         public long GroupBytes;
         public int Rows;
@@ -395,7 +401,7 @@ public sealed unsafe class MatMul
         public byte* Activations;
         public int ActivationRowBytes;
         public int* Offsets;
-        public int Blocks;
+        public int OffsetBlocks;
         public int Tokens;
         public int GroupTokens;
         public float* Output;
@@ -403,16 +409,16 @@ public sealed unsafe class MatMul
         public readonly void Execute(int chunk)
         {
             var g0 = chunk * ChunkGroups;
-            var rows = Math.Min(Rows - g0 * InterleavedQ4_0.GroupRows, ChunkGroups * InterleavedQ4_0.GroupRows);
-            var groups = new ReadOnlySpan<byte>(Weights + g0 * GroupBytes, checked((int)(InterleavedQ4_0.Groups(rows) * GroupBytes)));
+            var rows = Math.Min(Rows - g0 * Layout.GroupRows, ChunkGroups * Layout.GroupRows);
+            var groups = new ReadOnlySpan<byte>(Weights + g0 * GroupBytes, checked((int)(Layout.Groups(rows) * GroupBytes)));
             // Token groups outer, row groups inner: a token group's activations stay in L1, the chunk's rows in L2.
             for (var t0 = 0; t0 < Tokens; t0 += GroupTokens)
             {
                 var n = Math.Min(GroupTokens, Tokens - t0);
-                InterleavedQ4_0.Dot(groups, rows,
+                Layout.Dot(groups, rows,
                     new ReadOnlySpan<byte>(Activations + (long)t0 * ActivationRowBytes, n * ActivationRowBytes),
-                    new ReadOnlySpan<int>(Offsets + (long)t0 * Blocks, n * Blocks),
-                    new Span<float>(Output + (long)t0 * Rows + g0 * InterleavedQ4_0.GroupRows, (n - 1) * Rows + rows), Rows);
+                    new ReadOnlySpan<int>(Offsets + (long)t0 * OffsetBlocks, n * OffsetBlocks),
+                    new Span<float>(Output + (long)t0 * Rows + g0 * Layout.GroupRows, (n - 1) * Rows + rows), Rows);
             }
         }
     }

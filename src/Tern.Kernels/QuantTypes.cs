@@ -21,12 +21,50 @@ public delegate float DotRow(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> acti
 /// </summary>
 public delegate void DotRows(ReadOnlySpan<byte> weights, int rows, ReadOnlySpan<byte> activations, Span<float> results);
 
+/// <summary>Repacks rows [<paramref name="rows"/>, <paramref name="cols"/>] of a matrix (stored one after another) into
+/// its group <paramref name="group"/> of a <see cref="RepackedLayout"/>.</summary>
+public delegate void RepackRows(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination);
+
+/// <summary>Per-block integers a repacked kernel needs from each activation row (one per activation block).</summary>
+public delegate void ActivationOffsets(ReadOnlySpan<byte> activations, Span<int> offsets);
+
+/// <summary>
+/// output[t·stride + r] = row r · activation row t, for the first <paramref name="rows"/> rows of repacked groups and
+/// every activation row (of the weight type's <see cref="QuantType.DotActivation"/>); <paramref name="offsets"/> holds
+/// each row's <see cref="RepackedLayout.Offsets"/> (empty when the layout has none).
+/// </summary>
+public delegate void DotRepacked(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride);
+
+/// <summary>
+/// A weight type's repacked layout, chosen at load for matrices used as linear layers: rows interleaved
+/// <paramref name="GroupRows"/> at a time (the last group padded with zero rows), one group-block of
+/// <paramref name="GroupBlockBytes"/> per weight block of the row. Its kernel gives a token the same bits in every
+/// batch, and its <paramref name="Scalar"/> twin the same bits as <paramref name="Dot"/>.
+/// </summary>
+/// <param name="Offsets">Optional per-activation-block integers the kernel takes (e.g. −8·Σy for Q4_0), made once
+/// per activation row when it is quantized.</param>
+public sealed record RepackedLayout(
+    int GroupRows,
+    int GroupBlockBytes,
+    RepackRows Repack,
+    DotRepacked Dot,
+    DotRepacked Scalar,
+    ActivationOffsets? Offsets = null)
+{
+    /// <summary>Groups needed for <paramref name="rows"/> rows.</summary>
+    public int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
+
+    /// <summary>Bytes of one group of a matrix with <paramref name="blocks"/> weight blocks per row.</summary>
+    public long GroupBytes(int blocks) => (long)blocks * GroupBlockBytes;
+}
+
 /// <summary>Everything the engine needs to know about one element type; one row per type in <see cref="QuantTypes"/>.</summary>
 /// <param name="DotMulti">Optional multi-token dot for prompt processing (a tile of weight rows × activation rows,
 /// each weight block unpacked once for several tokens); null where only <paramref name="Dot"/> exists.</param>
 /// <param name="DotMultiScalar">The plain twin of <paramref name="DotMulti"/>.</param>
 /// <param name="DotMultiTokens">Activation rows <paramref name="DotMulti"/> takes per pass: <see cref="MatMul"/> gives it
 /// multiples of this many tokens; a remainder inside a call takes <paramref name="Dot"/> pair by pair.</param>
+/// <param name="Repacked">Optional repacked layout for linear layers (see <see cref="RepackedLayout"/>).</param>
 public sealed record QuantType(
     GgmlType Type,
     int BlockSize,
@@ -38,9 +76,14 @@ public sealed record QuantType(
     DotRow? DotScalar,
     DotRows? DotMulti = null,
     DotRows? DotMultiScalar = null,
-    int DotMultiTokens = 0)
+    int DotMultiTokens = 0,
+    RepackedLayout? Repacked = null)
 {
     public long RowBytes(long elements) => elements / BlockSize * BytesPerBlock;
+
+    /// <summary>Bytes of a [rows, cols] matrix in the <see cref="Repacked"/> layout.</summary>
+    public long RepackedBytes(int rows, int cols) =>
+        Repacked is { } layout ? layout.Groups(rows) * layout.GroupBytes(cols / BlockSize) : throw new NotSupportedException($"{Type} has no repacked layout");
 }
 
 /// <summary>The one table of quant types (like ggml's type_traits).</summary>
@@ -53,7 +96,7 @@ public static class QuantTypes
         new(GgmlType.F32,   F32.BlockSize,   F32.BlockBytes,   F32.Dequantize,   F32.Quantize,   GgmlType.F32,  DotF32.Dot,   DotF32.Scalar),
         new(GgmlType.F16,   F16.BlockSize,   F16.BlockBytes,   F16.Dequantize,   F16.Quantize,   GgmlType.F16,  DotF16.Dot,   DotF16.Scalar),
         new(GgmlType.BF16,  BF16.BlockSize,  BF16.BlockBytes,  BF16.Dequantize,  BF16.Quantize,  GgmlType.BF16, DotBF16.Dot,  DotBF16.Scalar),
-        new(GgmlType.Q4_0,  Q4_0.BlockSize,  Q4_0.BlockBytes,  Q4_0.Dequantize,  Q4_0.Quantize,  GgmlType.Q8_0, DotQ4_0.Dot,  DotQ4_0.Scalar,  DotMultiQ4_0.Dot,  DotMultiQ4_0.Scalar,  DotMultiQ4_0.Tokens),
+        new(GgmlType.Q4_0,  Q4_0.BlockSize,  Q4_0.BlockBytes,  Q4_0.Dequantize,  Q4_0.Quantize,  GgmlType.Q8_0, DotQ4_0.Dot,  DotQ4_0.Scalar,  DotMultiQ4_0.Dot,  DotMultiQ4_0.Scalar,  DotMultiQ4_0.Tokens,  InterleavedQ4_0.Layout),
         new(GgmlType.Q4_1,  Q4_1.BlockSize,  Q4_1.BlockBytes,  Q4_1.Dequantize,  Q4_1.Quantize,  GgmlType.Q8_1, DotQ4_1.Dot,  DotQ4_1.Scalar),
         new(GgmlType.Q5_0,  Q5_0.BlockSize,  Q5_0.BlockBytes,  Q5_0.Dequantize,  Q5_0.Quantize,  GgmlType.Q8_0, DotQ5_0.Dot,  DotQ5_0.Scalar,  DotMultiQ5_0.Dot,  DotMultiQ5_0.Scalar,  DotMultiQ5_0.Tokens),
         new(GgmlType.Q5_1,  Q5_1.BlockSize,  Q5_1.BlockBytes,  Q5_1.Dequantize,  Q5_1.Quantize,  GgmlType.Q8_1, DotQ5_1.Dot,  DotQ5_1.Scalar),

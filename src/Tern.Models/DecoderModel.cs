@@ -234,8 +234,8 @@ public abstract unsafe partial class DecoderModel : IModelRunner
     /// <summary>y [n, rows] = x [n, cols] · Wᵀ (+ bias).</summary>
     protected void Linear(Weight w, ReadOnlySpan<float> x, Span<float> y, float[]? bias = null)
     {
-        if (w.Interleaved != null)
-            Matmul.MultiplyInterleavedQ4_0(w.Interleaved, w.Rows, w.Cols, x, y);
+        if (w.Repacked != null)
+            Matmul.MultiplyRepacked(w.Type, w.Repacked, w.Rows, w.Cols, x, y);
         else
             Matmul.Multiply(w.Type, w.Address, w.Rows, w.Cols, x, y);
         if (bias is not null)

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Tern.Kernels;
-using Tern.Kernels.Dot;
 
 namespace Tern.Models;
 
@@ -28,33 +27,33 @@ public sealed unsafe class Weight
     public long RowBytes => Type.RowBytes(Cols);
     internal byte* Address { get; }
 
-    /// <summary>The matrix repacked by <see cref="InterleavedQ4_0"/> (Q4_0 matrices used as linear layers), else null.</summary>
-    internal byte* Interleaved { get; private set; }
+    /// <summary>The matrix in its type's <see cref="QuantType.Repacked"/> layout (matrices used as linear layers), else null.</summary>
+    internal byte* Repacked { get; private set; }
 
-    internal bool IsInterleaved => Interleaved != null;
+    internal bool IsRepacked => Repacked != null;
 
-    /// <summary>Builds <see cref="Interleaved"/> in memory owned by this weight until <see cref="FreeInterleaved"/>.</summary>
-    internal void Interleave()
+    /// <summary>Builds <see cref="Repacked"/> in memory owned by this weight until <see cref="FreeRepacked"/>.</summary>
+    internal void Repack()
     {
-        var bytes = InterleavedQ4_0.Bytes(Rows, Cols);
-        var target = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
-        var groupBytes = bytes / InterleavedQ4_0.Groups(Rows);
+        var layout = Type.Repacked ?? throw new InvalidOperationException($"{Name}: {Type.Type} has no repacked layout");
+        var target = (byte*)NativeMemory.AlignedAlloc((nuint)Type.RepackedBytes(Rows, Cols), 64);
+        var groupBytes = layout.GroupBytes(Cols / Type.BlockSize);
         var rowBytes = RowBytes;
         // Groups of rows are repacked a slice of the matrix at a time, so matrices over 2 GB need no single span.
-        Parallel.For(0, InterleavedQ4_0.Groups(Rows), g =>
+        Parallel.For(0, layout.Groups(Rows), g =>
         {
-            var first = g * InterleavedQ4_0.GroupRows;
-            var rows = Math.Min(InterleavedQ4_0.GroupRows, Rows - first);
+            var first = g * layout.GroupRows;
+            var rows = Math.Min(layout.GroupRows, Rows - first);
             var source = new ReadOnlySpan<byte>(Address + first * rowBytes, checked((int)(rows * rowBytes)));
-            InterleavedQ4_0.Repack(source, rows, Cols, 0, new Span<byte>(target + g * groupBytes, checked((int)groupBytes)));
+            layout.Repack(source, rows, Cols, 0, new Span<byte>(target + g * groupBytes, checked((int)groupBytes)));
         });
-        Interleaved = target;
+        Repacked = target;
     }
 
-    internal void FreeInterleaved()
+    internal void FreeRepacked()
     {
-        NativeMemory.AlignedFree(Interleaved);
-        Interleaved = null;
+        NativeMemory.AlignedFree(Repacked);
+        Repacked = null;
     }
 
     /// <summary>Start of expert <paramref name="e"/>'s [Rows, Cols] matrix.</summary>

@@ -5,11 +5,11 @@ namespace Tern.Models;
 
 /// <summary>
 /// Finds tensors by name and checks their shapes against the hyperparameters, with errors that say which. Owns the
-/// repacked copies of the Q4_0 matrices it hands out for linear layers.
+/// repacked copies of the matrices it hands out for linear layers, for types with a repacked layout.
 /// </summary>
 internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
 {
-    private readonly List<Weight> _interleaved = [];
+    private readonly List<Weight> _repacked = [];
 
     /// <summary>A linear layer's matrix with GGUF dimensions [cols, rows] (ggml order: the row length first).</summary>
     public Weight Matrix(string name, int cols, int rows) => TryMatrix(name, cols, rows) ?? throw Missing(name);
@@ -17,20 +17,20 @@ internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
     public Weight? TryMatrix(string name, int cols, int rows)
     {
         var weight = Find(name, [cols, rows], 1);
-        if (weight is { Type.Type: GgmlType.Q4_0 })
+        if (weight is { Type.Repacked: not null })
         {
-            // Repacked eight rows at a time for the faster kernel; the file's pages are then needed only for
-            // embedding rows, so they are given back rather than counted twice.
-            weight.Interleave();
-            _interleaved.Add(weight);
+            // Repacked for the faster kernel; the file's pages are then needed only for embedding rows, so they
+            // are given back rather than counted twice.
+            weight.Repack();
+            _repacked.Add(weight);
             file.ReleasePages(file.GetTensor(name));
         }
 
         return weight;
     }
 
-    /// <summary>The matrices repacked for the interleaved Q4_0 kernel, in loading order.</summary>
-    public IReadOnlyList<Weight> Interleaved => _interleaved;
+    /// <summary>The matrices repacked for their type's repacked kernel, in loading order.</summary>
+    public IReadOnlyList<Weight> Repacked => _repacked;
 
     /// <summary>A table whose rows are looked up (token embeddings), kept as stored in the file.</summary>
     public Weight Table(string name, int cols, int rows) => Find(name, [cols, rows], 1) ?? throw Missing(name);
@@ -84,8 +84,8 @@ internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
 
     public void Dispose()
     {
-        foreach (var weight in _interleaved)
-            weight.FreeInterleaved();
-        _interleaved.Clear();
+        foreach (var weight in _repacked)
+            weight.FreeRepacked();
+        _repacked.Clear();
     }
 }

@@ -183,6 +183,37 @@ public class DotTests
     }
 
     [Fact]
+    public unsafe void Half_rows_of_normals_take_the_short_path_and_any_special_value_the_exact_one()
+    {
+        var rng = new Random(5);
+        // Every half in one row (zeros, subnormals, infinities and NaNs among them), then rows of normal halves
+        // only, then normal rows with one special value at each position.
+        var rows = new List<ushort[]> { Enumerable.Range(0, 65536).Select(i => (ushort)i).ToArray() };
+        ushort Normal() => (ushort)((rng.Next(2) << 15) | (rng.Next(1, 31) << 10) | rng.Next(1024));
+        for (int r = 0; r < 8; r++)
+            rows.Add(Enumerable.Range(0, 64).Select(_ => Normal()).ToArray());
+        foreach (ushort special in new ushort[] { 0x0000, 0x8000, 0x0001, 0x83FF, 0x7C00, 0xFC00, 0x7E01 })
+        {
+            for (int at = 0; at < 16; at += 5)
+            {
+                var row = Enumerable.Range(0, 16).Select(_ => Normal()).ToArray();
+                row[at] = special;
+                rows.Add(row);
+            }
+        }
+
+        foreach (var row in rows)
+        {
+            var output = new float[row.Length];
+            fixed (ushort* s = row)
+            fixed (float* o = output)
+                HalfConversion.ToSingleRow((short*)s, o, row.Length);
+            for (int i = 0; i < row.Length; i++)
+                AssertSameFloat((float)BitConverter.UInt16BitsToHalf(row[i]), output[i], row[i]);
+        }
+    }
+
+    [Fact]
     public void Half_row_conversion_handles_every_tail_length()
     {
         var rng = new Random(11);

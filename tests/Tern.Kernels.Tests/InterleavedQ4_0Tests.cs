@@ -7,7 +7,7 @@ namespace Tern.Kernels.Tests;
 /// <summary>
 /// Q4_0 rows repacked eight at a time: the SIMD kernel equals its scalar twin bit for bit (both do the same integer
 /// sums and float operations), a token gets the same bits alone and in a batch, the results are the Q4_0 · Q8_0
-/// dot products, and <see cref="MatMul.MultiplyInterleavedQ4_0"/> tiles them correctly. With AVX2 off (.ci/run)
+/// dot products, and <see cref="MatMul.MultiplyRepacked"/> tiles them correctly. With AVX2 off (.ci/run)
 /// the SIMD entry point takes the scalar path.
 /// </summary>
 public class InterleavedQ4_0Tests
@@ -148,7 +148,7 @@ public class InterleavedQ4_0Tests
         unsafe
         {
             fixed (byte* w = groups)
-                new MatMul(pool).MultiplyInterleavedQ4_0(w, rows, cols, x, y);
+                new MatMul(pool).MultiplyRepacked(Q4, w, rows, cols, x, y);
         }
 
         // The same tokens quantized as MatMul does, through the kernel's scalar twin in one call.
@@ -174,7 +174,7 @@ public class InterleavedQ4_0Tests
         {
             var pointer = (nint)w;
             var allocated = Allocations.AfterWarmUp(
-                i => matmul.MultiplyInterleavedQ4_0((byte*)pointer, rows, cols, x.AsSpan(0, (i % nTokens + 1) * cols), y.AsSpan(0, (i % nTokens + 1) * rows)), 20);
+                i => matmul.MultiplyRepacked(Q4, (byte*)pointer, rows, cols, x.AsSpan(0, (i % nTokens + 1) * cols), y.AsSpan(0, (i % nTokens + 1) * rows)), 20);
             Assert.Equal(0, allocated);
         }
     }
@@ -190,9 +190,9 @@ public class InterleavedQ4_0Tests
             fixed (byte* w = groups)
             {
                 var pointer = (nint)w;
-                Assert.Equal("cols", Assert.Throws<ArgumentException>(() => matmul.MultiplyInterleavedQ4_0((byte*)pointer, 8, 48, new float[48], new float[8])).ParamName);
-                Assert.Equal("x", Assert.Throws<ArgumentException>(() => matmul.MultiplyInterleavedQ4_0((byte*)pointer, 8, 64, new float[65], new float[8])).ParamName);
-                Assert.Equal("y", Assert.Throws<ArgumentException>(() => matmul.MultiplyInterleavedQ4_0((byte*)pointer, 8, 64, new float[64], new float[7])).ParamName);
+                Assert.Equal("cols", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(Q4, (byte*)pointer, 8, 48, new float[48], new float[8])).ParamName);
+                Assert.Equal("x", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(Q4, (byte*)pointer, 8, 64, new float[65], new float[8])).ParamName);
+                Assert.Equal("y", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(Q4, (byte*)pointer, 8, 64, new float[64], new float[7])).ParamName);
             }
         }
     }

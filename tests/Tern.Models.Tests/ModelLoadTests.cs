@@ -39,13 +39,13 @@ public sealed class ModelLoadTests : IDisposable
         {
             var q4_0 = model.File.Tensors.Where(t => t.Type == GgmlType.Q4_0 && t.Name != "token_embd.weight").Select(t => t.Name).ToList();
             Assert.NotEmpty(q4_0);
-            repacked = [.. model.Weights.Interleaved];
+            repacked = [.. model.Weights.Repacked];
             var expected = model.File.TryGetTensor("output.weight", out _) ? q4_0 : [.. q4_0, "token_embd.weight"];
             Assert.Equal(expected.Order(), repacked.Select(w => w.Name).Order());
-            Assert.All(repacked, w => Assert.True(w.IsInterleaved, w.Name));
+            Assert.All(repacked, w => Assert.True(w.IsRepacked, w.Name));
         }
 
-        Assert.All(repacked, w => Assert.False(w.IsInterleaved, $"{w.Name} still holds its repacked copy after Dispose"));
+        Assert.All(repacked, w => Assert.False(w.IsRepacked, $"{w.Name} still holds its repacked copy after Dispose"));
     }
 
     [Fact]

@@ -42,6 +42,19 @@ internal sealed record BenchRow(RunInfo Info, BenchTest Test, double Mean, doubl
 
     public double? CompareRatio => CompareTs is > 0 ? Mean / CompareTs : null;
 
+    /// <summary>tg tests: bytes one decoding step reads (the weights once, each sequence's KV cache at the test's
+    /// middle position); 0 for pp tests.</summary>
+    public long StepBytes { get; init; }
+
+    /// <summary>The machine's measured read bandwidth in GB/s (`--bandwidth`), else null.</summary>
+    public double? ReadGBps { get; init; }
+
+    /// <summary>tg tests: <see cref="StepBytes"/> × decoding steps per second, in GB/s.</summary>
+    public double? EffectiveGBps => StepBytes > 0 ? StepBytes * (Mean / Test.Parallel) / 1e9 : null;
+
+    /// <summary>tg tests with a measured bandwidth: <see cref="EffectiveGBps"/> / <see cref="ReadGBps"/>.</summary>
+    public double? BandwidthShare => EffectiveGBps is { } e && ReadGBps is > 0 ? e / ReadGBps : null;
+
     /// <summary>llama-bench's JSON field names where the concept is the same, then Tern's own.</summary>
     public Dictionary<string, object?> Fields(bool compare)
     {
@@ -65,6 +78,10 @@ internal sealed record BenchRow(RunInfo Info, BenchTest Test, double Mean, doubl
             ["kv_bytes"] = KvBytes,
             ["recurrent_bytes"] = RecurrentBytes,
             ["tokens_per_joule"] = TokensPerJoule is { } tpj ? Math.Round(tpj, 3) : null,
+            ["step_bytes"] = StepBytes > 0 ? StepBytes : null,
+            ["effective_gbps"] = EffectiveGBps is { } gbps ? Math.Round(gbps, 2) : null,
+            ["read_gbps"] = ReadGBps is { } read ? Math.Round(read, 2) : null,
+            ["bandwidth_share"] = BandwidthShare is { } share ? Math.Round(share, 3) : null,
         };
         if (compare)
             fields["compare_ratio"] = CompareRatio is { } ratio ? Math.Round(ratio, 3) : null;

@@ -19,6 +19,9 @@ internal sealed record BenchSettings
     public string? ComparePath { get; init; }
     public bool ShowProgress { get; init; }
 
+    /// <summary>Measure the machine's read bandwidth first and report each tg test's share of it.</summary>
+    public bool MeasureBandwidth { get; init; }
+
     /// <summary>Where the RAPL energy counters live (a test points it elsewhere).</summary>
     public string PowercapRoot { get; init; } = EnergyMeter.DefaultRoot;
 

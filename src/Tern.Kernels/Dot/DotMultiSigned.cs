@@ -40,9 +40,8 @@ internal interface ISignedQ8Block
 /// accumulator, block after block, and sum its lanes at the end (llama.cpp's AVX2 order, ggml_vec_dot_q8_0_q8_0). Every result here comes from the same integers in the
 /// same float operations and order, so it is bit for bit the single-row dot and batching never changes a token's
 /// output. Two tiles: two weight rows × four tokens (each token's offset sums Σ offset·y and the block scales
-/// dx·dy shared by both rows), and
-/// one row × four tokens with the sign trick |q|·(y·sign q) (odd row counts; Q8_0 without AVX-VNNI, whose 0..255
-/// stored values would saturate vpmaddubsw).
+/// dx·dy shared by both rows; Q8_0 without AVX-VNNI, whose 0..255 stored values would saturate vpmaddubsw, takes
+/// the sign trick |q|·(y·sign q) instead), and one row × four tokens with the sign trick (odd row counts).
 /// </remarks>
 [SkipLocalsInit]
 internal static unsafe class DotMultiSigned<TBlock>
@@ -65,7 +64,7 @@ internal static unsafe class DotMultiSigned<TBlock>
         ref byte w = ref MemoryMarshal.GetReference(weights);
         ref byte a = ref MemoryMarshal.GetReference(activations);
         ref float output = ref MemoryMarshal.GetReference(results);
-        int pairs = AvxVnni.IsSupported || TBlock.SmallUnsigned ? rows / 2 : 0;
+        int pairs = rows / 2;
         Tile8 tile = default;
         int t = 0;
         for (; t + Tokens <= tokens; t += Tokens)
@@ -169,12 +168,27 @@ internal static unsafe class DotMultiSigned<TBlock>
             var dx = Vector256.Create(Vector128.Create(HalfConversion.Lookup(ref table, ref x)), Vector128.Create(HalfConversion.Lookup(ref table, ref x1)));
             (dx * Vector256.Create(dy, dy)).StoreUnsafe(ref scales);
 
-            var u0 = TBlock.LoadUnsigned(ref x);
-            var u1 = TBlock.LoadUnsigned(ref x1);
-            Token2x4(ref y, u0, u1, ref scales, ref a00, ref a10);
-            Token2x4(ref y1, u0, u1, ref Unsafe.Add(ref scales, 1), ref a01, ref a11);
-            Token2x4(ref y2, u0, u1, ref Unsafe.Add(ref scales, 2), ref a02, ref a12);
-            Token2x4(ref y3, u0, u1, ref Unsafe.Add(ref scales, 3), ref a03, ref a13);
+            if (AvxVnni.IsSupported || TBlock.SmallUnsigned)
+            {
+                var u0 = TBlock.LoadUnsigned(ref x);
+                var u1 = TBlock.LoadUnsigned(ref x1);
+                Token2x4(ref y, u0, u1, ref scales, ref a00, ref a10);
+                Token2x4(ref y1, u0, u1, ref Unsafe.Add(ref scales, 1), ref a01, ref a11);
+                Token2x4(ref y2, u0, u1, ref Unsafe.Add(ref scales, 2), ref a02, ref a12);
+                Token2x4(ref y3, u0, u1, ref Unsafe.Add(ref scales, 3), ref a03, ref a13);
+            }
+            else
+            {
+                var q0 = TBlock.Load(ref x);
+                var q1 = TBlock.Load(ref x1);
+                var m0 = Avx2.Abs(q0);
+                var m1 = Avx2.Abs(q1);
+                SignedToken2x4(ref y, q0, m0, q1, m1, ref scales, ref a00, ref a10);
+                SignedToken2x4(ref y1, q0, m0, q1, m1, ref Unsafe.Add(ref scales, 1), ref a01, ref a11);
+                SignedToken2x4(ref y2, q0, m0, q1, m1, ref Unsafe.Add(ref scales, 2), ref a02, ref a12);
+                SignedToken2x4(ref y3, q0, m0, q1, m1, ref Unsafe.Add(ref scales, 3), ref a03, ref a13);
+            }
+
             x = ref Unsafe.Add(ref x, TBlock.BlockBytes);
             y = ref Unsafe.Add(ref y, ActivationBlockBytes);
         }
@@ -211,6 +225,18 @@ internal static unsafe class DotMultiSigned<TBlock>
             s1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, v) - shared, Vector256.Create((short)1));
         }
 
+        acc0 = Fma.MultiplyAdd(Vector256.Create(scales), Avx.ConvertToVector256Single(s0), acc0);
+        acc1 = Fma.MultiplyAdd(Vector256.Create(Unsafe.Add(ref scales, 4)), Avx.ConvertToVector256Single(s1), acc1);
+    }
+
+    /// <summary>One token against both rows with the sign trick |q|·(y·sign q) (Q8_0 without AVX-VNNI).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SignedToken2x4(ref byte y, Vector256<sbyte> q0, Vector256<byte> m0, Vector256<sbyte> q1, Vector256<byte> m1,
+        ref float scales, ref Vector256<float> acc0, ref Vector256<float> acc1)
+    {
+        var v = Vector256.LoadUnsafe(ref y, 2).AsSByte();
+        var s0 = DotBlocks.MulSum(m0, Avx2.Sign(v, q0));
+        var s1 = DotBlocks.MulSum(m1, Avx2.Sign(v, q1));
         acc0 = Fma.MultiplyAdd(Vector256.Create(scales), Avx.ConvertToVector256Single(s0), acc0);
         acc1 = Fma.MultiplyAdd(Vector256.Create(Unsafe.Add(ref scales, 4)), Avx.ConvertToVector256Single(s1), acc1);
     }

@@ -28,6 +28,9 @@ public static unsafe class InterleavedQ4_0
     private const int ActivationBlockBytes = 34;
     private const int Tokens = DotMultiBlocks.Tokens;
 
+    /// <summary>Q4_0's repacked layout in the quant table.</summary>
+    public static readonly RepackedLayout Layout = new(GroupRows, GroupBlockBytes, Repack, Dot, Scalar, BlockOffsets);
+
     /// <summary>Groups of 8 rows needed for <paramref name="rows"/> rows.</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
@@ -232,6 +235,8 @@ public static unsafe class InterleavedQ4_0
         Vector256<float> acc0 = default, acc1 = default;
         for (int b = 0; b < blocks; b++, x += GroupBlockBytes, y += ActivationBlockBytes)
         {
+            DotBlocks.Prefetch(ref *x, 3);
+            DotBlocks.Prefetch(ref x[second], 3);
             var dy = Vector256.Create(HalfConversion.Lookup(ref table, ref *y));
             var offset = Vector256.Create(offsets[b]);
             Vector256<int> lo0 = offset, hi0 = default, lo1 = offset, hi1 = default;
