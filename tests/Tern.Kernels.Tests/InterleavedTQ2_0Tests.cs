@@ -7,7 +7,8 @@ namespace Tern.Kernels.Tests;
 /// <summary>
 /// Ternary rows (TQ2_0, and TQ1_0 decoded at repack) repacked sixteen at a time: the SIMD kernel equals its scalar twin
 /// bit for bit (both do the same integer sums and float operations), a token gets the same bits alone and in a batch,
-/// and the results are the TQ2_0 / TQ1_0 · Q8_K dot products. With AVX2 off (.ci/run) the SIMD entry point takes the
+/// the results are the TQ2_0 / TQ1_0 · Q8_K dot products, and both types' rows of the quant table reach the kernel
+/// through <see cref="MatMul.MultiplyRepacked"/>. With AVX2 off (.ci/run) the SIMD entry point takes the
 /// scalar path.
 /// </summary>
 public class InterleavedTQ2_0Tests
@@ -154,6 +155,46 @@ public class InterleavedTQ2_0Tests
             InterleavedTQ2_0.BlockOffsets(activations, new int[5])).ParamName);
     }
 
+    public static TheoryData<GgmlType, int, int, int, int> MatMulCases() => new()
+    {
+        { GgmlType.TQ2_0, 16, 256, 1, 1 }, { GgmlType.TQ1_0, 100, 512, 1, 2 }, { GgmlType.TQ2_0, 36, 256, 13, 2 },
+        { GgmlType.TQ1_0, 1000, 256, 3, 2 }, { GgmlType.TQ2_0, 24, 8192, 9, 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(MatMulCases))]
+    public void Multiply_through_the_quant_table_gives_the_kernel_results_for_every_token_and_row(GgmlType type, int rows, int cols, int tokens, int threads)
+    {
+        var weights = QuantTypes.Get(type);
+        var random = new Random(rows + cols + tokens);
+        var x = new float[tokens * cols];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (float)(random.NextDouble() * 2 - 1);
+        var plain = new float[rows * cols];
+        for (int i = 0; i < plain.Length; i++)
+            plain[i] = (float)(random.NextDouble() * 2 - 1);
+        var matrix = new byte[weights.RowBytes(cols) * rows];
+        weights.FromFloat!(plain, matrix);
+        var groups = Repack(type, matrix, rows, cols);
+        Assert.Equal(weights.RepackedBytes(rows, cols), groups.Length);
+
+        using var pool = new WorkerPool(threads);
+        var y = new float[tokens * rows];
+        unsafe
+        {
+            fixed (byte* w = groups)
+                new MatMul(pool).MultiplyRepacked(weights, w, rows, cols, x, y);
+        }
+
+        // The same tokens quantized as MatMul does, through the kernel's scalar twin in one call.
+        var activations = new byte[Q8K.RowBytes(cols) * tokens];
+        Q8K.FromFloat!(x, activations);
+        var expected = new float[tokens * rows];
+        InterleavedTQ2_0.Scalar(groups, rows, activations, Offsets(activations, cols / 256, tokens), expected, rows);
+        for (int i = 0; i < y.Length; i++)
+            AssertSameBits(expected[i], y[i], $"{type} [{rows}, {cols}] × {tokens} tokens on {threads} threads: y[{i / rows}, {i % rows}]");
+    }
+
     /// <summary>Random TQ2_0 or TQ1_0 rows [rows, blocks·256] and Q8_K activation rows [tokens, blocks·256].</summary>
     private static (byte[] Matrix, byte[] Activations) RandomCase(GgmlType type, int seed, int rows, int tokens, int blocks)
     {
@@ -165,10 +206,7 @@ public class InterleavedTQ2_0Tests
     {
         int blocks = activations.Length / tokens / Q8K.BytesPerBlock;
         var groups = Repack(type, matrix, rows, blocks * 256);
-        var offsets = new int[blocks * tokens];
-        int rowBytes = blocks * Q8K.BytesPerBlock;
-        for (int t = 0; t < tokens; t++)
-            InterleavedTQ2_0.BlockOffsets(activations.AsSpan(t * rowBytes, rowBytes), offsets.AsSpan(t * blocks, blocks));
+        var offsets = Offsets(activations, blocks, tokens);
         var output = new float[tokens * rows];
         if (scalarTwin)
             InterleavedTQ2_0.Scalar(groups, rows, activations, offsets, output, rows);
@@ -177,20 +215,24 @@ public class InterleavedTQ2_0Tests
         return output;
     }
 
+    /// <summary>The matrix in its type's repacked layout, as the quant table gives it.</summary>
     private static byte[] Repack(GgmlType type, byte[] matrix, int rows, int cols)
     {
+        var layout = QuantTypes.Get(type).Repacked!;
         var groups = new byte[InterleavedTQ2_0.Bytes(rows, cols)];
         int groupBytes = groups.Length / InterleavedTQ2_0.Groups(rows);
         for (int g = 0; g < InterleavedTQ2_0.Groups(rows); g++)
-        {
-            var destination = groups.AsSpan(g * groupBytes, groupBytes);
-            if (type == GgmlType.TQ2_0)
-                InterleavedTQ2_0.Repack(matrix, rows, cols, g, destination);
-            else
-                InterleavedTQ2_0.RepackTQ1_0(matrix, rows, cols, g, destination);
-        }
-
+            layout.Repack(matrix, rows, cols, g, groups.AsSpan(g * groupBytes, groupBytes));
         return groups;
+    }
+
+    private static int[] Offsets(byte[] activations, int blocks, int tokens)
+    {
+        var offsets = new int[blocks * tokens];
+        int rowBytes = blocks * Q8K.BytesPerBlock;
+        for (int t = 0; t < tokens; t++)
+            InterleavedTQ2_0.BlockOffsets(activations.AsSpan(t * rowBytes, rowBytes), offsets.AsSpan(t * blocks, blocks));
+        return offsets;
     }
 
     private static void WriteScale(GgmlType type, byte[] matrix, int block, ushort bits)

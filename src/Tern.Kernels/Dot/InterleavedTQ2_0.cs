@@ -40,6 +40,12 @@ public static unsafe class InterleavedTQ2_0
     private const int ActivationBlockBytes = Q8_K.BlockBytes;
     private const int Tokens = DotMultiBlocks.Tokens;
 
+    /// <summary>TQ2_0's repacked layout in the quant table.</summary>
+    public static readonly RepackedLayout Layout = new(GroupRows, GroupBlockBytes, Repack, Dot, Scalar, BlockOffsets);
+
+    /// <summary>TQ1_0's repacked layout in the quant table: the same groups, its rows decoded to the same codes.</summary>
+    public static readonly RepackedLayout LayoutTQ1_0 = new(GroupRows, GroupBlockBytes, RepackTQ1_0, Dot, Scalar, BlockOffsets);
+
     /// <summary>Groups of 16 rows needed for <paramref name="rows"/> rows.</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
