@@ -15,10 +15,10 @@ public class InterleavedQ4_0Tests
     private static readonly QuantType Q4 = QuantTypes.Get(GgmlType.Q4_0);
     private static readonly QuantType Q8 = QuantTypes.Get(GgmlType.Q8_0);
 
-    // One row, whole groups and a partial last group; tokens below, at and past the four-token tile; 1 to 7 blocks.
+    // One row, whole groups and a partial last group; tokens below, at and past the four-token tile (remainders of 1 to 3 tokens); 1 to 7 blocks.
     public static TheoryData<int, int, int> RowsTokensAndBlocks() => new()
     {
-        { 1, 1, 1 }, { 8, 1, 2 }, { 9, 3, 3 }, { 16, 4, 2 }, { 17, 5, 7 }, { 24, 9, 4 }, { 3, 8, 1 }, { 40, 2, 5 },
+        { 1, 1, 1 }, { 8, 1, 2 }, { 9, 3, 3 }, { 16, 4, 2 }, { 17, 5, 7 }, { 24, 9, 4 }, { 3, 8, 1 }, { 40, 2, 5 }, { 12, 6, 3 }, { 8, 7, 2 },
     };
 
     [Theory]

@@ -23,6 +23,7 @@ public sealed class SynthesisTypePolicyTests
         { "llama-tiny", "f32" }, { "llama-tiny", "f16" }, { "llama-tiny", "bf16" }, { "llama-tiny", "q8_0" }, { "llama-tiny", "q4_0" },
         { "llama-tiny", "q4_1" }, { "llama-tiny", "q5_0" }, { "llama-tiny", "q5_1" }, { "llama-tiny", "q2_k" }, { "llama-tiny", "q3_k_m" },
         { "llama-tiny", "q4_k_m" }, { "llama-tiny", "q5_k_m" }, { "llama-tiny", "q6_k" }, { "llama-tiny", "tq1_0" }, { "llama-tiny", "tq2_0" },
+        { "llama-tiny", "iq4_nl" }, { "llama-tiny", "iq4_xs" },
         { "bitnet-tiny", "f32" }, { "bitnet-tiny", "tq1_0" }, { "bitnet-tiny", "tq2_0" },
         { "qwen2-tiny", "f32" }, { "qwen2-tiny", "q8_0" },
     };
@@ -78,12 +79,31 @@ public sealed class SynthesisTypePolicyTests
         Assert.Equal(GgmlType.TQ2_0, Type(tq2, "blk.0.ffn_down.weight"));
 
         var q2k = SyntheticModel.Create("qwen2.5-0.5b", "q2_k", layers: 1);
-        Assert.Equal(GgmlType.Q4_0, Type(q2k, "blk.0.ffn_up.weight")); // llama-quantize: IQ4_NL, which Tern does not write
-        Assert.Contains(q2k.Notes, n => n.Contains("IQ4_NL", StringComparison.Ordinal));
+        Assert.Equal(GgmlType.IQ4_NL, Type(q2k, "blk.0.ffn_up.weight"));
+        Assert.Contains("rows of 896 are not a multiple of 256: Q2_K -> IQ4_NL (llama-quantize's fallback)", q2k.Notes);
+
+        var iq4xs = SyntheticModel.Create("qwen2.5-0.5b", "iq4_xs", layers: 1);
+        Assert.Equal(GgmlType.IQ4_NL, Type(iq4xs, "blk.0.attn_q.weight"));
 
         var q4 = SyntheticModel.Create("qwen2.5-0.5b", "q4_0", layers: 1);
         Assert.Equal(GgmlType.Q8_0, Type(q4, "token_embd.weight")); // Q6_K for the tied output, then the fallback
         Assert.Equal(["rows of 896 are not a multiple of 256: Q6_K -> Q8_0 (llama-quantize's fallback)"], q4.Notes);
+    }
+
+    [Fact]
+    public void IQ4_mixes_give_Q5_K_to_attn_v_with_four_query_heads_per_kv_head_and_the_first_eighth_of_ffn_down()
+    {
+        var model = SyntheticModel.Create("llama-8b", "iq4_xs"); // 32 heads over 8 KV heads
+        for (int i = 0; i < 32; i++)
+        {
+            Assert.Equal(GgmlType.Q5_K, Type(model, $"blk.{i}.attn_v.weight"));
+            Assert.Equal(i < 4 ? GgmlType.Q5_K : GgmlType.IQ4_XS, Type(model, $"blk.{i}.ffn_down.weight"));
+            Assert.Equal(GgmlType.IQ4_XS, Type(model, $"blk.{i}.attn_q.weight"));
+        }
+
+        Assert.Equal(GgmlType.Q6_K, Type(model, "output.weight"));
+        Assert.Equal(30, model.Type.FileType);
+        Assert.Equal(25, SynthesisTypes.Get("iq4_nl").FileType);
     }
 
     [Fact]

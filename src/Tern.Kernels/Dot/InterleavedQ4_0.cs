@@ -172,19 +172,22 @@ public static unsafe class InterleavedQ4_0
         int groups = Groups(rows);
         int whole = tokens / Tokens * Tokens;
         Accumulators4 acc = default;
+        // Two or three last tokens (a few sequences decoding together) share each group's unpacking too.
+        int tiled = tokens - whole >= 2 ? tokens : whole;
         for (int g = 0; g < groups; g++)
         {
             int valid = Math.Min(GroupRows, rows - g * GroupRows);
-            for (int t = 0; t < whole; t += Tokens)
+            for (int t = 0; t < tiled; t += Tokens)
             {
-                Tile4(w + g * groupBytes, blocks, a + (nint)t * activationRowBytes, activationRowBytes, offsets + t * blocks, ref acc);
-                for (int i = 0; i < Tokens; i++)
+                int count = Math.Min(Tokens, tiled - t);
+                Tile4(w + g * groupBytes, blocks, a + (nint)t * activationRowBytes, activationRowBytes, offsets + t * blocks, count, ref acc);
+                for (int i = 0; i < count; i++)
                     Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
             }
         }
 
-        // The last few tokens (all of them when decoding): two groups at a time share the activation loads.
-        for (int t = whole; t < tokens; t++)
+        // The last token (the only one when decoding): two groups at a time share the activation loads.
+        for (int t = tiled; t < tokens; t++)
         {
             byte* y = a + (nint)t * activationRowBytes;
             float* o = output + (nint)t * stride;
@@ -261,9 +264,9 @@ public static unsafe class InterleavedQ4_0
         output[1] = acc1;
     }
 
-    /// <summary>One group against four tokens: each chunk's nibbles unpacked once for all four.</summary>
+    /// <summary>One group against <paramref name="count"/> (2 to 4) tokens: each chunk's nibbles unpacked once for all.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Tile4(byte* x, int blocks, byte* y, nint stride, int* offsets, ref Accumulators4 output)
+    private static void Tile4(byte* x, int blocks, byte* y, nint stride, int* offsets, int count, ref Accumulators4 output)
     {
         ref float table = ref HalfConversion.TableStart;
         var mask = Vector256.Create((byte)0x0F);
@@ -281,8 +284,10 @@ public static unsafe class InterleavedQ4_0
             var lo3 = q3 & mask; var hi3 = HighNibbles(q3, mask);
             acc0 = Token(ref table, dx, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, y, offsets[b], acc0);
             acc1 = Token(ref table, dx, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, y + stride, offsets[blocks + b], acc1);
-            acc2 = Token(ref table, dx, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, y + 2 * stride, offsets[2 * blocks + b], acc2);
-            acc3 = Token(ref table, dx, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, y + 3 * stride, offsets[3 * blocks + b], acc3);
+            if (count > 2)
+                acc2 = Token(ref table, dx, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, y + 2 * stride, offsets[2 * blocks + b], acc2);
+            if (count > 3)
+                acc3 = Token(ref table, dx, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, y + 3 * stride, offsets[3 * blocks + b], acc3);
         }
 
         output[0] = acc0;

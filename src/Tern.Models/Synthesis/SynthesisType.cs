@@ -12,7 +12,7 @@ public sealed record SynthesisType(string Name, int FileType, GgmlType BaseType)
     // llama_ftype values (llama.h); they are part of the file format.
     public const int AllF32 = 0, MostlyF16 = 1, MostlyQ4_0 = 2, MostlyQ4_1 = 3, MostlyQ8_0 = 7, MostlyQ5_0 = 8, MostlyQ5_1 = 9,
         MostlyQ2_K = 10, MostlyQ3_K_S = 11, MostlyQ3_K_M = 12, MostlyQ3_K_L = 13, MostlyQ4_K_S = 14, MostlyQ4_K_M = 15,
-        MostlyQ5_K_S = 16, MostlyQ5_K_M = 17, MostlyQ6_K = 18, MostlyBF16 = 32, MostlyTQ1_0 = 36, MostlyTQ2_0 = 37;
+        MostlyQ5_K_S = 16, MostlyQ5_K_M = 17, MostlyQ6_K = 18, MostlyIQ4_NL = 25, MostlyIQ4_XS = 30, MostlyBF16 = 32, MostlyTQ1_0 = 36, MostlyTQ2_0 = 37;
 
     /// <summary>F32, F16 and BF16 files keep every matrix in that type; only quantized types get llama-quantize's mixes.</summary>
     public bool IsQuantized => BaseType is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
@@ -40,6 +40,8 @@ public static class SynthesisTypes
         new("q5_k_s", SynthesisType.MostlyQ5_K_S, GgmlType.Q5_K),
         new("q5_k_m", SynthesisType.MostlyQ5_K_M, GgmlType.Q5_K),
         new("q6_k", SynthesisType.MostlyQ6_K, GgmlType.Q6_K),
+        new("iq4_nl", SynthesisType.MostlyIQ4_NL, GgmlType.IQ4_NL),
+        new("iq4_xs", SynthesisType.MostlyIQ4_XS, GgmlType.IQ4_XS),
         new("tq1_0", SynthesisType.MostlyTQ1_0, GgmlType.TQ1_0),
         new("tq2_0", SynthesisType.MostlyTQ2_0, GgmlType.TQ2_0),
     ];

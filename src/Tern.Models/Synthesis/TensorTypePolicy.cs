@@ -42,6 +42,7 @@ public static class TensorTypePolicy
                     SynthesisType.MostlyQ2_K => gqa >= 4 ? GgmlType.Q4_K : GgmlType.Q3_K,
                     SynthesisType.MostlyQ3_K_M => layer < 2 ? GgmlType.Q5_K : GgmlType.Q4_K,
                     SynthesisType.MostlyQ3_K_L => GgmlType.Q5_K,
+                    SynthesisType.MostlyIQ4_NL or SynthesisType.MostlyIQ4_XS when gqa >= 4 => GgmlType.Q5_K,
                     SynthesisType.MostlyQ4_K_M or SynthesisType.MostlyQ5_K_M when UseMoreBits(layer, n) => GgmlType.Q6_K,
                     SynthesisType.MostlyQ4_K_S when layer < 4 => GgmlType.Q5_K,
                     _ => t,
@@ -53,6 +54,7 @@ public static class TensorTypePolicy
                     SynthesisType.MostlyQ3_K_M => layer < n / 16 ? GgmlType.Q5_K : GgmlType.Q4_K,
                     SynthesisType.MostlyQ3_K_L => GgmlType.Q5_K,
                     SynthesisType.MostlyQ4_K_M or SynthesisType.MostlyQ5_K_M when UseMoreBits(layer, n) => GgmlType.Q6_K,
+                    SynthesisType.MostlyIQ4_NL or SynthesisType.MostlyIQ4_XS when layer < n / 8 => GgmlType.Q5_K, // without an imatrix
                     SynthesisType.MostlyQ4_K_S when layer < n / 8 => GgmlType.Q5_K,
                     _ => t,
                 };
@@ -80,8 +82,7 @@ public static class TensorTypePolicy
         var fallback = t switch
         {
             GgmlType.TQ1_0 or GgmlType.TQ2_0 => GgmlType.Q4_0,
-            // llama-quantize uses IQ4_NL here, which Tern cannot write; Q4_0 has the same size (18 bytes per 32).
-            GgmlType.Q2_K or GgmlType.Q3_K => GgmlType.Q4_0,
+            GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.IQ4_XS => GgmlType.IQ4_NL,
             GgmlType.Q4_K => GgmlType.Q5_0,
             GgmlType.Q5_K => GgmlType.Q5_1,
             GgmlType.Q6_K => GgmlType.Q8_0,
@@ -89,8 +90,7 @@ public static class TensorTypePolicy
         };
         if (rowLength % BlockSize(fallback) != 0)
             fallback = GgmlType.F16;
-        string why = t is GgmlType.Q2_K or GgmlType.Q3_K ? " (llama-quantize would use IQ4_NL, which Tern does not write)" : " (llama-quantize's fallback)";
-        notes?.Add($"rows of {rowLength} are not a multiple of {BlockSize(t)}: {t} -> {fallback}{why}");
+        notes?.Add($"rows of {rowLength} are not a multiple of {BlockSize(t)}: {t} -> {fallback} (llama-quantize's fallback)");
         return fallback;
     }
 
