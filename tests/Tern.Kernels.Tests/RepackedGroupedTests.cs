@@ -13,10 +13,12 @@ public class RepackedGroupedTests
     [InlineData(GgmlType.Q4_0, 2)]
     [InlineData(GgmlType.Q4_K, 2)]
     [InlineData(GgmlType.Q4_K, 1)]
+    [InlineData(GgmlType.TQ2_0, 2)]
+    [InlineData(GgmlType.TQ1_0, 2)]
     public unsafe void Grouped_repacked_products_give_the_bits_of_one_multiply_per_segment(GgmlType type, int threads)
     {
         // Experts of different token counts (0, 1, a multi-token group, a remainder) over one activation matrix;
-        // 44 rows: a partial last group of 8.
+        // 44 rows: a partial last group.
         const int rows = 44, cols = 512, nTokens = 14;
         int[][] ranges = [[0, 1], [1, 0], [1, 9], [10, 4], [3, 5]];
         var q = QuantTypes.Get(type);
