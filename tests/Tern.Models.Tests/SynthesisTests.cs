@@ -157,7 +157,7 @@ public sealed class SynthesisTests : IDisposable
         var e = Assert.Throws<SynthesisException>(() => SyntheticModel.Create("tiny", "q4_z"));
         Assert.StartsWith("unknown type 'q4_z'; valid types: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, ", e.Message);
         Assert.Contains("q4_k_m, q4_k,", e.Message);
-        Assert.EndsWith("q6_k, tq1_0, tq2_0", e.Message);
+        Assert.EndsWith("q6_k, iq4_nl, iq4_xs, tq1_0, tq2_0", e.Message);
     }
 
     [Theory]
