@@ -365,9 +365,11 @@ public static unsafe class InterleavedQ4_K
 
     /// <summary>
     /// One sub-block of 32 weights per row (the low or high nibbles of 8 chunks from <paramref name="q"/>) against
-    /// the 32 activations at <paramref name="y"/> of each of four tokens: sums.Qt += scale·Σ nibble·y.
+    /// the 32 activations at <paramref name="y"/> of each of four tokens: sums.Qt += scale·Σ nibble·y. Not inlined:
+    /// inside the whole block loop the JIT ran out of inlining budget and left its helpers as calls (a quarter of
+    /// the prompt time), while one call per sub-block costs little.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void SubBlock4(byte* q, bool high, Vector256<short> scale, byte* y, nint stride, Vector256<byte> mask, ref Sums4 sums)
     {
         var n0 = Nibbles(q, high, mask);
