@@ -40,7 +40,7 @@ public static unsafe class InterleavedQ4_0
     /// <summary>Repacks group <paramref name="group"/> of a Q4_0 matrix [rows, cols] (rows stored one after another).</summary>
     public static void Repack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination)
     {
-        int blocks = BlocksPerRow(cols);
+        int blocks = RepackedShape.BlocksPerRow(cols, Q4_0.BlockSize, "Q4_0");
         long rowBytes = (long)blocks * Q4_0.BlockBytes;
         if (matrix.Length != rowBytes * rows)
             throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] Q4_0 matrix needs {rowBytes * rows}", nameof(matrix));
@@ -85,7 +85,7 @@ public static unsafe class InterleavedQ4_0
     /// </summary>
     public static void Dot(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride)
     {
-        var (blocks, tokens) = Check(groups, rows, activations, offsets, output, stride);
+        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, ActivationBlockBytes, offsets, true, output, stride);
         if (!DotBlocks.Avx2Fma)
         {
             ScalarGroups(groups, rows, activations, offsets, output, stride, blocks, tokens);
@@ -104,31 +104,8 @@ public static unsafe class InterleavedQ4_0
     /// <summary>Plain twin of <see cref="Dot"/>: the same integers and float operations, one row and token at a time.</summary>
     public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride)
     {
-        var (blocks, tokens) = Check(groups, rows, activations, offsets, output, stride);
+        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, ActivationBlockBytes, offsets, true, output, stride);
         ScalarGroups(groups, rows, activations, offsets, output, stride, blocks, tokens);
-    }
-
-    private static int BlocksPerRow(int cols)
-    {
-        if (cols <= 0 || cols % Q4_0.BlockSize != 0)
-            throw new ArgumentException($"row length {cols} is not a positive multiple of the Q4_0 block size {Q4_0.BlockSize}", nameof(cols));
-        return cols / Q4_0.BlockSize;
-    }
-
-    private static (int Blocks, int Tokens) Check(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        int groupCount = Groups(rows);
-        if (groups.Length % (groupCount * GroupBlockBytes) != 0)
-            throw new ArgumentException($"{groups.Length} bytes are not {groupCount} whole groups of {GroupBlockBytes}-byte blocks", nameof(groups));
-        int blocks = groups.Length / (groupCount * GroupBlockBytes);
-        if (blocks == 0 || offsets.Length % blocks != 0 || activations.Length != (long)offsets.Length * ActivationBlockBytes)
-            throw new ArgumentException($"{activations.Length} activation bytes and {offsets.Length} offsets are not whole rows of {blocks} blocks", nameof(activations));
-        int tokens = offsets.Length / blocks;
-        ArgumentOutOfRangeException.ThrowIfLessThan(stride, rows);
-        if (tokens > 0 && output.Length < (long)(tokens - 1) * stride + rows)
-            throw new ArgumentException($"output holds {output.Length} floats, {tokens} tokens at stride {stride} need {(long)(tokens - 1) * stride + rows}", nameof(output));
-        return (blocks, tokens);
     }
 
     private static void ScalarGroups(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride,
@@ -182,7 +159,7 @@ public static unsafe class InterleavedQ4_0
                 int count = Math.Min(Tokens, tiled - t);
                 Tile4(w + g * groupBytes, blocks, a + (nint)t * activationRowBytes, activationRowBytes, offsets + t * blocks, count, ref acc);
                 for (int i = 0; i < count; i++)
-                    Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
+                    RepackedShape.Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
             }
         }
 
@@ -195,35 +172,16 @@ public static unsafe class InterleavedQ4_0
             for (; g + 2 <= groups; g += 2)
             {
                 Tile2x1(w + g * groupBytes, groupBytes, blocks, y, offsets + t * blocks, ref acc);
-                Store(acc[0], o + g * GroupRows, GroupRows);
-                Store(acc[1], o + (g + 1) * GroupRows, Math.Min(GroupRows, rows - (g + 1) * GroupRows));
+                RepackedShape.Store(acc[0], o + g * GroupRows, GroupRows);
+                RepackedShape.Store(acc[1], o + (g + 1) * GroupRows, Math.Min(GroupRows, rows - (g + 1) * GroupRows));
             }
 
             if (g < groups)
             {
                 Tile2x1(w + g * groupBytes, 0, blocks, y, offsets + t * blocks, ref acc);
-                Store(acc[0], o + g * GroupRows, rows - g * GroupRows);
+                RepackedShape.Store(acc[0], o + g * GroupRows, rows - g * GroupRows);
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector256<float> values, float* output, int valid)
-    {
-        if (valid == GroupRows)
-        {
-            values.Store(output);
-            return;
-        }
-
-        for (int r = 0; r < valid; r++)
-            output[r] = values.GetElement(r);
-    }
-
-    [InlineArray(Tokens)]
-    private struct Accumulators4
-    {
-        private Vector256<float> _element;
     }
 
     /// <summary>

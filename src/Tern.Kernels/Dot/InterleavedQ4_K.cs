@@ -49,7 +49,7 @@ public static unsafe class InterleavedQ4_K
     /// <summary>Repacks group <paramref name="group"/> of a Q4_K matrix [rows, cols] (rows stored one after another).</summary>
     public static void Repack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination)
     {
-        int blocks = BlocksPerRow(cols);
+        int blocks = RepackedShape.BlocksPerRow(cols, Q4_K.BlockSize, "Q4_K");
         long rowBytes = (long)blocks * Q4_K.BlockBytes;
         if (matrix.Length != rowBytes * rows)
             throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] Q4_K matrix needs {rowBytes * rows}", nameof(matrix));
@@ -82,7 +82,7 @@ public static unsafe class InterleavedQ4_K
     /// </summary>
     public static void Dot(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
     {
-        var (blocks, tokens) = Check(groups, rows, activations, output, stride);
+        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, Q8_K.BlockBytes, default, false, output, stride);
         if (!DotBlocks.Avx2Fma)
         {
             ScalarGroups(groups, rows, activations, output, stride, blocks, tokens);
@@ -100,32 +100,8 @@ public static unsafe class InterleavedQ4_K
     /// <summary>Plain twin of <see cref="Dot"/>: the same integers and float operations, one row and token at a time.</summary>
     public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
     {
-        var (blocks, tokens) = Check(groups, rows, activations, output, stride);
+        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, Q8_K.BlockBytes, default, false, output, stride);
         ScalarGroups(groups, rows, activations, output, stride, blocks, tokens);
-    }
-
-    private static int BlocksPerRow(int cols)
-    {
-        if (cols <= 0 || cols % Q4_K.BlockSize != 0)
-            throw new ArgumentException($"row length {cols} is not a positive multiple of the Q4_K block size {Q4_K.BlockSize}", nameof(cols));
-        return cols / Q4_K.BlockSize;
-    }
-
-    private static (int Blocks, int Tokens) Check(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        long groupCount = Groups(rows);
-        if (groups.Length % (groupCount * GroupBlockBytes) != 0)
-            throw new ArgumentException($"{groups.Length} bytes are not {groupCount} whole groups of {GroupBlockBytes}-byte blocks", nameof(groups));
-        int blocks = (int)(groups.Length / (groupCount * GroupBlockBytes));
-        long activationRowBytes = (long)blocks * Q8_K.BlockBytes;
-        if (blocks == 0 || activations.Length % activationRowBytes != 0)
-            throw new ArgumentException($"{activations.Length} activation bytes are not whole Q8_K rows of {blocks} blocks", nameof(activations));
-        int tokens = (int)(activations.Length / activationRowBytes);
-        ArgumentOutOfRangeException.ThrowIfLessThan(stride, rows);
-        if (tokens > 0 && output.Length < (long)(tokens - 1) * stride + rows)
-            throw new ArgumentException($"output holds {output.Length} floats, {tokens} tokens at stride {stride} need {(long)(tokens - 1) * stride + rows}", nameof(output));
-        return (blocks, tokens);
     }
 
     private static void ScalarGroups(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride,
@@ -191,7 +167,7 @@ public static unsafe class InterleavedQ4_K
             {
                 Tile4(w + g * groupBytes, blocks, a + t * activationRowBytes, activationRowBytes, ref acc);
                 for (int i = 0; i < Tokens; i++)
-                    Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
+                    RepackedShape.Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
             }
         }
 
@@ -205,35 +181,16 @@ public static unsafe class InterleavedQ4_K
             for (; g + 2 <= groups; g += 2)
             {
                 Tile2x1(w + g * groupBytes, groupBytes, blocks, y, ref two);
-                Store(two[0], o + g * GroupRows, GroupRows);
-                Store(two[1], o + (g + 1) * GroupRows, Math.Min(GroupRows, rows - (g + 1) * GroupRows));
+                RepackedShape.Store(two[0], o + g * GroupRows, GroupRows);
+                RepackedShape.Store(two[1], o + (g + 1) * GroupRows, Math.Min(GroupRows, rows - (g + 1) * GroupRows));
             }
 
             if (g < groups)
             {
                 Tile2x1(w + g * groupBytes, 0, blocks, y, ref two);
-                Store(two[0], o + g * GroupRows, rows - g * GroupRows);
+                RepackedShape.Store(two[0], o + g * GroupRows, rows - g * GroupRows);
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector256<float> values, float* output, int valid)
-    {
-        if (valid == GroupRows)
-        {
-            values.Store(output);
-            return;
-        }
-
-        for (int r = 0; r < valid; r++)
-            output[r] = values.GetElement(r);
-    }
-
-    [InlineArray(Tokens)]
-    private struct Accumulators4
-    {
-        private Vector256<float> _element;
     }
 
     /// <summary>

@@ -63,7 +63,7 @@ public static unsafe class InterleavedTQ2_0
     private static void Repack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination, GgmlType type)
     {
         int blockBytes = type == GgmlType.TQ2_0 ? TQ2_0.BlockBytes : TQ1_0.BlockBytes;
-        int blocks = BlocksPerRow(cols);
+        int blocks = RepackedShape.BlocksPerRow(cols, BlockSize, "ternary");
         long rowBytes = (long)blocks * blockBytes;
         if (matrix.Length != rowBytes * rows)
             throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] {type} matrix needs {rowBytes * rows}", nameof(matrix));
@@ -158,7 +158,7 @@ public static unsafe class InterleavedTQ2_0
     /// </summary>
     public static void Dot(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride)
     {
-        var (blocks, tokens) = Check(groups, rows, activations, offsets, output, stride);
+        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, ActivationBlockBytes, offsets, true, output, stride);
         if (!DotBlocks.Avx2Fma)
         {
             ScalarGroups(groups, rows, activations, offsets, output, stride, blocks, tokens);
@@ -177,31 +177,8 @@ public static unsafe class InterleavedTQ2_0
     /// <summary>Plain twin of <see cref="Dot"/>: the same integers and float operations, one row and token at a time.</summary>
     public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride)
     {
-        var (blocks, tokens) = Check(groups, rows, activations, offsets, output, stride);
+        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, ActivationBlockBytes, offsets, true, output, stride);
         ScalarGroups(groups, rows, activations, offsets, output, stride, blocks, tokens);
-    }
-
-    private static int BlocksPerRow(int cols)
-    {
-        if (cols <= 0 || cols % BlockSize != 0)
-            throw new ArgumentException($"row length {cols} is not a positive multiple of the ternary block size {BlockSize}", nameof(cols));
-        return cols / BlockSize;
-    }
-
-    private static (int Blocks, int Tokens) Check(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        int groupCount = Groups(rows);
-        if (groups.Length % (groupCount * GroupBlockBytes) != 0)
-            throw new ArgumentException($"{groups.Length} bytes are not {groupCount} whole groups of {GroupBlockBytes}-byte blocks", nameof(groups));
-        int blocks = groups.Length / (groupCount * GroupBlockBytes);
-        if (blocks == 0 || offsets.Length % blocks != 0 || activations.Length != (long)offsets.Length * ActivationBlockBytes)
-            throw new ArgumentException($"{activations.Length} activation bytes and {offsets.Length} offsets are not whole rows of {blocks} blocks", nameof(activations));
-        int tokens = offsets.Length / blocks;
-        ArgumentOutOfRangeException.ThrowIfLessThan(stride, rows);
-        if (tokens > 0 && output.Length < (long)(tokens - 1) * stride + rows)
-            throw new ArgumentException($"output holds {output.Length} floats, {tokens} tokens at stride {stride} need {(long)(tokens - 1) * stride + rows}", nameof(output));
-        return (blocks, tokens);
     }
 
     private static void ScalarGroups(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, ReadOnlySpan<int> offsets, Span<float> output, int stride,
@@ -257,7 +234,7 @@ public static unsafe class InterleavedTQ2_0
                 {
                     Tile8x4(x, h, blocks, a + (nint)t * activationRowBytes, activationRowBytes, offsets + t * blocks, ref acc);
                     for (int i = 0; i < Tokens; i++)
-                        Store(acc[i], o + (nint)(t + i) * stride + h * HalfRows, valid - h * HalfRows);
+                        RepackedShape.Store(acc[i], o + (nint)(t + i) * stride + h * HalfRows, valid - h * HalfRows);
                 }
             }
 
@@ -265,30 +242,10 @@ public static unsafe class InterleavedTQ2_0
             for (int t = whole; t < tokens; t++)
             {
                 Tile16x1(x, blocks, a + (nint)t * activationRowBytes, offsets + t * blocks, ref acc);
-                Store(acc[0], o + (nint)t * stride, valid);
-                Store(acc[1], o + (nint)t * stride + HalfRows, valid - HalfRows);
+                RepackedShape.Store(acc[0], o + (nint)t * stride, valid);
+                RepackedShape.Store(acc[1], o + (nint)t * stride + HalfRows, valid - HalfRows);
             }
         }
-    }
-
-    /// <summary>The first <paramref name="valid"/> (at most 8) lanes of <paramref name="values"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector256<float> values, float* output, int valid)
-    {
-        if (valid >= HalfRows)
-        {
-            values.Store(output);
-            return;
-        }
-
-        for (int r = 0; r < valid; r++)
-            output[r] = values.GetElement(r);
-    }
-
-    [InlineArray(Tokens)]
-    private struct Accumulators4
-    {
-        private Vector256<float> _element;
     }
 
     /// <summary>
