@@ -216,30 +216,39 @@ public sealed unsafe class MatMul
             bytes += seg.Tokens == 0 ? 0 : type.RepackedBytes(seg.Rows, cols);
         }
 
-        var activation = QuantTypes.Get(type.DotActivation);
-        var offsetBlocks = layout.Offsets is null ? 0 : cols / activation.BlockSize;
-        if (_offsets.Length < (long)offsetBlocks * nTokens)
-            _offsets = GC.AllocateUninitializedArray<int>(checked(offsetBlocks * nTokens), pinned: true);
         fixed (float* xp = x)
         fixed (MatMulSegment* sp = segments)
         fixed (int* units = firstUnit)
         {
-            var offsets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_offsets)); // pinned array
-            var activationRowBytes = checked((int)QuantizeActivations(activation, xp, cols, nTokens, layout.Offsets, offsets));
-            var template = new RepackedJob
-            {
-                Layout = layout,
-                GroupBytes = layout.GroupBytes(cols / type.BlockSize),
-                ChunkGroups = chunkGroups,
-                Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)), // pinned array
-                ActivationRowBytes = activationRowBytes,
-                Offsets = offsets,
-                OffsetBlocks = offsetBlocks,
-                GroupTokens = Math.Clamp(ActivationGroupBytes / activationRowBytes / 4, 1, MaxGroupTokens / 4) * 4,
-            };
+            var template = PrepareRepacked(type, layout, xp, cols, nTokens, chunkGroups);
             var job = new RepackedGroupedJob { Template = template, Segments = sp, FirstUnit = units };
-            Pool.Run(ref job, firstUnit[^1], bytes + (long)activationRowBytes * nTokens);
+            Pool.Run(ref job, firstUnit[^1], bytes + (long)template.ActivationRowBytes * nTokens);
         }
+    }
+
+    /// <summary>
+    /// Quantizes the nTokens rows of x (with the layout's activation offsets) and returns a <see cref="RepackedJob"/>
+    /// holding everything but the weights, rows, tokens and output of one product.
+    /// </summary>
+    private RepackedJob PrepareRepacked(QuantType type, RepackedLayout layout, float* x, int cols, int nTokens, int chunkGroups)
+    {
+        var activation = QuantTypes.Get(type.DotActivation);
+        var offsetBlocks = layout.Offsets is null ? 0 : cols / activation.BlockSize;
+        if (_offsets.Length < (long)offsetBlocks * nTokens)
+            _offsets = GC.AllocateUninitializedArray<int>(checked(offsetBlocks * nTokens), pinned: true);
+        var offsets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_offsets)); // pinned array
+        var activationRowBytes = checked((int)QuantizeActivations(activation, x, cols, nTokens, layout.Offsets, offsets));
+        return new RepackedJob
+        {
+            Layout = layout,
+            GroupBytes = layout.GroupBytes(cols / type.BlockSize),
+            ChunkGroups = chunkGroups,
+            Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)), // pinned array
+            ActivationRowBytes = activationRowBytes,
+            Offsets = offsets,
+            OffsetBlocks = offsetBlocks,
+            GroupTokens = Math.Clamp(ActivationGroupBytes / activationRowBytes / 4, 1, MaxGroupTokens / 4) * 4,
+        };
     }
 
     /// <summary>
@@ -255,33 +264,16 @@ public sealed unsafe class MatMul
         if (rows == 0 || nTokens == 0)
             return;
 
-        var activation = QuantTypes.Get(type.DotActivation);
-        var offsetBlocks = layout.Offsets is null ? 0 : cols / activation.BlockSize;
-        if (_offsets.Length < (long)offsetBlocks * nTokens)
-            _offsets = GC.AllocateUninitializedArray<int>(checked(offsetBlocks * nTokens), pinned: true);
         fixed (float* xp = x)
         fixed (float* yp = y)
         {
-            var offsets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_offsets)); // pinned array
-            var activationRowBytes = checked((int)QuantizeActivations(activation, xp, cols, nTokens, layout.Offsets, offsets));
-            var job = new RepackedJob
-            {
-                Layout = layout,
-                Weights = weights,
-                GroupBytes = layout.GroupBytes(cols / type.BlockSize),
-                Rows = rows,
-                ChunkGroups = Math.Max(1, AutoChunkRows(rows, Pool.ThreadCount) / layout.GroupRows),
-                Activations = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_activations)),
-                ActivationRowBytes = activationRowBytes,
-                Offsets = offsets,
-                OffsetBlocks = offsetBlocks,
-                Tokens = nTokens,
-                GroupTokens = Math.Clamp(ActivationGroupBytes / activationRowBytes / 4, 1, MaxGroupTokens / 4) * 4,
-                Output = yp,
-            };
-            var groups = layout.Groups(rows);
-            var chunks = (groups + job.ChunkGroups - 1) / job.ChunkGroups;
-            Pool.Run(ref job, chunks, type.RepackedBytes(rows, cols) + (long)activationRowBytes * nTokens * chunks);
+            var job = PrepareRepacked(type, layout, xp, cols, nTokens, Math.Max(1, AutoChunkRows(rows, Pool.ThreadCount) / layout.GroupRows));
+            job.Weights = weights;
+            job.Rows = rows;
+            job.Tokens = nTokens;
+            job.Output = yp;
+            var chunks = (layout.Groups(rows) + job.ChunkGroups - 1) / job.ChunkGroups;
+            Pool.Run(ref job, chunks, type.RepackedBytes(rows, cols) + (long)job.ActivationRowBytes * nTokens * chunks);
         }
     }
 
