@@ -4,7 +4,7 @@ namespace Tern.Server.Tests;
 
 public sealed class KeyedServerFixture : ServerFixture
 {
-    protected override ServerOptions Options => base.Options with { ApiKey = "sekrit", Parallel = 1, QueueCapacity = 0 };
+    protected override ServerOptions Options => base.Options with { ApiKey = "sekrit", Parallel = 1, QueueCapacity = 0, ContextPerSequence = 32768 };
 }
 
 /// <summary>API keys, and a full server answering 429 with Retry-After.</summary>
@@ -31,7 +31,7 @@ public sealed class AdmissionAndAuthTests(KeyedServerFixture fixture) : IClassFi
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var longRequest = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
         {
-            Content = new StringContent("""{"prompt": "Once upon a time", "max_tokens": 1500, "stream": true, "logit_bias": {"2": -100}}""", System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent("""{"prompt": "Once upon a time", "max_tokens": 30000, "stream": true, "logit_bias": {"2": -100}}""", System.Text.Encoding.UTF8, "application/json"),
         };
         longRequest.Headers.Authorization = new("Bearer", "sekrit");
         using var running = await fixture.Http.SendAsync(longRequest, HttpCompletionOption.ResponseHeadersRead, cancel.Token);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Tern.Server;
 
 namespace Tern.Server.Tests;
 
@@ -40,14 +41,23 @@ public sealed class EndpointTests(ServerFixture fixture) : IClassFixture<ServerF
         var slots = JsonDocument.Parse((await fixture.GetAsync("/slots")).Text).RootElement;
         Assert.Equal(JsonValueKind.Array, slots.ValueKind);
     }
+}
 
+/// <summary>A server whose one sequence has room for 30,000 tokens: a stream the test opens is still generating, by minutes, when the test looks.</summary>
+public sealed class LongStreamServerFixture : ServerFixture
+{
+    protected override ServerOptions Options => base.Options with { Parallel = 1, ContextPerSequence = 32768 };
+}
+
+public sealed class DisconnectTests(LongStreamServerFixture fixture) : IClassFixture<LongStreamServerFixture>
+{
     [Fact]
     public async Task A_client_that_disconnects_frees_its_sequence()
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
         {
-            Content = new StringContent("""{"prompt": "Once upon a time", "max_tokens": 1500, "stream": true, "logit_bias": {"2": -100}}""", System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent("""{"prompt": "Once upon a time", "max_tokens": 30000, "stream": true, "logit_bias": {"2": -100}}""", System.Text.Encoding.UTF8, "application/json"),
         };
         var response = await fixture.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         var stream = await response.Content.ReadAsStreamAsync(cancel.Token);
