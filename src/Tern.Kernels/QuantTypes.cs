@@ -109,7 +109,7 @@ public static class QuantTypes
         new(GgmlType.Q6_K,  Q6_K.BlockSize,  Q6_K.BlockBytes,  Q6_K.Dequantize,  Q6_K.Quantize,  GgmlType.Q8_K, DotQ6_K.Dot,  DotQ6_K.Scalar,  DotMultiQ6_K.Dot,  DotMultiQ6_K.Scalar,  DotMultiQ6_K.Tokens),
         new(GgmlType.Q8_K,  Q8_K.BlockSize,  Q8_K.BlockBytes,  Q8_K.Dequantize,  Q8_K.Quantize,  GgmlType.Q8_K, null,         null),
         new(GgmlType.IQ4_NL, IQ4_NL.BlockSize, IQ4_NL.BlockBytes, IQ4_NL.Dequantize, IQ4_NL.Quantize, GgmlType.Q8_0, DotIQ4_NL.Dot, DotIQ4_NL.Scalar, DotMultiIQ4_NL.Dot, DotMultiIQ4_NL.Scalar, DotMultiIQ4_NL.Tokens),
-        new(GgmlType.IQ4_XS, IQ4_XS.BlockSize, IQ4_XS.BlockBytes, IQ4_XS.Dequantize, IQ4_XS.Quantize, GgmlType.Q8_K, DotIQ4_XS.Dot, DotIQ4_XS.Scalar, DotMultiIQ4_XS.Dot, DotMultiIQ4_XS.Scalar, DotMultiIQ4_XS.Tokens),
+        new(GgmlType.IQ4_XS, IQ4_XS.BlockSize, IQ4_XS.BlockBytes, IQ4_XS.Dequantize, IQ4_XS.Quantize, GgmlType.Q8_K, DotIQ4_XS.Dot, DotIQ4_XS.Scalar, DotMultiIQ4_XS.Dot, DotMultiIQ4_XS.Scalar, DotMultiIQ4_XS.Tokens, InterleavedIQ4_XS.Layout),
         new(GgmlType.TQ1_0, TQ1_0.BlockSize, TQ1_0.BlockBytes, TQ1_0.Dequantize, TQ1_0.Quantize, GgmlType.Q8_K, DotTQ1_0.Dot, DotTQ1_0.Scalar, Repacked: InterleavedTQ2_0.LayoutTQ1_0),
         new(GgmlType.TQ2_0, TQ2_0.BlockSize, TQ2_0.BlockBytes, TQ2_0.Dequantize, TQ2_0.Quantize, GgmlType.Q8_K, DotTQ2_0.Dot, DotTQ2_0.Scalar, DotMultiTQ2_0.Dot, DotMultiTQ2_0.Scalar, DotMultiTQ2_0.Tokens, InterleavedTQ2_0.Layout),
         new(GgmlType.MXFP4, MXFP4.BlockSize, MXFP4.BlockBytes, MXFP4.Dequantize, MXFP4.Quantize, GgmlType.Q8_0, DotMXFP4.Dot, DotMXFP4.Scalar, DotMultiMXFP4.Dot, DotMultiMXFP4.Scalar, DotMultiMXFP4.Tokens),

@@ -204,8 +204,8 @@ public static unsafe class InterleavedQ4_0
             Vector256<short> narrow0 = default, narrow1 = default;
             for (int c = 0; c < 4; c++)
             {
-                var yl = Broadcast(y + 2 + 4 * c);
-                var yh = Broadcast(y + 18 + 4 * c);
+                var yl = RepackedShape.Broadcast(y + 2 + 4 * c);
+                var yh = RepackedShape.Broadcast(y + 18 + 4 * c);
                 var q0 = Vector256.Load(x + 16 + 32 * c);
                 var q1 = Vector256.Load(x + second + 16 + 32 * c);
                 DotBlocks.Accumulate(ref lo0, ref narrow0, q0 & mask, yl);
@@ -262,21 +262,18 @@ public static unsafe class InterleavedQ4_0
     {
         var wide = Vector256.Create(offset);
         var narrow = Vector256<short>.Zero;
-        DotBlocks.Accumulate(ref wide, ref narrow, lo0, Broadcast(y + 2));
-        DotBlocks.Accumulate(ref wide, ref narrow, hi0, Broadcast(y + 18));
-        DotBlocks.Accumulate(ref wide, ref narrow, lo1, Broadcast(y + 6));
-        DotBlocks.Accumulate(ref wide, ref narrow, hi1, Broadcast(y + 22));
-        DotBlocks.Accumulate(ref wide, ref narrow, lo2, Broadcast(y + 10));
-        DotBlocks.Accumulate(ref wide, ref narrow, hi2, Broadcast(y + 26));
-        DotBlocks.Accumulate(ref wide, ref narrow, lo3, Broadcast(y + 14));
-        DotBlocks.Accumulate(ref wide, ref narrow, hi3, Broadcast(y + 30));
+        DotBlocks.Accumulate(ref wide, ref narrow, lo0, RepackedShape.Broadcast(y + 2));
+        DotBlocks.Accumulate(ref wide, ref narrow, hi0, RepackedShape.Broadcast(y + 18));
+        DotBlocks.Accumulate(ref wide, ref narrow, lo1, RepackedShape.Broadcast(y + 6));
+        DotBlocks.Accumulate(ref wide, ref narrow, hi1, RepackedShape.Broadcast(y + 22));
+        DotBlocks.Accumulate(ref wide, ref narrow, lo2, RepackedShape.Broadcast(y + 10));
+        DotBlocks.Accumulate(ref wide, ref narrow, hi2, RepackedShape.Broadcast(y + 26));
+        DotBlocks.Accumulate(ref wide, ref narrow, lo3, RepackedShape.Broadcast(y + 14));
+        DotBlocks.Accumulate(ref wide, ref narrow, hi3, RepackedShape.Broadcast(y + 30));
         var d = dx * Vector256.Create(HalfConversion.Lookup(ref table, ref *y));
         return Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(Sum(wide, narrow)), acc);
     }
 
-    /// <summary>Four activation bytes repeated in every lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Broadcast(byte* y) => Vector256.Create(Unsafe.ReadUnaligned<int>(y)).AsSByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> HighNibbles(Vector256<byte> q, Vector256<byte> mask) => Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask;

@@ -246,10 +246,10 @@ public static unsafe class InterleavedQ4_K
         Chunk(q + 224, second, yq + 28, mask, ref low0, ref high0, ref low1, ref high1);
         var scales0 = Scales(x, j);
         var scales1 = Scales(x + second, j);
-        sum0 = DotBlocks.MulAddPairs(sum0, low0, Avx2.Shuffle(scales0, ScalePick(2 * j)).AsInt16());
-        sum0 = DotBlocks.MulAddPairs(sum0, high0, Avx2.Shuffle(scales0, ScalePick(2 * j + 1)).AsInt16());
-        sum1 = DotBlocks.MulAddPairs(sum1, low1, Avx2.Shuffle(scales1, ScalePick(2 * j)).AsInt16());
-        sum1 = DotBlocks.MulAddPairs(sum1, high1, Avx2.Shuffle(scales1, ScalePick(2 * j + 1)).AsInt16());
+        sum0 = DotBlocks.MulAddPairs(sum0, low0, Avx2.Shuffle(scales0, RepackedShape.ScalePick(2 * j)).AsInt16());
+        sum0 = DotBlocks.MulAddPairs(sum0, high0, Avx2.Shuffle(scales0, RepackedShape.ScalePick(2 * j + 1)).AsInt16());
+        sum1 = DotBlocks.MulAddPairs(sum1, low1, Avx2.Shuffle(scales1, RepackedShape.ScalePick(2 * j)).AsInt16());
+        sum1 = DotBlocks.MulAddPairs(sum1, high1, Avx2.Shuffle(scales1, RepackedShape.ScalePick(2 * j + 1)).AsInt16());
     }
 
     /// <summary>One chunk of each of two groups: low nibbles × the 4 activations at y, high nibbles × those 32 further on.</summary>
@@ -257,8 +257,8 @@ public static unsafe class InterleavedQ4_K
     private static void Chunk(byte* q, nint second, byte* y, Vector256<byte> mask,
         ref Vector256<short> low0, ref Vector256<short> high0, ref Vector256<short> low1, ref Vector256<short> high1)
     {
-        var yl = Broadcast(y);
-        var yh = Broadcast(y + 32);
+        var yl = RepackedShape.Broadcast(y);
+        var yh = RepackedShape.Broadcast(y + 32);
         var q0 = Vector256.Load(q);
         var q1 = Vector256.Load(q + second);
         low0 += Avx2.MultiplyAddAdjacent(q0 & mask, yl);
@@ -316,8 +316,8 @@ public static unsafe class InterleavedQ4_K
         var scales = Scales(x, j);
         byte* q = x + OffsetQs + 256 * j;
         byte* yq = y + Q8_K.OffsetQs + 64 * j;
-        SubBlock4(q, high: false, Avx2.Shuffle(scales, ScalePick(2 * j)).AsInt16(), yq, stride, mask, ref sums);
-        SubBlock4(q, high: true, Avx2.Shuffle(scales, ScalePick(2 * j + 1)).AsInt16(), yq + 32, stride, mask, ref sums);
+        SubBlock4(q, high: false, Avx2.Shuffle(scales, RepackedShape.ScalePick(2 * j)).AsInt16(), yq, stride, mask, ref sums);
+        SubBlock4(q, high: true, Avx2.Shuffle(scales, RepackedShape.ScalePick(2 * j + 1)).AsInt16(), yq + 32, stride, mask, ref sums);
     }
 
     /// <summary>
@@ -351,14 +351,14 @@ public static unsafe class InterleavedQ4_K
     private static Vector256<short> SubBlockSums(Vector256<byte> n0, Vector256<byte> n1, Vector256<byte> n2, Vector256<byte> n3,
         Vector256<byte> n4, Vector256<byte> n5, Vector256<byte> n6, Vector256<byte> n7, byte* y)
     {
-        var narrow = Avx2.MultiplyAddAdjacent(n0, Broadcast(y));
-        narrow += Avx2.MultiplyAddAdjacent(n1, Broadcast(y + 4));
-        narrow += Avx2.MultiplyAddAdjacent(n2, Broadcast(y + 8));
-        narrow += Avx2.MultiplyAddAdjacent(n3, Broadcast(y + 12));
-        narrow += Avx2.MultiplyAddAdjacent(n4, Broadcast(y + 16));
-        narrow += Avx2.MultiplyAddAdjacent(n5, Broadcast(y + 20));
-        narrow += Avx2.MultiplyAddAdjacent(n6, Broadcast(y + 24));
-        return narrow + Avx2.MultiplyAddAdjacent(n7, Broadcast(y + 28));
+        var narrow = Avx2.MultiplyAddAdjacent(n0, RepackedShape.Broadcast(y));
+        narrow += Avx2.MultiplyAddAdjacent(n1, RepackedShape.Broadcast(y + 4));
+        narrow += Avx2.MultiplyAddAdjacent(n2, RepackedShape.Broadcast(y + 8));
+        narrow += Avx2.MultiplyAddAdjacent(n3, RepackedShape.Broadcast(y + 12));
+        narrow += Avx2.MultiplyAddAdjacent(n4, RepackedShape.Broadcast(y + 16));
+        narrow += Avx2.MultiplyAddAdjacent(n5, RepackedShape.Broadcast(y + 20));
+        narrow += Avx2.MultiplyAddAdjacent(n6, RepackedShape.Broadcast(y + 24));
+        return narrow + Avx2.MultiplyAddAdjacent(n7, RepackedShape.Broadcast(y + 28));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -423,14 +423,7 @@ public static unsafe class InterleavedQ4_K
         return sum;
     }
 
-    /// <summary>Shuffle control that puts byte s % 4 of each 32-bit lane in both of its int16 halves: that row's scale of sub-block s, twice.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> ScalePick(int s) =>
-        (Vector256.Create((uint)(s & 3) * 0x00010001u) + Vector256.Create(0x80008000u, 0x80048004u, 0x80088008u, 0x800C800Cu, 0x80008000u, 0x80048004u, 0x80088008u, 0x800C800Cu)).AsByte();
 
-    /// <summary>Four activation bytes repeated in every lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Broadcast(byte* y) => Vector256.Create(Unsafe.ReadUnaligned<int>(y)).AsSByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> HighNibbles(Vector256<byte> q, Vector256<byte> mask) => Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask;

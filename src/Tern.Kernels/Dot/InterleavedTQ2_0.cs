@@ -289,10 +289,10 @@ public static unsafe class InterleavedTQ2_0
         ref Vector256<short> ones0, ref Vector256<short> fours0, ref Vector256<short> ones1, ref Vector256<short> fours1)
     {
         byte* yc = y + Q8_K.OffsetQs + 16 * c;
-        var y0 = Broadcast(yc);
-        var y1 = Broadcast(yc + 4);
-        var y2 = Broadcast(yc + 8);
-        var y3 = Broadcast(yc + 12);
+        var y0 = RepackedShape.Broadcast(yc);
+        var y1 = RepackedShape.Broadcast(yc + 4);
+        var y2 = RepackedShape.Broadcast(yc + 8);
+        var y3 = RepackedShape.Broadcast(yc + 12);
         var low = Vector256.Create((byte)3);
         var high = Vector256.Create((byte)12);
         var q = Vector256.Load(x + ScaleBytes + ChunkBytes * c);
@@ -353,8 +353,8 @@ public static unsafe class InterleavedTQ2_0
     private static void Token(Vector256<byte> c0, Vector256<byte> c1, Vector256<byte> c2, Vector256<byte> c3, byte* y,
         ref Vector256<short> even, ref Vector256<short> odd)
     {
-        even += Avx2.MultiplyAddAdjacent(c0, Broadcast(y)) + Avx2.MultiplyAddAdjacent(c2, Broadcast(y + 8));
-        odd += Avx2.MultiplyAddAdjacent(c1, Broadcast(y + 4)) + Avx2.MultiplyAddAdjacent(c3, Broadcast(y + 12));
+        even += Avx2.MultiplyAddAdjacent(c0, RepackedShape.Broadcast(y)) + Avx2.MultiplyAddAdjacent(c2, RepackedShape.Broadcast(y + 8));
+        odd += Avx2.MultiplyAddAdjacent(c1, RepackedShape.Broadcast(y + 4)) + Avx2.MultiplyAddAdjacent(c3, RepackedShape.Broadcast(y + 12));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -374,9 +374,6 @@ public static unsafe class InterleavedTQ2_0
         Sse.Prefetch0(x + DotBlocks.PrefetchDistance + 192);
     }
 
-    /// <summary>Four activation bytes repeated in every lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Broadcast(byte* y) => Vector256.Create(Unsafe.ReadUnaligned<int>(y)).AsSByte();
 
     /// <summary>
     /// The int32 lane sums of int16 pair sums at unit scale. Codes ≤ 3 against |y| ≤ 127: 32 steps of pairs ≤ 762

@@ -3,8 +3,9 @@ using System.Runtime.Intrinsics;
 
 namespace Tern.Kernels.Dot;
 
-/// <summary>What the repacked kernels (<see cref="InterleavedQ4_0"/>, <see cref="InterleavedQ4_K"/>,
-/// <see cref="InterleavedTQ2_0"/>) share: their argument checks and the store of a group's last, partial lanes.</summary>
+/// <summary>What the repacked kernels (<see cref="InterleavedQ4_0"/>, <see cref="InterleavedQ4_K"/>, <see cref="InterleavedIQ4_XS"/>,
+/// <see cref="InterleavedTQ2_0"/>) share: their argument checks, the store of a group's last, partial lanes, activation
+/// broadcasts and scale picks.</summary>
 internal static unsafe class RepackedShape
 {
     /// <summary>Weight blocks in a row of <paramref name="cols"/>; throws unless a positive multiple of the block size.</summary>
@@ -51,6 +52,16 @@ internal static unsafe class RepackedShape
         for (int r = 0; r < valid; r++)
             output[r] = values.GetElement(r);
     }
+
+    /// <summary>Four activation bytes repeated in every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Broadcast(byte* y) => Vector256.Create(Unsafe.ReadUnaligned<int>(y)).AsSByte();
+
+    /// <summary>Shuffle control that puts byte s % 4 of each 32-bit lane in both of its int16 halves, zero-extended: that
+    /// row's byte-sized scale of sub-block s, twice (rows one per lane, four scales per lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> ScalePick(int s) =>
+        (Vector256.Create((uint)(s & 3) * 0x00010001u) + Vector256.Create(0x80008000u, 0x80048004u, 0x80088008u, 0x800C800Cu, 0x80008000u, 0x80048004u, 0x80088008u, 0x800C800Cu)).AsByte();
 }
 
 /// <summary>Four vector accumulators (one per token of a tile) that a kernel fills for its caller.</summary>
