@@ -45,9 +45,10 @@ public static class BenchCommand
         var plot = new Option<string?>("--plot") { Description = "also draw tokens/s against depth into FILE.svg or FILE.png" };
         var compare = new Option<string?>("--compare") { Description = "compare with another engine's llama-bench JSON results" };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "measure this machine's read bandwidth first; tg rows show their effective GB/s and share of it" };
+        var noRepack = NoRepackOption();
         var command = new Command("bench", Description)
         {
-            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth,
+            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, noRepack,
         };
         command.SetAction(parse =>
         {
@@ -67,6 +68,7 @@ public static class BenchCommand
                 PlotPath = parse.GetValue(plot),
                 ComparePath = parse.GetValue(compare),
                 MeasureBandwidth = parse.GetValue(bandwidth),
+                Repack = !parse.GetValue(noRepack),
                 // A live bar only on a terminal: redirected stderr (a log file, a test) gets plain lines.
                 ShowProgress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
             };
@@ -105,7 +107,7 @@ public static class BenchCommand
         var compare = settings.ComparePath is { } comparePath ? BenchCompare.Load(comparePath) : null;
 
         string path = TernCommand.ResolveModel(settings.Model);
-        using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads });
+        using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads, Repack = settings.Repack });
         // The type of the first layer's query projection (the fused q/k/v one of a DeltaNet layer).
         string type = new[] { "blk.0.attn_q.weight", "blk.0.attn_qkv.weight" }.Select(n => m.File.TryGetTensor(n, out var t) ? t.Type.ToString() : null).FirstOrDefault(t => t is not null) ?? "?";
         var info = new RunInfo(Path.GetFileName(path), type, m.Threads, m.Config.ContextLength);
@@ -155,6 +157,11 @@ public static class BenchCommand
             stderr.WriteLine($"no test finished: {settings.PlotPath} not written");
         return cancel.IsCancellationRequested ? 130 : 0;
     }
+
+    /// <summary>llama.cpp's --no-repack: matrices keep their file's layout and type's plain kernels (slower; the
+    /// rounding of llama.cpp's unrepacked kernels).</summary>
+    internal static Option<bool> NoRepackOption() =>
+        new("--no-repack", "-nr") { Description = "keep every matrix in the file's layout (plain kernels, llama.cpp's unrepacked rounding; slower)" };
 
     private static int[] Counts(string list, string flag)
     {

@@ -19,7 +19,8 @@ public static class LogitsCommand
         var prompt = new Option<string>("--prompt", "-p") { Description = "text to evaluate", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "output file for the logits (float32); the JSON goes beside it", Required = true };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
-        var command = new Command("logits", "Write the logits of every prompt position, as float32.") { model, prompt, output, threads };
+        var noRepack = BenchCommand.NoRepackOption();
+        var command = new Command("logits", "Write the logits of every prompt position, as float32.") { model, prompt, output, threads, noRepack };
         command.SetAction(parse =>
         {
             string outPath = Path.GetFullPath(parse.GetValue(output)!);
@@ -27,7 +28,7 @@ public static class LogitsCommand
             if (jsonPath == outPath)
                 throw new ArgumentException($"--output {outPath} must not end in .json: the token list is written to {jsonPath}");
             string modelPath = TernCommand.ResolveModel(parse.GetValue(model));
-            using var m = DecoderModel.Load(modelPath, new ModelOptions { Threads = parse.GetValue(threads) });
+            using var m = DecoderModel.Load(modelPath, new ModelOptions { Threads = parse.GetValue(threads), Repack = !parse.GetValue(noRepack) });
             int[] tokens = Tokenizer.FromGguf(m.File).Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);
             if (tokens.Length == 0)
                 throw new ArgumentException("the prompt is empty: no positions to evaluate");

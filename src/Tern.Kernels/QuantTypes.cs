@@ -100,7 +100,7 @@ public static class QuantTypes
         new(GgmlType.Q4_1,  Q4_1.BlockSize,  Q4_1.BlockBytes,  Q4_1.Dequantize,  Q4_1.Quantize,  GgmlType.Q8_1, DotQ4_1.Dot,  DotQ4_1.Scalar),
         new(GgmlType.Q5_0,  Q5_0.BlockSize,  Q5_0.BlockBytes,  Q5_0.Dequantize,  Q5_0.Quantize,  GgmlType.Q8_0, DotQ5_0.Dot,  DotQ5_0.Scalar,  DotMultiQ5_0.Dot,  DotMultiQ5_0.Scalar,  DotMultiQ5_0.Tokens),
         new(GgmlType.Q5_1,  Q5_1.BlockSize,  Q5_1.BlockBytes,  Q5_1.Dequantize,  Q5_1.Quantize,  GgmlType.Q8_1, DotQ5_1.Dot,  DotQ5_1.Scalar),
-        new(GgmlType.Q8_0,  Q8_0.BlockSize,  Q8_0.BlockBytes,  Q8_0.Dequantize,  Q8_0.Quantize,  GgmlType.Q8_0, DotQ8_0.Dot,  DotQ8_0.Scalar,  DotMultiQ8_0.Dot,  DotMultiQ8_0.Scalar,  DotMultiQ8_0.Tokens),
+        new(GgmlType.Q8_0,  Q8_0.BlockSize,  Q8_0.BlockBytes,  Q8_0.Dequantize,  Q8_0.Quantize,  GgmlType.Q8_0, DotQ8_0.Dot,  DotQ8_0.Scalar,  DotMultiQ8_0.Dot,  DotMultiQ8_0.Scalar,  DotMultiQ8_0.Tokens,  InterleavedQ8_0.Layout),
         new(GgmlType.Q8_1,  Q8_1.BlockSize,  Q8_1.BlockBytes,  Q8_1.Dequantize,  Q8_1.Quantize,  GgmlType.Q8_1, null,         null),
         new(GgmlType.Q2_K,  Q2_K.BlockSize,  Q2_K.BlockBytes,  Q2_K.Dequantize,  Q2_K.Quantize,  GgmlType.Q8_K, DotQ2_K.Dot,  DotQ2_K.Scalar),
         new(GgmlType.Q3_K,  Q3_K.BlockSize,  Q3_K.BlockBytes,  Q3_K.Dequantize,  Q3_K.Quantize,  GgmlType.Q8_K, DotQ3_K.Dot,  DotQ3_K.Scalar),

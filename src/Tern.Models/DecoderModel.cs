@@ -9,6 +9,13 @@ public sealed record ModelOptions
 {
     /// <summary>Threads of the worker pool; 0 means one per processor.</summary>
     public int Threads { get; init; }
+
+    /// <summary>
+    /// Matrices of a type with a repacked layout run from that layout (faster; one float sum per row and block).
+    /// Off (llama.cpp's --no-repack), every dot product keeps its type's plain kernel, which rounds as llama.cpp's
+    /// unrepacked kernels do.
+    /// </summary>
+    public bool Repack { get; init; } = true;
 }
 
 /// <summary>
@@ -44,7 +51,7 @@ public abstract unsafe partial class DecoderModel : IModelRunner
         _ownsFile = ownsFile;
         _options = options;
         var h = config;
-        Weights = new WeightLoader(file);
+        Weights = new WeightLoader(file, options.Repack);
         TokenEmbedding = Weights.Table("token_embd.weight", h.EmbeddingLength, h.VocabSize);
         OutputNorm = Weights.Vector("output_norm.weight", h.EmbeddingLength);
         Output = Weights.TryMatrix("output.weight", h.EmbeddingLength, h.VocabSize)

@@ -7,7 +7,7 @@ namespace Tern.Models;
 /// Finds tensors by name and checks their shapes against the hyperparameters, with errors that say which. Owns the
 /// repacked copies of the matrices it hands out for linear layers, for types with a repacked layout.
 /// </summary>
-internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
+internal sealed unsafe class WeightLoader(GgufFile file, bool repack = true) : IDisposable
 {
     private readonly List<Weight> _repacked = [];
 
@@ -22,7 +22,7 @@ internal sealed unsafe class WeightLoader(GgufFile file) : IDisposable
     /// </summary>
     private Weight? Repack(Weight? weight)
     {
-        if (weight is { Type.Repacked: not null })
+        if (repack && weight is { Type.Repacked: not null })
         {
             weight.Repack();
             _repacked.Add(weight);

@@ -42,6 +42,24 @@ public sealed class LogitsCommandTests : IDisposable
     }
 
     [Fact]
+    public void No_repack_keeps_the_files_layout_which_rounds_differently()
+    {
+        // Q8_0 matrices run from their repacked layout by default (one exact sum per row and block); --no-repack
+        // keeps DotQ8_0's eight partial sums per row, llama.cpp's order: the same model to float noise, other bits.
+        string model = SharedData.Path("models/llama-tiny-q8_0.gguf");
+        string repacked = _temp.File("repacked.f32"), plain = _temp.File("plain.f32");
+        var (code, _, stderr) = CliRunner.Run("logits", "-m", model, "-p", "Once upon a time", "-o", repacked);
+        Assert.True(code == 0, stderr);
+        (code, _, stderr) = CliRunner.Run("logits", "-m", model, "-p", "Once upon a time", "-o", plain, "--no-repack");
+        Assert.True(code == 0, stderr);
+        float[] a = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(repacked)).ToArray();
+        float[] b = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(plain)).ToArray();
+        Assert.Equal(a.Length, b.Length);
+        Assert.Contains(Enumerable.Range(0, a.Length), i => a[i] != b[i]);
+        Assert.All(Enumerable.Range(0, a.Length), i => Assert.True(Math.Abs(a[i] - b[i]) < 1e-3f, $"logit {i}: {a[i]} vs {b[i]}"));
+    }
+
+    [Fact]
     public void An_output_ending_in_json_is_refused()
     {
         var (code, _, stderr) = CliRunner.Run("logits", "-p", "hello", "-o", _temp.File("out.json"));

@@ -10,6 +10,7 @@ namespace Tern.Models.Tests;
 public sealed record GoldenCase(string Name, string ModelPath, string Prompt, int[] Tokens, int VocabSize, int[] Positions, float[] Logits)
 {
     private static readonly ConcurrentDictionary<string, Lazy<GoldenResult>> Results = new();
+    private static readonly ConcurrentDictionary<string, Lazy<GoldenResult>> UnrepackedResults = new();
 
     /// <summary>The cases of golden/ (names like <c>llama-tiny-q8_0.p1</c>).</summary>
     public static IEnumerable<string> Names() => NamesIn("golden");
@@ -47,10 +48,14 @@ public sealed record GoldenCase(string Name, string ModelPath, string Prompt, in
     /// <summary>Tern's tokens and logits for this case, computed once per test run (the prompt as one batch).</summary>
     public static GoldenResult Run(string name) => Results.GetOrAdd(name, n => new Lazy<GoldenResult>(() => Evaluate(Load(n)))).Value;
 
+    /// <summary>As <see cref="Run"/>, with every matrix left in its file's layout (<see cref="ModelOptions.Repack"/> off).</summary>
+    public static GoldenResult RunUnrepacked(string name) =>
+        UnrepackedResults.GetOrAdd(name, n => new Lazy<GoldenResult>(() => Evaluate(Load(n), repack: false))).Value;
+
     /// <summary>Tern's tokens and logits for this case with the KV cache in the given types.</summary>
-    public static GoldenResult Evaluate(GoldenCase c, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
+    public static GoldenResult Evaluate(GoldenCase c, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16, bool repack = true)
     {
-        using var model = DecoderModel.Load(c.ModelPath);
+        using var model = DecoderModel.Load(c.ModelPath, new ModelOptions { Repack = repack });
         var tokenizer = Tokenizer.FromGguf(model.File);
         int[] tokens = tokenizer.Encode(c.Prompt, addSpecial: true);
         using var cache = model.CreateState(c.Tokens.Length, keyType: keyType, valueType: valueType);

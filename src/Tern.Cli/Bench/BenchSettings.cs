@@ -22,6 +22,9 @@ internal sealed record BenchSettings
     /// <summary>Measure the machine's read bandwidth first and report each tg test's share of it.</summary>
     public bool MeasureBandwidth { get; init; }
 
+    /// <summary>Run matrices from their type's repacked layout (off: --no-repack).</summary>
+    public bool Repack { get; init; } = true;
+
     /// <summary>Where the RAPL energy counters live (a test points it elsewhere).</summary>
     public string PowercapRoot { get; init; } = EnergyMeter.DefaultRoot;
 
