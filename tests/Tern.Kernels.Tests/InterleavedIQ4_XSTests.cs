@@ -10,7 +10,7 @@ public sealed class InterleavedIQ4_XSTests : RepackedLayoutTests
 {
     protected override GgmlType WeightType => GgmlType.IQ4_XS;
 
-    protected override float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => DotIQ4_XS.Scalar(weights, activations);
+    protected override double Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => DotIQ4_XS.Scalar(weights, activations);
 
     /// <summary>
     /// Both sides hold the same exact integer per sub-block. The reference rounds three times per sub-block
@@ -44,6 +44,12 @@ public sealed class InterleavedIQ4_XSTests : RepackedLayoutTests
         return 32 * blocks * Math.Pow(2, -24) * magnitude + 1e-30;
     }
 
+    protected override void MakeSpecialScales(Span<byte> block, int i)
+    {
+        if (i < SpecialHalves.Length)
+            BinaryPrimitives.WriteUInt16LittleEndian(block, SpecialHalves[i]);
+    }
+
     /// <summary>Every scale at −32 or +31 with every weight at the table's ends (−127, 113) or mixed.</summary>
     protected override void MakeExtreme(Span<byte> block, int i)
     {
@@ -55,13 +61,7 @@ public sealed class InterleavedIQ4_XSTests : RepackedLayoutTests
 
     /// <summary>Activations ±127: Q8_K's quantizer maps the largest magnitude to −127 and never writes −128, which the
     /// sign trick (negating y) could not represent.</summary>
-    protected override void MakeExtremeActivation(Span<byte> block, int i)
-    {
-        sbyte q = i % 2 == 0 ? (sbyte)127 : (sbyte)-127;
-        block.Slice(Q8_K.OffsetQs, 256).Fill(unchecked((byte)q));
-        for (int g = 0; g < 16; g++)
-            BinaryPrimitives.WriteInt16LittleEndian(block.Slice(Q8_K.OffsetBsums + 2 * g), (short)(16 * q));
-    }
+    protected override void MakeExtremeActivation(Span<byte> block, int i) => FillQ8_K(block, i % 2 == 0 ? (sbyte)127 : (sbyte)-127);
 
     [Fact]
     public void IQ4_XS_has_this_repacked_layout_in_the_quant_table()

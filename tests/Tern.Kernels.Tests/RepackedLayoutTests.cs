@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Tern.Gguf;
+using Tern.Kernels.Quant;
 
 namespace Tern.Kernels.Tests;
 
@@ -6,15 +9,18 @@ namespace Tern.Kernels.Tests;
 /// What every repacked layout of the quant table must do, run for one weight type by each subclass: the SIMD kernel
 /// equals its scalar twin bit for bit, a token gets the same bits alone and in a batch, results are the type's own
 /// dot products up to float rounding (within the subclass's derived tolerance), weights and activations at their
-/// extremes stay exact, and <see cref="MatMul.MultiplyRepacked"/> tiles the kernel correctly on any thread count
-/// without allocating. With AVX2 off (.ci/run) the SIMD entry point takes the scalar path.
+/// extremes stay exact, bad shapes are refused naming the argument, and <see cref="MatMul.MultiplyRepacked"/> (alone
+/// and grouped) tiles the kernel correctly on any thread count without allocating. With AVX2 off (.ci/run) the SIMD
+/// entry point takes the scalar path.
 /// </summary>
+/// <remarks>A subclass may hide <see cref="RowsTokensAndBlocks"/> or <see cref="MatMulCases"/> with shapes of its own
+/// (xunit reads the member from the test class first).</remarks>
 public abstract class RepackedLayoutTests
 {
     protected abstract GgmlType WeightType { get; }
 
     /// <summary>The type's plain dot product (weight row · activation row), the reference the layout must match.</summary>
-    protected abstract float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations);
+    protected abstract double Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations);
 
     /// <summary>How far the kernel may be from <see cref="Reference"/> on this row pair (derived from the roundings both do).</summary>
     protected abstract double Tolerance(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations);
@@ -24,8 +30,17 @@ public abstract class RepackedLayoutTests
 
     protected abstract void MakeExtremeActivation(Span<byte> activationBlock, int i);
 
-    private QuantType Weights => QuantTypes.Get(WeightType);
-    private QuantType Activation => QuantTypes.Get(Weights.DotActivation);
+    /// <summary>Writes scales of the kinds in <see cref="SpecialHalves"/> into weight block i (0 to 7) of the
+    /// bit-identity cases of more than 8 rows; by default none.</summary>
+    protected virtual void MakeSpecialScales(Span<byte> weightBlock, int i)
+    {
+    }
+
+    /// <summary>Half-precision scales of every kind a file may hold: zero, subnormal, negative, the largest.</summary>
+    protected static readonly ushort[] SpecialHalves = [0, 0x0001, 0x83FF, 0x7BFF];
+
+    protected QuantType Weights => QuantTypes.Get(WeightType);
+    protected QuantType Activation => QuantTypes.Get(Weights.DotActivation);
     private RepackedLayout Layout => Weights.Repacked!;
 
     // One row, whole groups and a partial last group; 1 to 9 tokens (below, at and past the four-token tile); 1 to 4 blocks.
@@ -39,6 +54,12 @@ public abstract class RepackedLayoutTests
     public void Kernel_equals_its_scalar_twin_bit_for_bit(int rows, int tokens, int blocks)
     {
         var (matrix, activations) = RandomCase(0, rows, tokens, blocks);
+        if (rows > 8) // at least 9 blocks
+        {
+            for (int b = 0; b < 8; b++)
+                MakeSpecialScales(matrix.AsSpan(b * Weights.BytesPerBlock, Weights.BytesPerBlock), b);
+        }
+
         var (simd, scalar) = (Run(matrix, rows, activations, tokens, scalarTwin: false), Run(matrix, rows, activations, tokens, scalarTwin: true));
         for (int i = 0; i < simd.Length; i++)
             AssertSameBits(scalar[i], simd[i], $"{rows}x{tokens}, {blocks} blocks, y[{i / rows}, {i % rows}]");
@@ -67,10 +88,13 @@ public abstract class RepackedLayoutTests
         AssertReferenceResults(matrix, rows, activations, tokens, Run(matrix, rows, activations, tokens, scalarTwin: false));
     }
 
-    [Fact]
-    public void Extreme_weights_and_activations_stay_exact()
+    // Three blocks give every row each of three weight extremes picked by i % 3; two blocks mix them across rows.
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Extreme_weights_and_activations_stay_exact(int blocks)
     {
-        const int rows = 16, tokens = 5, blocks = 2;
+        const int rows = 16, tokens = 5;
         var (matrix, activations) = RandomCase(5, rows, tokens, blocks);
         for (int b = 0; b < rows * blocks; b++)
             MakeExtreme(matrix.AsSpan(b * Weights.BytesPerBlock, Weights.BytesPerBlock), b);
@@ -102,6 +126,29 @@ public abstract class RepackedLayoutTests
         Assert.Equal("groups", Assert.Throws<ArgumentException>(() => Layout.Dot(groups.AsSpan(1), 9, activations, Offsets(activations), new float[27], 9)).ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => Layout.Dot(groups, 9, activations, Offsets(activations), new float[27], 8));
         Assert.Throws<ArgumentOutOfRangeException>(() => Layout.Scalar(groups, 0, activations, Offsets(activations), new float[27], 9));
+        if (Layout.Offsets is { } offsets)
+        {
+            // One offset short for three activation rows of two blocks.
+            Assert.Equal("activations", Assert.Throws<ArgumentException>(() => Layout.Dot(groups, 9, activations, new int[5], new float[27], 9)).ParamName);
+            Assert.Equal("activations", Assert.Throws<ArgumentException>(() => offsets(activations, new int[5])).ParamName);
+        }
+    }
+
+    [Fact]
+    public unsafe void Multiply_refuses_bad_shapes_naming_the_argument()
+    {
+        int cols = 2 * Weights.BlockSize, partial = cols - Weights.BlockSize / 2;
+        using var pool = new WorkerPool(1);
+        var matmul = new MatMul(pool);
+        var weights = Weights;
+        var groups = new byte[weights.RepackedBytes(8, cols)];
+        fixed (byte* w = groups)
+        {
+            var pointer = (nint)w;
+            Assert.Equal("cols", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(weights, (byte*)pointer, 8, partial, new float[partial], new float[8])).ParamName);
+            Assert.Equal("x", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(weights, (byte*)pointer, 8, cols, new float[cols + 1], new float[8])).ParamName);
+            Assert.Equal("y", Assert.Throws<ArgumentException>(() => matmul.MultiplyRepacked(weights, (byte*)pointer, 8, cols, new float[cols], new float[7])).ParamName);
+        }
     }
 
     public static TheoryData<int, int, int, int> MatMulCases() => new()
@@ -114,15 +161,8 @@ public abstract class RepackedLayoutTests
     public void Multiply_gives_the_kernel_results_for_every_token_and_row(int rows, int cols, int tokens, int threads)
     {
         var random = new Random(rows + cols + tokens);
-        var x = new float[tokens * cols];
-        for (int i = 0; i < x.Length; i++)
-            x[i] = (float)(random.NextDouble() * 2 - 1);
-        var plain = new float[rows * cols];
-        for (int i = 0; i < plain.Length; i++)
-            plain[i] = (float)(random.NextDouble() * 2 - 1);
-        var matrix = new byte[Weights.RowBytes(cols) * rows];
-        Weights.FromFloat!(plain, matrix);
-        var groups = Repack(matrix, rows, cols);
+        var x = RandomFloats(tokens * cols, random);
+        var groups = Repack(Quantized(RandomFloats(rows * cols, random)), rows, cols);
 
         using var pool = new WorkerPool(threads);
         var y = new float[tokens * rows];
@@ -160,6 +200,74 @@ public abstract class RepackedLayoutTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public unsafe void Grouped_products_give_the_bits_of_one_multiply_per_segment(int threads)
+    {
+        // Experts of different token counts (0, 1, a multi-token group, a remainder) over one activation matrix;
+        // 44 rows: a partial last group.
+        const int rows = 44, cols = 512, nTokens = 14;
+        int[][] ranges = [[0, 1], [1, 0], [1, 9], [10, 4], [3, 5]];
+        var random = new Random((int)WeightType + threads);
+        var experts = ranges.Select(_ => Repack(Quantized(RandomFloats(rows * cols, random)), rows, cols)).ToArray();
+        var x = RandomFloats(nTokens * cols, random);
+        using var pool = new WorkerPool(threads);
+        var matmul = new MatMul(pool);
+        var outputs = ranges.Select(r => new float[r[1] * rows]).ToArray();
+        var handles = experts.Select(w => GCHandle.Alloc(w, GCHandleType.Pinned)).Concat(outputs.Select(o => GCHandle.Alloc(o, GCHandleType.Pinned))).ToArray();
+        try
+        {
+            var segments = ranges.Select((r, i) => new MatMulSegment
+            {
+                Weights = (byte*)handles[i].AddrOfPinnedObject(),
+                Rows = rows,
+                TokenStart = r[0],
+                Tokens = r[1],
+                Output = (float*)handles[ranges.Length + i].AddrOfPinnedObject(),
+            }).ToArray();
+            matmul.MultiplyGrouped(Weights, cols, x, segments, repacked: true);
+
+            for (int i = 0; i < ranges.Length; i++)
+            {
+                var expected = new float[ranges[i][1] * rows];
+                matmul.MultiplyRepacked(Weights, (byte*)handles[i].AddrOfPinnedObject(), rows, cols, x.AsSpan(ranges[i][0] * cols, ranges[i][1] * cols), expected);
+                Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), outputs[i].Select(BitConverter.SingleToUInt32Bits));
+            }
+        }
+        finally
+        {
+            foreach (var h in handles)
+                h.Free();
+        }
+    }
+
+    /// <summary>Σ w·y and Σ |w·y| over the dequantized rows (exact in double for the types whose dequantized values
+    /// and activations have few enough significant bits).</summary>
+    protected (double Dot, double Magnitude) DequantizedDot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations)
+    {
+        int elements = weights.Length / Weights.BytesPerBlock * Weights.BlockSize;
+        var (w, y) = (new float[elements], new float[elements]);
+        Weights.ToFloat(weights, w);
+        Activation.ToFloat(activations, y);
+        double dot = 0, magnitude = 0;
+        for (int i = 0; i < elements; i++)
+        {
+            dot += (double)w[i] * y[i];
+            magnitude += Math.Abs((double)w[i] * y[i]);
+        }
+
+        return (dot, magnitude);
+    }
+
+    /// <summary>Every quant of a Q8_K block set to <paramref name="q"/>, its group sums to match.</summary>
+    protected static void FillQ8_K(Span<byte> block, sbyte q)
+    {
+        block.Slice(Q8_K.OffsetQs, Q8_K.BlockSize).Fill(unchecked((byte)q));
+        for (int g = 0; g < 16; g++)
+            BinaryPrimitives.WriteInt16LittleEndian(block.Slice(Q8_K.OffsetBsums + 2 * g), (short)(16 * q));
+    }
+
     /// <summary>Random rows [rows, blocks·BlockSize] of the weight type and activation rows [tokens, blocks·BlockSize].</summary>
     private (byte[] Matrix, byte[] Activations) RandomCase(int seed, int rows, int tokens, int blocks)
     {
@@ -176,12 +284,28 @@ public abstract class RepackedLayoutTests
             for (int t = 0; t < tokens; t++)
             {
                 var y = activations.AsSpan(t * activationRowBytes, activationRowBytes);
-                float expected = Reference(w, y);
+                double expected = Reference(w, y);
                 double tolerance = Tolerance(w, y);
                 Assert.True(Math.Abs(results[t * rows + r] - expected) <= tolerance,
                     $"{rows}x{tokens}: y[{t}, {r}] = {results[t * rows + r]}, the {WeightType} dot {expected}, tolerance {tolerance}");
             }
         }
+    }
+
+    private static float[] RandomFloats(int count, Random random)
+    {
+        var values = new float[count];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+
+    /// <summary>Float rows in the weight type, as a model file holds them.</summary>
+    private byte[] Quantized(float[] values)
+    {
+        var bytes = new byte[Weights.RowBytes(values.Length)];
+        Weights.FromFloat!(values, bytes);
+        return bytes;
     }
 
     private float[] Run(byte[] matrix, int rows, byte[] activations, int tokens, bool scalarTwin)
@@ -202,12 +326,16 @@ public abstract class RepackedLayoutTests
         return result;
     }
 
-    private byte[] Repack(byte[] matrix, int rows, int cols)
+    private byte[] Repack(byte[] matrix, int rows, int cols) => Repack(Weights, matrix, rows, cols);
+
+    /// <summary>A matrix [rows, cols] of <paramref name="weights"/> in its repacked layout, as the quant table gives it.</summary>
+    protected static byte[] Repack(QuantType weights, byte[] matrix, int rows, int cols)
     {
-        var groups = new byte[Weights.RepackedBytes(rows, cols)];
-        int groupBytes = groups.Length / Layout.Groups(rows);
-        for (int g = 0; g < Layout.Groups(rows); g++)
-            Layout.Repack(matrix, rows, cols, g, groups.AsSpan(g * groupBytes, groupBytes));
+        var layout = weights.Repacked!;
+        var groups = new byte[weights.RepackedBytes(rows, cols)];
+        int groupBytes = groups.Length / layout.Groups(rows);
+        for (int g = 0; g < layout.Groups(rows); g++)
+            layout.Repack(matrix, rows, cols, g, groups.AsSpan(g * groupBytes, groupBytes));
         return groups;
     }
 
