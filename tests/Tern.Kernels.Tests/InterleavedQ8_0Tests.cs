@@ -10,7 +10,7 @@ public sealed class InterleavedQ8_0Tests : RepackedLayoutTests
 {
     protected override GgmlType WeightType => GgmlType.Q8_0;
 
-    protected override float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => DotQ8_0.Scalar(weights, activations);
+    protected override double Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations) => DotQ8_0.Scalar(weights, activations);
 
     /// <summary>
     /// Both sides hold the same exact integer per block (at most 32·128·127, exact as a float). The reference rounds
@@ -32,6 +32,12 @@ public sealed class InterleavedQ8_0Tests : RepackedLayoutTests
         }
 
         return 8 * blocks * Math.Pow(2, -24) * magnitude + 1e-30;
+    }
+
+    protected override void MakeSpecialScales(Span<byte> block, int i)
+    {
+        if (i < SpecialHalves.Length)
+            BinaryPrimitives.WriteUInt16LittleEndian(block, SpecialHalves[i]);
     }
 
     /// <summary>Weights at −128 (a file may hold it; |w| = 128 still fits vpmaddubsw's unsigned side), −127 and 127, with the largest half scale.</summary>

@@ -14,12 +14,12 @@ public class RepackedGroupedTests
     {
         using var pool = new WorkerPool(1);
         var matmul = new MatMul(pool);
-        var q8 = QuantTypes.Get(GgmlType.Q8_0);
+        var q6 = QuantTypes.Get(GgmlType.Q6_K); // no repacked layout
         var output = new float[8];
         fixed (float* o = output)
         {
             var segment = new MatMulSegment { Weights = null, Rows = 8, TokenStart = 0, Tokens = 1, Output = o };
-            Assert.Throws<NotSupportedException>(() => matmul.MultiplyGrouped(q8, 64, new float[64], [segment], repacked: true));
+            Assert.Throws<NotSupportedException>(() => matmul.MultiplyGrouped(q6, 256, new float[256], [segment], repacked: true));
             var beyond = segment with { TokenStart = 1 };
             Assert.Equal("segments", Assert.Throws<ArgumentException>(() =>
                 matmul.MultiplyGrouped(QuantTypes.Get(GgmlType.Q4_K), 256, new float[256], [beyond], repacked: true)).ParamName);
