@@ -107,6 +107,11 @@ public static class BenchCommand
         var compare = settings.ComparePath is { } comparePath ? BenchCompare.Load(comparePath) : null;
 
         string path = TernCommand.ResolveModel(settings.Model);
+        // The read bandwidth first, its buffer freed and the peak-memory mark reset, so rss_bytes is the model's.
+        int threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
+        double? readGBps = settings.MeasureBandwidth ? Bandwidth.MeasureReadGBps(threads) : null;
+        if (readGBps is not null && !ResidentMemory.ResetPeak())
+            stderr.WriteLine("warning: the peak-memory mark could not be reset (/proc/self/clear_refs): rss_bytes includes the bandwidth test's buffer");
         using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads, Repack = settings.Repack });
         // The type of the first layer's query projection (the fused q/k/v one of a DeltaNet layer).
         string type = new[] { "blk.0.attn_q.weight", "blk.0.attn_qkv.weight" }.Select(n => m.File.TryGetTensor(n, out var t) ? t.Type.ToString() : null).FirstOrDefault(t => t is not null) ?? "?";
@@ -118,10 +123,8 @@ public static class BenchCommand
         if (energy is null)
             stderr.WriteLine("energy counters unavailable (/sys/class/powercap not readable): tokens_per_joule omitted");
 
-        double? readGBps = null;
-        if (settings.MeasureBandwidth)
+        if (readGBps is not null)
         {
-            readGBps = Bandwidth.MeasureReadGBps(m.Threads);
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"read bandwidth: {readGBps:F1} GB/s ({m.Threads} threads streaming {Bandwidth.DefaultBytes >> 20} MiB, best of {Bandwidth.Passes}); a tg step reads {Bandwidth.WeightBytesPerToken(m) / 1e6:F0} MB of weights"));
         }

@@ -9,6 +9,18 @@ namespace Tern.Cli.Tests;
 public sealed class BandwidthTests
 {
     [Fact]
+    public void The_bandwidth_buffer_leaves_the_peak_memory_mark_once_reset()
+    {
+        // `tern bench --bandwidth` measures before loading the model, then resets the mark: rss_bytes is the model's.
+        Assert.True(OperatingSystem.IsLinux(), "CI runs on Linux, where VmHWM can be reset");
+        Bandwidth.MeasureReadGBps(2, 256L << 20);
+        long withBuffer = ResidentMemory.PeakBytes();
+        Assert.True(ResidentMemory.ResetPeak());
+        long after = ResidentMemory.PeakBytes();
+        Assert.True(after <= withBuffer - (200L << 20), $"peak {withBuffer >> 20} MiB with the 256 MiB buffer, {after >> 20} MiB after the reset");
+    }
+
+    [Fact]
     public void Read_bandwidth_is_a_positive_finite_rate()
     {
         double gbps = Bandwidth.MeasureReadGBps(2, 16L << 20);

@@ -27,6 +27,21 @@ internal static class ResidentMemory
         using var process = Process.GetCurrentProcess();
         return process.PeakWorkingSet64;
     }
+
+    /// <summary>Resets Linux's high-water mark to the current resident memory (writes 5 to /proc/self/clear_refs);
+    /// false where that is not possible.</summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 }
 
 /// <summary>
