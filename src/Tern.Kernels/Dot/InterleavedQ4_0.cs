@@ -40,14 +40,7 @@ public static unsafe class InterleavedQ4_0
     /// <summary>Repacks group <paramref name="group"/> of a Q4_0 matrix [rows, cols] (rows stored one after another).</summary>
     public static void Repack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination)
     {
-        int blocks = RepackedShape.BlocksPerRow(cols, Q4_0.BlockSize, "Q4_0");
-        long rowBytes = (long)blocks * Q4_0.BlockBytes;
-        if (matrix.Length != rowBytes * rows)
-            throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] Q4_0 matrix needs {rowBytes * rows}", nameof(matrix));
-        ArgumentOutOfRangeException.ThrowIfNegative(group);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Groups(rows));
-        if (destination.Length != blocks * GroupBlockBytes)
-            throw new ArgumentException($"destination holds {destination.Length} bytes, one group needs {blocks * GroupBlockBytes}", nameof(destination));
+        var (blocks, rowBytes) = RepackedShape.CheckRepack(matrix, rows, cols, group, destination, "Q4_0", Q4_0.BlockSize, Q4_0.BlockBytes, GroupRows, GroupBlockBytes);
 
         destination.Clear();
         for (int r = 0; r < GroupRows && group * GroupRows + r < rows; r++)

@@ -33,7 +33,6 @@ public static unsafe class InterleavedQ4_K
     private const int OffsetDmin = 16;
     private const int OffsetScales = 32;
     private const int OffsetQs = 128;
-    private const int Tokens = DotMultiBlocks.Tokens;
 
     /// <summary>Q4_K's repacked layout in the quant table (no activation offsets: the mins use the Q8_K bsums).</summary>
     public static readonly RepackedLayout Layout = new(GroupRows, GroupBlockBytes, Repack,
@@ -49,14 +48,7 @@ public static unsafe class InterleavedQ4_K
     /// <summary>Repacks group <paramref name="group"/> of a Q4_K matrix [rows, cols] (rows stored one after another).</summary>
     public static void Repack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination)
     {
-        int blocks = RepackedShape.BlocksPerRow(cols, Q4_K.BlockSize, "Q4_K");
-        long rowBytes = (long)blocks * Q4_K.BlockBytes;
-        if (matrix.Length != rowBytes * rows)
-            throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] Q4_K matrix needs {rowBytes * rows}", nameof(matrix));
-        ArgumentOutOfRangeException.ThrowIfNegative(group);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Groups(rows));
-        if (destination.Length != (long)blocks * GroupBlockBytes)
-            throw new ArgumentException($"destination holds {destination.Length} bytes, one group needs {(long)blocks * GroupBlockBytes}", nameof(destination));
+        var (blocks, rowBytes) = RepackedShape.CheckRepack(matrix, rows, cols, group, destination, "Q4_K", Q4_K.BlockSize, Q4_K.BlockBytes, GroupRows, GroupBlockBytes);
 
         destination.Clear();
         for (int r = 0; r < GroupRows && group * GroupRows + r < rows; r++)
@@ -93,7 +85,7 @@ public static unsafe class InterleavedQ4_K
         fixed (byte* a = activations)
         fixed (float* y = output)
         {
-            Avx2Groups(w, rows, blocks, a, tokens, y, stride);
+            RepackedShape.Run8(w, rows, blocks, GroupBlockBytes, a, Q8_K.BlockBytes, tokens, y, stride, &Tile4, &Tile2x1);
         }
     }
 
@@ -149,46 +141,6 @@ public static unsafe class InterleavedQ4_K
                 }
 
                 output[t * stride + row] = acc;
-            }
-        }
-    }
-
-    private static void Avx2Groups(byte* w, int rows, int blocks, byte* a, int tokens, float* output, int stride)
-    {
-        nint activationRowBytes = (nint)blocks * Q8_K.BlockBytes;
-        nint groupBytes = (nint)blocks * GroupBlockBytes;
-        int groups = Groups(rows);
-        int whole = tokens / Tokens * Tokens;
-        Accumulators4 acc = default;
-        for (int g = 0; g < groups; g++)
-        {
-            int valid = Math.Min(GroupRows, rows - g * GroupRows);
-            for (int t = 0; t < whole; t += Tokens)
-            {
-                Tile4(w + g * groupBytes, blocks, a + t * activationRowBytes, activationRowBytes, ref acc);
-                for (int i = 0; i < Tokens; i++)
-                    RepackedShape.Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
-            }
-        }
-
-        // The last few tokens (all of them when decoding): two groups at a time share the activation loads.
-        Accumulators4 two = default;
-        for (int t = whole; t < tokens; t++)
-        {
-            byte* y = a + t * activationRowBytes;
-            float* o = output + (nint)t * stride;
-            int g = 0;
-            for (; g + 2 <= groups; g += 2)
-            {
-                Tile2x1(w + g * groupBytes, groupBytes, blocks, y, ref two);
-                RepackedShape.Store(two[0], o + g * GroupRows, GroupRows);
-                RepackedShape.Store(two[1], o + (g + 1) * GroupRows, Math.Min(GroupRows, rows - (g + 1) * GroupRows));
-            }
-
-            if (g < groups)
-            {
-                Tile2x1(w + g * groupBytes, 0, blocks, y, ref two);
-                RepackedShape.Store(two[0], o + g * GroupRows, rows - g * GroupRows);
             }
         }
     }

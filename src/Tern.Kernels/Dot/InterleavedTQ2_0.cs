@@ -63,14 +63,7 @@ public static unsafe class InterleavedTQ2_0
     private static void Repack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination, GgmlType type)
     {
         int blockBytes = type == GgmlType.TQ2_0 ? TQ2_0.BlockBytes : TQ1_0.BlockBytes;
-        int blocks = RepackedShape.BlocksPerRow(cols, BlockSize, "ternary");
-        long rowBytes = (long)blocks * blockBytes;
-        if (matrix.Length != rowBytes * rows)
-            throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] {type} matrix needs {rowBytes * rows}", nameof(matrix));
-        ArgumentOutOfRangeException.ThrowIfNegative(group);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Groups(rows));
-        if (destination.Length != blocks * GroupBlockBytes)
-            throw new ArgumentException($"destination holds {destination.Length} bytes, one group needs {blocks * GroupBlockBytes}", nameof(destination));
+        var (blocks, rowBytes) = RepackedShape.CheckRepack(matrix, rows, cols, group, destination, type.ToString(), BlockSize, blockBytes, GroupRows, GroupBlockBytes);
 
         destination.Clear();
         Span<byte> codes = stackalloc byte[BlockSize];

@@ -15,6 +15,25 @@ internal static unsafe class RepackedShape
             : throw new ArgumentException($"row length {cols} is not a positive multiple of the {type} block size {blockSize}", nameof(cols));
 
     /// <summary>
+    /// Blocks per row and bytes per row of a repack call: <paramref name="matrix"/> holds [rows, cols] of the type,
+    /// <paramref name="group"/> is one of its groups of <paramref name="groupRows"/>, and <paramref name="destination"/>
+    /// holds exactly one group.
+    /// </summary>
+    public static (int Blocks, int RowBytes) CheckRepack(ReadOnlySpan<byte> matrix, int rows, int cols, int group, Span<byte> destination,
+        string type, int blockSize, int blockBytes, int groupRows, int groupBlockBytes)
+    {
+        int blocks = BlocksPerRow(cols, blockSize, type);
+        long rowBytes = (long)blocks * blockBytes;
+        if (matrix.Length != rowBytes * rows)
+            throw new ArgumentException($"matrix holds {matrix.Length} bytes, a [{rows}, {cols}] {type} matrix needs {rowBytes * rows}", nameof(matrix));
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, (rows + groupRows - 1) / groupRows);
+        if (destination.Length != (long)blocks * groupBlockBytes)
+            throw new ArgumentException($"destination holds {destination.Length} bytes, one group needs {(long)blocks * groupBlockBytes}", nameof(destination));
+        return (blocks, (int)rowBytes);
+    }
+
+    /// <summary>
     /// Blocks per row and tokens of one kernel call: <paramref name="groups"/> whole groups for <paramref name="rows"/>
     /// rows, whole activation rows of as many blocks, one offset per block and token when the layout takes offsets
     /// (<paramref name="withOffsets"/>), and room for every token's rows at <paramref name="stride"/>.
@@ -37,6 +56,53 @@ internal static unsafe class RepackedShape
         if (tokens > 0 && output.Length < (long)(tokens - 1) * stride + rows)
             throw new ArgumentException($"output holds {output.Length} floats, {tokens} tokens at stride {stride} need {(long)(tokens - 1) * stride + rows}", nameof(output));
         return (blocks, tokens);
+    }
+
+    /// <summary>
+    /// The tiling of the eight-row layouts (<see cref="InterleavedQ4_K"/>, <see cref="InterleavedQ8_0"/>,
+    /// <see cref="InterleavedIQ4_XS"/>): per group, four tokens at a time through <paramref name="tile4"/>
+    /// (x, blocks, y, activation row bytes, results); the last few tokens (all of them when decoding) one at a time,
+    /// two groups per call of <paramref name="tile2x1"/> (x, bytes to the second group or 0, blocks, y, results), so
+    /// the groups share the token's activation loads.
+    /// </summary>
+    public static void Run8(byte* w, int rows, int blocks, nint groupBlockBytes, byte* a, nint activationBlockBytes, int tokens, float* output, int stride,
+        delegate*<byte*, int, byte*, nint, ref Accumulators4, void> tile4, delegate*<byte*, nint, int, byte*, ref Accumulators4, void> tile2x1)
+    {
+        const int GroupRows = 8, Tokens = 4;
+        nint activationRowBytes = blocks * activationBlockBytes;
+        nint groupBytes = blocks * groupBlockBytes;
+        int groups = (rows + GroupRows - 1) / GroupRows;
+        int whole = tokens / Tokens * Tokens;
+        Accumulators4 acc = default;
+        for (int g = 0; g < groups; g++)
+        {
+            int valid = Math.Min(GroupRows, rows - g * GroupRows);
+            for (int t = 0; t < whole; t += Tokens)
+            {
+                tile4(w + g * groupBytes, blocks, a + t * activationRowBytes, activationRowBytes, ref acc);
+                for (int i = 0; i < Tokens; i++)
+                    Store(acc[i], output + (nint)(t + i) * stride + g * GroupRows, valid);
+            }
+        }
+
+        for (int t = whole; t < tokens; t++)
+        {
+            byte* y = a + t * activationRowBytes;
+            float* o = output + (nint)t * stride;
+            int g = 0;
+            for (; g + 2 <= groups; g += 2)
+            {
+                tile2x1(w + g * groupBytes, groupBytes, blocks, y, ref acc);
+                Store(acc[0], o + g * GroupRows, GroupRows);
+                Store(acc[1], o + (g + 1) * GroupRows, Math.Min(GroupRows, rows - (g + 1) * GroupRows));
+            }
+
+            if (g < groups)
+            {
+                tile2x1(w + g * groupBytes, 0, blocks, y, ref acc);
+                Store(acc[0], o + g * GroupRows, rows - g * GroupRows);
+            }
+        }
     }
 
     /// <summary>Stores the first <paramref name="valid"/> of eight lanes (all of them with one vector store).</summary>
