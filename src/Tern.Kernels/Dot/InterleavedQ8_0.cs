@@ -63,22 +63,8 @@ public static unsafe class InterleavedQ8_0
     /// output[t·stride + r] = row r · activation row t (Q8_0), for the first <paramref name="rows"/> rows of the
     /// <paramref name="groups"/> repacked groups and every token.
     /// </summary>
-    public static void Dot(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
-    {
-        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, Q8_0.BlockBytes, default, false, output, stride);
-        if (!DotBlocks.Avx2Fma)
-        {
-            ScalarGroups(groups, rows, activations, output, stride, blocks, tokens);
-            return;
-        }
-
-        fixed (byte* w = groups)
-        fixed (byte* a = activations)
-        fixed (float* y = output)
-        {
-            RepackedShape.Run8(w, rows, blocks, GroupBlockBytes, a, Q8_0.BlockBytes, tokens, y, stride, &Tile4, &Tile2x1);
-        }
-    }
+    public static void Dot(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride) =>
+        RepackedShape.Dot8(groups, rows, activations, output, stride, GroupBlockBytes, Q8_0.BlockBytes, ScalarGroups, &Tile4, &Tile2x1);
 
     /// <summary>Plain twin of <see cref="Dot"/>: the same integers and float operations, one row and token at a time.</summary>
     public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)

@@ -58,6 +58,32 @@ internal static unsafe class RepackedShape
         return (blocks, tokens);
     }
 
+    /// <summary>The plain twin of an eight-row layout's kernel over whole groups, after <see cref="Check"/>.</summary>
+    public delegate void ScalarGroups(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride, int blocks, int tokens);
+
+    /// <summary>
+    /// The entry point of an eight-row layout's kernel (no activation offsets): the shapes checked, then the AVX2
+    /// tiles through <see cref="Run8"/>, or <paramref name="scalar"/> where AVX2 and FMA are off.
+    /// </summary>
+    public static void Dot8(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride,
+        int groupBlockBytes, int activationBlockBytes, ScalarGroups scalar,
+        delegate*<byte*, int, byte*, nint, ref Accumulators4, void> tile4, delegate*<byte*, nint, int, byte*, ref Accumulators4, void> tile2x1)
+    {
+        var (blocks, tokens) = Check(groups, rows, 8, groupBlockBytes, activations, activationBlockBytes, default, false, output, stride);
+        if (!DotBlocks.Avx2Fma)
+        {
+            scalar(groups, rows, activations, output, stride, blocks, tokens);
+            return;
+        }
+
+        fixed (byte* w = groups)
+        fixed (byte* a = activations)
+        fixed (float* y = output)
+        {
+            Run8(w, rows, blocks, groupBlockBytes, a, activationBlockBytes, tokens, y, stride, tile4, tile2x1);
+        }
+    }
+
     /// <summary>
     /// The tiling of the eight-row layouts (<see cref="InterleavedQ4_K"/>, <see cref="InterleavedQ8_0"/>,
     /// <see cref="InterleavedIQ4_XS"/>): per group, four tokens at a time through <paramref name="tile4"/>
@@ -65,7 +91,7 @@ internal static unsafe class RepackedShape
     /// two groups per call of <paramref name="tile2x1"/> (x, bytes to the second group or 0, blocks, y, results), so
     /// the groups share the token's activation loads.
     /// </summary>
-    public static void Run8(byte* w, int rows, int blocks, nint groupBlockBytes, byte* a, nint activationBlockBytes, int tokens, float* output, int stride,
+    private static void Run8(byte* w, int rows, int blocks, nint groupBlockBytes, byte* a, nint activationBlockBytes, int tokens, float* output, int stride,
         delegate*<byte*, int, byte*, nint, ref Accumulators4, void> tile4, delegate*<byte*, nint, int, byte*, ref Accumulators4, void> tile2x1)
     {
         const int GroupRows = 8, Tokens = 4;
