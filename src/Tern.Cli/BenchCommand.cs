@@ -4,6 +4,7 @@ using System.Globalization;
 using Spectre.Console;
 using Tern.Cli.Bench;
 using Tern.Gguf;
+using Tern.Kernels;
 using Tern.Models;
 
 namespace Tern.Cli;
@@ -108,8 +109,7 @@ public static class BenchCommand
 
         string path = TernCommand.ResolveModel(settings.Model);
         // The read bandwidth first, its buffer freed and the peak-memory mark reset, so rss_bytes is the model's.
-        int threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
-        double? readGBps = settings.MeasureBandwidth ? Bandwidth.MeasureReadGBps(threads) : null;
+        double? readGBps = settings.MeasureBandwidth ? Bandwidth.MeasureReadGBps(WorkerPool.Threads(settings.Threads)) : null;
         if (readGBps is not null && !ResidentMemory.ResetPeak())
             stderr.WriteLine("warning: the peak-memory mark could not be reset (/proc/self/clear_refs): rss_bytes includes the bandwidth test's buffer");
         using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads, Repack = settings.Repack });

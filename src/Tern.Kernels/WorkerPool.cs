@@ -50,15 +50,19 @@ public sealed unsafe class WorkerPool : IDisposable
     private int _busy;
     private volatile bool _disposed;
 
+    /// <summary>The threads a pool asked for <paramref name="threadCount"/> runs: 0 means <see cref="Environment.ProcessorCount"/>.</summary>
+    public static int Threads(int threadCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(threadCount);
+        return threadCount == 0 ? Environment.ProcessorCount : threadCount;
+    }
+
     /// <summary>Creates a pool of <paramref name="threadCount"/> threads in all, the caller of <see cref="Run{TJob}"/>
     /// included (so threadCount − 1 background threads are started). 0 means <see cref="Environment.ProcessorCount"/>.</summary>
     /// <param name="spinWait">How long an idle thread spins before blocking; default 100 µs.</param>
     public WorkerPool(int threadCount = 0, TimeSpan? spinWait = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(threadCount);
-        if (threadCount == 0)
-            threadCount = Environment.ProcessorCount;
-        ThreadCount = threadCount;
+        ThreadCount = threadCount = Threads(threadCount);
         _spinTicks = spinWait is { } s ? (long)(s.TotalSeconds * Stopwatch.Frequency) : DefaultSpinTicks;
 
         _threads = new Thread[threadCount - 1];

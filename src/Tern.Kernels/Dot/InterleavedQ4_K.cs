@@ -76,11 +76,8 @@ public static unsafe class InterleavedQ4_K
         RepackedShape.Dot8(groups, rows, activations, output, stride, GroupBlockBytes, Q8_K.BlockBytes, ScalarGroups, &Tile4, &Tile2x1);
 
     /// <summary>Plain twin of <see cref="Dot"/>: the same integers and float operations, one row and token at a time.</summary>
-    public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
-    {
-        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, Q8_K.BlockBytes, default, false, output, stride);
-        ScalarGroups(groups, rows, activations, output, stride, blocks, tokens);
-    }
+    public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride) =>
+        RepackedShape.Scalar8(groups, rows, activations, output, stride, GroupBlockBytes, Q8_K.BlockBytes, ScalarGroups);
 
     private static void ScalarGroups(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride,
         int blocks, int tokens)

@@ -67,11 +67,8 @@ public static unsafe class InterleavedQ8_0
         RepackedShape.Dot8(groups, rows, activations, output, stride, GroupBlockBytes, Q8_0.BlockBytes, ScalarGroups, &Tile4, &Tile2x1);
 
     /// <summary>Plain twin of <see cref="Dot"/>: the same integers and float operations, one row and token at a time.</summary>
-    public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride)
-    {
-        var (blocks, tokens) = RepackedShape.Check(groups, rows, GroupRows, GroupBlockBytes, activations, Q8_0.BlockBytes, default, false, output, stride);
-        ScalarGroups(groups, rows, activations, output, stride, blocks, tokens);
-    }
+    public static void Scalar(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride) =>
+        RepackedShape.Scalar8(groups, rows, activations, output, stride, GroupBlockBytes, Q8_0.BlockBytes, ScalarGroups);
 
     private static void ScalarGroups(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride,
         int blocks, int tokens)
@@ -109,7 +106,6 @@ public static unsafe class InterleavedQ8_0
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Tile2x1(byte* x, nint second, int blocks, byte* y, ref Accumulators4 output)
     {
-        var ones = Vector256.Create((short)1);
         ref float halves = ref HalfConversion.TableStart;
         byte* scales = x + (nint)blocks * BlockQsBytes;
         Vector256<float> acc0 = default, acc1 = default;
@@ -123,8 +119,8 @@ public static unsafe class InterleavedQ8_0
             for (sbyte* chunk = (sbyte*)x; chunk < x + BlockQsBytes; chunk += 32, yk += 4)
             {
                 var y4 = RepackedShape.Broadcast(yk);
-                sum0 = DotBlocks.MulAddPairs(sum0, Products(Vector256.Load(chunk), y4), ones);
-                sum1 = DotBlocks.MulAddPairs(sum1, Products(Vector256.Load(chunk + second), y4), ones);
+                sum0 += DotBlocks.MulSumSigned(Vector256.Load(chunk), y4);
+                sum1 += DotBlocks.MulSumSigned(Vector256.Load(chunk + second), y4);
             }
 
             var dy = Vector256.Create(HalfConversion.Lookup(ref halves, ref *y));
@@ -140,7 +136,6 @@ public static unsafe class InterleavedQ8_0
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Tile4(byte* x, int blocks, byte* y, nint stride, ref Accumulators4 output)
     {
-        var ones = Vector256.Create((short)1);
         ref float halves = ref HalfConversion.TableStart;
         byte* scales = x + (nint)blocks * BlockQsBytes;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
@@ -152,10 +147,10 @@ public static unsafe class InterleavedQ8_0
             {
                 var w = Vector256.Load(chunk);
                 var magnitude = Avx2.Abs(w).AsByte();
-                sum0 = DotBlocks.MulAddPairs(sum0, Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(RepackedShape.Broadcast(yk), w)), ones);
-                sum1 = DotBlocks.MulAddPairs(sum1, Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(RepackedShape.Broadcast(yk + stride), w)), ones);
-                sum2 = DotBlocks.MulAddPairs(sum2, Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(RepackedShape.Broadcast(yk + 2 * stride), w)), ones);
-                sum3 = DotBlocks.MulAddPairs(sum3, Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(RepackedShape.Broadcast(yk + 3 * stride), w)), ones);
+                sum0 = DotBlocks.MulSumAdd(sum0, magnitude, Avx2.Sign(RepackedShape.Broadcast(yk), w));
+                sum1 = DotBlocks.MulSumAdd(sum1, magnitude, Avx2.Sign(RepackedShape.Broadcast(yk + stride), w));
+                sum2 = DotBlocks.MulSumAdd(sum2, magnitude, Avx2.Sign(RepackedShape.Broadcast(yk + 2 * stride), w));
+                sum3 = DotBlocks.MulSumAdd(sum3, magnitude, Avx2.Sign(RepackedShape.Broadcast(yk + 3 * stride), w));
             }
 
             var d = HalfConversion.ToSingle(Vector128.Load((short*)scales));
@@ -170,9 +165,4 @@ public static unsafe class InterleavedQ8_0
         output[2] = acc2;
         output[3] = acc3;
     }
-
-    /// <summary>w·y for the weights <paramref name="w"/> against the broadcast activations, as vpmaddubsw's int16 pair sums.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Products(Vector256<sbyte> w, Vector256<sbyte> y) =>
-        Avx2.MultiplyAddAdjacent(Avx2.Abs(w).AsByte(), Avx2.Sign(y, w));
 }

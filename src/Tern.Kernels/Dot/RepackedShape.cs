@@ -69,12 +69,13 @@ internal static unsafe class RepackedShape
         int groupBlockBytes, int activationBlockBytes, ScalarGroups scalar,
         delegate*<byte*, int, byte*, nint, ref Accumulators4, void> tile4, delegate*<byte*, nint, int, byte*, ref Accumulators4, void> tile2x1)
     {
-        var (blocks, tokens) = Check(groups, rows, 8, groupBlockBytes, activations, activationBlockBytes, default, false, output, stride);
         if (!DotBlocks.Avx2Fma)
         {
-            scalar(groups, rows, activations, output, stride, blocks, tokens);
+            Scalar8(groups, rows, activations, output, stride, groupBlockBytes, activationBlockBytes, scalar);
             return;
         }
+
+        var (blocks, tokens) = Check(groups, rows, 8, groupBlockBytes, activations, activationBlockBytes, default, false, output, stride);
 
         fixed (byte* w = groups)
         fixed (byte* a = activations)
@@ -82,6 +83,14 @@ internal static unsafe class RepackedShape
         {
             Run8(w, rows, blocks, groupBlockBytes, a, activationBlockBytes, tokens, y, stride, tile4, tile2x1);
         }
+    }
+
+    /// <summary>The entry point of an eight-row layout's plain twin: the shapes checked, then <paramref name="scalar"/>.</summary>
+    public static void Scalar8(ReadOnlySpan<byte> groups, int rows, ReadOnlySpan<byte> activations, Span<float> output, int stride,
+        int groupBlockBytes, int activationBlockBytes, ScalarGroups scalar)
+    {
+        var (blocks, tokens) = Check(groups, rows, 8, groupBlockBytes, activations, activationBlockBytes, default, false, output, stride);
+        scalar(groups, rows, activations, output, stride, blocks, tokens);
     }
 
     /// <summary>
