@@ -70,6 +70,8 @@ public sealed class TernServer : IAsyncDisposable
             ? throw new ApiException(404, "built-in tools are off (start the server with --tools)", code: "not_found")
             : Results.Text(Tools.SchemasJson, "application/json"));
         _app.MapPost("/tools/call", (Delegate)CallToolAsync);
+        ResponsesRoutes.Map(_app, this);
+        MessagesRoutes.Map(_app, this);
         _app.MapFallback(http => throw new ApiException(404, $"no route for {http.Request.Method} {http.Request.Path}", code: "not_found"));
         _loading = Task.Run(() => Load(log));
     }
