@@ -38,8 +38,10 @@ internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> Clien
 /// the tools the model sees) type the arguments of formats that write them as bare text. A turn's reasoning block is
 /// split off before parsing, so calls inside it are never made; it goes back to the model as the assistant message's
 /// reasoning_content, or, with <paramref name="reasoningInContent"/> (--reasoning-format none), stays in the content verbatim.
+/// Without <paramref name="parallelToolCalls"/> (OpenAI's <c>parallel_tool_calls: false</c>), only a turn's first call is made.
 /// </summary>
-internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null, bool reasoningInContent = false)
+internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null,
+    bool reasoningInContent = false, bool parallelToolCalls = true)
 {
     public async Task<AgentResult> RunAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, CancellationToken cancellation)
     {
@@ -70,8 +72,9 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             completionTokens += finished.Usage.CompletionTokens;
             var usage = new GenerationUsage(promptTokens, cachedTokens, completionTokens);
 
-            var clientCalls = parser.Calls.Where(c => builtins?.Contains(c.Name) != true).ToList();
-            bool builtinWork = parser.Calls.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
+            var turnCalls = parallelToolCalls ? parser.Calls : parser.Calls.Take(1).ToList();
+            var clientCalls = turnCalls.Where(c => builtins?.Contains(c.Name) != true).ToList();
+            bool builtinWork = turnCalls.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
             if (clientCalls.Count > 0 || !builtinWork || step + 1 >= maxSteps)
                 return new AgentResult(content.ToString(), clientCalls, runs, finished, usage, reasoning.ToString());
 
@@ -82,7 +85,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
                 assistant["reasoning_content"] = reasoning.ToString();
             var calls = new JsonArray();
             var results = new List<JsonObject>();
-            foreach (var call in parser.Calls)
+            foreach (var call in turnCalls)
             {
                 calls.Add(call.ToJson(argumentsAsObject: true));
                 var result = await builtins!.InvokeAsync(call.Name, call.Arguments, requestId, cancellation);

@@ -56,6 +56,7 @@ public sealed class TernServer : IAsyncDisposable
         _app.MapGet("/health", info.Health);
         _app.MapGet("/v1/models", info.Models);
         _app.MapGet("/models", info.Models);
+        _app.MapGet("/v1/models/{**id}", info.Model);
         _app.MapGet("/props", info.Props);
         _app.MapGet("/slots", info.Slots);
         _app.MapGet("/metrics", info.Metrics);
