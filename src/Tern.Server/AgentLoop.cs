@@ -15,6 +15,9 @@ internal sealed record AgentContent(string Text) : AgentEvent;
 /// <summary>The model's reasoning, split off before tool-call parsing (it never holds calls).</summary>
 internal sealed record AgentReasoning(string Text) : AgentEvent;
 
+/// <summary>A call to a client tool, sent as soon as the model finished writing it; <paramref name="Index"/> counts the request's client calls.</summary>
+internal sealed record AgentClientCall(ToolCall Call, int Index) : AgentEvent;
+
 /// <summary>A built-in tool ran, with its result (sent to the model as a tool message).</summary>
 internal sealed record AgentToolRun(ToolCall Call, ToolResult Result) : AgentEvent;
 
@@ -53,6 +56,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             var content = new System.Text.StringBuilder();
             var reasoning = new System.Text.StringBuilder();
             var turn = await generate(messages, cancellation);
+            int turnCalls = 0, clientIndex = 0;
             GenerationFinished? finished = null;
             await foreach (var e in turn.Events.WithCancellation(cancellation))
             {
@@ -72,9 +76,9 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             completionTokens += finished.Usage.CompletionTokens;
             var usage = new GenerationUsage(promptTokens, cachedTokens, completionTokens);
 
-            var turnCalls = parallelToolCalls ? parser.Calls : parser.Calls.Take(1).ToList();
-            var clientCalls = turnCalls.Where(c => builtins?.Contains(c.Name) != true).ToList();
-            bool builtinWork = turnCalls.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
+            var made = parallelToolCalls ? parser.Calls : parser.Calls.Take(1).ToList();
+            var clientCalls = made.Where(c => builtins?.Contains(c.Name) != true).ToList();
+            bool builtinWork = made.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
             if (clientCalls.Count > 0 || !builtinWork || step + 1 >= maxSteps)
                 return new AgentResult(content.ToString(), clientCalls, runs, finished, usage, reasoning.ToString());
 
@@ -85,7 +89,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
                 assistant["reasoning_content"] = reasoning.ToString();
             var calls = new JsonArray();
             var results = new List<JsonObject>();
-            foreach (var call in turnCalls)
+            foreach (var call in made)
             {
                 calls.Add(call.ToJson(argumentsAsObject: true));
                 var result = await builtins!.InvokeAsync(call.Name, call.Arguments, requestId, cancellation);
@@ -121,10 +125,17 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
 
             async Task Emit(ToolCallUpdate update)
             {
-                if (update.Content.Length == 0)
-                    return;
-                content.Append(update.Content);
-                await onEvent(new AgentContent(update.Content));
+                if (update.Content.Length > 0)
+                {
+                    content.Append(update.Content);
+                    await onEvent(new AgentContent(update.Content));
+                }
+
+                foreach (var call in update.Calls)
+                {
+                    if ((parallelToolCalls || turnCalls++ == 0) && builtins?.Contains(call.Name) != true)
+                        await onEvent(new AgentClientCall(call, clientIndex++));
+                }
             }
         }
     }

@@ -64,6 +64,13 @@ internal sealed class CompletionRoutes(TernServer server)
         {
             if (sse is null)
                 return;
+            if (e is AgentClientCall call)
+            {
+                foreach (var piece in ResponseShape.StreamedCall(call.Call, call.Index))
+                    await sse.WriteAsync(shape.Chunk(new JsonObject { ["tool_calls"] = new JsonArray(piece) }, null, null), http.RequestAborted);
+                return;
+            }
+
             var delta = e switch
             {
                 AgentContent c => new JsonObject { ["content"] = c.Text },
@@ -81,8 +88,6 @@ internal sealed class CompletionRoutes(TernServer server)
             return;
         }
 
-        if (result.ClientCalls.Count > 0)
-            await sse.WriteAsync(shape.Chunk(new JsonObject { ["tool_calls"] = ResponseShape.ClientCalls(result.ClientCalls, streaming: true) }, null, null), http.RequestAborted);
         await sse.WriteAsync(shape.Chunk(null, null, result.FinishReason), http.RequestAborted);
         if (p.IncludeUsage)
             await sse.WriteAsync(shape.UsageChunk(result.Finished with { Usage = result.Usage }), http.RequestAborted);
