@@ -21,4 +21,10 @@ public sealed record GenerationRequest
 
     /// <summary>How many most likely alternatives to report with each generated token (0 = none).</summary>
     public int TopLogprobs { get; init; }
+
+    /// <summary>
+    /// Set: an embedding request. The prompt runs and its tokens' hidden states (after the output norm) are pooled
+    /// into one <see cref="GenerationEmbedding"/>; nothing is generated.
+    /// </summary>
+    public Pooling? Embedding { get; init; }
 }
