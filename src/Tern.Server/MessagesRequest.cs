@@ -110,9 +110,9 @@ internal sealed record MessagesRequest(
                 throw ApiException.BadRequest($"'{at}.role' must be user or assistant; got '{role}' (the system prompt is the top-level 'system')", $"{at}.role");
         }
 
+        string last = $"messages[{messages.GetArrayLength() - 1}].role";
         if (result[^1]!["role"]!.GetValue<string>() == "assistant")
-            throw ApiException.BadRequest($"the last message is the assistant's: prefilling the reply is not supported; end with a user message",
-                $"messages[{messages.GetArrayLength() - 1}].role");
+            throw ApiException.BadRequest($"'{last}' is assistant: prefilling the reply is not supported; end with a user message", last);
         return result;
     }
 
