@@ -14,12 +14,14 @@ namespace Tern.Server;
 /// <param name="Tools">The client's tools as <c>{type: function, function: {name, description, parameters}}</c>; null: none (or tool_choice none).</param>
 /// <param name="UseTools">False with tool_choice none: no tool is offered or parsed, the built-in ones neither.</param>
 /// <param name="SingleToolUse">tool_choice's disable_parallel_tool_use: at most one tool_use block is returned.</param>
+/// <param name="OmitThinking">thinking.display omitted: the thinking blocks' text is left out.</param>
 internal sealed record MessagesRequest(
     JsonArray Messages,
     JsonArray? Tools,
     bool UseTools,
     bool SingleToolUse,
     IReadOnlyDictionary<string, JsonNode?>? Kwargs,
+    bool OmitThinking,
     SamplingParams Sampling,
     int MaxTokens,
     IReadOnlyList<string> StopSequences,
@@ -75,10 +77,9 @@ internal sealed record MessagesRequest(
         if (r.Has("model"))
             r.String("model");
         var (useTools, single) = ToolChoice(r);
-        var tools = useTools ? ReadTools(r) : null;
-        if (!useTools)
-            ReadTools(r); // still validated
-        return new MessagesRequest(ReadMessages(r), tools, useTools, single, Thinking(r), new SamplingParams(), 0, [], false);
+        var tools = ReadTools(r);
+        var (kwargs, omitThinking) = Thinking(r);
+        return new MessagesRequest(ReadMessages(r), useTools ? tools : null, useTools, single, kwargs, omitThinking, new SamplingParams(), 0, [], false);
     }
 
     private static JsonArray ReadMessages(JsonRequest r)
@@ -307,30 +308,35 @@ internal sealed record MessagesRequest(
         };
     }
 
-    /// <summary>thinking {type: enabled, budget_tokens} or {type: disabled} as the template's enable_thinking; null when absent.</summary>
-    private static IReadOnlyDictionary<string, JsonNode?>? Thinking(JsonRequest r)
+    /// <summary>
+    /// thinking as the template's enable_thinking: {type: enabled, budget_tokens} and {type: adaptive} turn it on,
+    /// {type: disabled} off; null when absent (the template's default). display omitted: thinking blocks come back empty.
+    /// </summary>
+    private static (IReadOnlyDictionary<string, JsonNode?>? Kwargs, bool Omit) Thinking(JsonRequest r)
     {
         if (r.Element("thinking") is not { } thinking)
-            return null;
+            return (null, false);
         if (thinking.ValueKind != JsonValueKind.Object)
             throw JsonRequest.WrongType("thinking", thinking, "an object");
-        Fields(thinking, "thinking", "type", "budget_tokens");
-        bool enabled = RequiredString(thinking, "type", "thinking") switch
+        Fields(thinking, "thinking", "type", "budget_tokens", "display");
+        string type = RequiredString(thinking, "type", "thinking");
+        bool enabled = type switch
         {
-            "enabled" => true,
+            "enabled" or "adaptive" => true,
             "disabled" => false,
-            var other => throw ApiException.BadRequest($"'thinking.type' must be enabled or disabled; got '{other}'", "thinking.type"),
+            _ => throw ApiException.BadRequest($"'thinking.type' must be enabled, adaptive or disabled; got '{type}'", "thinking.type"),
         };
-        if (enabled)
-        {
-            if (!thinking.TryGetProperty("budget_tokens", out var budget) || budget.ValueKind != JsonValueKind.Number
-                || !budget.TryGetInt64(out long b) || b < 1)
-                throw ApiException.BadRequest("'thinking.budget_tokens' is required with type enabled and must be a positive integer", "thinking.budget_tokens");
-        }
-        else if (thinking.TryGetProperty("budget_tokens", out _))
+        bool hasBudget = thinking.TryGetProperty("budget_tokens", out var budget) && budget.ValueKind != JsonValueKind.Null;
+        if (type == "enabled" && (!hasBudget || budget.ValueKind != JsonValueKind.Number || !budget.TryGetInt64(out long b) || b < 1))
+            throw ApiException.BadRequest("'thinking.budget_tokens' is required with type enabled and must be a positive integer", "thinking.budget_tokens");
+        if (type != "enabled" && hasBudget)
             throw ApiException.BadRequest("'thinking.budget_tokens' is only for type enabled", "thinking.budget_tokens");
-
-        return new Dictionary<string, JsonNode?> { ["enable_thinking"] = enabled };
+        string? display = thinking.TryGetProperty("display", out var d) && d.ValueKind != JsonValueKind.Null
+            ? d.ValueKind == JsonValueKind.String ? d.GetString() : throw JsonRequest.WrongType("thinking.display", d, "a string")
+            : null;
+        if (display is not (null or "summarized" or "omitted"))
+            throw ApiException.BadRequest($"'thinking.display' must be summarized or omitted; got '{display}'", "thinking.display");
+        return (new Dictionary<string, JsonNode?> { ["enable_thinking"] = enabled }, display == "omitted");
     }
 
     private static IReadOnlyList<string> StopSequencesOf(JsonRequest r)

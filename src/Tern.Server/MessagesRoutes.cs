@@ -29,7 +29,7 @@ internal sealed class MessagesRoutes(TernServer server)
         var request = MessagesRequest.Read(r, model.Defaults, model.VocabSize);
         var tools = AllTools(request);
         string id = "msg_" + Guid.NewGuid().ToString("N");
-        var shape = new MessagesShape(id, model.Name);
+        var shape = new MessagesShape(id, model.Name, request.OmitThinking);
         var stream = request.Stream ? new MessagesStream(http.Response, shape) : null;
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
         server.Metrics.Request();

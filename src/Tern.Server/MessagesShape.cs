@@ -11,16 +11,18 @@ namespace Tern.Server;
 /// <summary>
 /// Anthropic's Messages objects for one request: the message with its content blocks (thinking, text, tool_use),
 /// stop_reason and usage, and the error body. Built-in tool runs (--tools) go in the extra <c>tern_tool_runs</c> field,
-/// which Anthropic's clients ignore.
+/// which Anthropic's clients ignore. With <paramref name="omitThinking"/> (thinking.display omitted) thinking blocks stay, without their text.
 /// </summary>
-internal sealed class MessagesShape(string id, string model)
+internal sealed class MessagesShape(string id, string model, bool omitThinking)
 {
+    public bool OmitThinking => omitThinking;
+
     /// <summary>The whole message, for a request without <c>stream</c>.</summary>
     public JsonObject Message(AgentResult r)
     {
         var content = new JsonArray();
         if (r.Reasoning.Length > 0)
-            content.Add(Thinking(r.Reasoning));
+            content.Add(Thinking(omitThinking ? "" : r.Reasoning));
         if (r.Content.Length > 0 && !(r.ClientCalls.Count > 0 && string.IsNullOrWhiteSpace(r.Content)))
             content.Add(new JsonObject { ["type"] = "text", ["text"] = r.Content });
         foreach (var call in r.ClientCalls)
@@ -130,7 +132,7 @@ internal sealed class MessagesStream(HttpResponse response, MessagesShape shape)
     public Task EventAsync(AgentEvent e, CancellationToken cancellation) => e switch
     {
         AgentContent c => DeltaAsync("text", new JsonObject { ["type"] = "text_delta", ["text"] = c.Text }, cancellation),
-        AgentReasoning r => DeltaAsync("thinking", new JsonObject { ["type"] = "thinking_delta", ["thinking"] = r.Text }, cancellation),
+        AgentReasoning r => DeltaAsync("thinking", shape.OmitThinking ? null : new JsonObject { ["type"] = "thinking_delta", ["thinking"] = r.Text }, cancellation),
         AgentToolRun run => ToolRunAsync(run, cancellation),
         _ => Task.CompletedTask,
     };
@@ -155,7 +157,8 @@ internal sealed class MessagesStream(HttpResponse response, MessagesShape shape)
         await WriteAsync(new JsonObject { ["type"] = "message_stop" }, cancellation);
     }
 
-    private async Task DeltaAsync(string blockType, JsonObject delta, CancellationToken cancellation)
+    /// <summary>Opens a block of <paramref name="blockType"/> unless one is open, and sends the delta (null: none).</summary>
+    private async Task DeltaAsync(string blockType, JsonObject? delta, CancellationToken cancellation)
     {
         if (_open != blockType)
         {
@@ -163,7 +166,8 @@ internal sealed class MessagesStream(HttpResponse response, MessagesShape shape)
             await OpenAsync(blockType == "text" ? new JsonObject { ["type"] = "text", ["text"] = "" } : MessagesShape.Thinking(""), cancellation);
         }
 
-        await WriteAsync(Delta(delta), cancellation);
+        if (delta is not null)
+            await WriteAsync(Delta(delta), cancellation);
     }
 
     private async Task ToolRunAsync(AgentToolRun run, CancellationToken cancellation)
