@@ -64,6 +64,11 @@ public sealed class MessagesApiTests(MessagesServerFixture fixture) : IClassFixt
         Assert.Equal("stop_sequence", body.GetProperty("stop_reason").GetString());
         Assert.Equal(word, body.GetProperty("stop_sequence").GetString());
         Assert.DoesNotContain(word, body.GetProperty("content")[0].GetProperty("text").GetString());
+
+        var events = await MessagesSse.EventsAsync(fixture, Hello + $$""", "max_tokens": 24, "temperature": 0, "stream": true, "stop_sequences": ["{{word}}"]}""", MessagesServerFixture.Key);
+        var delta = events.Single(e => e.GetProperty("type").GetString() == "message_delta").GetProperty("delta");
+        Assert.Equal("stop_sequence", delta.GetProperty("stop_reason").GetString());
+        Assert.Equal(word, delta.GetProperty("stop_sequence").GetString());
     }
 
     [Fact]

@@ -135,9 +135,11 @@ public sealed class MessagesToolTests(ScriptedClientToolServerFixture fixture) :
 internal static class MessagesSse
 {
     /// <summary>The events of a streamed message, each checked to carry its type on an `event:` line.</summary>
-    public static async Task<List<JsonElement>> EventsAsync(ServerFixture fixture, string body)
+    public static async Task<List<JsonElement>> EventsAsync(ServerFixture fixture, string body, string? key = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (key is not null)
+            request.Headers.Add("x-api-key", key);
         using var response = await fixture.Http.SendAsync(request, TestContext.Current.CancellationToken);
         string text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         Assert.True(response.IsSuccessStatusCode, text);
