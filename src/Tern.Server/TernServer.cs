@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -211,7 +212,9 @@ public sealed class TernServer : IAsyncDisposable
                 _ => (500, "internal_error"),
             };
             var error = new ApiException(status, e.Message.ReplaceLineEndings(" "), code: code);
-            await http.Response.Body.WriteAsync(Encoding.UTF8.GetBytes("data: " + Encoding.UTF8.GetString(error.ToJson()) + "\n\n"));
+            await http.Response.Body.WriteAsync(MessagesShape.IsMessagesPath(http.Request.Path)
+                ? MessagesShape.Event(MessagesShape.Error(status, error.Message)) // Anthropic's `event: error`
+                : Encoding.UTF8.GetBytes("data: " + Encoding.UTF8.GetString(error.ToJson()) + "\n\n"));
         }
         catch (Exception e) when (!http.Response.HasStarted)
         {
@@ -232,7 +235,9 @@ public sealed class TernServer : IAsyncDisposable
             if (error.Status == 429)
                 http.Response.Headers.RetryAfter = "1";
             http.Response.ContentType = "application/json";
-            await http.Response.Body.WriteAsync(error.ToJson());
+            await http.Response.Body.WriteAsync(MessagesShape.IsMessagesPath(http.Request.Path)
+                ? JsonSerializer.SerializeToUtf8Bytes(MessagesShape.Error(error.Status, error.Message), ServerJson.Options)
+                : error.ToJson());
         }
     }
 
@@ -240,11 +245,12 @@ public sealed class TernServer : IAsyncDisposable
     {
         if (_keyHash is null || http.Request.Path == "/health")
             return next(http);
+        // Authorization: Bearer <key>, as OpenAI's clients send it, or x-api-key: <key>, as Anthropic's do.
         string header = http.Request.Headers.Authorization.ToString();
-        string given = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..] : "";
+        string given = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..] : http.Request.Headers["x-api-key"].ToString();
         // Hashes have one length, so the comparison takes the same time whatever was sent.
         if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), _keyHash))
-            throw new ApiException(401, given.Length == 0 ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", code: "invalid_api_key");
+            throw new ApiException(401, given.Length == 0 ? "missing API key: send Authorization: Bearer <key> or x-api-key: <key>" : "invalid API key", code: "invalid_api_key");
         return next(http);
     }
 

@@ -37,7 +37,7 @@ public sealed class BrokenModelTests
         http.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
 
     /// <summary>A copy of <paramref name="source"/> whose output row for token 0 is NaN, so logit 0 is NaN at every step.</summary>
-    private static string WriteNanCopy(string source, string target)
+    internal static string WriteNanCopy(string source, string target)
     {
         using var file = GgufFile.Open(source);
         string output = file.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight";
