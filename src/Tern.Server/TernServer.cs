@@ -50,7 +50,7 @@ public sealed class TernServer : IAsyncDisposable
         if (Tools is not null)
             _app.Use(guard.InvokeAsync);
         if (origins.Length > 0) // browser pages from these origins may call the API (CORS preflight answered before the key check)
-            _app.UseCors(cors => cors.WithOrigins(origins).WithMethods("GET", "POST").WithHeaders("Authorization", "Content-Type"));
+            _app.UseCors(cors => cors.WithOrigins(origins).WithMethods("GET", "POST").WithHeaders(CorsHeaders));
         _app.Use(AuthenticateAsync);
         var info = new InfoRoutes(this);
         var completions = new CompletionRoutes(this);
@@ -82,6 +82,10 @@ public sealed class TernServer : IAsyncDisposable
     }
 
     public ServerOptions Options { get; }
+
+    /// <summary>The request headers a page from an allowed origin may send: the key (either way), JSON, and Anthropic's clients' own.</summary>
+    internal static readonly string[] CorsHeaders =
+        ["Authorization", "Content-Type", "x-api-key", "anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access"];
 
     /// <summary>The address Kestrel listens on, e.g. http://127.0.0.1:8080.</summary>
     public string Address { get; private set; } = "";

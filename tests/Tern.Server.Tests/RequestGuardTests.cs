@@ -124,6 +124,11 @@ public sealed class RequestGuardTests(GuardedToolServerFixture fixture) : IClass
         Assert.True(answer.IsSuccessStatusCode, answer.StatusCode.ToString());
         Assert.Equal("http://localhost:3000", answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
 
+        using var anthropic = Preflight("http://localhost:3000", "content-type,x-api-key,anthropic-version,anthropic-dangerous-direct-browser-access");
+        answer = await fixture.Http.SendAsync(anthropic, TestContext.Current.CancellationToken);
+        Assert.True(answer.IsSuccessStatusCode, answer.StatusCode.ToString()); // Anthropic's browser client may call /v1/messages
+        Assert.Contains("x-api-key", string.Join(",", answer.Headers.GetValues("Access-Control-Allow-Headers")), StringComparison.OrdinalIgnoreCase);
+
         using var foreign = Preflight("http://evil.example");
         answer = await fixture.Http.SendAsync(foreign, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.Forbidden, answer.StatusCode);
@@ -183,12 +188,12 @@ public sealed class RequestGuardTests(GuardedToolServerFixture fixture) : IClass
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
-    private static HttpRequestMessage Preflight(string origin)
+    private static HttpRequestMessage Preflight(string origin, string headers = "content-type")
     {
         var request = new HttpRequestMessage(HttpMethod.Options, "/tools/call");
         request.Headers.Add("Origin", origin);
         request.Headers.Add("Access-Control-Request-Method", "POST");
-        request.Headers.Add("Access-Control-Request-Headers", "content-type");
+        request.Headers.Add("Access-Control-Request-Headers", headers);
         return request;
     }
 
