@@ -1,4 +1,5 @@
 using Tern.Runtime.Sampling;
+using GrammarRules = Tern.Runtime.Grammar.Grammar;
 
 namespace Tern.Runtime.Serving;
 
@@ -21,4 +22,7 @@ public sealed record GenerationRequest
 
     /// <summary>How many most likely alternatives to report with each generated token (0 = none).</summary>
     public int TopLogprobs { get; init; }
+
+    /// <summary>Constrains the generated text to this grammar (structured output); null = free text.</summary>
+    public GrammarRules? Grammar { get; init; }
 }
