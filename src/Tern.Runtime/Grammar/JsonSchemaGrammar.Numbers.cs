@@ -48,8 +48,10 @@ public sealed partial class JsonSchemaGrammar
     {
         if (!s.TryGetProperty(keyword, out var v))
             return null;
-        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDecimal(out decimal d))
+        if (v.ValueKind != JsonValueKind.Number)
             throw Unsupported($"'{keyword}' that is not a number", path);
+        if (!v.TryGetDecimal(out decimal d))
+            throw Unsupported($"'{keyword}' of magnitude 1e15 or more", path);
         if (Math.Abs(d) >= 1e15m)
             throw Unsupported($"'{keyword}' of magnitude 1e15 or more", path);
         return d;

@@ -39,6 +39,8 @@ public sealed partial class JsonSchemaGrammar
     private readonly Dictionary<string, string> _refs = []; // "#/$defs/x" -> rule name
     private JsonElement _document;
 
+    public JsonSchemaGrammar() => Primitive(Space);
+
     /// <summary>The grammar of JSON text valid against <paramref name="schema"/> (rule <c>root</c>).</summary>
     public static Grammar FromSchema(JsonElement schema)
     {

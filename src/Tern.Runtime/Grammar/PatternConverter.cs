@@ -102,6 +102,7 @@ internal sealed class PatternConverter(string pattern, string path)
     {
         if (_pos >= pattern.Length)
             return atom;
+        bool braces = pattern[_pos] == '{';
         string? suffix = pattern[_pos] switch
         {
             '*' => "*",
@@ -112,7 +113,7 @@ internal sealed class PatternConverter(string pattern, string path)
         };
         if (suffix is null)
             return atom;
-        if (pattern[_pos] != '{')
+        if (!braces)
             _pos++;
         if (_pos < pattern.Length && pattern[_pos] == '?')
             _pos++; // lazy: the same strings
@@ -272,7 +273,7 @@ internal sealed class PatternConverter(string pattern, string path)
         return v;
     }
 
-    /// <summary>One character as it is written inside the JSON string: plain, or its JSON escape; a control character cannot be (it would need an escape the rest of the grammar does not write): refused.</summary>
+    /// <summary>One character as it is written inside the JSON string: plain, or its JSON escape; a control character as its escape.</summary>
     private string Literal(int c) => c switch
     {
         '"' => GbnfText.Literal("\\\""),
