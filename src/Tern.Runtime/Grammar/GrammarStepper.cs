@@ -80,6 +80,8 @@ internal sealed class GrammarStepper(Grammar grammar)
         int hi = lo | ((1 << (6 * need)) - 1);
         lo = Math.Max(lo, length switch { 2 => 0x80, 3 => 0x800, _ => 0x10000 });
         hi = Math.Min(hi, 0x10FFFF);
+        if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF))
+            return null; // overlong, past U+10FFFF, or a UTF-16 surrogate: no continuation makes a character
         foreach (var s in state.Stacks)
         {
             if (s is not null && Grammar.Elements[s.Pos].Set!.Intersects(lo, hi))
