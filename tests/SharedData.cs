@@ -12,6 +12,9 @@ internal static class SharedData
 
     public static string Path(string relative) => System.IO.Path.Combine(Root.Value, relative);
 
+    /// <summary>A file of the repository itself (reference data the tests keep beside them, e.g. tests/Tern.Models.Tests/embeddings).</summary>
+    public static string Repository(string relative) => System.IO.Path.Combine(RepositoryRoot(), relative);
+
     /// <summary>Every GGUF under a shared folder, in a stable order.</summary>
     public static string[] GgufFiles(string folder) =>
         Directory.GetFiles(Path(folder), "*.gguf").Order(StringComparer.Ordinal).ToArray();
@@ -20,11 +23,12 @@ internal static class SharedData
 
     public static string[] VocabFiles() => GgufFiles("tokenizer");
 
+    private static string RepositoryRoot() => typeof(SharedData).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .FirstOrDefault(a => a.Key == "TernRepoRoot")?.Value ?? ".";
+
     private static string FindRoot()
     {
-        string? repo = typeof(SharedData).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "TernRepoRoot")?.Value;
-        string candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(repo ?? ".", "..", "shared"));
+        string candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(RepositoryRoot(), "..", "shared"));
         return Directory.Exists(System.IO.Path.Combine(candidate, "models"))
             ? candidate
             : throw new DirectoryNotFoundException($"test data not found: expected {candidate} (../shared beside the repository)");

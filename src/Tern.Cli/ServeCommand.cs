@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tern.Runtime.Serving;
 using Tern.Server;
 
 namespace Tern.Cli;
@@ -35,10 +36,11 @@ public static class ServeCommand
         var allowedOrigins = new Option<string?>("--allowed-origins") { Description = "web page origins allowed to call the API, e.g. http://localhost:3000 (comma list)" };
         var checkpoints = new Option<int>("--ctx-checkpoints", "--checkpoints") { Description = "hybrid models (qwen35moe): copies of the recurrent state the prefix cache keeps, so a prompt that extends an earlier one resumes (0: none)", DefaultValueFactory = _ => 8 };
         var reasoningFormat = new Option<string>("--reasoning-format") { Description = "where a reply's <think> block or thought channel goes: auto (reasoning_content) or none (left in content)", DefaultValueFactory = _ => "auto" };
+        var pooling = new Option<string?>("--pooling") { Description = "how /v1/embeddings pools token states: mean, cls or last (default: the model's pooling_type, else mean)" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
-            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints,
+            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -67,6 +69,7 @@ public static class ServeCommand
                 AllowedOrigins = List(parse.GetValue(allowedOrigins)),
                 ReasoningFormat = ParseReasoningFormat(parse.GetValue(reasoningFormat)!),
                 RecurrentCheckpoints = Check(parse.GetValue(checkpoints), 0, 1024, "--ctx-checkpoints"),
+                Pooling = parse.GetValue(pooling) is { } p ? ParsePooling(p) : null,
             };
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
@@ -77,6 +80,15 @@ public static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>llama.cpp's --pooling names (<c>none</c> and <c>rank</c> give no one vector per input, so they are refused).</summary>
+    internal static Pooling ParsePooling(string name) => name switch
+    {
+        "mean" => Pooling.Mean,
+        "cls" => Pooling.Cls,
+        "last" => Pooling.Last,
+        _ => throw new ArgumentException($"--pooling must be mean, cls or last, got '{name}'"),
+    };
 
     /// <summary>llama-server's names: <c>auto</c> and <c>deepseek</c> put reasoning in reasoning_content, <c>none</c> leaves it in content.</summary>
     internal static ReasoningFormat ParseReasoningFormat(string name) => name switch

@@ -96,7 +96,7 @@ public abstract unsafe partial class DecoderModel : IModelRunner
     public StateCache CreateState(StateOptions options) => new(Config.Layers, options);
 
     /// <inheritdoc/>
-    public void Forward(TokenBatch batch, StateCache state, Span<float> logits)
+    public void Forward(TokenBatch batch, StateCache state, Span<float> logits, Span<float> hidden = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(state);
@@ -105,6 +105,8 @@ public abstract unsafe partial class DecoderModel : IModelRunner
             throw new ArgumentException("the state was laid out for another model's layers", nameof(state));
         if (logits.Length < (long)batch.OutputCount * h.VocabSize)
             throw new ArgumentException($"logits hold {logits.Length} floats, {batch.OutputCount} outputs need {(long)batch.OutputCount * h.VocabSize}", nameof(logits));
+        if (hidden.Length < (long)batch.HiddenCount * h.EmbeddingLength)
+            throw new ArgumentException($"hidden holds {hidden.Length} floats, {batch.HiddenCount} hidden outputs need {(long)batch.HiddenCount * h.EmbeddingLength}", nameof(hidden));
         if (batch.Count == 0)
             return;
         Reserve(batch, state);
@@ -131,14 +133,23 @@ public abstract unsafe partial class DecoderModel : IModelRunner
         for (int layer = 0; layer < h.BlockCount; layer++)
             ForwardLayer(layer);
 
+        // hidden = norm(x[hidden outputs])                          [n_hidden, n_embd]
+        int d = h.EmbeddingLength;
+        int nHidden = batch.HiddenCount, o = 0;
+        for (int t = 0; t < N; t++)
+        {
+            if (batch.Hidden[t])
+                Norm.RmsNorm(X.Slice(t * d, d), OutputNorm, h.RmsEpsilon, hidden.Slice(o++ * d, d));
+        }
+
         // logits = output · norm(x[outputs])                       [n_out, n_vocab]
         int nOut = batch.OutputCount;
-        var outputs = _buffers.OutputRows.AsSpan(0, nOut * h.EmbeddingLength);
-        int o = 0;
+        var outputs = _buffers.OutputRows.AsSpan(0, nOut * d);
+        o = 0;
         for (int t = 0; t < N; t++)
         {
             if (batch.Outputs[t])
-                X.Slice(t * h.EmbeddingLength, h.EmbeddingLength).CopyTo(outputs.Slice(o++ * h.EmbeddingLength));
+                X.Slice(t * d, d).CopyTo(outputs.Slice(o++ * d));
         }
 
         Norm.RmsNorm(outputs, OutputNorm, h.RmsEpsilon, outputs);

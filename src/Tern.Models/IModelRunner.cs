@@ -22,10 +22,12 @@ public interface IModelRunner : IDisposable
     StateCache CreateState(StateOptions options);
 
     /// <summary>
-    /// Runs the batch, writing each token's keys, values and recurrent state into <paramref name="state"/>, and the
-    /// logits of the tokens that want them into <paramref name="logits"/>: [batch.OutputCount, n_vocab], in batch order.
+    /// Runs the batch, writing each token's keys, values and recurrent state into <paramref name="state"/>, the
+    /// logits of the tokens that want them into <paramref name="logits"/>: [batch.OutputCount, n_vocab], and the hidden
+    /// states (after the output norm) of the tokens that want them into <paramref name="hidden"/>:
+    /// [batch.HiddenCount, n_embd], both in batch order.
     /// </summary>
-    void Forward(TokenBatch batch, StateCache state, Span<float> logits);
+    void Forward(TokenBatch batch, StateCache state, Span<float> logits, Span<float> hidden = default);
 }
 
 /// <summary>Shorthands over <see cref="IModelRunner"/>.</summary>

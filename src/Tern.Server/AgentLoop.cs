@@ -15,6 +15,9 @@ internal sealed record AgentContent(string Text) : AgentEvent;
 /// <summary>The model's reasoning, split off before tool-call parsing (it never holds calls).</summary>
 internal sealed record AgentReasoning(string Text) : AgentEvent;
 
+/// <summary>A call to a client tool, sent as soon as the model finished writing it; <paramref name="Index"/> counts the request's client calls.</summary>
+internal sealed record AgentClientCall(ToolCall Call, int Index) : AgentEvent;
+
 /// <summary>A built-in tool ran, with its result (sent to the model as a tool message).</summary>
 internal sealed record AgentToolRun(ToolCall Call, ToolResult Result) : AgentEvent;
 
@@ -38,8 +41,10 @@ internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> Clien
 /// the tools the model sees) type the arguments of formats that write them as bare text. A turn's reasoning block is
 /// split off before parsing, so calls inside it are never made; it goes back to the model as the assistant message's
 /// reasoning_content, or, with <paramref name="reasoningInContent"/> (--reasoning-format none), stays in the content verbatim.
+/// Without <paramref name="parallelToolCalls"/> (OpenAI's <c>parallel_tool_calls: false</c>), only a turn's first call is made.
 /// </summary>
-internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null, bool reasoningInContent = false)
+internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null,
+    bool reasoningInContent = false, bool parallelToolCalls = true)
 {
     public async Task<AgentResult> RunAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, CancellationToken cancellation)
     {
@@ -51,6 +56,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             var content = new System.Text.StringBuilder();
             var reasoning = new System.Text.StringBuilder();
             var turn = await generate(messages, cancellation);
+            int turnCalls = 0, clientIndex = 0;
             GenerationFinished? finished = null;
             await foreach (var e in turn.Events.WithCancellation(cancellation))
             {
@@ -70,8 +76,9 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             completionTokens += finished.Usage.CompletionTokens;
             var usage = new GenerationUsage(promptTokens, cachedTokens, completionTokens);
 
-            var clientCalls = parser.Calls.Where(c => builtins?.Contains(c.Name) != true).ToList();
-            bool builtinWork = parser.Calls.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
+            var made = parallelToolCalls ? parser.Calls : parser.Calls.Take(1).ToList();
+            var clientCalls = made.Where(c => builtins?.Contains(c.Name) != true).ToList();
+            bool builtinWork = made.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
             if (clientCalls.Count > 0 || !builtinWork || step + 1 >= maxSteps)
                 return new AgentResult(content.ToString(), clientCalls, runs, finished, usage, reasoning.ToString());
 
@@ -82,7 +89,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
                 assistant["reasoning_content"] = reasoning.ToString();
             var calls = new JsonArray();
             var results = new List<JsonObject>();
-            foreach (var call in parser.Calls)
+            foreach (var call in made)
             {
                 calls.Add(call.ToJson(argumentsAsObject: true));
                 var result = await builtins!.InvokeAsync(call.Name, call.Arguments, requestId, cancellation);
@@ -118,10 +125,17 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
 
             async Task Emit(ToolCallUpdate update)
             {
-                if (update.Content.Length == 0)
-                    return;
-                content.Append(update.Content);
-                await onEvent(new AgentContent(update.Content));
+                if (update.Content.Length > 0)
+                {
+                    content.Append(update.Content);
+                    await onEvent(new AgentContent(update.Content));
+                }
+
+                foreach (var call in update.Calls)
+                {
+                    if ((parallelToolCalls || turnCalls++ == 0) && builtins?.Contains(call.Name) != true)
+                        await onEvent(new AgentClientCall(call, clientIndex++));
+                }
             }
         }
     }

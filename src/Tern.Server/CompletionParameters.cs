@@ -13,6 +13,7 @@ internal sealed record CompletionParameters(SamplingParams Sampling, int? MaxTok
     {
         if (r.Integer("n", 1, 1) is not null and not 1)
             throw ApiException.BadRequest("only n = 1 is supported", "n");
+        r.Bool("cache_prompt"); // prompt prefixes are always reused; reuse changes no output, so either value is honoured
         var sampling = defaults with
         {
             Temperature = (float)(r.Number("temperature", 0, 2) ?? defaults.Temperature),

@@ -12,24 +12,27 @@ internal sealed class CompletionRoutes(TernServer server)
     {
         var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        RequestFields.Check(r, RequestFields.Chat, "/v1/chat/completions");
         var messages = ChatMessages.Read(r);
+        var options = ChatOptions.Read(r);
         var tools = ChatMessages.Tools(r);
-        var kwargs = ChatMessages.TemplateKwargs(r);
+        var kwargs = options.WithThinking(ChatMessages.TemplateKwargs(r));
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
-        if (tools is null && server.Tools is null)
+        if (options.ToolChoice == ToolChoice.None || (tools is null && server.Tools is null))
         {
+            tools = null;
             var prompt = await model.Template.TokensAsync(messages, tools, kwargs, http.RequestAborted);
             var reasoning = server.Options.ReasoningFormat == ReasoningFormat.None ? null : prompt.Splitter(keepMarkup: false);
             await RunAsync(http, model, prompt.Tokens, parameters, chat: true, reasoning);
             return;
         }
 
-        await RunWithToolsAsync(http, model, messages, tools, kwargs, parameters);
+        await RunWithToolsAsync(http, model, messages, tools, kwargs, parameters, options.ParallelToolCalls);
     }
 
     /// <summary>A chat request with tools: the client's and/or the built-in ones, run through the <see cref="AgentLoop"/>.</summary>
     private async Task RunWithToolsAsync(HttpContext http, ServedModel model, JsonArray messages, JsonArray? clientTools,
-        IReadOnlyDictionary<string, JsonNode?>? kwargs, CompletionParameters p)
+        IReadOnlyDictionary<string, JsonNode?>? kwargs, CompletionParameters p, bool parallelToolCalls)
     {
         var tools = clientTools ?? [];
         foreach (var schema in server.Tools?.Schemas ?? [])
@@ -53,7 +56,7 @@ internal sealed class CompletionRoutes(TernServer server)
             return new ModelTurn(model.Engine.Submit(request, cancellation), prompt.Splitter(keepMarkup: reasoningInContent));
         }
 
-        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent);
+        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent, parallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
@@ -61,6 +64,13 @@ internal sealed class CompletionRoutes(TernServer server)
         {
             if (sse is null)
                 return;
+            if (e is AgentClientCall call)
+            {
+                foreach (var piece in ResponseShape.StreamedCall(call.Call, call.Index))
+                    await sse.WriteAsync(shape.Chunk(new JsonObject { ["tool_calls"] = new JsonArray(piece) }, null, null), http.RequestAborted);
+                return;
+            }
+
             var delta = e switch
             {
                 AgentContent c => new JsonObject { ["content"] = c.Text },
@@ -78,8 +88,6 @@ internal sealed class CompletionRoutes(TernServer server)
             return;
         }
 
-        if (result.ClientCalls.Count > 0)
-            await sse.WriteAsync(shape.Chunk(new JsonObject { ["tool_calls"] = ResponseShape.ClientCalls(result.ClientCalls, streaming: true) }, null, null), http.RequestAborted);
         await sse.WriteAsync(shape.Chunk(null, null, result.FinishReason), http.RequestAborted);
         if (p.IncludeUsage)
             await sse.WriteAsync(shape.UsageChunk(result.Finished with { Usage = result.Usage }), http.RequestAborted);
@@ -90,16 +98,24 @@ internal sealed class CompletionRoutes(TernServer server)
     {
         var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        RequestFields.Check(r, RequestFields.Completion, "/v1/completions");
+        if (r.Integer("best_of", 1, 1) is not null and not 1)
+            throw ApiException.BadRequest("only best_of = 1 is supported", "best_of");
+        if (!string.IsNullOrEmpty(r.String("suffix")))
+            throw ApiException.BadRequest("'suffix' (insertion) is not supported: send the text before the gap as 'prompt'", "suffix");
+        bool echo = r.Bool("echo") ?? false;
         string prompt = r.Element("prompt") is { ValueKind: System.Text.Json.JsonValueKind.String } p
             ? p.GetString()!
             : r.Has("prompt")
                 ? throw JsonRequest.WrongType("prompt", r.Element("prompt")!.Value, "a string")
                 : throw ApiException.BadRequest("'prompt' is required", "prompt", "missing_required_parameter");
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: false);
+        if (echo && parameters.Logprobs)
+            throw ApiException.BadRequest("'echo' with 'logprobs' is not supported (the prompt's own logprobs are not computed)", "echo");
         int[] tokens = model.Tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true);
         if (tokens.Length == 0)
             throw ApiException.BadRequest("'prompt' is empty", "prompt");
-        await RunAsync(http, model, tokens, parameters, chat: false);
+        await RunAsync(http, model, tokens, parameters, chat: false, echo: echo ? prompt : null);
     }
 
     public async Task<IResult> ApplyTemplateAsync(HttpContext http)
@@ -111,7 +127,8 @@ internal sealed class CompletionRoutes(TernServer server)
     }
 
     /// <param name="reasoning">Splits the chat reply's reasoning into <c>reasoning_content</c>; null: all of it is content.</param>
-    private async Task RunAsync(HttpContext http, ServedModel model, int[] tokens, CompletionParameters p, bool chat, ReasoningSplitter? reasoning = null)
+    /// <param name="echo">The prompt, which a text completion with <c>echo</c> writes before the generated text.</param>
+    private async Task RunAsync(HttpContext http, ServedModel model, int[] tokens, CompletionParameters p, bool chat, ReasoningSplitter? reasoning = null, string? echo = null)
     {
         var request = new GenerationRequest
         {
@@ -129,6 +146,8 @@ internal sealed class CompletionRoutes(TernServer server)
         if (!p.Stream)
         {
             var response = await stream.ReadToEndAsync(http.RequestAborted);
+            if (echo is not null)
+                response = response with { Text = echo + response.Text };
             await Results.Json(shape.Complete(response, reasoning), ServerJson.Options).ExecuteAsync(http);
             return;
         }
@@ -136,6 +155,8 @@ internal sealed class CompletionRoutes(TernServer server)
         var sse = new SseWriter(http.Response);
         if (chat)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
+        if (echo is not null)
+            await sse.WriteAsync(shape.Chunk(null, echo, null), http.RequestAborted);
         await foreach (var e in stream.WithCancellation(http.RequestAborted))
         {
             switch (e)

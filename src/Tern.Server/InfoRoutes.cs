@@ -11,12 +11,19 @@ internal sealed class InfoRoutes(TernServer server)
     public IResult Models()
     {
         var model = server.RequireModel();
-        return Results.Json(new
-        {
-            @object = "list",
-            data = new[] { new { id = model.Name, @object = "model", created = model.Created.ToUnixTimeSeconds(), owned_by = "tern" } },
-        }, ServerJson.Options);
+        return Results.Json(new { @object = "list", data = new[] { Describe(model) } }, ServerJson.Options);
     }
+
+    /// <summary>GET /v1/models/{id}: the served model by its name, or a 404 naming the ones served.</summary>
+    public IResult Model(string id)
+    {
+        var model = server.RequireModel();
+        return id == model.Name
+            ? Results.Json(Describe(model), ServerJson.Options)
+            : throw new ApiException(404, $"the model '{id}' does not exist (this server serves '{model.Name}')", "model", "model_not_found");
+    }
+
+    private static object Describe(ServedModel model) => new { id = model.Name, @object = "model", created = model.Created.ToUnixTimeSeconds(), owned_by = "tern" };
 
     public IResult Health() => server.Model is null
         ? Results.Json(new { status = server.LoadError is null ? "loading model" : "model failed to load" }, ServerJson.Options, statusCode: 503)

@@ -43,7 +43,7 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
         if (r.ClientCalls.Count > 0 && r.Content.Length == 0)
             message["content"] = null;
         if (r.ClientCalls.Count > 0)
-            message["tool_calls"] = ClientCalls(r.ClientCalls, streaming: false);
+            message["tool_calls"] = ClientCalls(r.ClientCalls);
         if (r.ToolRuns.Count > 0)
             message["tern_tool_calls"] = new JsonArray([.. r.ToolRuns.Select(ToolRun)]);
         var choice = new JsonObject { ["index"] = 0, ["message"] = message, ["logprobs"] = null, ["finish_reason"] = r.FinishReason };
@@ -67,18 +67,33 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
         return message;
     }
 
-    public static JsonArray ClientCalls(IReadOnlyList<Tern.Chat.ToolCalls.ToolCall> calls, bool streaming)
-    {
-        var array = new JsonArray();
-        for (int i = 0; i < calls.Count; i++)
-        {
-            var call = calls[i].ToJson();
-            if (streaming)
-                call["index"] = i;
-            array.Add(call);
-        }
+    public static JsonArray ClientCalls(IReadOnlyList<Tern.Chat.ToolCalls.ToolCall> calls) => new([.. calls.Select(c => c.ToJson())]);
 
-        return array;
+    /// <summary>Arguments go out in pieces of at most this many characters, as OpenAI streams them.</summary>
+    private const int ArgumentPiece = 24;
+
+    /// <summary>
+    /// One call as streamed <c>delta.tool_calls</c> entries, keyed by <paramref name="index"/>: the first carries the id,
+    /// type and name with empty arguments; the arguments follow in pieces (never splitting a surrogate pair) that
+    /// concatenate to the call's arguments.
+    /// </summary>
+    public static IEnumerable<JsonObject> StreamedCall(Tern.Chat.ToolCalls.ToolCall call, int index)
+    {
+        yield return new JsonObject
+        {
+            ["index"] = index,
+            ["id"] = call.Id,
+            ["type"] = "function",
+            ["function"] = new JsonObject { ["name"] = call.Name, ["arguments"] = "" },
+        };
+        for (int at = 0; at < call.Arguments.Length;)
+        {
+            int length = Math.Min(ArgumentPiece, call.Arguments.Length - at);
+            if (at + length < call.Arguments.Length && char.IsHighSurrogate(call.Arguments[at + length - 1]))
+                length--;
+            yield return new JsonObject { ["index"] = index, ["function"] = new JsonObject { ["arguments"] = call.Arguments.Substring(at, length) } };
+            at += length;
+        }
     }
 
     public static JsonObject ToolRun(AgentToolRun run) => new()

@@ -60,6 +60,9 @@ public sealed record ServerOptions
 
     /// <summary>Largest request body accepted (413 above).</summary>
     public long MaxBodyBytes { get; init; } = 8 << 20;
+
+    /// <summary>How /v1/embeddings pools token states (--pooling); null: the model's <c>pooling_type</c>, else mean.</summary>
+    public Tern.Runtime.Serving.Pooling? Pooling { get; init; }
 }
 
 /// <summary>What the server does with a chat reply's reasoning block (llama-server's --reasoning-format).</summary>

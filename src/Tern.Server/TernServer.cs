@@ -56,6 +56,7 @@ public sealed class TernServer : IAsyncDisposable
         _app.MapGet("/health", info.Health);
         _app.MapGet("/v1/models", info.Models);
         _app.MapGet("/models", info.Models);
+        _app.MapGet("/v1/models/{**id}", info.Model);
         _app.MapGet("/props", info.Props);
         _app.MapGet("/slots", info.Slots);
         _app.MapGet("/metrics", info.Metrics);
@@ -66,6 +67,9 @@ public sealed class TernServer : IAsyncDisposable
         _app.MapPost("/chat/completions", completions.ChatAsync);
         _app.MapPost("/v1/completions", completions.CompletionAsync);
         _app.MapPost("/completions", completions.CompletionAsync);
+        var embeddings = new EmbeddingRoutes(this);
+        _app.MapPost("/v1/embeddings", embeddings.EmbeddingsAsync);
+        _app.MapPost("/embeddings", embeddings.EmbeddingsAsync);
         _app.MapGet("/tools", () => Tools is null
             ? throw new ApiException(404, "built-in tools are off (start the server with --tools)", code: "not_found")
             : Results.Text(Tools.SchemasJson, "application/json"));

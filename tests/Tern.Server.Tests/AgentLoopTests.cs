@@ -53,6 +53,20 @@ public sealed class AgentLoopTests : IDisposable
         Assert.Equal(6, result.Usage.CompletionTokens); // 3 per scripted turn
     }
 
+    /// <summary>parallel_tool_calls false: a turn that writes two calls makes only the first.</summary>
+    [Theory]
+    [InlineData(true, 2)]
+    [InlineData(false, 1)]
+    public async Task Parallel_tool_calls_false_keeps_the_first_call(bool parallel, int expected)
+    {
+        var turns = new Queue<string>(["<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"arguments\": {}}\n</tool_call>"]);
+        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-p", parallelToolCalls: parallel);
+        var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
+
+        Assert.Equal(expected, result.ClientCalls.Count);
+        Assert.Equal("a", result.ClientCalls[0].Name);
+    }
+
     [Fact]
     public async Task Calls_to_client_tools_end_the_request_with_tool_calls()
     {

@@ -49,6 +49,27 @@ internal static class Sse
         string.Concat(deltas.Where(d => d.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.String).Select(d => d.GetProperty(field).GetString()));
 
     public static JsonElement Message(JsonElement body) => body.GetProperty("choices")[0].GetProperty("message");
+
+    /// <summary>
+    /// The streamed tool calls, put together as a client does: by index, the first piece with id and name, then argument
+    /// pieces (<c>Pieces</c> counts them).
+    /// </summary>
+    public static List<(string Id, string Name, string Arguments, int Pieces)> ToolCalls(List<JsonElement> deltas)
+    {
+        var calls = new List<(string Id, string Name, string Arguments, int Pieces)>();
+        foreach (var piece in deltas.Where(d => d.TryGetProperty("tool_calls", out _)).SelectMany(d => d.GetProperty("tool_calls").EnumerateArray()))
+        {
+            int index = piece.GetProperty("index").GetInt32();
+            var function = piece.GetProperty("function");
+            string arguments = function.TryGetProperty("arguments", out var a) ? a.GetString()! : "";
+            if (index == calls.Count)
+                calls.Add((piece.GetProperty("id").GetString()!, function.GetProperty("name").GetString()!, arguments, 0));
+            else
+                calls[index] = calls[index] with { Arguments = calls[index].Arguments + arguments, Pieces = calls[index].Pieces + 1 };
+        }
+
+        return calls;
+    }
 }
 
 /// <summary>Qwen3.5's generation prompt opens a &lt;think&gt; block: the reply's reasoning goes to reasoning_content.</summary>
@@ -123,9 +144,9 @@ public sealed class ReasoningToolLoopTests(ScriptedQwen35ToolServerFixture fixtu
         var deltas = await Sse.DeltasAsync(fixture, """{"messages": [{"role": "user", "content": "Weather in Paris?"}], "stream": true, """ + WeatherTool + "}");
 
         Assert.Equal("I need the weather.", Sse.Field(deltas, "reasoning_content"));
-        var call = deltas.Where(d => d.TryGetProperty("tool_calls", out _)).Select(d => d.GetProperty("tool_calls")[0]).Single();
-        Assert.Equal("get_weather", call.GetProperty("function").GetProperty("name").GetString());
-        Assert.Equal("{\"city\":\"Paris\"}", call.GetProperty("function").GetProperty("arguments").GetString());
+        var call = Sse.ToolCalls(deltas).Single();
+        Assert.Equal("get_weather", call.Name);
+        Assert.Equal("{\"city\":\"Paris\"}", call.Arguments);
     }
 
     [Fact]

@@ -12,6 +12,9 @@ public abstract record GenerationEvent;
 /// </summary>
 public sealed record GenerationDelta(string Text, IReadOnlyList<GeneratedToken> Tokens) : GenerationEvent;
 
+/// <summary>The pooled hidden state of an embedding request's prompt (not normalised), sent before its finish.</summary>
+public sealed record GenerationEmbedding(float[] Vector) : GenerationEvent;
+
 /// <summary>A generated token with its log-probability (log-softmax of the logits after logit bias) and, when asked,
 /// the most likely alternatives, best first.</summary>
 public readonly record struct GeneratedToken(int Id, float Logprob, IReadOnlyList<TokenLogprob> TopLogprobs);

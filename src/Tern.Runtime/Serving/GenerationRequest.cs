@@ -25,4 +25,10 @@ public sealed record GenerationRequest
 
     /// <summary>Constrains the generated text to this grammar (structured output); null = free text.</summary>
     public GrammarRules? Grammar { get; init; }
+
+    /// <summary>
+    /// Set: an embedding request. The prompt runs and its tokens' hidden states (after the output norm) are pooled
+    /// into one <see cref="GenerationEmbedding"/>; nothing is generated.
+    /// </summary>
+    public Pooling? Embedding { get; init; }
 }

@@ -47,7 +47,29 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
 
         throw new InvalidOperationException($"The stream of request {Id} ended without a finish event.");
     }
+
+    /// <summary>Reads an embedding request's vector and final event; null vector when it was cancelled first.</summary>
+    public async Task<EmbeddingResponse> ReadEmbeddingAsync(CancellationToken cancellationToken = default)
+    {
+        float[]? vector = null;
+        await foreach (var e in this.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            switch (e)
+            {
+                case GenerationEmbedding embedding:
+                    vector = embedding.Vector;
+                    break;
+                case GenerationFinished finished:
+                    return new EmbeddingResponse(vector ?? throw new OperationCanceledException($"request {Id} ended ({finished.Reason}) before its embedding"), finished);
+            }
+        }
+
+        throw new InvalidOperationException($"The stream of request {Id} ended without a finish event.");
+    }
 }
+
+/// <summary>An embedding request's pooled vector and its final event.</summary>
+public sealed record EmbeddingResponse(float[] Vector, GenerationFinished Finished);
 
 /// <summary>A whole generation: the text, every generated token and the final event.</summary>
 public sealed record GenerationResponse(string Text, IReadOnlyList<GeneratedToken> Tokens, GenerationFinished Finished);

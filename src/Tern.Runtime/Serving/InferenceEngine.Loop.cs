@@ -20,6 +20,7 @@ public sealed partial class InferenceEngine
     private readonly List<ScheduledChunk> _plan = [];
     private readonly TokenBatch _batch = new();
     private readonly float[] _logits;
+    private float[] _hidden = [];
     private readonly List<int[]> _matched = [];
     private readonly List<int> _checkpoints = [];
 
@@ -139,7 +140,17 @@ public sealed partial class InferenceEngine
         foreach (var chunk in _plan)
         {
             var s = chunk.Sequence;
-            _batch.AddRange(CollectionsMarshal.AsSpan(s.Tokens).Slice(chunk.Start, chunk.Count), chunk.Start, s.Kv, chunk.WantsLogits);
+            var tokens = CollectionsMarshal.AsSpan(s.Tokens).Slice(chunk.Start, chunk.Count);
+            if (s.Request.Embedding is { } pooling)
+            {
+                for (int i = 0; i < tokens.Length; i++)
+                    _batch.Add(tokens[i], chunk.Start + i, s.Kv, logits: false, hidden: Pools(pooling, chunk.Start + i, s.Prompt.Length));
+            }
+            else
+            {
+                _batch.AddRange(tokens, chunk.Start, s.Kv, chunk.WantsLogits);
+            }
+
             needed += _kv.BlocksToWrite(s.Kv, chunk.Start, chunk.Start + chunk.Count);
         }
 
@@ -153,7 +164,10 @@ public sealed partial class InferenceEngine
         {
             if (needed > _kv.FreeBlockCount)
                 throw new KvCacheFullException($"KV cache full: the step needs {needed} blocks, {_kv.FreeBlockCount} are free of {_kv.BlockCount}");
-            Model.Forward(_batch, _kv, _logits.AsSpan(0, _batch.OutputCount * _vocab));
+            int d = Model.Config.EmbeddingLength;
+            if (_hidden.Length < _batch.HiddenCount * d)
+                _hidden = new float[_batch.HiddenCount * d];
+            Model.Forward(_batch, _kv, _logits.AsSpan(0, _batch.OutputCount * _vocab), _hidden.AsSpan(0, _batch.HiddenCount * d));
         }
         catch (Exception e)
         {
@@ -164,11 +178,12 @@ public sealed partial class InferenceEngine
 
         _steps++;
 
-        // Sample and update; a failure here ends only its own request.
-        int row = 0;
+        // Sample (or pool) and update; a failure here ends only its own request.
+        int row = 0, hiddenRow = 0;
         foreach (var chunk in _plan)
         {
             var s = chunk.Sequence;
+            bool sampled = chunk.WantsLogits && s.Request.Embedding is null;
             try
             {
                 if (chunk.Start < s.Prompt.Length)
@@ -183,7 +198,9 @@ public sealed partial class InferenceEngine
                     if (Checkpointing)
                         Checkpoint(s);
                 }
-                if (chunk.WantsLogits)
+                if (s.Request.Embedding is { } pooling)
+                    hiddenRow = Pool(s, pooling, chunk, hiddenRow);
+                else if (sampled)
                     Advance(s, _logits.AsSpan(row * _vocab, _vocab));
             }
             catch (Exception e)
@@ -191,7 +208,7 @@ public sealed partial class InferenceEngine
                 Fail(s, e);
             }
 
-            if (chunk.WantsLogits)
+            if (sampled)
                 row++;
         }
 
@@ -262,7 +279,8 @@ public sealed partial class InferenceEngine
         int bs = _kv.BlockTokens;
         int cached = 0, checkpoint = -1;
         _matched.Clear();
-        if (_prefixCache is not null)
+        // Mean and CLS pooling need every prompt token's (or the first one's) hidden state: they reuse no prefix.
+        if (_prefixCache is not null && s.Request.Embedding is null or Pooling.Last)
         {
             _prefixCache.ExtendHashes(s.Prompt, s.BlockHashes);
             _checkpoints.Clear();
@@ -362,6 +380,38 @@ public sealed partial class InferenceEngine
         for (int i = s.RegisteredBlocks; i < full; i++)
             _prefixCache.Register(s.Kv, i, s.BlockHashes[i], i == 0 ? PrefixCache.RootHash : s.BlockHashes[i - 1], tokens.Slice(i * bs, bs));
         s.RegisteredBlocks = full;
+    }
+
+    /// <summary>Whether the token at <paramref name="position"/> of a prompt of <paramref name="length"/> tokens joins the pooled vector.</summary>
+    private static bool Pools(Pooling pooling, int position, int length) => pooling switch
+    {
+        Pooling.Mean => true,
+        Pooling.Cls => position == 0,
+        _ => position == length - 1,
+    };
+
+    /// <summary>
+    /// Adds an embedding request's hidden rows of this step (from <paramref name="row"/> on) to its pooled vector; once
+    /// the whole prompt has run, sends the vector and finishes the request. Returns the next step row.
+    /// </summary>
+    private int Pool(Sequence s, Pooling pooling, ScheduledChunk chunk, int row)
+    {
+        int d = Model.Config.EmbeddingLength;
+        s.Pooled ??= new float[d];
+        for (int position = chunk.Start; position < chunk.Start + chunk.Count; position++)
+        {
+            if (Pools(pooling, position, s.Prompt.Length))
+                System.Numerics.Tensors.TensorPrimitives.Add(s.Pooled, _hidden.AsSpan(row++ * d, d), s.Pooled);
+        }
+
+        if (s.Kv.Length < s.Prompt.Length)
+            return row;
+        s.PromptDoneAt = Stopwatch.GetTimestamp();
+        if (pooling == Pooling.Mean)
+            System.Numerics.Tensors.TensorPrimitives.Divide(s.Pooled, s.Prompt.Length, s.Pooled);
+        s.Events.Writer.TryWrite(new GenerationEmbedding(s.Pooled));
+        Finish(s, StopReason.EndOfGeneration, null);
+        return row;
     }
 
     /// <summary>Samples the sequence's next token from its logits, streams the text it completes and checks the stop conditions.</summary>

@@ -48,6 +48,9 @@ internal sealed class Sequence(string id, GenerationRequest request, int[] promp
     public StopStringMatcher StopStrings { get; set; } = null!;
     public IncrementalDetokenizer Detokenizer { get; set; } = null!;
     public TokenLogprob[] Top { get; set; } = [];
+
+    /// <summary>An embedding request's pooled hidden state so far (a sum for mean pooling).</summary>
+    public float[]? Pooled { get; set; }
     public long AdmittedAt { get; set; }
     public long PromptDoneAt { get; set; }
 
