@@ -11,6 +11,9 @@ internal enum ToolChoice
 
     /// <summary>No tool is offered: the template gets none, built-in tools included, and nothing is parsed as a call.</summary>
     None,
+
+    /// <summary>The first turn must call a tool (<see cref="ChatOptions.ForcedFunction"/>, when set): it is generated under <see cref="ToolCallGrammar"/>.</summary>
+    Required,
 }
 
 /// <summary>
@@ -18,15 +21,24 @@ internal enum ToolChoice
 /// <c>parallel_tool_calls</c>, <c>reasoning_effort</c> (mapped onto the template's <c>enable_thinking</c>),
 /// <c>modalities</c> and <c>store</c>, validated.
 /// </summary>
-internal sealed record ChatOptions(ToolChoice ToolChoice, bool ParallelToolCalls, bool? EnableThinking)
+/// <param name="ForcedFunction">With <see cref="ToolChoice.Required"/>: the function the call must name (null: any).</param>
+internal sealed record ChatOptions(ToolChoice ToolChoice, bool ParallelToolCalls, bool? EnableThinking, string? ForcedFunction = null)
 {
     public static ChatOptions Read(JsonRequest r)
     {
         RequireTextOnly(r);
         if (r.Bool("store") == true)
             throw ApiException.BadRequest("'store': true is not supported: Tern keeps no completions (it is stateless, as llama-server)", "store");
-        return new ChatOptions(ReadToolChoice(r), r.Bool("parallel_tool_calls") ?? true, ReasoningEffort(r));
+        var (choice, function) = ReadToolChoice(r);
+        return new ChatOptions(choice, r.Bool("parallel_tool_calls") ?? true, ReasoningEffort(r), function);
     }
+
+    /// <summary>
+    /// The kwargs of a turn whose tool call is forced: thinking off (the call must come first), unless the client
+    /// switched it on itself.
+    /// </summary>
+    public IReadOnlyDictionary<string, JsonNode?>? ForForcedCall(IReadOnlyDictionary<string, JsonNode?>? kwargs) =>
+        ToolChoice == ToolChoice.Required ? (this with { EnableThinking = false }).WithThinking(kwargs) : kwargs;
 
     /// <summary>The kwargs with <c>enable_thinking</c> from reasoning_effort added, unless the client set it itself.</summary>
     public IReadOnlyDictionary<string, JsonNode?>? WithThinking(IReadOnlyDictionary<string, JsonNode?>? kwargs)
@@ -38,24 +50,29 @@ internal sealed record ChatOptions(ToolChoice ToolChoice, bool ParallelToolCalls
         return result;
     }
 
-    private static ToolChoice ReadToolChoice(JsonRequest r)
+    private static (ToolChoice, string?) ReadToolChoice(JsonRequest r)
     {
         if (r.Element("tool_choice") is not { } choice)
-            return ToolChoice.Auto;
+            return (ToolChoice.Auto, null);
         if (choice.ValueKind == JsonValueKind.String)
         {
             return choice.GetString() switch
             {
-                "auto" => ToolChoice.Auto,
-                "none" => ToolChoice.None,
-                "required" => throw ApiException.BadRequest("'tool_choice': \"required\" is not supported yet (it needs grammar-constrained tool calls); use \"auto\" or \"none\"", "tool_choice"),
+                "auto" => (ToolChoice.Auto, null),
+                "none" => (ToolChoice.None, null),
+                "required" => (ToolChoice.Required, null),
                 var other => throw ApiException.BadRequest($"'tool_choice' must be \"auto\", \"none\" or \"required\", got \"{other}\"", "tool_choice"),
             };
         }
 
-        if (choice.ValueKind == JsonValueKind.Object)
-            throw ApiException.BadRequest("'tool_choice' naming a function is not supported yet (it needs grammar-constrained tool calls); use \"auto\" or \"none\"", "tool_choice");
-        throw JsonRequest.WrongType("tool_choice", choice, "a string or an object");
+        if (choice.ValueKind != JsonValueKind.Object)
+            throw JsonRequest.WrongType("tool_choice", choice, "a string or an object");
+        // {"type": "function", "function": {"name": "..."}}
+        if (choice.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
+            && f.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+            && (!choice.TryGetProperty("type", out var type) || type.ValueKind == JsonValueKind.String && type.GetString() == "function"))
+            return (ToolChoice.Required, name.GetString());
+        throw ApiException.BadRequest("'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": ...}} when it is an object", "tool_choice");
     }
 
     /// <summary>none and minimal switch thinking off; low, medium and high switch it on (the template has no finer dial).</summary>

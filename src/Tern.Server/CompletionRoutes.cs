@@ -18,6 +18,8 @@ internal sealed class CompletionRoutes(TernServer server)
         var tools = ChatMessages.Tools(r);
         var kwargs = options.WithThinking(ChatMessages.TemplateKwargs(r));
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
+        if (options.ToolChoice == ToolChoice.Required && tools is null && server.Tools is null)
+            throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");
         if (options.ToolChoice == ToolChoice.None || (tools is null && server.Tools is null))
         {
             tools = null;
@@ -27,24 +29,31 @@ internal sealed class CompletionRoutes(TernServer server)
             return;
         }
 
-        await RunWithToolsAsync(http, model, messages, tools, kwargs, parameters, options.ParallelToolCalls);
+        await RunWithToolsAsync(http, model, messages, tools, kwargs, parameters, options);
     }
 
     /// <summary>A chat request with tools: the client's and/or the built-in ones, run through the <see cref="AgentLoop"/>.</summary>
     private async Task RunWithToolsAsync(HttpContext http, ServedModel model, JsonArray messages, JsonArray? clientTools,
-        IReadOnlyDictionary<string, JsonNode?>? kwargs, CompletionParameters p, bool parallelToolCalls)
+        IReadOnlyDictionary<string, JsonNode?>? kwargs, CompletionParameters p, ChatOptions options)
     {
         var tools = clientTools ?? [];
         foreach (var schema in server.Tools?.Schemas ?? [])
             tools.Add(JsonNode.Parse(schema.GetRawText()));
+        var format = model.Template.ToolCallFormat;
+        bool forced = options.ToolChoice == ToolChoice.Required;
+        if (forced) // refuse a call that cannot be forced before anything is sent
+            ToolCallGrammar.For(format, tools, options.ForcedFunction, options.ParallelToolCalls, closeReasoning: null);
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         var shape = new ResponseShape(id, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, chat: true, logprobs: false, model.Tokenizer);
         server.Metrics.Request();
 
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
+        int turns = 0;
         async Task<ModelTurn> Turn(JsonArray turnMessages, CancellationToken cancellation)
         {
-            var prompt = await model.Template.TokensAsync(turnMessages, tools, kwargs, cancellation);
+            // tool_choice "required" or a named function: the first turn is a call, generated under its grammar.
+            bool forcedTurn = forced && turns++ == 0;
+            var prompt = await model.Template.TokensAsync(turnMessages, tools, forcedTurn ? options.ForForcedCall(kwargs) : kwargs, cancellation);
             var request = new GenerationRequest
             {
                 Id = id,
@@ -52,11 +61,14 @@ internal sealed class CompletionRoutes(TernServer server)
                 Sampling = p.Sampling,
                 MaxTokens = p.MaxTokens,
                 Stop = p.Stop,
+                Grammar = forcedTurn
+                    ? ToolCallGrammar.For(format, tools, options.ForcedFunction, options.ParallelToolCalls, prompt.OpensReasoning ? prompt.Reasoning!.Close : null)
+                    : null,
             };
             return new ModelTurn(model.Engine.Submit(request, cancellation), prompt.Splitter(keepMarkup: reasoningInContent));
         }
 
-        var loop = new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent, parallelToolCalls);
+        var loop = new AgentLoop(server.Tools, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);

@@ -19,6 +19,7 @@ public sealed class RequestFieldTests(ServerFixture fixture) : IClassFixture<Ser
     [InlineData("/v1/chat/completions", """{"messages": [HI], "max_tokens": 1, "reasoning_effort": "extreme"}""", "reasoning_effort", "invalid_value")]
     [InlineData("/v1/chat/completions", """{"messages": [HI], "max_tokens": 1, "tool_choice": "required"}""", "tool_choice", "invalid_value")]
     [InlineData("/v1/chat/completions", """{"messages": [HI], "max_tokens": 1, "tool_choice": {"type": "function", "function": {"name": "f"}}}""", "tool_choice", "invalid_value")]
+    [InlineData("/v1/chat/completions", """{"messages": [HI], "max_tokens": 1, "tool_choice": {"type": "function"}}""", "tool_choice", "invalid_value")]
     [InlineData("/v1/chat/completions", """{"messages": [HI], "max_tokens": 1, "tool_choice": "sometimes"}""", "tool_choice", "invalid_value")]
     [InlineData("/v1/chat/completions", """{"messages": [HI], "max_tokens": 1, "parallel_tool_calls": "no"}""", "parallel_tool_calls", "invalid_type")]
     [InlineData("/v1/chat/completions", """{"messages": [HI], "max_tokens": 1, "cache_prompt": 1}""", "cache_prompt", "invalid_type")]

@@ -68,7 +68,15 @@ public sealed class SamplerChain
     /// log-probability and fills <paramref name="topLogprobs"/> with the most likely tokens, best first
     /// (both from the logits after logit bias, before penalties and filters).
     /// </summary>
-    public SampleResult Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Span<TokenLogprob> topLogprobs)
+    public SampleResult Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Span<TokenLogprob> topLogprobs) =>
+        Sample(logits, history, topLogprobs, null);
+
+    /// <summary>
+    /// As above, under a <paramref name="constraint"/> (a grammar): the drawn token is checked and, when refused, the
+    /// tokens the constraint refuses are masked out and the draw repeats (llama.cpp's order: the full mask is paid
+    /// only on a refusal). Logprobs stay the model's own, before the constraint.
+    /// </summary>
+    public SampleResult Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Span<TokenLogprob> topLogprobs, ITokenConstraint? constraint)
     {
         LoadAndBias(logits);
         float logNorm = LogSumExp(_logits);
@@ -83,6 +91,12 @@ public sealed class SamplerChain
         }
         ApplyPenalties(history);
         int token = Choose();
+        if (constraint is not null && !constraint.Allows(token))
+        {
+            constraint.Restrict(_logits);
+            token = Choose();
+        }
+
         return new SampleResult(token, logits[token] + BiasOf(token) - logNorm, top);
     }
 

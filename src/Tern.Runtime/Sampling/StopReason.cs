@@ -14,4 +14,7 @@ public enum StopReason
 
     /// <summary>The text reached one of the requested stop strings.</summary>
     StopString,
+
+    /// <summary>The text is a whole sentence of the request's grammar and nothing more may follow it.</summary>
+    GrammarComplete,
 }

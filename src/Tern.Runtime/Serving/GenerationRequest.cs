@@ -1,4 +1,5 @@
 using Tern.Runtime.Sampling;
+using GrammarRules = Tern.Runtime.Grammar.Grammar;
 
 namespace Tern.Runtime.Serving;
 
@@ -21,6 +22,9 @@ public sealed record GenerationRequest
 
     /// <summary>How many most likely alternatives to report with each generated token (0 = none).</summary>
     public int TopLogprobs { get; init; }
+
+    /// <summary>Constrains the generated text to this grammar (structured output); null = free text.</summary>
+    public GrammarRules? Grammar { get; init; }
 
     /// <summary>
     /// Set: an embedding request. The prompt runs and its tokens' hidden states (after the output norm) are pooled

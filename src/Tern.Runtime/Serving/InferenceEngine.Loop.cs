@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Tern.Models;
+using Tern.Runtime.Grammar;
 using Tern.Runtime.Sampling;
 
 namespace Tern.Runtime.Serving;
@@ -303,6 +304,7 @@ public sealed partial class InferenceEngine
         var r = s.Request;
         s.Sampler = new SamplerChain(r.Sampling, _vocab);
         s.Stop = new StopCondition(r.MaxTokens, Tokenizer.IsEndOfGeneration);
+        s.Grammar = r.Grammar is null ? null : new GrammarConstraint(r.Grammar, GrammarVocabulary.For(Tokenizer));
         s.StopStrings = new StopStringMatcher(r.Stop);
         // The text continues the prompt: a leading space of the first generated token stays (as OpenAI and llama.cpp).
         s.Detokenizer = Tokenizer.CreateDetokenizer(removeSpecial: true, renderSpecial: false, atSequenceStart: false);
@@ -423,10 +425,13 @@ public sealed partial class InferenceEngine
             return;
         }
 
-        var result = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.Tokens), s.Top);
+        var result = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.Tokens), s.Top, s.Grammar);
         if (TokenOverride?.Invoke(s.Id, s.Generated) is { } forced)
             result = result with { Token = forced };
+        s.Grammar?.Accept(result.Token);
         var reason = s.Stop.Check(result.Token, s.Generated + 1);
+        if (reason == StopReason.None && s.Grammar is { MustEnd: true })
+            reason = StopReason.GrammarComplete; // the text is whole and nothing may follow
         string text = "";
         string? stopString = null;
         GeneratedToken[] tokens = [];

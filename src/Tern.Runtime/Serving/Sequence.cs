@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Tern.Models;
+using Tern.Runtime.Grammar;
 using Tern.Runtime.Sampling;
 using Tern.Tokenizers;
 
@@ -43,6 +44,7 @@ internal sealed class Sequence(string id, GenerationRequest request, int[] promp
     public int Generated { get; set; }
     public SamplerChain Sampler { get; set; } = null!;
     public StopCondition Stop { get; set; } = null!;
+    public GrammarConstraint? Grammar { get; set; }
     public StopStringMatcher StopStrings { get; set; } = null!;
     public IncrementalDetokenizer Detokenizer { get; set; } = null!;
     public TokenLogprob[] Top { get; set; } = [];

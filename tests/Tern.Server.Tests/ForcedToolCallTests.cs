@@ -1,0 +1,152 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Json.Schema;
+using Tern.Chat.ToolCalls;
+using Tern.Runtime.Grammar;
+
+namespace Tern.Server.Tests;
+
+/// <summary>The grammar of a forced tool call, per tool-call format: what it accepts parses as the call it should be.</summary>
+public sealed class ToolCallGrammarTests
+{
+    private static JsonArray Tools() => (JsonArray)JsonNode.Parse("""
+        [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+           "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 7}, "unit": {"type": "string", "enum": ["c", "f"]}},
+           "required": ["city"]}}},
+         {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}}}]
+        """)!;
+
+    [Theory]
+    [InlineData(ToolCallFormat.Hermes, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 3}}\n</tool_call>")]
+    [InlineData(ToolCallFormat.Generic, "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 3}}")]
+    [InlineData(ToolCallFormat.Llama3, "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 3}}")]
+    [InlineData(ToolCallFormat.QwenXml, "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>")]
+    public void A_valid_call_matches_and_parses(ToolCallFormat format, string text)
+    {
+        var grammar = ToolCallGrammar.For(format, Tools(), only: null, parallel: false, closeReasoning: null);
+
+        Assert.True(GrammarMatcher.Matches(grammar, text), grammar.Source);
+        var call = Assert.Single(ToolCallParser.Parse(format, text, tools: Tools()).Calls);
+        Assert.Equal("get_weather", call.Name);
+        var arguments = JsonNode.Parse(call.Arguments)!;
+        Assert.Equal("Paris", arguments["city"]!.GetValue<string>());
+        Assert.Equal(3, arguments["days"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData(ToolCallFormat.Hermes, "<tool_call>\n{\"name\": \"get_wether\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>")] // unknown tool
+    [InlineData(ToolCallFormat.Hermes, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"days\": 3}}\n</tool_call>")] // required city missing
+    [InlineData(ToolCallFormat.Hermes, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 9}}\n</tool_call>")] // out of bounds
+    [InlineData(ToolCallFormat.Hermes, "Sure! <tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>")] // text first
+    [InlineData(ToolCallFormat.QwenXml, "<tool_call>\n<function=get_weather>\n<parameter=unit>\nk\n</parameter>\n</function>\n</tool_call>")]
+    [InlineData(ToolCallFormat.QwenXml, "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=unit>\nk\n</parameter>\n</function>\n</tool_call>")]
+    public void An_invalid_call_does_not_match(ToolCallFormat format, string text) =>
+        Assert.False(GrammarMatcher.Matches(ToolCallGrammar.For(format, Tools(), only: null, parallel: false, closeReasoning: null), text));
+
+    [Fact]
+    public void A_named_function_is_the_only_one_allowed_and_parallel_calls_follow_each_other()
+    {
+        const string time = "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"zone\": \"UTC\"}}\n</tool_call>";
+        const string weather = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
+        var named = ToolCallGrammar.For(ToolCallFormat.Hermes, Tools(), only: "get_time", parallel: false, closeReasoning: null);
+        var parallel = ToolCallGrammar.For(ToolCallFormat.Hermes, Tools(), only: null, parallel: true, closeReasoning: null);
+
+        Assert.True(GrammarMatcher.Matches(named, time));
+        Assert.False(GrammarMatcher.Matches(named, weather));
+        Assert.False(GrammarMatcher.Matches(named, time + "\n" + time));
+        Assert.True(GrammarMatcher.Matches(parallel, time + "\n" + weather));
+    }
+
+    [Fact]
+    public void An_open_reasoning_block_is_closed_first()
+    {
+        var grammar = ToolCallGrammar.For(ToolCallFormat.QwenXml, Tools(), only: "get_time", parallel: false, closeReasoning: "</think>");
+        Assert.True(GrammarMatcher.Matches(grammar, "</think>\n\n<tool_call>\n<function=get_time>\n</function>\n</tool_call>"));
+        Assert.False(GrammarMatcher.Matches(grammar, "<tool_call>\n<function=get_time>\n</function>\n</tool_call>"));
+    }
+
+    [Theory]
+    [InlineData(ToolCallFormat.Gemma4, null, "tool_choice")]
+    [InlineData(ToolCallFormat.Mistral, null, "tool_choice")]
+    [InlineData(ToolCallFormat.Hermes, "get_news", "tool_choice")]
+    public void A_call_that_cannot_be_forced_is_a_400(ToolCallFormat format, string? only, string param)
+    {
+        var e = Assert.Throws<ApiException>(() => ToolCallGrammar.For(format, Tools(), only, parallel: false, closeReasoning: null));
+        Assert.Equal(400, e.Status);
+        Assert.Equal(param, e.Param);
+    }
+
+    [Fact]
+    public void A_schema_the_grammar_cannot_express_is_a_400_naming_it()
+    {
+        var tools = (JsonArray)JsonNode.Parse("""[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"n": {"type": "integer", "multipleOf": 3}}}}}]""")!;
+        var xml = (JsonArray)JsonNode.Parse("""[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"s": {"type": "string", "pattern": "^a+$"}}}}}]""")!;
+
+        var e = Assert.Throws<ApiException>(() => ToolCallGrammar.For(ToolCallFormat.Hermes, tools, null, false, null));
+        Assert.Equal("tools[0].function.parameters", e.Param);
+        Assert.Contains("multipleOf", e.Message);
+        var x = Assert.Throws<ApiException>(() => ToolCallGrammar.For(ToolCallFormat.QwenXml, xml, null, false, null));
+        Assert.Equal("tools[0].function.parameters.properties.s", x.Param);
+    }
+}
+
+/// <summary>stories260K (random to these tools: it knows no markup) with a real tool-calling template.</summary>
+public sealed class ForcedCallQwen3Fixture : ServerFixture
+{
+    protected override ServerOptions Options => base.Options with { ChatTemplateFile = SharedData.Path("templates/Qwen-Qwen3.jinja") };
+}
+
+public sealed class ForcedCallQwen35Fixture : ServerFixture
+{
+    protected override ServerOptions Options => base.Options with { ChatTemplateFile = SharedData.Path("templates/2026/Qwen-Qwen3.5-4B.jinja") };
+}
+
+/// <summary>
+/// tool_choice "required" and a named function, end to end: a model that has never seen the markup (stories260K)
+/// calls a tool every time, at temperature 1 over many seeds, and its arguments validate against the tool's schema.
+/// </summary>
+public abstract class ForcedToolCallTests(ServerFixture fixture)
+{
+    private const string Parameters = """{"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 7}, "unit": {"type": "string", "enum": ["c", "f"]}}, "required": ["city", "days"]}""";
+
+    private static readonly string ToolsJson = """
+        [{"type": "function", "function": {"name": "get_weather", "parameters": PARAMETERS}},
+         {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string", "enum": ["UTC", "CET"]}}, "required": ["zone"]}}}]
+        """.Replace("PARAMETERS", Parameters);
+
+    [Theory]
+    [InlineData("\"required\"", null)]
+    [InlineData("""{"type": "function", "function": {"name": "get_weather"}}""", "get_weather")]
+    public async Task Every_seed_calls_a_tool_with_valid_arguments(string toolChoice, string? name)
+    {
+        var schemas = JsonNode.Parse(ToolsJson)!.AsArray().ToDictionary(t => t!["function"]!["name"]!.GetValue<string>(), t => JsonSchema.FromText(t!["function"]!["parameters"]!.ToJsonString()));
+        for (int seed = 1; seed <= 12; seed++)
+        {
+            var (status, body, _) = await fixture.PostAsync("/v1/chat/completions",
+                $$$"""{"messages": [{"role": "user", "content": "Weather?"}], "tools": {{{ToolsJson}}}, "tool_choice": {{{toolChoice}}}, "temperature": 1, "seed": {{{seed}}}, "max_tokens": 1000, "parallel_tool_calls": false}""");
+
+            Assert.Equal(200, status);
+            var choice = body.GetProperty("choices")[0];
+            Assert.True(choice.GetProperty("finish_reason").GetString() == "tool_calls", body.GetRawText());
+            var call = Assert.Single(choice.GetProperty("message").GetProperty("tool_calls").EnumerateArray().ToList()).GetProperty("function");
+            string called = call.GetProperty("name").GetString()!;
+            if (name is not null)
+                Assert.Equal(name, called);
+            using var arguments = JsonDocument.Parse(call.GetProperty("arguments").GetString()!);
+            Assert.True(schemas[called].Evaluate(arguments.RootElement).IsValid, $"seed {seed}: {call.GetRawText()}");
+        }
+    }
+
+    [Fact]
+    public async Task Required_without_tools_is_a_400()
+    {
+        var (status, error, _) = await fixture.PostAsync("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "tool_choice": "required"}""");
+
+        Assert.Equal(400, status);
+        Assert.Equal("tool_choice", error.GetProperty("error").GetProperty("param").GetString());
+    }
+}
+
+public sealed class ForcedToolCallHermesTests(ForcedCallQwen3Fixture fixture) : ForcedToolCallTests(fixture), IClassFixture<ForcedCallQwen3Fixture>;
+
+public sealed class ForcedToolCallQwenXmlTests(ForcedCallQwen35Fixture fixture) : ForcedToolCallTests(fixture), IClassFixture<ForcedCallQwen35Fixture>;
