@@ -8,7 +8,7 @@ using Tern.Kernels.Dot;
 namespace Tern.Benchmarks;
 
 /// <summary>
-/// <see cref="MatMul.MultiplyInterleavedQ4_0"/> of a Q4_0 matrix repacked eight rows at a time, in both shapes of a
+/// <see cref="MatMul.MultiplyRepacked"/> of a Q4_0 matrix repacked eight rows at a time, in both shapes of a
 /// llama-1b feed-forward layer ([8192, 2048] up, [2048, 8192] down), on a pool of all processors; compare with the
 /// Q4_0 row of <see cref="MatMulBenchmarks"/>. Cycles through copies larger than the cache, as decoding does.
 /// </summary>
@@ -67,7 +67,7 @@ public unsafe class InterleavedMatMulBenchmarks : IWeightTraffic
     {
         var copy = _copies[_next];
         _next = _next + 1 == _copies.Length ? 0 : _next + 1;
-        _matmul.MultiplyInterleavedQ4_0(copy, Rows, Cols, _x, _y);
+        _matmul.MultiplyRepacked(QuantTypes.Get(GgmlType.Q4_0), copy, Rows, Cols, _x, _y);
     }
 
     public long WeightBytes(BenchmarkCase benchmarkCase) => InterleavedQ4_0.Bytes(Dims(benchmarkCase).Rows, Dims(benchmarkCase).Cols);
