@@ -155,7 +155,8 @@ internal static class ResponsesInput
     {
         foreach (var p in item.EnumerateObject())
         {
-            if (p.Name is not ("type" or "id" or "call_id" or "name" or "arguments" or "status"))
+            // parsed_arguments: the openai npm client's stream helper adds it to the function_call items it returns, which clients send back.
+            if (p.Name is not ("type" or "id" or "call_id" or "name" or "arguments" or "status" or "parsed_arguments"))
                 throw ApiException.BadRequest($"'{at}.{p.Name}' is not supported", $"{at}.{p.Name}", "unknown_parameter");
         }
 
