@@ -76,6 +76,14 @@ internal static class ResponsesRoutes
             await events.WriteAsync(ErrorEvent(e), CancellationToken.None);
             return;
         }
+        catch (ContextLengthExceededException c)
+        {
+            throw new ApiException(400, c.Message, "input", "context_length_exceeded");
+        }
+        catch (TemplateException t)
+        {
+            throw new ApiException(400, $"the chat template failed: {t.Message}", "input", "template_error");
+        }
 
         var calls = request.ParallelToolCalls ? result.ClientCalls : result.ClientCalls.Take(1).ToList();
         bool incomplete = calls.Count == 0 && result.Finished.Reason == FinishReason.Length;
@@ -132,6 +140,7 @@ internal static class ResponsesRoutes
         (string code, string message) = e switch
         {
             ApiException api => (api.Code ?? "invalid_request_error", api.Message),
+            ContextLengthExceededException c => ("context_length_exceeded", c.Message),
             TemplateException t => ("template_error", $"the chat template failed: {t.Message}"),
             InvalidLogitsException l => ("invalid_logits", l.Message),
             _ => ("internal_error", $"internal error: {e.GetType().Name}: {e.Message}"),

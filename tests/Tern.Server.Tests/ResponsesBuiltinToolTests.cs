@@ -44,6 +44,29 @@ public sealed class ResponsesBuiltinToolTests(ScriptedToolServerFixture fixture)
     }
 
     [Fact]
+    public async Task An_error_after_the_stream_started_is_an_error_event()
+    {
+        // The tool's output makes the second turn's prompt longer than the context: the status line is already sent.
+        File.WriteAllText(fixture.Workspace.File("big.txt"), string.Concat(Enumerable.Repeat("lorem ipsum dolor sit amet ", 3000)));
+        fixture.Script(ReadNotes.Replace("notes.txt", "big.txt", StringComparison.Ordinal));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new StringContent("""{"input": "Read big.txt", "stream": true}""", System.Text.Encoding.UTF8, "application/json") };
+        using var response = await fixture.Http.SendAsync(request, TestContext.Current.CancellationToken);
+        string text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(200, (int)response.StatusCode);
+        var events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(b => JsonDocument.Parse(b.Split('\n').Single(l => l.StartsWith("data: ", StringComparison.Ordinal))["data: ".Length..]).RootElement.Clone()).ToList();
+        Assert.Equal("response.created", events[0].GetProperty("type").GetString());
+        Assert.Contains(events, e => e.TryGetProperty("item", out var item) && item.GetProperty("type").GetString() == "mcp_call");
+        var error = events[^1];
+        Assert.Equal("error", error.GetProperty("type").GetString());
+        Assert.Equal("context_length_exceeded", error.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+        Assert.Equal(events.Count - 1, error.GetProperty("sequence_number").GetInt32());
+        await fixture.WaitUntilIdleAsync();
+    }
+
+    [Fact]
     public async Task The_npm_clients_stream_helper_accumulates_reasoning_the_tool_run_and_the_answer()
     {
         File.WriteAllText(fixture.Workspace.File("notes.txt"), "the secret word is tern\n");

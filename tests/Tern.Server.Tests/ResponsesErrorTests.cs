@@ -82,6 +82,20 @@ public sealed class ResponsesErrorTests(ServerFixture fixture) : IClassFixture<S
             Assert.Equal(param, error.GetProperty("param").GetString());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_prompt_over_the_context_gets_a_400_naming_input_even_when_streaming(bool stream)
+    {
+        string input = JsonSerializer.Serialize(string.Concat(Enumerable.Repeat("The little girl walked in the park and saw a big red ball. ", 400)));
+        var (status, body, response) = await fixture.PostAsync("/v1/responses", $$"""{"input": {{input}}, "stream": {{(stream ? "true" : "false")}}}""");
+
+        Assert.Equal(400, status);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("context_length_exceeded", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("input", body.GetProperty("error").GetProperty("param").GetString());
+    }
+
     [Fact]
     public async Task An_oversized_body_gets_a_413()
     {
