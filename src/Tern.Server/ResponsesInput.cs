@@ -9,7 +9,8 @@ namespace Tern.Server;
 /// gets, in the shape <see cref="ChatMessages.Read"/> produces. Message items become messages (text parts joined);
 /// the assistant's side of a turn — a <c>reasoning</c> item, its message, its <c>function_call</c> items — becomes one
 /// assistant message with <c>reasoning_content</c> and <c>tool_calls</c> (arguments parsed into objects, as templates
-/// expect); a <c>function_call_output</c> becomes a tool message answering an earlier call.
+/// expect); a <c>function_call_output</c> becomes a tool message answering an earlier call, and an <c>mcp_call</c> (a built-in
+/// tool run this server reported, sent back) both the call and its result.
 /// </summary>
 internal static class ResponsesInput
 {
@@ -76,6 +77,17 @@ internal static class ResponsesInput
                         assistant["tool_calls"] = toolCalls = [];
                     toolCalls.Add(call);
                     break;
+                case "mcp_call":
+                    var (runId, run, result) = ToolRun(item, at);
+                    if (assistant is null)
+                        messages.Add(assistant = new JsonObject { ["role"] = "assistant", ["content"] = "" });
+                    if (assistant["tool_calls"] is not JsonArray runs)
+                        assistant["tool_calls"] = runs = [];
+                    runs.Add(run);
+                    messages.Add(result);
+                    calls.TryAdd(runId, run["function"]!["name"]!.GetValue<string>());
+                    assistant = null;
+                    break;
                 case "function_call_output":
                     messages.Add(FunctionCallOutput(item, at, calls));
                     assistant = null;
@@ -83,7 +95,7 @@ internal static class ResponsesInput
                 case "item_reference":
                     throw ApiException.BadRequest($"'{at}.type' 'item_reference' is not supported: this server keeps no items; send the item itself", $"{at}.type");
                 default:
-                    throw ApiException.BadRequest($"'{at}.type' '{type}' is not supported (supported: message, reasoning, function_call, function_call_output)", $"{at}.type");
+                    throw ApiException.BadRequest($"'{at}.type' '{type}' is not supported (supported: message, reasoning, function_call, function_call_output, mcp_call)", $"{at}.type");
             }
         }
 
@@ -162,25 +174,48 @@ internal static class ResponsesInput
 
         string id = Required(item, "call_id", at);
         string name = Required(item, "name", at);
-        string arguments = Required(item, "arguments", at);
-        JsonNode? parsed;
-        try
-        {
-            using var document = JsonDocument.Parse(arguments, new JsonDocumentOptions { MaxDepth = 64 });
-            JsonRequest.RequireText(document.RootElement, $"{at}.arguments");
-            parsed = JsonNode.Parse(arguments);
-        }
-        catch (JsonException)
-        {
-            throw ApiException.BadRequest($"'{at}.arguments' is not valid JSON", $"{at}.arguments");
-        }
-
         return (id, new JsonObject
         {
             ["id"] = id,
             ["type"] = "function",
-            ["function"] = new JsonObject { ["name"] = name, ["arguments"] = parsed },
+            ["function"] = new JsonObject { ["name"] = name, ["arguments"] = Arguments(Required(item, "arguments", at), $"{at}.arguments") },
         });
+    }
+
+    /// <summary>Call arguments, a JSON string, parsed into the object templates expect (its strings checked as the body's).</summary>
+    private static JsonNode? Arguments(string json, string at)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
+            JsonRequest.RequireText(document.RootElement, at);
+            return JsonNode.Parse(json);
+        }
+        catch (JsonException)
+        {
+            throw ApiException.BadRequest($"'{at}' is not valid JSON", at);
+        }
+    }
+
+    /// <summary>A built-in tool run this server reported (an <c>mcp_call</c> item sent back): the call, and its result as a tool message.</summary>
+    private static (string Id, JsonObject Call, JsonObject Result) ToolRun(JsonElement item, string at)
+    {
+        foreach (var p in item.EnumerateObject())
+        {
+            if (p.Name is not ("type" or "id" or "server_label" or "name" or "arguments" or "output" or "error" or "status" or "approval_request_id"))
+                throw ApiException.BadRequest($"'{at}.{p.Name}' is not supported", $"{at}.{p.Name}", "unknown_parameter");
+        }
+
+        string id = Required(item, "id", at);
+        string name = Required(item, "name", at);
+        var call = new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "function",
+            ["function"] = new JsonObject { ["name"] = name, ["arguments"] = Arguments(Required(item, "arguments", at), $"{at}.arguments") },
+        };
+        string output = ResponsesRequest.StringField(item, "output", at) ?? "";
+        return (id, call, new JsonObject { ["role"] = "tool", ["tool_call_id"] = id, ["name"] = name, ["content"] = output });
     }
 
     private static JsonObject FunctionCallOutput(JsonElement item, string at, Dictionary<string, string> calls)

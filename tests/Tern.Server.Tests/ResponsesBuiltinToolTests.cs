@@ -28,6 +28,14 @@ public sealed class ResponsesBuiltinToolTests(ScriptedToolServerFixture fixture)
         Assert.Contains("the secret word is tern", run.GetProperty("output").GetString());
         Assert.Equal("The word is tern.", output[1].GetProperty("content")[0].GetProperty("text").GetString()!.Trim());
         Assert.True(body.GetProperty("usage").GetProperty("output_tokens").GetInt32() > 10); // both turns
+
+        // The conversation goes on with the output sent back as input, the tool run included.
+        fixture.Script("You are welcome.");
+        string next = $$"""{"input": [{"role": "user", "content": "What is in notes.txt?"}, {{string.Join(", ", output.EnumerateArray().Select(i => i.GetRawText()))}}, {"role": "user", "content": "Thanks"}]}""";
+        var (nextStatus, nextBody, _) = await fixture.PostAsync("/v1/responses", next);
+        Assert.True(nextStatus == 200, nextBody.ToString());
+        Assert.True(nextBody.GetProperty("usage").GetProperty("input_tokens").GetInt32() > body.GetProperty("usage").GetProperty("input_tokens").GetInt32() / 2 + 10);
+        Assert.Equal("You are welcome.", nextBody.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString()!.Trim());
     }
 
     [Fact]

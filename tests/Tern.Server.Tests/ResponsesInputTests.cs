@@ -57,6 +57,23 @@ public sealed class ResponsesInputTests
         Assert.Equal("""{"role":"assistant","content":"Hello.","reasoning_content":"Greeting."}""", messages[1]!.ToJsonString());
     }
 
+    [Fact]
+    public async Task A_built_in_tool_run_sent_back_is_the_call_and_its_result()
+    {
+        var messages = await ReadAsync("""
+            {"input": [{"role": "user", "content": "Read notes"},
+                       {"type": "mcp_call", "id": "mcp_1", "server_label": "tern", "name": "read_file", "arguments": "{\"path\": \"notes.txt\"}", "output": "tern", "error": null, "status": "completed"},
+                       {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "It says tern."}]}]}
+            """);
+
+        Assert.Equal(JsonNode.Parse("""
+            [{"role": "user", "content": "Read notes"},
+             {"role": "assistant", "content": "", "tool_calls": [{"id": "mcp_1", "type": "function", "function": {"name": "read_file", "arguments": {"path": "notes.txt"}}}]},
+             {"role": "tool", "tool_call_id": "mcp_1", "name": "read_file", "content": "tern"},
+             {"role": "assistant", "content": "It says tern."}]
+            """)!.ToJsonString(), messages.ToJsonString());
+    }
+
     private static async Task<JsonArray> ReadAsync(string json)
     {
         var http = new DefaultHttpContext();
