@@ -26,7 +26,8 @@ internal static class ResponsesRoutes
         var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
         var request = ResponsesRequest.Read(r, model);
-        var shape = new ResponsesShape("resp_" + Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, request.Echo);
+        string id = "resp_" + Guid.NewGuid().ToString("N");
+        var shape = new ResponsesShape(id, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, request.Echo);
         var events = request.Stream ? new ResponsesEvents(http.Response) : null;
         var output = new ResponsesOutput(events);
         var cancellation = http.RequestAborted;
@@ -47,7 +48,7 @@ internal static class ResponsesRoutes
             var prompt = await model.Template.TokensAsync(messages, tools, request.Kwargs, turnCancellation);
             var generation = model.Engine.Submit(new GenerationRequest
             {
-                Id = "resp-" + Guid.NewGuid().ToString("N"),
+                Id = id,
                 PromptTokens = prompt.Tokens,
                 Sampling = request.Sampling,
                 MaxTokens = request.MaxOutputTokens,
@@ -68,7 +69,7 @@ internal static class ResponsesRoutes
         {
             result = tools is null
                 ? await RunPlainAsync(request.Messages, Turn, OnEvent, reasoningInContent, cancellation)
-                : await new AgentLoop(builtins, model.Template.ToolCallFormat, server.Options.MaxToolSteps, "resp", tools, reasoningInContent)
+                : await new AgentLoop(builtins, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent)
                     .RunAsync(request.Messages, Turn, OnEvent, cancellation);
         }
         catch (Exception e) when (events is { Started: true } && !cancellation.IsCancellationRequested)
