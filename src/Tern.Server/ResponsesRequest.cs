@@ -107,10 +107,30 @@ internal sealed record ResponsesRequest(
             }
         }
 
-        if (r.Element("include") is { } include && include.ValueKind != JsonValueKind.Array)
-            throw JsonRequest.WrongType("include", include, "an array");
-        if (r.Element("stream_options") is { } options && options.ValueKind != JsonValueKind.Object)
-            throw JsonRequest.WrongType("stream_options", options, "an object");
+        if (r.Element("include") is { } include)
+        {
+            // Reasoning comes back as plain text in the reasoning item, so there is nothing to encrypt; other inclusions are not served.
+            if (include.ValueKind != JsonValueKind.Array)
+                throw JsonRequest.WrongType("include", include, "an array");
+            int i = 0;
+            foreach (var item in include.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String || item.GetString() != "reasoning.encrypted_content")
+                    throw ApiException.BadRequest($"'include[{i}]' is not supported (only \"reasoning.encrypted_content\", which is accepted and ignored)", $"include[{i}]");
+                i++;
+            }
+        }
+
+        if (r.Element("stream_options") is { } options)
+        {
+            if (options.ValueKind != JsonValueKind.Object)
+                throw JsonRequest.WrongType("stream_options", options, "an object");
+            foreach (var p in options.EnumerateObject())
+            {
+                if (p.Name != "include_obfuscation" || p.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+                    throw ApiException.BadRequest($"'stream_options.{p.Name}' is not supported (only include_obfuscation, a boolean: events are never obfuscated)", $"stream_options.{p.Name}");
+            }
+        }
     }
 
     /// <summary>Function tools, flat as the Responses API writes them, in the chat shape for the template; the flat list to echo; the strict ones.</summary>

@@ -42,6 +42,8 @@ public sealed class ResponsesErrorTests(ServerFixture fixture) : IClassFixture<S
         { """{"input": "x", "max_output_tokens": 1.5}""", "max_output_tokens" },
         { """{"input": "x", "metadata": [1]}""", "metadata" },
         { """{"input": "x", "user": 5}""", "user" },
+        { """{"input": "x", "include": ["message.output_text.logprobs"]}""", "include[0]" },
+        { """{"input": "x", "stream_options": {"include_usage": true}}""", "stream_options.include_usage" },
         { """{"input": "x", "tools": {}}""", "tools" },
         { """{"input": "x", "tools": [{"type": "web_search"}]}""", "tools[0].type" },
         { """{"input": "x", "tools": [{"type": "function"}]}""", "tools[0].name" },
@@ -111,7 +113,7 @@ public sealed class ResponsesErrorTests(ServerFixture fixture) : IClassFixture<S
     {
         var (status, body, _) = await fixture.PostAsync("/responses", """
             {"input": "Once upon a time", "max_output_tokens": 4, "store": false, "truncation": "disabled", "user": "u", "service_tier": "auto",
-             "metadata": {"a": "b"}, "include": [], "stream_options": {"include_obfuscation": false}, "prompt_cache_key": "k",
+             "metadata": {"a": "b"}, "include": ["reasoning.encrypted_content"], "stream_options": {"include_obfuscation": false}, "prompt_cache_key": "k",
              "safety_identifier": "s", "text": {"format": {"type": "text"}, "verbosity": "low"}, "reasoning": {"effort": "low", "summary": "auto"}}
             """);
 
