@@ -37,7 +37,8 @@ internal sealed record ResponsesRequest(
     {
         foreach (var p in r.Root.EnumerateObject())
         {
-            if (!Known.Contains(p.Name) && !Ignored.Contains(p.Name))
+            // A null asks for nothing (some clients send every field they know, unset ones as null).
+            if (!Known.Contains(p.Name) && !Ignored.Contains(p.Name) && p.Value.ValueKind != JsonValueKind.Null)
                 throw ApiException.BadRequest($"'{p.Name}' is not supported by this server's Responses API", p.Name, "unknown_parameter");
         }
 

@@ -114,7 +114,7 @@ public sealed class ResponsesErrorTests(ServerFixture fixture) : IClassFixture<S
         var (status, body, _) = await fixture.PostAsync("/responses", """
             {"input": "Once upon a time", "max_output_tokens": 4, "store": false, "truncation": "disabled", "user": "u", "service_tier": "auto",
              "metadata": {"a": "b"}, "include": ["reasoning.encrypted_content"], "stream_options": {"include_obfuscation": false}, "prompt_cache_key": "k",
-             "safety_identifier": "s", "text": {"format": {"type": "text"}, "verbosity": "low"}, "reasoning": {"effort": "low", "summary": "auto"}}
+             "safety_identifier": "s", "top_logprobs": null, "conversation": null, "text": {"format": {"type": "text"}, "verbosity": "low"}, "reasoning": {"effort": "low", "summary": "auto"}}
             """);
 
         Assert.True(status == 200, body.ToString());
