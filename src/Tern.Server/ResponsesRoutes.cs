@@ -1,11 +1,151 @@
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Tern.Chat;
+using Tern.Runtime.Sampling;
+using Tern.Runtime.Serving;
 
 namespace Tern.Server;
 
-/// <summary>OpenAI's Responses API: POST /v1/responses.</summary>
+/// <summary>
+/// OpenAI's Responses API: POST /v1/responses (and /responses). The input becomes chat messages
+/// (<see cref="ResponsesInput"/>) and takes the chat completions' path: the chat template, the engine, the reasoning
+/// splitter, and with tools (the client's function tools, or the built-in ones under --tools) the <see cref="AgentLoop"/>.
+/// Stateless: nothing is stored, so <c>store: true</c> and <c>previous_response_id</c> are refused.
+/// </summary>
 internal static class ResponsesRoutes
 {
     public static void Map(WebApplication app, TernServer server)
     {
+        app.MapPost("/v1/responses", http => CreateAsync(http, server));
+        app.MapPost("/responses", http => CreateAsync(http, server));
+    }
+
+    private static async Task CreateAsync(HttpContext http, TernServer server)
+    {
+        var model = server.RequireModel();
+        var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        var request = ResponsesRequest.Read(r, model);
+        string id = "resp_" + Guid.NewGuid().ToString("N");
+        var shape = new ResponsesShape(id, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, request.Echo);
+        var events = request.Stream ? new ResponsesEvents(http.Response) : null;
+        var output = new ResponsesOutput(events);
+        var cancellation = http.RequestAborted;
+        server.Metrics.Request();
+
+        var tools = request.ToolsOff ? null : request.Tools;
+        var builtins = request.ToolsOff ? null : server.Tools;
+        if (builtins is not null)
+        {
+            tools ??= [];
+            foreach (var schema in builtins.Schemas)
+                tools.Add(JsonNode.Parse(schema.GetRawText()));
+        }
+
+        bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
+        async Task<ModelTurn> Turn(JsonArray messages, CancellationToken turnCancellation)
+        {
+            var prompt = await model.Template.TokensAsync(messages, tools, request.Kwargs, turnCancellation);
+            var generation = model.Engine.Submit(new GenerationRequest
+            {
+                Id = id,
+                PromptTokens = prompt.Tokens,
+                Sampling = request.Sampling,
+                MaxTokens = request.MaxOutputTokens,
+                Stop = [],
+            }, turnCancellation);
+            if (events is { Started: false }) // after the first prompt is accepted: a request the engine refuses gets a plain 4xx
+            {
+                await events.WriteAsync(new JsonObject { ["type"] = "response.created", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
+                await events.WriteAsync(new JsonObject { ["type"] = "response.in_progress", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
+            }
+
+            return new ModelTurn(generation, prompt.Splitter(keepMarkup: reasoningInContent));
+        }
+
+        Task OnEvent(AgentEvent e) => output.AddAsync(e, cancellation);
+        AgentResult result;
+        try
+        {
+            result = tools is null
+                ? await RunPlainAsync(request.Messages, Turn, OnEvent, reasoningInContent, cancellation)
+                : await new AgentLoop(builtins, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent)
+                    .RunAsync(request.Messages, Turn, OnEvent, cancellation);
+        }
+        catch (Exception e) when (events is { Started: true } && !cancellation.IsCancellationRequested)
+        {
+            await events.WriteAsync(ErrorEvent(e), CancellationToken.None);
+            return;
+        }
+        catch (ContextLengthExceededException c)
+        {
+            throw new ApiException(400, c.Message, "input", "context_length_exceeded");
+        }
+        catch (TemplateException t)
+        {
+            throw new ApiException(400, $"the chat template failed: {t.Message}", "input", "template_error");
+        }
+
+        var calls = request.ParallelToolCalls ? result.ClientCalls : result.ClientCalls.Take(1).ToList();
+        bool incomplete = calls.Count == 0 && result.Finished.Reason == FinishReason.Length;
+        await output.FinishAsync(calls, incomplete, cancellation);
+        int reasoningTokens = output.Reasoning.Length == 0 ? 0 : model.Tokenizer.Encode(output.Reasoning, addSpecial: false).Length;
+        var response = shape.Response(incomplete ? "incomplete" : "completed", output.Items, result.Usage, reasoningTokens);
+        if (events is null)
+        {
+            await Results.Json(response, ServerJson.Options).ExecuteAsync(http);
+            return;
+        }
+
+        await events.WriteAsync(new JsonObject { ["type"] = incomplete ? "response.incomplete" : "response.completed", ["response"] = response }, cancellation);
+    }
+
+    /// <summary>
+    /// A request without tools: one model turn, its reasoning split off (or left in the content with --reasoning-format
+    /// none), and no tool-call parsing, so the reply is the model's text as it is (as on chat completions).
+    /// </summary>
+    private static async Task<AgentResult> RunPlainAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, bool reasoningInContent, CancellationToken cancellation)
+    {
+        var turn = await generate(messages, cancellation);
+        var content = new System.Text.StringBuilder();
+        GenerationFinished? finished = null;
+        await foreach (var e in turn.Events.WithCancellation(cancellation))
+        {
+            if (e is GenerationDelta d)
+                await Split(turn.Reasoning?.Push(d.Text) ?? new("", d.Text));
+            else if (e is GenerationFinished f)
+                finished = f;
+        }
+
+        if (turn.Reasoning is not null)
+            await Split(turn.Reasoning.Finish());
+        if (finished is null)
+            throw new InvalidOperationException("the model's turn ended without a finish");
+        return new AgentResult(content.ToString(), [], [], finished, finished.Usage);
+
+        async Task Split(Tern.Chat.Reasoning.ReasoningUpdate update)
+        {
+            if (update.Reasoning is { Length: > 0 } reasoning)
+                await onEvent(reasoningInContent ? new AgentContent(reasoning) : new AgentReasoning(reasoning));
+            if (update.Content.Length > 0)
+            {
+                content.Append(update.Content);
+                await onEvent(new AgentContent(update.Content));
+            }
+        }
+    }
+
+    /// <summary>An error after the stream started: the Responses API's <c>error</c> event (the status line is already sent).</summary>
+    private static JsonObject ErrorEvent(Exception e)
+    {
+        (string code, string message) = e switch
+        {
+            ApiException api => (api.Code ?? "invalid_request_error", api.Message),
+            ContextLengthExceededException c => ("context_length_exceeded", c.Message),
+            TemplateException t => ("template_error", $"the chat template failed: {t.Message}"),
+            InvalidLogitsException l => ("invalid_logits", l.Message),
+            _ => ("internal_error", $"internal error: {e.GetType().Name}: {e.Message}"),
+        };
+        return new JsonObject { ["type"] = "error", ["code"] = code, ["message"] = message.ReplaceLineEndings(" "), ["param"] = null };
     }
 }
