@@ -42,6 +42,8 @@ internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> Clien
 /// split off before parsing, so calls inside it are never made; it goes back to the model as the assistant message's
 /// reasoning_content, or, with <paramref name="reasoningInContent"/> (--reasoning-format none), stays in the content verbatim.
 /// Without <paramref name="parallelToolCalls"/> (OpenAI's <c>parallel_tool_calls: false</c>), only a turn's first call is made.
+/// With no tools at all (neither <paramref name="builtins"/> nor <paramref name="tools"/>) nothing is parsed: one turn,
+/// its text as the model wrote it, its reasoning split off.
 /// </summary>
 internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null,
     bool reasoningInContent = false, bool parallelToolCalls = true)
@@ -52,7 +54,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
         int promptTokens = 0, cachedTokens = 0, completionTokens = 0;
         for (int step = 0; ; step++)
         {
-            var parser = ToolCallParser.Create(format, tools: tools);
+            var parser = builtins is null && tools is null ? null : ToolCallParser.Create(format, tools: tools);
             var content = new System.Text.StringBuilder();
             var reasoning = new System.Text.StringBuilder();
             var turn = await generate(messages, cancellation);
@@ -68,7 +70,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
 
             if (turn.Reasoning is not null)
                 await Split(turn.Reasoning.Finish());
-            await Emit(parser.Finish());
+            await Emit(parser?.Finish() ?? ToolCallUpdate.Empty);
             if (finished is null)
                 throw new InvalidOperationException("the model's turn ended without a finish");
             promptTokens += finished.Usage.PromptTokens;
@@ -76,6 +78,8 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
             completionTokens += finished.Usage.CompletionTokens;
             var usage = new GenerationUsage(promptTokens, cachedTokens, completionTokens);
 
+            if (parser is null)
+                return new AgentResult(content.ToString(), [], runs, finished, usage, reasoning.ToString());
             var made = parallelToolCalls ? parser.Calls : parser.Calls.Take(1).ToList();
             var clientCalls = made.Where(c => builtins?.Contains(c.Name) != true).ToList();
             bool builtinWork = made.Any(c => builtins?.Contains(c.Name) == true) || (builtins is not null && parser.Errors.Count > 0);
@@ -120,7 +124,7 @@ internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int ma
                     await onEvent(new AgentReasoning(update.Reasoning));
                 }
                 if (update.Content.Length > 0)
-                    await Emit(parser.Push(update.Content));
+                    await Emit(parser?.Push(update.Content) ?? new ToolCallUpdate(update.Content, [], []));
             }
 
             async Task Emit(ToolCallUpdate update)

@@ -33,12 +33,6 @@ internal sealed record ChatOptions(ToolChoice ToolChoice, bool ParallelToolCalls
         return new ChatOptions(choice, r.Bool("parallel_tool_calls") ?? true, ReasoningEffort(r), function);
     }
 
-    /// <summary>
-    /// The kwargs of a turn whose tool call is forced: thinking off (the call must come first), unless the client
-    /// switched it on itself.
-    /// </summary>
-    public IReadOnlyDictionary<string, JsonNode?>? ForForcedCall(IReadOnlyDictionary<string, JsonNode?>? kwargs) =>
-        ToolChoice == ToolChoice.Required ? (this with { EnableThinking = false }).WithThinking(kwargs) : kwargs;
 
     /// <summary>The kwargs with <c>enable_thinking</c> from reasoning_effort added, unless the client set it itself.</summary>
     public IReadOnlyDictionary<string, JsonNode?>? WithThinking(IReadOnlyDictionary<string, JsonNode?>? kwargs)

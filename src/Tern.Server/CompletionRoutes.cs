@@ -40,39 +40,19 @@ internal sealed class CompletionRoutes(TernServer server)
         foreach (var schema in server.Tools?.Schemas ?? [])
             tools.Add(JsonNode.Parse(schema.GetRawText()));
         var format = model.Template.ToolCallFormat;
-        bool forced = options.ToolChoice == ToolChoice.Required;
-        if (forced) // refuse a call that cannot be forced before anything is sent
-            ToolCallGrammar.For(format, tools, options.ForcedFunction, options.ParallelToolCalls, closeReasoning: null);
+        var forced = options.ToolChoice == ToolChoice.Required ? new ForcedCall(format, tools, options.ForcedFunction, options.ParallelToolCalls).Checked() : null;
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         var shape = new ResponseShape(id, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, chat: true, logprobs: false, model.Tokenizer);
         server.Metrics.Request();
 
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
-        int turns = 0;
-        async Task<ModelTurn> Turn(JsonArray turnMessages, CancellationToken cancellation)
-        {
-            // tool_choice "required" or a named function: the first turn is a call, generated under its grammar.
-            bool forcedTurn = forced && turns++ == 0;
-            var prompt = await model.Template.TokensAsync(turnMessages, tools, forcedTurn ? options.ForForcedCall(kwargs) : kwargs, cancellation);
-            var request = new GenerationRequest
-            {
-                Id = id,
-                PromptTokens = prompt.Tokens,
-                Sampling = p.Sampling,
-                MaxTokens = p.MaxTokens,
-                Stop = p.Stop,
-                Grammar = forcedTurn
-                    ? ToolCallGrammar.For(format, tools, options.ForcedFunction, options.ParallelToolCalls, prompt.OpensReasoning ? prompt.Reasoning!.Close : null)
-                    : null,
-            };
-            return new ModelTurn(model.Engine.Submit(request, cancellation), prompt.Splitter(keepMarkup: reasoningInContent));
-        }
-
+        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop },
+            tools, kwargs, keepMarkup: reasoningInContent, forced);
         var loop = new AgentLoop(server.Tools, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
-        var result = await loop.RunAsync(messages, Turn, async e =>
+        var result = await loop.RunAsync(messages, turns.StartAsync, async e =>
         {
             if (sse is null)
                 return;

@@ -25,7 +25,9 @@ internal sealed record MessagesRequest(
     SamplingParams Sampling,
     int MaxTokens,
     IReadOnlyList<string> StopSequences,
-    bool Stream)
+    bool Stream,
+    bool ForceCall = false,
+    string? ForcedFunction = null)
 {
     private const int MaxStopSequences = 16;
 
@@ -76,10 +78,10 @@ internal sealed record MessagesRequest(
 
         if (r.Has("model"))
             r.String("model");
-        var (useTools, single) = ToolChoice(r);
+        var (useTools, single, force, function) = ToolChoice(r);
         var tools = ReadTools(r);
         var (kwargs, omitThinking) = Thinking(r);
-        return new MessagesRequest(ReadMessages(r), useTools ? tools : null, useTools, single, kwargs, omitThinking, new SamplingParams(), 0, [], false);
+        return new MessagesRequest(ReadMessages(r), useTools ? tools : null, useTools, single, kwargs, omitThinking, new SamplingParams(), 0, [], false, force, function);
     }
 
     private static JsonArray ReadMessages(JsonRequest r)
@@ -286,11 +288,11 @@ internal sealed record MessagesRequest(
         return result.Count == 0 ? null : result;
     }
 
-    /// <summary>tool_choice: auto and none work; any and tool (forcing a call) are refused until constrained decoding can force one.</summary>
-    private static (bool UseTools, bool Single) ToolChoice(JsonRequest r)
+    /// <summary>tool_choice: auto, none, any (a call to some tool) and tool (a call to the named one; the last two generated under a grammar).</summary>
+    private static (bool UseTools, bool Single, bool Force, string? Function) ToolChoice(JsonRequest r)
     {
         if (r.Element("tool_choice") is not { } choice)
-            return (true, false);
+            return (true, false, false, null);
         if (choice.ValueKind != JsonValueKind.Object)
             throw JsonRequest.WrongType("tool_choice", choice, "an object");
         Fields(choice, "tool_choice", "type", "name", "disable_parallel_tool_use");
@@ -299,11 +301,10 @@ internal sealed record MessagesRequest(
             && (d.ValueKind is JsonValueKind.True or JsonValueKind.False ? d.GetBoolean() : throw JsonRequest.WrongType("tool_choice.disable_parallel_tool_use", d, "a boolean"));
         return type switch
         {
-            "auto" => (true, single),
-            "none" => (false, single),
-            "any" or "tool" => throw ApiException.BadRequest(
-                $"'tool_choice.type' {type} is not supported yet: forcing a tool call needs constrained decoding; use auto (the model may call a tool) or none",
-                "tool_choice.type"),
+            "auto" => (true, single, false, null),
+            "none" => (false, single, false, null),
+            "any" => (true, single, true, null),
+            "tool" => (true, single, true, RequiredString(choice, "name", "tool_choice")),
             _ => throw ApiException.BadRequest($"'tool_choice.type' must be auto, any, tool or none; got '{type}'", "tool_choice.type"),
         };
     }

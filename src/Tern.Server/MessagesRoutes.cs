@@ -1,8 +1,6 @@
-using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Tern.Chat.Reasoning;
 using Tern.Runtime.Serving;
 
 namespace Tern.Server;
@@ -34,29 +32,17 @@ internal sealed class MessagesRoutes(TernServer server)
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
         server.Metrics.Request();
 
-        async Task<ModelTurn> Turn(JsonArray messages, CancellationToken cancellation)
-        {
-            var prompt = await model.Template.TokensAsync(messages, tools, request.Kwargs, cancellation);
-            if (stream is not null)
-                await stream.StartAsync(prompt.Tokens.Length, cancellation);
-            var generation = new GenerationRequest
-            {
-                Id = id,
-                PromptTokens = prompt.Tokens,
-                Sampling = request.Sampling,
-                MaxTokens = request.MaxTokens,
-                Stop = request.StopSequences,
-            };
-            return new ModelTurn(model.Engine.Submit(generation, cancellation), prompt.Splitter(keepMarkup: reasoningInContent));
-        }
+        var format = model.Template.ToolCallFormat;
+        if (request.ForceCall && tools is null)
+            throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");
+        var forced = request.ForceCall ? new ForcedCall(format, tools!, request.ForcedFunction, !request.SingleToolUse).Checked() : null;
+        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxTokens, Stop = request.StopSequences },
+            tools, request.Kwargs, keepMarkup: reasoningInContent, forced,
+            (prompt, cancellation) => stream is null ? Task.CompletedTask : stream.StartAsync(prompt.Tokens.Length, cancellation));
 
         Task OnEvent(AgentEvent e) => stream is null ? Task.CompletedTask : stream.EventAsync(e, http.RequestAborted);
-        var result = tools is null
-            ? await OneTurnAsync(request.Messages, Turn, OnEvent, reasoningInContent, http.RequestAborted)
-            : await new AgentLoop(server.Tools, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent)
-                .RunAsync(request.Messages, Turn, OnEvent, http.RequestAborted);
-        if (request.SingleToolUse && result.ClientCalls.Count > 1)
-            result = result with { ClientCalls = [result.ClientCalls[0]] };
+        var result = await new AgentLoop(tools is null ? null : server.Tools, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, !request.SingleToolUse)
+            .RunAsync(request.Messages, turns.StartAsync, OnEvent, http.RequestAborted);
 
         if (stream is null)
             await Results.Json(shape.Message(result), ServerJson.Options).ExecuteAsync(http);
@@ -83,45 +69,5 @@ internal sealed class MessagesRoutes(TernServer server)
         foreach (var schema in server.Tools?.Schemas ?? [])
             tools.Add(JsonNode.Parse(schema.GetRawText()));
         return tools;
-    }
-
-    /// <summary>A request without tools: one model turn, its reasoning split off (or kept in the content with --reasoning-format none).</summary>
-    private static async Task<AgentResult> OneTurnAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, bool reasoningInContent, CancellationToken cancellation)
-    {
-        var turn = await generate(messages, cancellation);
-        var content = new StringBuilder();
-        var reasoning = new StringBuilder();
-        GenerationFinished? finished = null;
-        await foreach (var e in turn.Events.WithCancellation(cancellation))
-        {
-            if (e is GenerationDelta d)
-                await Split(turn.Reasoning?.Push(d.Text) ?? new ReasoningUpdate("", d.Text));
-            else if (e is GenerationFinished f)
-                finished = f;
-        }
-
-        if (turn.Reasoning is not null)
-            await Split(turn.Reasoning.Finish());
-        if (finished is null)
-            throw new InvalidOperationException("the model's turn ended without a finish");
-        return new AgentResult(content.ToString(), [], [], finished, finished.Usage, reasoning.ToString());
-
-        async Task Split(ReasoningUpdate update)
-        {
-            string thought = update.Reasoning, text = update.Content;
-            if (reasoningInContent)
-                (thought, text) = ("", thought + text);
-            if (thought.Length > 0)
-            {
-                reasoning.Append(thought);
-                await onEvent(new AgentReasoning(thought));
-            }
-
-            if (text.Length > 0)
-            {
-                content.Append(text);
-                await onEvent(new AgentContent(text));
-            }
-        }
     }
 }

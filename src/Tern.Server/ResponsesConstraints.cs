@@ -4,23 +4,18 @@ namespace Tern.Server;
 
 /// <summary>
 /// The one place where a Responses request that needs constrained decoding is answered: <c>text.format</c>
-/// <c>json_object</c> / <c>json_schema</c>, function tools with <c>"strict": true</c>, and a <c>tool_choice</c> of
-/// "required" or a named function. Their shapes are checked by <see cref="ResponsesRequest"/>; until grammar-constrained
+/// <c>json_object</c> / <c>json_schema</c> and function tools with <c>"strict": true</c>. Their shapes are checked by <see cref="ResponsesRequest"/>; until grammar-constrained
 /// sampling is wired in here, they are refused with a 400 rather than answered with unconstrained text.
 /// </summary>
 internal static class ResponsesConstraints
 {
-    public static void Require(JsonObject format, IReadOnlyList<string> strictTools, JsonNode toolChoice)
+    public static void Require(JsonObject format, IReadOnlyList<string> strictTools)
     {
         string type = format["type"]!.GetValue<string>();
         if (type != "text")
             throw NotAvailable($"'text.format' type '{type}'", "text.format");
         if (strictTools.Count > 0)
             throw NotAvailable($"function tool '{strictTools[0]}' with \"strict\": true (send \"strict\": false)", "tools");
-        if (toolChoice is JsonValue v && v.GetValue<string>() == "required")
-            throw NotAvailable("'tool_choice': 'required'", "tool_choice");
-        if (toolChoice is JsonObject)
-            throw NotAvailable("'tool_choice' naming a function", "tool_choice");
     }
 
     private static ApiException NotAvailable(string what, string param) =>

@@ -19,7 +19,9 @@ internal sealed record ResponsesRequest(
     int? MaxOutputTokens,
     bool Stream,
     IReadOnlyDictionary<string, JsonNode?>? Kwargs,
-    JsonObject Echo)
+    JsonObject Echo,
+    bool ForceCall = false,
+    string? ForcedFunction = null)
 {
     /// <summary>Fields accepted for compatibility and ignored: they change nothing a local, stateless server does.</summary>
     public static readonly IReadOnlySet<string> Ignored = new HashSet<string>
@@ -50,7 +52,7 @@ internal sealed record ResponsesRequest(
         var (tools, flatTools, strictTools) = ReadTools(r);
         var choice = ToolChoice(r);
         var format = TextFormat(r);
-        ResponsesConstraints.Require(format, strictTools, choice);
+        ResponsesConstraints.Require(format, strictTools);
         var (reasoning, kwargs) = Reasoning(r, model);
         var sampling = model.Defaults with
         {
@@ -76,7 +78,8 @@ internal sealed record ResponsesRequest(
             ["metadata"] = r.Element("metadata") is { } m ? JsonNode.Parse(m.GetRawText()) : new JsonObject(),
         };
         bool toolsOff = choice is JsonValue v && v.GetValue<string>() == "none";
-        return new ResponsesRequest(messages, tools, toolsOff, parallel, sampling, maxOutputTokens, r.Bool("stream") ?? false, kwargs, echo);
+        return new ResponsesRequest(messages, tools, toolsOff, parallel, sampling, maxOutputTokens, r.Bool("stream") ?? false, kwargs, echo,
+            ForceCall: choice is JsonObject || choice.GetValue<string>() == "required", ForcedFunction: choice is JsonObject named ? named["name"]!.GetValue<string>() : null);
     }
 
     /// <summary>Nothing is kept between requests (as llama-server and Ollama): a request cannot ask to store or continue one.</summary>
@@ -188,7 +191,7 @@ internal sealed record ResponsesRequest(
         return (chat.Count == 0 ? null : chat, flat, strict);
     }
 
-    /// <summary><c>tool_choice</c>: "auto" or "none"; "required" and a named function are read here and refused by <see cref="ResponsesConstraints"/>.</summary>
+    /// <summary><c>tool_choice</c>: "auto", "none", "required" or a named function (the last two force the first turn's call).</summary>
     private static JsonNode ToolChoice(JsonRequest r)
     {
         if (r.Element("tool_choice") is not { } choice)

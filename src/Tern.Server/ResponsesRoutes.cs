@@ -42,35 +42,27 @@ internal static class ResponsesRoutes
                 tools.Add(JsonNode.Parse(schema.GetRawText()));
         }
 
+        if (request.ForceCall && tools is null)
+            throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");
+        var format = model.Template.ToolCallFormat;
+        var forced = request.ForceCall ? new ForcedCall(format, tools!, request.ForcedFunction, request.ParallelToolCalls).Checked() : null;
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
-        async Task<ModelTurn> Turn(JsonArray messages, CancellationToken turnCancellation)
-        {
-            var prompt = await model.Template.TokensAsync(messages, tools, request.Kwargs, turnCancellation);
-            var generation = model.Engine.Submit(new GenerationRequest
+        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxOutputTokens },
+            tools, request.Kwargs, keepMarkup: reasoningInContent, forced, async (_, turnCancellation) =>
             {
-                Id = id,
-                PromptTokens = prompt.Tokens,
-                Sampling = request.Sampling,
-                MaxTokens = request.MaxOutputTokens,
-                Stop = [],
-            }, turnCancellation);
-            if (events is { Started: false }) // after the first prompt is accepted: a request the engine refuses gets a plain 4xx
-            {
-                await events.WriteAsync(new JsonObject { ["type"] = "response.created", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
-                await events.WriteAsync(new JsonObject { ["type"] = "response.in_progress", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
-            }
-
-            return new ModelTurn(generation, prompt.Splitter(keepMarkup: reasoningInContent));
-        }
+                if (events is { Started: false }) // after the first prompt is accepted: a request the engine refuses gets a plain 4xx
+                {
+                    await events.WriteAsync(new JsonObject { ["type"] = "response.created", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
+                    await events.WriteAsync(new JsonObject { ["type"] = "response.in_progress", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
+                }
+            });
 
         Task OnEvent(AgentEvent e) => output.AddAsync(e, cancellation);
         AgentResult result;
         try
         {
-            result = tools is null
-                ? await RunPlainAsync(request.Messages, Turn, OnEvent, reasoningInContent, cancellation)
-                : await new AgentLoop(builtins, model.Template.ToolCallFormat, server.Options.MaxToolSteps, id, tools, reasoningInContent)
-                    .RunAsync(request.Messages, Turn, OnEvent, cancellation);
+            result = await new AgentLoop(builtins, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, request.ParallelToolCalls)
+                .RunAsync(request.Messages, turns.StartAsync, OnEvent, cancellation);
         }
         catch (Exception e) when (events is { Started: true } && !cancellation.IsCancellationRequested)
         {
@@ -86,7 +78,7 @@ internal static class ResponsesRoutes
             throw new ApiException(400, $"the chat template failed: {t.Message}", "input", "template_error");
         }
 
-        var calls = request.ParallelToolCalls ? result.ClientCalls : result.ClientCalls.Take(1).ToList();
+        var calls = result.ClientCalls;
         bool incomplete = calls.Count == 0 && result.Finished.Reason == FinishReason.Length;
         await output.FinishAsync(calls, incomplete, cancellation);
         int reasoningTokens = output.Reasoning.Length == 0 ? 0 : model.Tokenizer.Encode(output.Reasoning, addSpecial: false).Length;
@@ -98,41 +90,6 @@ internal static class ResponsesRoutes
         }
 
         await events.WriteAsync(new JsonObject { ["type"] = incomplete ? "response.incomplete" : "response.completed", ["response"] = response }, cancellation);
-    }
-
-    /// <summary>
-    /// A request without tools: one model turn, its reasoning split off (or left in the content with --reasoning-format
-    /// none), and no tool-call parsing, so the reply is the model's text as it is (as on chat completions).
-    /// </summary>
-    private static async Task<AgentResult> RunPlainAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, bool reasoningInContent, CancellationToken cancellation)
-    {
-        var turn = await generate(messages, cancellation);
-        var content = new System.Text.StringBuilder();
-        GenerationFinished? finished = null;
-        await foreach (var e in turn.Events.WithCancellation(cancellation))
-        {
-            if (e is GenerationDelta d)
-                await Split(turn.Reasoning?.Push(d.Text) ?? new("", d.Text));
-            else if (e is GenerationFinished f)
-                finished = f;
-        }
-
-        if (turn.Reasoning is not null)
-            await Split(turn.Reasoning.Finish());
-        if (finished is null)
-            throw new InvalidOperationException("the model's turn ended without a finish");
-        return new AgentResult(content.ToString(), [], [], finished, finished.Usage);
-
-        async Task Split(Tern.Chat.Reasoning.ReasoningUpdate update)
-        {
-            if (update.Reasoning is { Length: > 0 } reasoning)
-                await onEvent(reasoningInContent ? new AgentContent(reasoning) : new AgentReasoning(reasoning));
-            if (update.Content.Length > 0)
-            {
-                content.Append(update.Content);
-                await onEvent(new AgentContent(update.Content));
-            }
-        }
     }
 
     /// <summary>An error after the stream started: the Responses API's <c>error</c> event (the status line is already sent).</summary>

@@ -137,6 +137,55 @@ public abstract class ForcedToolCallTests(ServerFixture fixture)
         }
     }
 
+    /// <summary>The Responses API's tool_choice: a function_call item whose arguments validate.</summary>
+    [Theory]
+    [InlineData("\"required\"", null)]
+    [InlineData("""{"type": "function", "name": "get_time"}""", "get_time")]
+    public async Task Responses_forced_calls_validate(string toolChoice, string? name)
+    {
+        string tools = JsonNode.Parse(ToolsJson)!.AsArray().Select(t => new JsonObject { ["type"] = "function", ["name"] = t!["function"]!["name"]!.DeepClone(), ["parameters"] = t["function"]!["parameters"]!.DeepClone() }).Aggregate(new JsonArray(), (a, t) => { a.Add(t); return a; }).ToJsonString();
+        for (int seed = 1; seed <= 4; seed++)
+        {
+            var request = new JsonObject
+            {
+                ["input"] = "Weather?", ["tools"] = JsonNode.Parse(tools), ["tool_choice"] = JsonNode.Parse(toolChoice),
+                ["temperature"] = 1, ["top_p"] = 1 - seed / 10.0, ["max_output_tokens"] = 1000, ["parallel_tool_calls"] = false,
+            };
+            var (status, body, _) = await fixture.PostAsync("/v1/responses", request.ToJsonString());
+
+            Assert.Equal(200, status);
+            var call = Assert.Single(body.GetProperty("output").EnumerateArray().Where(o => o.GetProperty("type").GetString() == "function_call").ToList());
+            AssertValid(call.GetProperty("name").GetString()!, call.GetProperty("arguments").GetString()!, name);
+        }
+    }
+
+    /// <summary>Anthropic's tool_choice any and tool: the message stops with tool_use and the input validates.</summary>
+    [Theory]
+    [InlineData("""{"type": "any", "disable_parallel_tool_use": true}""", null)]
+    [InlineData("""{"type": "tool", "name": "get_weather"}""", "get_weather")]
+    public async Task Messages_forced_tool_use_validates(string toolChoice, string? name)
+    {
+        string tools = JsonNode.Parse(ToolsJson)!.AsArray().Select(t => new JsonObject { ["name"] = t!["function"]!["name"]!.DeepClone(), ["input_schema"] = t["function"]!["parameters"]!.DeepClone() }).Aggregate(new JsonArray(), (a, t) => { a.Add(t); return a; }).ToJsonString();
+        var (status, body, _) = await fixture.PostAsync("/v1/messages",
+            $$$"""{"model": "m", "max_tokens": 1000, "temperature": 1, "tools": {{{tools}}}, "tool_choice": {{{toolChoice}}}, "messages": [{"role": "user", "content": "Weather?"}]}""");
+
+        Assert.Equal(200, status);
+        Assert.Equal("tool_use", body.GetProperty("stop_reason").GetString());
+        var uses = body.GetProperty("content").EnumerateArray().Where(b => b.GetProperty("type").GetString() == "tool_use").ToList();
+        Assert.NotEmpty(uses);
+        foreach (var use in uses)
+            AssertValid(use.GetProperty("name").GetString()!, use.GetProperty("input").GetRawText(), name);
+    }
+
+    private static void AssertValid(string called, string arguments, string? name)
+    {
+        var schemas = JsonNode.Parse(ToolsJson)!.AsArray().ToDictionary(t => t!["function"]!["name"]!.GetValue<string>(), t => JsonSchema.FromText(t!["function"]!["parameters"]!.ToJsonString()));
+        if (name is not null)
+            Assert.Equal(name, called);
+        using var document = JsonDocument.Parse(arguments);
+        Assert.True(schemas[called].Evaluate(document.RootElement).IsValid, $"{called}: {arguments}");
+    }
+
     [Fact]
     public async Task Required_without_tools_is_a_400()
     {
