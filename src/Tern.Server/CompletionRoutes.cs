@@ -49,6 +49,7 @@ internal sealed class CompletionRoutes(TernServer server)
                 Sampling = p.Sampling,
                 MaxTokens = p.MaxTokens,
                 Stop = p.Stop,
+                Grammar = p.Grammar,
             };
             return new ModelTurn(model.Engine.Submit(request, cancellation), prompt.Splitter(keepMarkup: reasoningInContent));
         }
@@ -121,6 +122,7 @@ internal sealed class CompletionRoutes(TernServer server)
             MaxTokens = p.MaxTokens,
             Stop = p.Stop,
             TopLogprobs = p.Logprobs ? Math.Max(p.TopLogprobs, 0) : 0,
+            Grammar = p.Grammar,
         };
         server.Metrics.Request();
         var stream = model.Engine.Submit(request, http.RequestAborted);
