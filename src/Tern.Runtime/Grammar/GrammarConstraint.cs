@@ -14,8 +14,8 @@ public sealed class GrammarConstraint : ITokenConstraint
 
     private readonly GrammarVocabulary _vocab;
     private readonly GrammarStepper _stepper;
-    private readonly Dictionary<GrammarState, ulong[]> _masks = [];
-    private readonly Stack<(int Node, GrammarState State)> _walk = new();
+    private readonly Dictionary<GrammarPosition, ulong[]> _masks = [];
+    private readonly Stack<(int Node, GrammarPosition State)> _walk = new();
 
     public GrammarConstraint(Grammar grammar, GrammarVocabulary vocabulary)
     {
@@ -25,7 +25,7 @@ public sealed class GrammarConstraint : ITokenConstraint
         State = _stepper.Initial();
     }
 
-    internal GrammarState State { get; private set; }
+    internal GrammarPosition State { get; private set; }
 
     /// <summary>The text so far is a whole sentence of the grammar (end of generation may come).</summary>
     public bool IsComplete => State.IsComplete;

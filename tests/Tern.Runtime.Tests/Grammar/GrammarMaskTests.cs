@@ -86,7 +86,7 @@ public sealed class GrammarMaskTests(ITestOutputHelper output)
 
             if (allowed.Count == 0 && constraint.MustEnd)
                 break;
-            Assert.True(allowed.Count > 0, "no token allowed after " + JsonSerializer.Serialize(tokenizer.Decode([.. history])) + $" need {state.Need} complete {state.IsComplete} stacks {state.Stacks.Length}");
+            Assert.True(allowed.Count > 0, "no token allowed after " + JsonSerializer.Serialize(tokenizer.Decode([.. history])) + $" need {state.Need} complete {state.IsComplete} stacks {state.State.Stacks.Length}");
 
             // half the time a token that stops inside a character, when there is one
             var partial = allowed.Where(t => stepper.Step(state, vocab.Pieces[t]) is { Need: > 0 }).ToList();
