@@ -22,6 +22,9 @@ internal sealed class GrammarStepper(Grammar grammar)
     private readonly List<GrammarStack?> _out = [];
     private int _work;
 
+    /// <summary>Expansion steps taken so far, all calls together (a mask bounds its own share).</summary>
+    public long TotalWork { get; private set; }
+
     public Grammar Grammar { get; } = grammar;
 
     /// <summary>The position before any text: the root's alternatives expanded.</summary>
@@ -166,6 +169,7 @@ internal sealed class GrammarStepper(Grammar grammar)
     private void Expand(int pos, GrammarStack? parent)
     {
         var elements = Grammar.Elements;
+        TotalWork++;
         if (++_work > MaxWork)
             throw new GrammarException($"the grammar is too ambiguous: over {MaxWork} expansion steps for one character");
         while (elements[pos].Kind == ElementKind.End)

@@ -123,4 +123,16 @@ public sealed class GrammarMaskTests(ITestOutputHelper output)
         c.Restrict(logits);
         Assert.Equal(vocab.EndOfGeneration, Enumerable.Range(0, vocab.Count).Where(t => logits[t] == 0));
     }
+
+    [Fact]
+    public void A_grammar_too_expensive_to_mask_is_refused_not_left_running()
+    {
+        // 60 alternatives of 1..60 wide characters: ~1800 stacks alive, every one taking almost any character
+        var alternatives = Enumerable.Range(1, 60).Select(n => string.Join(" ", Enumerable.Repeat("[^\"]", n)));
+        var g = GrammarRules.Parse("root ::= r*\nr ::= " + string.Join(" | ", alternatives));
+        var c = new GrammarConstraint(g, GrammarVocabulary.For(Qwen.Value));
+        c.Accept(Qwen.Value.Encode(new string('x', 40), addSpecial: false)[0]);
+        var e = Assert.Throws<GrammarException>(() => c.Mask());
+        Assert.Contains("too expensive", e.Message);
+    }
 }
