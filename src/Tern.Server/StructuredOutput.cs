@@ -29,6 +29,36 @@ internal static class StructuredOutput
         return found.Count == 0 ? null : found[0].Build();
     }
 
+    /// <summary>
+    /// The Responses API's <c>text.format</c> (<paramref name="param"/> names it in errors): <c>{"type": "text"}</c>,
+    /// <c>{"type": "json_object"}</c> or <c>{"type": "json_schema", "name", "schema", "strict", "description"}</c>
+    /// (the chat form flattened); null for text.
+    /// </summary>
+    public static Grammar? TextFormat(JsonElement format, string param)
+    {
+        if (format.ValueKind != JsonValueKind.Object)
+            throw JsonRequest.WrongType(param, format, "an object");
+        string type = format.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String
+            ? t.GetString()!
+            : throw ApiException.BadRequest($"'{param}.type' must be 'text', 'json_object' or 'json_schema'", $"{param}.type");
+        switch (type)
+        {
+            case "text":
+                Only(format, param, "type");
+                return null;
+            case "json_object":
+                Only(format, param, "type");
+                return JsonSchemaGrammar.JsonObject();
+            case "json_schema":
+                Only(format, param, "type", "name", "description", "schema", "strict");
+                return format.TryGetProperty("schema", out var s) && s.ValueKind != JsonValueKind.Null
+                    ? FromSchema(s, $"{param}.schema")
+                    : throw ApiException.BadRequest($"'{param}.schema' is required for type 'json_schema'", $"{param}.schema", "missing_required_parameter");
+            default:
+                throw ApiException.BadRequest($"'{param}.type' '{type}' is not one of 'text', 'json_object', 'json_schema'", $"{param}.type");
+        }
+    }
+
     /// <summary>The grammar response_format asks for; null for <c>text</c>.</summary>
     private static Func<Grammar>? ResponseFormat(JsonElement format)
     {

@@ -145,4 +145,18 @@ public sealed class StructuredOutputTests(StructuredOutputFixture fixture) : ICl
         Assert.Equal(400, status);
         Assert.Contains("too ambiguous", json.GetProperty("error").GetProperty("message").GetString());
     }
+
+    [Fact]
+    public void Responses_text_format_reads_the_flattened_json_schema_form()
+    {
+        using var doc = JsonDocument.Parse("""{"type":"json_schema","name":"n","strict":true,"schema":{"type":"object","properties":{"a":{"enum":[1,2]}},"required":["a"]}}""");
+        var grammar = StructuredOutput.TextFormat(doc.RootElement, "text.format")!;
+        Assert.True(GrammarMatcher.Matches(grammar, """{"a":2}"""));
+        Assert.False(GrammarMatcher.Matches(grammar, """{"a":3}"""));
+        Assert.Null(StructuredOutput.TextFormat(JsonDocument.Parse("""{"type":"text"}""").RootElement, "text.format"));
+        Assert.True(GrammarMatcher.Matches(StructuredOutput.TextFormat(JsonDocument.Parse("""{"type":"json_object"}""").RootElement, "text.format")!, "{}"));
+        var e = Assert.Throws<ApiException>(() => StructuredOutput.TextFormat(JsonDocument.Parse("""{"type":"json_schema","schema":{"not":{}}}""").RootElement, "text.format"));
+        Assert.Equal("text.format.schema", e.Param);
+        Assert.Contains("keyword 'not'", e.Message);
+    }
 }
