@@ -5,7 +5,8 @@ using Tern.Runtime.Sampling;
 namespace Tern.Server;
 
 /// <summary>The generation parameters shared by /v1/chat/completions and /v1/completions, validated.</summary>
-internal sealed record CompletionParameters(SamplingParams Sampling, int? MaxTokens, IReadOnlyList<string> Stop, bool Stream, bool IncludeUsage, bool Logprobs, int TopLogprobs)
+internal sealed record CompletionParameters(SamplingParams Sampling, int? MaxTokens, IReadOnlyList<string> Stop, bool Stream, bool IncludeUsage, bool Logprobs, int TopLogprobs,
+    Runtime.Grammar.Grammar? Grammar = null)
 {
     private const int MaxStopStrings = 16;
 
@@ -50,7 +51,7 @@ internal sealed record CompletionParameters(SamplingParams Sampling, int? MaxTok
             }
         }
 
-        return new CompletionParameters(sampling, maxTokens, StopStrings(r), r.Bool("stream") ?? false, includeUsage, logprobs, topLogprobs);
+        return new CompletionParameters(sampling, maxTokens, StopStrings(r), r.Bool("stream") ?? false, includeUsage, logprobs, topLogprobs, StructuredOutput.Read(r));
     }
 
     private static IReadOnlyList<string> StopStrings(JsonRequest r)

@@ -46,7 +46,7 @@ internal sealed class CompletionRoutes(TernServer server)
         server.Metrics.Request();
 
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
-        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop },
+        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop, Grammar = p.Grammar },
             tools, kwargs, keepMarkup: reasoningInContent, forced);
         var loop = new AgentLoop(server.Tools, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
@@ -130,6 +130,7 @@ internal sealed class CompletionRoutes(TernServer server)
             MaxTokens = p.MaxTokens,
             Stop = p.Stop,
             TopLogprobs = p.Logprobs ? Math.Max(p.TopLogprobs, 0) : 0,
+            Grammar = p.Grammar,
         };
         server.Metrics.Request();
         var stream = model.Engine.Submit(request, http.RequestAborted);

@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Tern.Chat;
 using Tern.Models;
+using Tern.Runtime.Grammar;
 using Tern.Runtime.Sampling;
 using Tern.Runtime.Serving;
 using Tern.Tokenizers;
@@ -212,6 +213,7 @@ public sealed class TernServer : IAsyncDisposable
             var (status, code) = e switch
             {
                 TemplateException => (400, "template_error"),
+                GrammarException => (400, "grammar_error"),
                 InvalidLogitsException => (500, "invalid_logits"),
                 _ => (500, "internal_error"),
             };
@@ -228,6 +230,7 @@ public sealed class TernServer : IAsyncDisposable
                 ContextLengthExceededException c => new ApiException(400, c.Message, "messages", "context_length_exceeded"),
                 QueueFullException q => new ApiException(429, q.Message, code: "queue_full"),
                 TemplateException t => new ApiException(400, $"the chat template failed: {t.Message}", "messages", "template_error"),
+                GrammarException g => new ApiException(400, $"the output grammar failed: {g.Message}", code: "grammar_error"),
                 ArgumentException a => new ApiException(400, a.Message.ReplaceLineEndings(" "), a.ParamName, "invalid_value"),
                 BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
                 // The model, not the request, is broken: the same request would fail again.

@@ -12,10 +12,13 @@ public sealed class GrammarConstraint : ITokenConstraint
 {
     private const int CachedMasks = 64;
 
+    /// <summary>Most expansion steps one full mask may take: a grammar that needs more is refused, not left to stall the engine.</summary>
+    public const long MaxMaskWork = 5_000_000;
+
     private readonly GrammarVocabulary _vocab;
     private readonly GrammarStepper _stepper;
-    private readonly Dictionary<GrammarState, ulong[]> _masks = [];
-    private readonly Stack<(int Node, GrammarState State)> _walk = new();
+    private readonly Dictionary<GrammarPosition, ulong[]> _masks = [];
+    private readonly Stack<(int Node, GrammarPosition State)> _walk = new();
 
     public GrammarConstraint(Grammar grammar, GrammarVocabulary vocabulary)
     {
@@ -25,7 +28,7 @@ public sealed class GrammarConstraint : ITokenConstraint
         State = _stepper.Initial();
     }
 
-    internal GrammarState State { get; private set; }
+    internal GrammarPosition State { get; private set; }
 
     /// <summary>The text so far is a whole sentence of the grammar (end of generation may come).</summary>
     public bool IsComplete => State.IsComplete;
@@ -87,6 +90,7 @@ public sealed class GrammarConstraint : ITokenConstraint
         }
 
         var trie = _vocab.Trie;
+        long budget = _stepper.TotalWork + MaxMaskWork;
         _walk.Clear();
         _walk.Push((TokenTrie.Root, State));
         while (_walk.Count > 0)
@@ -98,6 +102,8 @@ public sealed class GrammarConstraint : ITokenConstraint
             {
                 if (_stepper.Step(state, bytes[i]) is not { } next)
                     continue;
+                if (_stepper.TotalWork > budget)
+                    throw new GrammarException($"the grammar is too expensive to follow: over {MaxMaskWork} expansion steps to mask the vocabulary once");
                 foreach (int t in trie.Tokens(children[i]))
                     mask[t >> 6] |= 1UL << t;
                 _walk.Push((children[i], next));

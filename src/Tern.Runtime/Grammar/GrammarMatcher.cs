@@ -14,13 +14,13 @@ public sealed class GrammarMatcher
         State = _stepper.Initial();
     }
 
-    internal GrammarState State { get; private set; }
+    internal GrammarPosition State { get; private set; }
 
     /// <summary>The text accepted so far is a whole sentence of the grammar.</summary>
     public bool IsComplete => State.IsComplete;
 
     /// <summary>Some character may still follow.</summary>
-    public bool CanContinue => State.CanContinue || State.Need > 0;
+    public bool CanContinue => State.CanContinue;
 
     /// <summary>Accepts UTF-8 bytes (a character may be split between calls); false, and nothing changes, when the grammar refuses them.</summary>
     public bool Accept(ReadOnlySpan<byte> utf8)

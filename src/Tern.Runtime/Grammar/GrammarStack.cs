@@ -41,40 +41,39 @@ internal sealed class GrammarStack : IEquatable<GrammarStack>
 }
 
 /// <summary>
-/// Where a grammar's match stands: the distinct stacks still alive (null stands for the empty stack: the root is
-/// complete) and the bytes of a UTF-8 character begun but not finished. Immutable.
+/// The distinct stacks still alive after some text (null stands for the empty stack: the root is complete). Interned
+/// by a <see cref="GrammarStepper"/>, so equal states are one object that remembers its transitions: the state after
+/// an ASCII character, and the state after any character by which of the stacks it matches (the next state depends
+/// on nothing else), so walking the token trie mostly reads tables instead of expanding stacks again.
 /// </summary>
 internal sealed class GrammarState : IEquatable<GrammarState>
 {
-    public GrammarState(GrammarStack?[] stacks, int partial, int need, int length)
+    public GrammarState(GrammarStack?[] stacks)
     {
         Stacks = stacks;
-        Partial = partial;
-        Need = need;
-        Length = length;
-        int h = HashCode.Combine(partial, need);
+        int h = 0;
         foreach (var s in stacks)
             h += s?.Hash ?? 17; // order-independent
         Hash = h;
     }
 
     public GrammarStack?[] Stacks { get; }
-
-    /// <summary>Bits of the unfinished character so far, how many continuation bytes it still needs, and its full length.</summary>
-    public int Partial { get; }
-    public int Need { get; }
-    public int Length { get; }
     public int Hash { get; }
 
+    internal GrammarState?[]? Ascii { get; set; }
+    internal Dictionary<ulong, GrammarState>? ByMatch { get; set; }
+
     /// <summary>The text so far is a whole sentence of the grammar.</summary>
-    public bool IsComplete => Need == 0 && Array.IndexOf(Stacks, null) >= 0;
+    public bool IsComplete => Array.IndexOf(Stacks, null) >= 0;
 
     /// <summary>Some character can still follow.</summary>
-    public bool CanContinue => Stacks.Any(s => s is not null);
+    public bool CanContinue => Array.Exists(Stacks, s => s is not null);
 
     public bool Equals(GrammarState? other)
     {
-        if (other is null || other.Hash != Hash || other.Partial != Partial || other.Need != Need || other.Stacks.Length != Stacks.Length)
+        if (ReferenceEquals(this, other))
+            return true;
+        if (other is null || other.Hash != Hash || other.Stacks.Length != Stacks.Length)
             return false;
         foreach (var s in Stacks)
         {
@@ -88,4 +87,12 @@ internal sealed class GrammarState : IEquatable<GrammarState>
     public override bool Equals(object? obj) => obj is GrammarState s && Equals(s);
 
     public override int GetHashCode() => Hash;
+}
+
+/// <summary>A state and the bytes of a UTF-8 character begun but not finished (its bits so far, the bytes it still needs, its length).</summary>
+internal readonly record struct GrammarPosition(GrammarState State, int Partial = 0, int Need = 0, int Length = 0)
+{
+    public bool IsComplete => Need == 0 && State.IsComplete;
+
+    public bool CanContinue => Need > 0 || State.CanContinue;
 }

@@ -86,7 +86,7 @@ public sealed class GrammarMaskTests(ITestOutputHelper output)
 
             if (allowed.Count == 0 && constraint.MustEnd)
                 break;
-            Assert.True(allowed.Count > 0, "no token allowed after " + JsonSerializer.Serialize(tokenizer.Decode([.. history])) + $" need {state.Need} complete {state.IsComplete} stacks {state.Stacks.Length}");
+            Assert.True(allowed.Count > 0, "no token allowed after " + JsonSerializer.Serialize(tokenizer.Decode([.. history])) + $" need {state.Need} complete {state.IsComplete} stacks {state.State.Stacks.Length}");
 
             // half the time a token that stops inside a character, when there is one
             var partial = allowed.Where(t => stepper.Step(state, vocab.Pieces[t]) is { Need: > 0 }).ToList();
@@ -122,5 +122,17 @@ public sealed class GrammarMaskTests(ITestOutputHelper output)
         var logits = new float[vocab.Count];
         c.Restrict(logits);
         Assert.Equal(vocab.EndOfGeneration, Enumerable.Range(0, vocab.Count).Where(t => logits[t] == 0));
+    }
+
+    [Fact]
+    public void A_grammar_too_expensive_to_mask_is_refused_not_left_running()
+    {
+        // 60 alternatives of 1..60 wide characters: ~1800 stacks alive, every one taking almost any character
+        var alternatives = Enumerable.Range(1, 60).Select(n => string.Join(" ", Enumerable.Repeat("[^\"]", n)));
+        var g = GrammarRules.Parse("root ::= r*\nr ::= " + string.Join(" | ", alternatives));
+        var c = new GrammarConstraint(g, GrammarVocabulary.For(Qwen.Value));
+        c.Accept(Qwen.Value.Encode(new string('x', 40), addSpecial: false)[0]);
+        var e = Assert.Throws<GrammarException>(() => c.Mask());
+        Assert.Contains("too expensive", e.Message);
     }
 }
