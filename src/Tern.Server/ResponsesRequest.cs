@@ -21,7 +21,8 @@ internal sealed record ResponsesRequest(
     IReadOnlyDictionary<string, JsonNode?>? Kwargs,
     JsonObject Echo,
     bool ForceCall = false,
-    string? ForcedFunction = null)
+    string? ForcedFunction = null,
+    Tern.Runtime.Grammar.Grammar? Grammar = null)
 {
     /// <summary>Fields accepted for compatibility and ignored: they change nothing a local, stateless server does.</summary>
     public static readonly IReadOnlySet<string> Ignored = new HashSet<string>
@@ -52,7 +53,11 @@ internal sealed record ResponsesRequest(
         var (tools, flatTools, strictTools) = ReadTools(r);
         var choice = ToolChoice(r);
         var format = TextFormat(r);
-        ResponsesConstraints.Require(format, strictTools);
+        ResponsesConstraints.Require(strictTools);
+        // text.format json_object / json_schema: the reply is generated under its grammar (its shape was checked above)
+        var grammar = r.Element("text") is { } text && text.TryGetProperty("format", out var f) && f.ValueKind != JsonValueKind.Null
+            ? StructuredOutput.TextFormat(f, "text.format")
+            : null;
         var (reasoning, kwargs) = Reasoning(r, model);
         var sampling = model.Defaults with
         {
@@ -79,7 +84,8 @@ internal sealed record ResponsesRequest(
         };
         bool toolsOff = choice is JsonValue v && v.GetValue<string>() == "none";
         return new ResponsesRequest(messages, tools, toolsOff, parallel, sampling, maxOutputTokens, r.Bool("stream") ?? false, kwargs, echo,
-            ForceCall: choice is JsonObject || choice.GetValue<string>() == "required", ForcedFunction: choice is JsonObject named ? named["name"]!.GetValue<string>() : null);
+            ForceCall: choice is JsonObject || choice.GetValue<string>() == "required", ForcedFunction: choice is JsonObject named ? named["name"]!.GetValue<string>() : null,
+            Grammar: grammar);
     }
 
     /// <summary>Nothing is kept between requests (as llama-server and Ollama): a request cannot ask to store or continue one.</summary>

@@ -47,7 +47,7 @@ internal static class ResponsesRoutes
         var format = model.Template.ToolCallFormat;
         var forced = request.ForceCall ? new ForcedCall(format, tools!, request.ForcedFunction, request.ParallelToolCalls).Checked() : null;
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
-        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxOutputTokens },
+        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxOutputTokens, Grammar = request.Grammar },
             tools, request.Kwargs, keepMarkup: reasoningInContent, forced, async (_, turnCancellation) =>
             {
                 if (events is { Started: false }) // after the first prompt is accepted: a request the engine refuses gets a plain 4xx

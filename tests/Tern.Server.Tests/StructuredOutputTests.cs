@@ -146,6 +146,36 @@ public sealed class StructuredOutputTests(StructuredOutputFixture fixture) : ICl
         Assert.Contains("too ambiguous", json.GetProperty("error").GetProperty("message").GetString());
     }
 
+    /// <summary>The Responses API's text.format: the message's output_text validates, streamed or not.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Responses_text_format_gives_json_that_validates(bool stream)
+    {
+        for (int i = 0; i < 4; i++)
+        {
+            string body = """{"input": "Describe a person as JSON.", "temperature": 1, "max_output_tokens": 400, "stream": STREAM, "text": {"format": {"type": "json_schema", "name": "person", "strict": true, "schema": PERSON}}}"""
+                .Replace("STREAM", stream ? "true" : "false").Replace("PERSON", Person);
+            var (status, response, http) = await fixture.PostAsync("/v1/responses", body);
+            Assert.Equal(200, status);
+            string text;
+            if (stream)
+            {
+                string sse = await http.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+                var done = sse.Split('\n').Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement)
+                    .Single(e => e.GetProperty("type").GetString() == "response.output_text.done");
+                text = done.GetProperty("text").GetString()!;
+            }
+            else
+            {
+                var message = response.GetProperty("output").EnumerateArray().Single(o => o.GetProperty("type").GetString() == "message");
+                text = message.GetProperty("content")[0].GetProperty("text").GetString()!;
+            }
+
+            Assert.True(Valid(Person, text), $"{i}: {text}");
+        }
+    }
+
     [Fact]
     public void Responses_text_format_reads_the_flattened_json_schema_form()
     {
