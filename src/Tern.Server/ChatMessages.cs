@@ -67,11 +67,18 @@ internal static class ChatMessages
             if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("function", out var f) || f.ValueKind != JsonValueKind.Object
                 || !f.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String)
                 throw ApiException.BadRequest($"'tools[{i}]' must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", $"tools[{i}]");
+            if (f.TryGetProperty("strict", out var strict) && strict.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+                throw JsonRequest.WrongType($"tools[{i}].function.strict", strict, "a boolean");
             i++;
         }
 
         return tools.GetArrayLength() == 0 ? null : (JsonArray)JsonNode.Parse(tools.GetRawText())!;
     }
+
+    /// <summary>The names of the tools marked <c>"strict": true</c> (their calls must match their schema).</summary>
+    public static IReadOnlySet<string> StrictTools(JsonArray? tools) =>
+        tools?.Where(t => t?["function"]?["strict"] is JsonValue v && v.GetValueKind() == JsonValueKind.True)
+            .Select(t => t!["function"]!["name"]!.GetValue<string>()).ToHashSet() ?? [];
 
     /// <summary>
     /// The variables the server passes to every template itself; as in Hugging Face's <c>apply_chat_template</c>,

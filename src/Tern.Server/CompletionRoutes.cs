@@ -46,8 +46,13 @@ internal sealed class CompletionRoutes(TernServer server)
         server.Metrics.Request();
 
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
-        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop, Grammar = p.Grammar },
-            tools, kwargs, keepMarkup: reasoningInContent, forced);
+        // "strict": true tools: their calls are generated under a lazy grammar (from the call's opening markup on)
+        var strict = p.Grammar is null ? ToolCallGrammar.Lazy(format, tools, ChatMessages.StrictTools(clientTools)) : null;
+        var turns = new TurnStarter(model, new GenerationRequest
+        {
+            Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop,
+            Grammar = p.Grammar ?? strict?.Grammar, GrammarTrigger = strict?.Trigger,
+        }, tools, kwargs, keepMarkup: reasoningInContent, forced);
         var loop = new AgentLoop(server.Tools, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)

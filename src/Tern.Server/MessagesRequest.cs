@@ -274,14 +274,16 @@ internal sealed record MessagesRequest(
             string name = RequiredString(t, "name", at);
             if (!names.Add(name))
                 throw ApiException.BadRequest($"'{at}.name' '{name}' is given twice", $"{at}.name");
-            if (t.TryGetProperty("strict", out var strict) && strict.ValueKind == JsonValueKind.True)
-                throw ApiException.BadRequest($"'{at}.strict' true is not supported yet: it needs constrained decoding", $"{at}.strict");
+            bool strict = t.TryGetProperty("strict", out var s) && s.ValueKind != JsonValueKind.Null
+                && (s.ValueKind is JsonValueKind.True or JsonValueKind.False ? s.GetBoolean() : throw JsonRequest.WrongType($"{at}.strict", s, "a boolean"));
             if (!t.TryGetProperty("input_schema", out var schema) || schema.ValueKind != JsonValueKind.Object)
                 throw ApiException.BadRequest($"'{at}.input_schema' is required and must be an object (a JSON schema)", $"{at}.input_schema");
             var function = new JsonObject { ["name"] = name };
             if (t.TryGetProperty("description", out var description) && description.ValueKind != JsonValueKind.Null)
                 function["description"] = description.ValueKind == JsonValueKind.String ? description.GetString() : throw JsonRequest.WrongType($"{at}.description", description, "a string");
             function["parameters"] = JsonNode.Parse(schema.GetRawText());
+            if (strict)
+                function["strict"] = true; // its calls are generated under its schema (ChatMessages.StrictTools)
             result.Add(new JsonObject { ["type"] = "function", ["function"] = function });
         }
 

@@ -35,8 +35,13 @@ internal sealed class MessagesRoutes(TernServer server)
         var format = model.Template.ToolCallFormat;
         if (request.ForceCall && tools is null)
             throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");
+        var strict = ToolCallGrammar.Lazy(format, tools, ChatMessages.StrictTools(request.Tools));
         var forced = request.ForceCall ? new ForcedCall(format, tools!, request.ForcedFunction, !request.SingleToolUse).Checked() : null;
-        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxTokens, Stop = request.StopSequences },
+        var turns = new TurnStarter(model, new GenerationRequest
+            {
+                Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxTokens, Stop = request.StopSequences,
+                Grammar = strict?.Grammar, GrammarTrigger = strict?.Trigger,
+            },
             tools, request.Kwargs, keepMarkup: reasoningInContent, forced,
             (prompt, cancellation) => stream is null ? Task.CompletedTask : stream.StartAsync(prompt.Tokens.Length, cancellation));
 

@@ -50,10 +50,9 @@ internal sealed record ResponsesRequest(
         _ = r.String("model");
         string? instructions = r.String("instructions");
         var messages = ResponsesInput.Read(r, instructions);
-        var (tools, flatTools, strictTools) = ReadTools(r);
+        var (tools, flatTools) = ReadTools(r);
         var choice = ToolChoice(r);
         var format = TextFormat(r);
-        ResponsesConstraints.Require(strictTools);
         // text.format json_object / json_schema: the reply is generated under its grammar (its shape was checked above)
         var grammar = r.Element("text") is { } text && text.TryGetProperty("format", out var f) && f.ValueKind != JsonValueKind.Null
             ? StructuredOutput.TextFormat(f, "text.format")
@@ -143,14 +142,13 @@ internal sealed record ResponsesRequest(
         }
     }
 
-    /// <summary>Function tools, flat as the Responses API writes them, in the chat shape for the template; the flat list to echo; the strict ones.</summary>
-    private static (JsonArray? Chat, JsonArray Flat, List<string> Strict) ReadTools(JsonRequest r)
+    /// <summary>Function tools, flat as the Responses API writes them, in the chat shape for the template (strict ones marked); the flat list to echo.</summary>
+    private static (JsonArray? Chat, JsonArray Flat) ReadTools(JsonRequest r)
     {
         var chat = new JsonArray();
         var flat = new JsonArray();
-        var strict = new List<string>();
         if (r.Element("tools") is not { } tools)
-            return (null, flat, strict);
+            return (null, flat);
         if (tools.ValueKind != JsonValueKind.Array)
             throw JsonRequest.WrongType("tools", tools, "an array");
         int i = 0;
@@ -179,7 +177,7 @@ internal sealed record ResponsesRequest(
                     case "parameters":
                         throw JsonRequest.WrongType($"{at}.parameters", p.Value, "an object");
                     case "strict" when p.Value.ValueKind == JsonValueKind.True:
-                        strict.Add(name);
+                        function["strict"] = true; // its calls are generated under its schema (ChatMessages.StrictTools)
                         break;
                     case "strict" when p.Value.ValueKind is JsonValueKind.False or JsonValueKind.Null:
                         break;
@@ -194,7 +192,7 @@ internal sealed record ResponsesRequest(
             flat.Add(JsonNode.Parse(t.GetRawText()));
         }
 
-        return (chat.Count == 0 ? null : chat, flat, strict);
+        return (chat.Count == 0 ? null : chat, flat);
     }
 
     /// <summary><c>tool_choice</c>: "auto", "none", "required" or a named function (the last two force the first turn's call).</summary>

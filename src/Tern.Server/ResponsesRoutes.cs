@@ -46,8 +46,13 @@ internal static class ResponsesRoutes
             throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");
         var format = model.Template.ToolCallFormat;
         var forced = request.ForceCall ? new ForcedCall(format, tools!, request.ForcedFunction, request.ParallelToolCalls).Checked() : null;
+        var strict = request.Grammar is null ? ToolCallGrammar.Lazy(format, tools, ChatMessages.StrictTools(request.Tools)) : null;
         bool reasoningInContent = server.Options.ReasoningFormat == ReasoningFormat.None;
-        var turns = new TurnStarter(model, new GenerationRequest { Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxOutputTokens, Grammar = request.Grammar },
+        var turns = new TurnStarter(model, new GenerationRequest
+            {
+                Id = id, PromptTokens = [], Sampling = request.Sampling, MaxTokens = request.MaxOutputTokens,
+                Grammar = request.Grammar ?? strict?.Grammar, GrammarTrigger = strict?.Trigger,
+            },
             tools, request.Kwargs, keepMarkup: reasoningInContent, forced, async (_, turnCancellation) =>
             {
                 if (events is { Started: false }) // after the first prompt is accepted: a request the engine refuses gets a plain 4xx

@@ -17,6 +17,33 @@ internal static class ToolCallGrammar
     public static Grammar For(ToolCallFormat format, JsonArray tools, string? only, bool parallel, string? closeReasoning)
     {
         var b = new JsonSchemaGrammar();
+        string call = Calls(b, format, tools, only, strict: _ => true, "tool_choice");
+        string sequence = parallel ? $"{call} (\"\\n\" {call})*" : call;
+        b.AddRule("root", closeReasoning is null ? sequence : $"{GbnfText.Literal(closeReasoning + "\n\n")} {sequence}");
+        return b.Build("root");
+    }
+
+    /// <summary>
+    /// The lazy grammar of strict tools (<c>"strict": true</c> under <c>tool_choice: "auto"</c>): one call, from its
+    /// opening markup (the trigger) to its close; the calls of strict tools take their schema's arguments, the others
+    /// any arguments. Only formats whose calls open with markup of their own can be enforced lazily. Null when no tool
+    /// is strict.
+    /// </summary>
+    public static (Grammar Grammar, string Trigger)? Lazy(ToolCallFormat format, JsonArray? tools, IReadOnlySet<string> strictNames)
+    {
+        if (tools is null || strictNames.Count == 0)
+            return null;
+        bool Strict(int i) => strictNames.Contains(tools[i]!["function"]!["name"]!.GetValue<string>());
+        if (format is not (ToolCallFormat.Hermes or ToolCallFormat.QwenXml))
+            throw ApiException.BadRequest($"\"strict\": true tools cannot be enforced in this model's tool-call format ({format}): its calls have no opening markup to start a grammar at", "tools");
+        var b = new JsonSchemaGrammar();
+        b.AddRule("root", Calls(b, format, tools, only: null, Strict, "tools"));
+        return (b.Build("root"), "<tool_call>");
+    }
+
+    /// <summary>The rule of one call to any of the tools (or the one named <paramref name="only"/>).</summary>
+    private static string Calls(JsonSchemaGrammar b, ToolCallFormat format, JsonArray tools, string? only, Func<int, bool> strict, string param)
+    {
         var calls = new List<string>();
         for (int i = 0; i < tools.Count; i++)
         {
@@ -27,24 +54,21 @@ internal static class ToolCallGrammar
             string at = $"tools[{i}].function.parameters";
             try
             {
-                calls.Add(b.AddRule($"call-{name}", Call(b, format, name, function["parameters"], at)));
+                calls.Add(b.AddRule($"call-{name}", Call(b, format, name, strict(i) ? function["parameters"] : null, at, param)));
             }
             catch (GrammarException e)
             {
-                throw ApiException.BadRequest($"'{at}' cannot be enforced for a forced tool call: {e.Message}", at);
+                throw ApiException.BadRequest($"'{at}' cannot be enforced: {e.Message}", at);
             }
         }
 
-        if (calls.Count == 0)
-            throw ApiException.BadRequest($"'tool_choice' names the function '{only}', which is not in 'tools'", "tool_choice");
-        string call = b.AddRule("call", string.Join(" | ", calls));
-        string sequence = parallel ? $"{call} (\"\\n\" {call})*" : call;
-        b.AddRule("root", closeReasoning is null ? sequence : $"{GbnfText.Literal(closeReasoning + "\n\n")} {sequence}");
-        return b.Build("root");
+        return calls.Count > 0
+            ? b.AddRule("call", string.Join(" | ", calls))
+            : throw ApiException.BadRequest($"'tool_choice' names the function '{only}', which is not in 'tools'", "tool_choice");
     }
 
-    /// <summary>One call's GBNF body in <paramref name="format"/>.</summary>
-    private static string Call(JsonSchemaGrammar b, ToolCallFormat format, string name, JsonNode? parameters, string at)
+    /// <summary>One call's GBNF body in <paramref name="format"/>; without <paramref name="parameters"/>, any arguments.</summary>
+    private static string Call(JsonSchemaGrammar b, ToolCallFormat format, string name, JsonNode? parameters, string at, string param)
     {
         string quoted = JsonSerializer.Serialize(name);
         return format switch
@@ -53,7 +77,7 @@ internal static class ToolCallGrammar
             ToolCallFormat.Llama3 => $"{Lit($"{{\"name\": {quoted}, \"parameters\": ")} {Arguments(b, name, parameters)} {Lit("}")}",
             ToolCallFormat.Generic => $"{Lit($"{{\"name\": {quoted}, \"arguments\": ")} {Arguments(b, name, parameters)} {Lit("}")}",
             ToolCallFormat.QwenXml => $"{Lit($"<tool_call>\n<function={name}>\n")} {XmlParameters(b, name, parameters, at)} {Lit("</function>\n</tool_call>")}",
-            _ => throw ApiException.BadRequest($"'tool_choice' cannot force a call in this model's tool-call format ({format}); use \"auto\"", "tool_choice"),
+            _ => throw ApiException.BadRequest($"'{param}' cannot be enforced in this model's tool-call format ({format})", param),
         };
     }
 
@@ -73,8 +97,8 @@ internal static class ToolCallGrammar
     /// </summary>
     private static string XmlParameters(JsonSchemaGrammar b, string function, JsonNode? parameters, string at)
     {
-        if (parameters is null)
-            return "\"\"";
+        if (parameters is null) // any parameters
+            return b.AddRule("xml-any-parameter", $"(\"<parameter=\" [^>\\n<]+ \">\\n\" [^<]{{0,{MaxBareText}}} \"\\n</parameter>\\n\")*");
         if (parameters is not JsonObject schema || schema["type"]?.GetValue<string>() != "object")
             throw ApiException.BadRequest($"'{at}' must be an object schema to force a call in this model's XML call format", at);
         var required = schema["required"]?.AsArray().Select(r => r?.GetValue<string>()).ToHashSet() ?? [];

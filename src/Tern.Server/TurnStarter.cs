@@ -45,7 +45,9 @@ internal sealed class TurnStarter(ServedModel model, GenerationRequest request, 
     {
         bool forcedTurn = forced is not null && _turns++ == 0;
         var prompt = await model.Template.TokensAsync(messages, tools, forcedTurn ? ForcedCall.ThinkingOff(kwargs) : kwargs, cancellation);
-        var turn = request with { PromptTokens = prompt.Tokens, Grammar = forcedTurn ? forced!.Grammar(prompt) : request.Grammar };
+        var turn = forcedTurn
+            ? request with { PromptTokens = prompt.Tokens, Grammar = forced!.Grammar(prompt), GrammarTrigger = null }
+            : request with { PromptTokens = prompt.Tokens };
         var events = model.Engine.Submit(turn, cancellation);
         if (onSubmitted is not null)
             await onSubmitted(prompt, cancellation);

@@ -199,3 +199,101 @@ public abstract class ForcedToolCallTests(ServerFixture fixture)
 public sealed class ForcedToolCallHermesTests(ForcedCallQwen3Fixture fixture) : ForcedToolCallTests(fixture), IClassFixture<ForcedCallQwen3Fixture>;
 
 public sealed class ForcedToolCallQwenXmlTests(ForcedCallQwen35Fixture fixture) : ForcedToolCallTests(fixture), IClassFixture<ForcedCallQwen35Fixture>;
+
+/// <summary>
+/// "strict": true under tool_choice auto: the model writes free text and, once it opens a call (here the test writes
+/// the opening markup for it), the call is generated under the tool's schema up to its close.
+/// </summary>
+public abstract class StrictToolCallTests(ServerFixture fixture)
+{
+    private const string Parameters = """{"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}, "days": {"type": "integer", "minimum": 1, "maximum": 7}}, "required": ["city", "days"], "additionalProperties": false}""";
+
+    private static string Tools(bool strict) =>
+        """[{"type": "function", "function": {"name": "get_weather", "strict": STRICT, "parameters": PARAMETERS}}]""".Replace("STRICT", strict ? "true" : "false").Replace("PARAMETERS", Parameters);
+
+    [Fact]
+    public async Task A_strict_tools_call_validates_once_the_model_opens_it()
+    {
+        var schema = JsonSchema.FromText(Parameters);
+        var model = fixture.Server.Model!;
+        int[] opening = model.Tokenizer.Encode("<tool_call>\n", addSpecial: false);
+        model.Engine.TokenOverride = (_, generated) => generated < opening.Length ? opening[generated] : null;
+        try
+        {
+            int valid = 0, looseValid = 0;
+            for (int seed = 1; seed <= 8; seed++)
+            {
+                var strict = await Chat(Tools(strict: true), seed);
+                var call = Assert.Single(strict.GetProperty("message").GetProperty("tool_calls").EnumerateArray().ToList()).GetProperty("function");
+                using (var arguments = JsonDocument.Parse(call.GetProperty("arguments").GetString()!))
+                    valid += schema.Evaluate(arguments.RootElement).IsValid ? 1 : 0;
+
+                // The same model without strict: its "call" after the opening markup is noise.
+                var loose = await Chat(Tools(strict: false), seed);
+                looseValid += loose.GetProperty("message").TryGetProperty("tool_calls", out _) ? 1 : 0;
+            }
+
+            Assert.Equal(8, valid);
+            Assert.True(looseValid < 8, "without strict the random model should not always write a valid call");
+        }
+        finally
+        {
+            model.Engine.TokenOverride = null;
+        }
+    }
+
+    /// <summary>The Responses API's and the Messages API's strict tools, the same way.</summary>
+    [Fact]
+    public async Task Strict_tools_on_responses_and_messages_validate()
+    {
+        var schema = JsonSchema.FromText(Parameters);
+        var model = fixture.Server.Model!;
+        int[] opening = model.Tokenizer.Encode("<tool_call>\n", addSpecial: false);
+        model.Engine.TokenOverride = (_, generated) => generated < opening.Length ? opening[generated] : null;
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                var (status, response, _) = await fixture.PostAsync("/v1/responses",
+                    """{"input": "Weather?", "tools": [{"type": "function", "name": "get_weather", "strict": true, "parameters": PARAMETERS}], "max_output_tokens": 300, "reasoning": {"effort": "none"}}""".Replace("PARAMETERS", Parameters));
+                Assert.Equal(200, status);
+                var call = response.GetProperty("output").EnumerateArray().Single(o => o.GetProperty("type").GetString() == "function_call");
+                using (var arguments = JsonDocument.Parse(call.GetProperty("arguments").GetString()!))
+                    Assert.True(schema.Evaluate(arguments.RootElement).IsValid, call.GetRawText());
+
+                (status, var message, _) = await fixture.PostAsync("/v1/messages",
+                    """{"model": "m", "max_tokens": 300, "thinking": {"type": "disabled"}, "tools": [{"name": "get_weather", "strict": true, "input_schema": PARAMETERS}], "messages": [{"role": "user", "content": "Weather?"}]}""".Replace("PARAMETERS", Parameters));
+                Assert.Equal(200, status);
+                var use = message.GetProperty("content").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "tool_use");
+                Assert.True(schema.Evaluate(use.GetProperty("input")).IsValid, use.GetRawText());
+            }
+        }
+        finally
+        {
+            model.Engine.TokenOverride = null;
+        }
+    }
+
+    [Fact]
+    public async Task Strict_must_be_a_boolean()
+    {
+        var (status, error, _) = await fixture.PostAsync("/v1/chat/completions",
+            """{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f", "strict": "yes"}}]}""");
+
+        Assert.Equal(400, status);
+        Assert.Equal("tools[0].function.strict", error.GetProperty("error").GetProperty("param").GetString());
+    }
+
+    private async Task<JsonElement> Chat(string tools, int seed)
+    {
+        var (status, body, _) = await fixture.PostAsync("/v1/chat/completions",
+            """{"messages": [{"role": "user", "content": "Weather?"}], "tools": TOOLS, "temperature": 1, "seed": SEED, "max_tokens": 300, "chat_template_kwargs": {"enable_thinking": false}}"""
+                .Replace("TOOLS", tools).Replace("SEED", seed.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(200, status);
+        return body.GetProperty("choices")[0];
+    }
+}
+
+public sealed class StrictToolCallHermesTests(ForcedCallQwen3Fixture fixture) : StrictToolCallTests(fixture), IClassFixture<ForcedCallQwen3Fixture>;
+
+public sealed class StrictToolCallQwenXmlTests(ForcedCallQwen35Fixture fixture) : StrictToolCallTests(fixture), IClassFixture<ForcedCallQwen35Fixture>;

@@ -8,7 +8,7 @@ namespace Tern.Runtime.Grammar;
 /// walks the token trie with the grammar state (a refused prefix prunes its subtree) and is cached per state, since
 /// states recur (each character inside a JSON string leaves the same one). Not thread-safe.
 /// </summary>
-public sealed class GrammarConstraint : ITokenConstraint
+public sealed class GrammarConstraint : IGrammarConstraint
 {
     private const int CachedMasks = 64;
 
@@ -60,6 +60,16 @@ public sealed class GrammarConstraint : ITokenConstraint
                 logits[t] = float.NegativeInfinity;
         }
     }
+
+    /// <summary>Back to the grammar's start (a lazy grammar's next call).</summary>
+    internal void Reset() => State = _stepper.Initial();
+
+    /// <summary>Whether <paramref name="bytes"/> can follow the grammar's start; a fresh matcher's check.</summary>
+    internal bool Begins(ReadOnlySpan<byte> bytes) => _stepper.Step(_stepper.Initial(), bytes) is not null;
+
+    /// <summary>Moves past text already written (a lazy grammar's trigger and what followed it in its token).</summary>
+    internal void AcceptBytes(ReadOnlySpan<byte> bytes) =>
+        State = _stepper.Step(State, bytes) ?? throw new GrammarException("the text does not continue the grammar");
 
     /// <summary>Moves past a sampled token; a token the grammar refuses throws.</summary>
     public void Accept(int token)

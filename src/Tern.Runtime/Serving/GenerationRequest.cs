@@ -27,6 +27,12 @@ public sealed record GenerationRequest
     public GrammarRules? Grammar { get; init; }
 
     /// <summary>
+    /// Set: the grammar is lazy (<see cref="Tern.Runtime.Grammar.LazyGrammarConstraint"/>): the text is free until it writes
+    /// this trigger, which the grammar starts with, and free again once the grammar is complete (strict tool calls).
+    /// </summary>
+    public string? GrammarTrigger { get; init; }
+
+    /// <summary>
     /// Set: an embedding request. The prompt runs and its tokens' hidden states (after the output norm) are pooled
     /// into one <see cref="GenerationEmbedding"/>; nothing is generated.
     /// </summary>

@@ -304,7 +304,9 @@ public sealed partial class InferenceEngine
         var r = s.Request;
         s.Sampler = new SamplerChain(r.Sampling, _vocab);
         s.Stop = new StopCondition(r.MaxTokens, Tokenizer.IsEndOfGeneration);
-        s.Grammar = r.Grammar is null ? null : new GrammarConstraint(r.Grammar, GrammarVocabulary.For(Tokenizer));
+        s.Grammar = r.Grammar is null ? null
+            : r.GrammarTrigger is { } trigger ? new LazyGrammarConstraint(r.Grammar, GrammarVocabulary.For(Tokenizer), trigger)
+            : new GrammarConstraint(r.Grammar, GrammarVocabulary.For(Tokenizer));
         s.StopStrings = new StopStringMatcher(r.Stop);
         // The text continues the prompt: a leading space of the first generated token stays (as OpenAI and llama.cpp).
         s.Detokenizer = Tokenizer.CreateDetokenizer(removeSpecial: true, renderSpecial: false, atSequenceStart: false);

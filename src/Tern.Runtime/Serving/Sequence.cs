@@ -44,7 +44,7 @@ internal sealed class Sequence(string id, GenerationRequest request, int[] promp
     public int Generated { get; set; }
     public SamplerChain Sampler { get; set; } = null!;
     public StopCondition Stop { get; set; } = null!;
-    public GrammarConstraint? Grammar { get; set; }
+    public IGrammarConstraint? Grammar { get; set; }
     public StopStringMatcher StopStrings { get; set; } = null!;
     public IncrementalDetokenizer Detokenizer { get; set; } = null!;
     public TokenLogprob[] Top { get; set; } = [];
