@@ -159,7 +159,7 @@ internal static class ChatMessages
     }
 
     /// <summary>Tool-call arguments, a JSON string, parsed into the object templates expect (its strings checked as the body's).</summary>
-    private static JsonNode? Arguments(string json, string at)
+    public static JsonNode? Arguments(string json, string at)
     {
         try
         {

@@ -96,8 +96,4 @@ internal sealed class MessagesShape(string id, string model, bool omitThinking)
 
     /// <summary>Whether a request path is on the Messages API (its errors are Anthropic-shaped).</summary>
     public static bool IsMessagesPath(PathString path) => path.StartsWithSegments("/v1/messages", StringComparison.Ordinal);
-
-    /// <summary>One server-sent event as Anthropic writes it: an <c>event:</c> line naming the type, then the data.</summary>
-    public static byte[] Event(JsonObject data) =>
-        Encoding.UTF8.GetBytes($"event: {data["type"]!.GetValue<string>()}\ndata: {data.ToJsonString(ServerJson.Options)}\n\n");
 }

@@ -11,20 +11,15 @@ namespace Tern.Server;
 /// </summary>
 internal sealed class MessagesStream(HttpResponse response, MessagesShape shape)
 {
-    private bool _started;
+    private readonly SseWriter _sse = new(response);
     private int _index = -1;
     private string? _open; // the type of the open block; null: none is open
 
     /// <summary>Sends message_start (with the first prompt's size) and a ping, once.</summary>
     public async Task StartAsync(int promptTokens, CancellationToken cancellation)
     {
-        if (_started)
+        if (_sse.Started)
             return;
-        _started = true;
-        response.StatusCode = 200;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        await response.StartAsync(cancellation);
         var usage = new JsonObject { ["input_tokens"] = promptTokens, ["output_tokens"] = 0 };
         await WriteAsync(new JsonObject { ["type"] = "message_start", ["message"] = shape.Start([], null, null, usage) }, cancellation);
         await WriteAsync(new JsonObject { ["type"] = "ping" }, cancellation);
@@ -94,9 +89,5 @@ internal sealed class MessagesStream(HttpResponse response, MessagesShape shape)
 
     private JsonObject Delta(JsonObject delta) => new() { ["type"] = "content_block_delta", ["index"] = _index, ["delta"] = delta };
 
-    private async Task WriteAsync(JsonObject data, CancellationToken cancellation)
-    {
-        await response.Body.WriteAsync(MessagesShape.Event(data), cancellation);
-        await response.Body.FlushAsync(cancellation);
-    }
+    private Task WriteAsync(JsonObject data, CancellationToken cancellation) => _sse.WriteEventAsync(data, cancellation);
 }

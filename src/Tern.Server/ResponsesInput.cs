@@ -178,23 +178,8 @@ internal static class ResponsesInput
         {
             ["id"] = id,
             ["type"] = "function",
-            ["function"] = new JsonObject { ["name"] = name, ["arguments"] = Arguments(Required(item, "arguments", at), $"{at}.arguments") },
+            ["function"] = new JsonObject { ["name"] = name, ["arguments"] = ChatMessages.Arguments(Required(item, "arguments", at), $"{at}.arguments") },
         });
-    }
-
-    /// <summary>Call arguments, a JSON string, parsed into the object templates expect (its strings checked as the body's).</summary>
-    private static JsonNode? Arguments(string json, string at)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
-            JsonRequest.RequireText(document.RootElement, at);
-            return JsonNode.Parse(json);
-        }
-        catch (JsonException)
-        {
-            throw ApiException.BadRequest($"'{at}' is not valid JSON", at);
-        }
     }
 
     /// <summary>A built-in tool run this server reported (an <c>mcp_call</c> item sent back): the call, and its result as a tool message.</summary>
@@ -212,7 +197,7 @@ internal static class ResponsesInput
         {
             ["id"] = id,
             ["type"] = "function",
-            ["function"] = new JsonObject { ["name"] = name, ["arguments"] = Arguments(Required(item, "arguments", at), $"{at}.arguments") },
+            ["function"] = new JsonObject { ["name"] = name, ["arguments"] = ChatMessages.Arguments(Required(item, "arguments", at), $"{at}.arguments") },
         };
         string output = ResponsesRequest.StringField(item, "output", at) ?? "";
         return (id, call, new JsonObject { ["role"] = "tool", ["tool_call_id"] = id, ["name"] = name, ["content"] = output });

@@ -204,24 +204,14 @@ internal sealed class ResponsesOutput(ResponsesEvents? events)
 /// </summary>
 internal sealed class ResponsesEvents(HttpResponse response)
 {
+    private readonly SseWriter _sse = new(response);
     private int _sequence;
 
-    public bool Started { get; private set; }
+    public bool Started => _sse.Started;
 
-    public async Task WriteAsync(JsonObject e, CancellationToken cancellation)
+    public Task WriteAsync(JsonObject e, CancellationToken cancellation)
     {
-        if (!Started)
-        {
-            Started = true;
-            response.StatusCode = 200;
-            response.ContentType = "text/event-stream";
-            response.Headers.CacheControl = "no-cache";
-            await response.StartAsync(cancellation);
-        }
-
         e["sequence_number"] = _sequence++;
-        string text = $"event: {(string?)e["type"]}\ndata: {e.ToJsonString(ServerJson.Options)}\n\n";
-        await response.Body.WriteAsync(Encoding.UTF8.GetBytes(text), cancellation);
-        await response.Body.FlushAsync(cancellation);
+        return _sse.WriteEventAsync(e, cancellation);
     }
 }

@@ -1,14 +1,32 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 
 namespace Tern.Server;
 
-/// <summary>Server-sent events as OpenAI streams them: `data: {json}` per chunk, `data: [DONE]` at the end.</summary>
+/// <summary>
+/// Server-sent events: as chat completions stream them (`data: {json}` per chunk, `data: [DONE]` at the end), or as
+/// the Responses and Messages APIs do (`event: TYPE` before each `data:` line, <see cref="WriteEventAsync"/>).
+/// </summary>
 internal sealed class SseWriter(HttpResponse response)
 {
     private static readonly byte[] Prefix = "data: "u8.ToArray();
     private static readonly byte[] Separator = "\n\n"u8.ToArray();
     private bool _started;
+
+    /// <summary>Whether the status line is sent (an error now goes out as an event).</summary>
+    public bool Started => _started;
+
+    /// <summary>`event: {type}` and `data: {json}`: the event named by its own <c>type</c>.</summary>
+    public async Task WriteEventAsync(JsonObject e, CancellationToken cancellation)
+    {
+        await StartAsync(cancellation);
+        await response.Body.WriteAsync(Event(e), cancellation);
+        await response.Body.FlushAsync(cancellation);
+    }
+
+    public static byte[] Event(JsonObject e) =>
+        System.Text.Encoding.UTF8.GetBytes($"event: {e["type"]!.GetValue<string>()}\ndata: {e.ToJsonString(ServerJson.Options)}\n\n");
 
     public async Task WriteAsync(object chunk, CancellationToken cancellation)
     {
@@ -26,7 +44,7 @@ internal sealed class SseWriter(HttpResponse response)
         await response.Body.FlushAsync(cancellation);
     }
 
-    private async Task StartAsync(CancellationToken cancellation)
+    public async Task StartAsync(CancellationToken cancellation)
     {
         if (_started)
             return;

@@ -219,7 +219,7 @@ public sealed class TernServer : IAsyncDisposable
             };
             var error = new ApiException(status, e.Message.ReplaceLineEndings(" "), code: code);
             await http.Response.Body.WriteAsync(MessagesShape.IsMessagesPath(http.Request.Path)
-                ? MessagesShape.Event(MessagesShape.Error(status, error.Message)) // Anthropic's `event: error`
+                ? SseWriter.Event(MessagesShape.Error(status, error.Message)) // Anthropic's `event: error`
                 : Encoding.UTF8.GetBytes("data: " + Encoding.UTF8.GetString(error.ToJson()) + "\n\n"));
         }
         catch (Exception e) when (!http.Response.HasStarted)

@@ -8,10 +8,7 @@ public sealed class MessagesNpmClientTests(MessagesServerFixture fixture) : ICla
     [Fact]
     public async Task The_anthropic_npm_package_creates_streams_counts_and_reads_errors()
     {
-        await Npm.EnsureInstalledAsync();
-        var (code, output, errors) = await Npm.RunAsync("node", $"anthropic-messages.mjs {fixture.Server.Address} {MessagesServerFixture.Key}");
-        Assert.True(code == 0, output + errors);
-        var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+        var result = await Npm.NodeAsync($"anthropic-messages.mjs {fixture.Server.Address} {MessagesServerFixture.Key}");
 
         var created = result.GetProperty("created");
         Assert.Equal("message", created.GetProperty("type").GetString());

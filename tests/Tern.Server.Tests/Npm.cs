@@ -33,6 +33,18 @@ internal static class Npm
         }
     }
 
+    /// <summary>
+    /// Installs the packages, runs <c>node</c> with <paramref name="arguments"/> (a script of the folder and its
+    /// arguments), checks that it succeeded and returns the last line it printed, which the scripts write as JSON.
+    /// </summary>
+    public static async Task<System.Text.Json.JsonElement> NodeAsync(string arguments)
+    {
+        await EnsureInstalledAsync();
+        var (code, output, errors) = await RunAsync("node", arguments);
+        Assert.True(code == 0, $"node {arguments} failed: {output}{errors}");
+        return System.Text.Json.JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.Clone();
+    }
+
     /// <summary>Runs a program in the folder; its exit code and what it printed.</summary>
     public static async Task<(int Code, string Output, string Errors)> RunAsync(string file, string arguments)
     {

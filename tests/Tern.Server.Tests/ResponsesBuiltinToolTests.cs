@@ -79,10 +79,7 @@ public sealed class ResponsesBuiltinToolTests(ScriptedToolServerFixture fixture)
     {
         File.WriteAllText(fixture.Workspace.File("notes.txt"), "the secret word is tern\n");
         fixture.Script("<think>\nI should read the notes.\n</think>\n\n" + ReadNotes, "The word is tern.");
-        await Npm.EnsureInstalledAsync();
-        var (code, stdout, errors) = await Npm.RunAsync("node", $"responses-stream.mjs {fixture.Server.Address}/v1 \"What is in notes.txt?\"");
-        Assert.True(code == 0, stdout + errors);
-        var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        var result = await Npm.NodeAsync($"responses-stream.mjs {fixture.Server.Address}/v1 \"What is in notes.txt?\"");
 
         var response = result.GetProperty("response");
         Assert.Equal("completed", response.GetProperty("status").GetString());

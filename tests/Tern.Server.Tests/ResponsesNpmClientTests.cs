@@ -56,9 +56,6 @@ public sealed class ResponsesNpmClientTests(ScriptedResponsesFixture fixture) : 
 
     private async Task<JsonElement> RunAsync(string script)
     {
-        await Npm.EnsureInstalledAsync();
-        var (code, output, errors) = await Npm.RunAsync("node", $"{script} {fixture.Server.Address}/v1");
-        Assert.True(code == 0, output + errors);
-        return JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.Clone();
+        return await Npm.NodeAsync($"{script} {fixture.Server.Address}/v1");
     }
 }
