@@ -51,9 +51,11 @@ public static class BenchCommand
         {
             model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, noRepack,
         };
+        var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
         {
             var stderr = parse.InvocationConfiguration.Error;
+            habits(parse, stderr);
             var settings = new BenchSettings
             {
                 Model = parse.GetValue(model),

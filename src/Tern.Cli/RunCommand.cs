@@ -16,10 +16,11 @@ public static class RunCommand
 {
     private const int DefaultContext = 4096;
 
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         var model = new Option<string?>("--model", "-m") { Description = "GGUF file (default: the embedded model, stories260K)" };
-        var prompt = new Option<string>("--prompt", "-p") { Description = "text to continue", Required = true };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "text to continue (- reads it from stdin)" };
+        var file = new Option<string?>("--file", "-f") { Description = "read the prompt from this file" };
         var predict = new Option<int>("--n-predict", "-n") { Description = "tokens to generate (-1: until end of text or a full context)", DefaultValueFactory = _ => -1 };
         var context = new Option<int>("--ctx-size", "-c") { Description = $"context length in tokens (0: the model's, at most {DefaultContext})" };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
@@ -31,10 +32,13 @@ public static class RunCommand
         var seed = new Option<ulong?>("--seed", "-s") { Description = "random seed (default: random, printed)" };
         var command = new Command("run", "Generate text from a prompt.")
         {
-            model, prompt, predict, context, threads, temperature, topK, topP, minP, repeatPenalty, seed,
+            model, prompt, file, predict, context, threads, temperature, topK, topP, minP, repeatPenalty, seed,
         };
+        var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
         {
+            habits(parse, stderr);
+            string text = PromptText(parse.GetValue(prompt), parse.GetValue(file), stdin);
             int n = parse.GetValue(predict);
             if (n < -1)
                 throw new ArgumentException($"--n-predict must be -1 or more, got {n}");
@@ -59,7 +63,7 @@ public static class RunCommand
             stderr.WriteLine($"sampling: {DefaultSampling.Describe(sampling)}");
 
             var generator = new TextGenerator(m, tokenizer, ctx);
-            var result = generator.Generate(parse.GetValue(prompt)!, new GenerationOptions { Sampling = sampling, MaxTokens = n < 0 ? null : n },
+            var result = generator.Generate(text, new GenerationOptions { Sampling = sampling, MaxTokens = n < 0 ? null : n },
                 text => stdout.Write(text));
             stdout.WriteLine();
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -70,6 +74,16 @@ public static class RunCommand
         });
         return command;
     }
+
+    /// <summary>The prompt: -p TEXT, -p - (stdin) or -f FILE, exactly one of them.</summary>
+    internal static string PromptText(string? prompt, string? file, TextReader stdin) => (prompt, file) switch
+    {
+        (null, null) => throw new ArgumentException("a prompt is required: -p TEXT, -p - (read stdin) or -f FILE"),
+        (not null, not null) => throw new ArgumentException("give the prompt once: -p or -f, not both"),
+        ("-", null) => stdin.ReadToEnd(),
+        (not null, null) => prompt,
+        (null, not null) => File.Exists(file) ? File.ReadAllText(file) : throw new FileNotFoundException($"-f {file}: no such file"),
+    };
 
     /// <summary>-c as given, or the model's trained context capped at <see cref="DefaultContext"/>; warns above the trained length.</summary>
     public static int ContextLength(IModelRunner model, int requested, TextWriter stderr)

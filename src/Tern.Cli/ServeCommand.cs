@@ -42,8 +42,10 @@ public static class ServeCommand
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
             workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling,
         };
+        var habits = HabitFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
+            habits(parse, stdout);
             var options = new ServerOptions
             {
                 ModelPath = TernCommand.ResolveModel(parse.GetValue(model)),

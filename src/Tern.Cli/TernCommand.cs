@@ -7,11 +7,11 @@ namespace Tern.Cli;
 /// <summary>The `tern` root command: wires the subcommands and turns errors into one readable line.</summary>
 public static class TernCommand
 {
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
     {
         var root = new RootCommand("Tern: local LLM inference on the CPU, from GGUF files.")
         {
-            RunCommand.Create(stdout, stderr),
+            RunCommand.Create(stdout, stderr, stdin ?? Console.In),
             ServeCommand.Create(stdout),
             InfoCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
@@ -22,7 +22,18 @@ public static class TernCommand
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(config);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+            {
+                // The line that matters, not the whole help text.
+                foreach (var error in parse.Errors)
+                    stderr.WriteLine($"error: {error.Message.ReplaceLineEndings(" ")}");
+                string name = parse.CommandResult.Command is RootCommand ? "tern" : $"tern {parse.CommandResult.Command.Name}";
+                stderr.WriteLine($"(see {name} --help for the options)");
+                return 1;
+            }
+
+            return parse.Invoke(config);
         }
         catch (Exception e) when (IsUserError(e))
         {
