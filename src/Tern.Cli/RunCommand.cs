@@ -24,20 +24,24 @@ public static class RunCommand
         var predict = new Option<int>("--n-predict", "-n") { Description = "tokens to generate (-1: until end of text or a full context)", DefaultValueFactory = _ => -1 };
         var context = new Option<int>("--ctx-size", "-c") { Description = $"context length in tokens (0: the model's, at most {DefaultContext})" };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
-        var temperature = new Option<float?>("--temp") { Description = "temperature (default: the model family's, see tern info; 0 = greedy)" };
-        var topK = new Option<int?>("--top-k") { Description = "keep the K most likely tokens (0: off; default: the model's, see tern info)" };
-        var topP = new Option<float?>("--top-p") { Description = "keep the smallest set reaching probability P (1: off; default: the model's)" };
-        var minP = new Option<float?>("--min-p") { Description = "drop tokens below P × the top probability (0: off; default: the model's)" };
-        var repeatPenalty = new Option<float?>("--repeat-penalty") { Description = "penalty for recently seen tokens (1: off; default: the model's)" };
-        var seed = new Option<ulong?>("--seed", "-s") { Description = "random seed (default: random, printed)" };
+        var conversation = new Option<bool>("--conversation", "-cnv") { Description = "chat instead: an interactive conversation (tern chat)" };
+        var systemPrompt = new Option<string?>("--system-prompt", "-sys") { Description = "with -cnv: the system prompt" };
         var command = new Command("run", "Generate text from a prompt.")
         {
-            model, prompt, file, predict, context, threads, temperature, topK, topP, minP, repeatPenalty, seed,
+            model, prompt, file, predict, context, threads, conversation, systemPrompt,
         };
+        var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
         {
             habits(parse, stderr);
+            if (parse.GetValue(conversation))
+            {
+                string? first = parse.GetValue(prompt) is null && parse.GetValue(file) is null ? null : PromptText(parse.GetValue(prompt), parse.GetValue(file), stdin);
+                return ChatCommand.Converse(new ChatSettings(parse.GetValue(model), parse.GetValue(systemPrompt), first, parse.GetValue(predict), parse.GetValue(context),
+                    parse.GetValue(threads), p => sampling(parse, p)), stdin, stdout, stderr);
+            }
+
             string text = PromptText(parse.GetValue(prompt), parse.GetValue(file), stdin);
             int n = parse.GetValue(predict);
             if (n < -1)
@@ -49,21 +53,12 @@ public static class RunCommand
             var tokenizer = Tokenizer.FromGguf(m.File);
             int ctx = ContextLength(m, parse.GetValue(context), stderr);
 
-            var defaults = DefaultSampling.For(m.File);
-            var sampling = defaults with
-            {
-                Temperature = parse.GetValue(temperature) ?? defaults.Temperature,
-                TopK = parse.GetValue(topK) ?? defaults.TopK,
-                TopP = parse.GetValue(topP) ?? defaults.TopP,
-                MinP = parse.GetValue(minP) ?? defaults.MinP,
-                RepeatPenalty = parse.GetValue(repeatPenalty) ?? defaults.RepeatPenalty,
-                Seed = parse.GetValue(seed) ?? (ulong)Random.Shared.NextInt64(),
-            };
-            sampling.Validate(m.Config.VocabSize);
-            stderr.WriteLine($"sampling: {DefaultSampling.Describe(sampling)}");
+            var chosen = sampling(parse, DefaultSampling.For(m.File));
+            chosen.Validate(m.Config.VocabSize);
+            stderr.WriteLine($"sampling: {DefaultSampling.Describe(chosen)}");
 
             var generator = new TextGenerator(m, tokenizer, ctx);
-            var result = generator.Generate(text, new GenerationOptions { Sampling = sampling, MaxTokens = n < 0 ? null : n },
+            var result = generator.Generate(text, new GenerationOptions { Sampling = chosen, MaxTokens = n < 0 ? null : n },
                 text => stdout.Write(text));
             stdout.WriteLine();
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
