@@ -24,11 +24,14 @@ public static class RunCommand
         var predict = new Option<int>("--n-predict", "-n") { Description = "tokens to generate (-1: until end of text or a full context)", DefaultValueFactory = _ => -1 };
         var context = new Option<int>("--ctx-size", "-c") { Description = $"context length in tokens (0: the model's, at most {DefaultContext})" };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
+        var grammar = new Option<string?>("--grammar") { Description = "constrain the text to this GBNF grammar (llama.cpp's syntax)" };
+        var grammarFile = new Option<string?>("--grammar-file") { Description = "read the GBNF grammar from this file" };
+        var jsonSchema = new Option<string?>("--json-schema", "-j") { Description = "constrain the text to JSON valid against this schema (JSON text)" };
         var conversation = new Option<bool>("--conversation", "-cnv") { Description = "chat instead: an interactive conversation (tern chat)" };
         var systemPrompt = new Option<string?>("--system-prompt", "-sys") { Description = "with -cnv: the system prompt" };
         var command = new Command("run", "Generate text from a prompt.")
         {
-            model, prompt, file, predict, context, threads, conversation, systemPrompt,
+            model, prompt, file, predict, context, threads, grammar, grammarFile, jsonSchema, conversation, systemPrompt,
         };
         var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
@@ -43,6 +46,7 @@ public static class RunCommand
             }
 
             string text = PromptText(parse.GetValue(prompt), parse.GetValue(file), stdin);
+            var constraint = Constraint(parse.GetValue(grammar), parse.GetValue(grammarFile), parse.GetValue(jsonSchema));
             int n = parse.GetValue(predict);
             if (n < -1)
                 throw new ArgumentException($"--n-predict must be -1 or more, got {n}");
@@ -58,7 +62,7 @@ public static class RunCommand
             stderr.WriteLine($"sampling: {DefaultSampling.Describe(chosen)}");
 
             var generator = new TextGenerator(m, tokenizer, ctx);
-            var result = generator.Generate(text, new GenerationOptions { Sampling = chosen, MaxTokens = n < 0 ? null : n },
+            var result = generator.Generate(text, new GenerationOptions { Sampling = chosen, MaxTokens = n < 0 ? null : n, Grammar = constraint },
                 text => stdout.Write(text));
             stdout.WriteLine();
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -68,6 +72,29 @@ public static class RunCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The grammar of --grammar, --grammar-file or --json-schema (at most one); a bad one is an error naming the flag.</summary>
+    internal static Tern.Runtime.Grammar.Grammar? Constraint(string? gbnf, string? gbnfFile, string? schema)
+    {
+        if (new[] { gbnf, gbnfFile, schema }.Count(v => v is not null) > 1)
+            throw new ArgumentException("give one of --grammar, --grammar-file and --json-schema");
+        string flag = gbnf is not null ? "--grammar" : gbnfFile is not null ? "--grammar-file" : "--json-schema";
+        try
+        {
+            if (gbnfFile is not null)
+                gbnf = File.Exists(gbnfFile) ? File.ReadAllText(gbnfFile) : throw new FileNotFoundException($"--grammar-file {gbnfFile}: no such file");
+            if (gbnf is not null)
+                return Tern.Runtime.Grammar.Grammar.Parse(gbnf);
+            if (schema is null)
+                return null;
+            using var document = System.Text.Json.JsonDocument.Parse(schema);
+            return Tern.Runtime.Grammar.JsonSchemaGrammar.FromSchema(document.RootElement);
+        }
+        catch (Exception e) when (e is Tern.Runtime.Grammar.GrammarException or System.Text.Json.JsonException)
+        {
+            throw new ArgumentException($"{flag}: {e.Message}", e);
+        }
     }
 
     /// <summary>The prompt: -p TEXT, -p - (stdin) or -f FILE, exactly one of them.</summary>

@@ -17,6 +17,9 @@ public sealed record GenerationOptions
 
     /// <summary>Most prompt tokens per forward pass.</summary>
     public int BatchSize { get; init; } = 512;
+
+    /// <summary>Constrains the generated text to this grammar (GBNF, or one built from a JSON schema); null = free text.</summary>
+    public Grammar.Grammar? Grammar { get; init; }
 }
 
 /// <summary>The outcome of one generation, with the timings `tern run` reports.</summary>
@@ -69,6 +72,7 @@ public sealed class TextGenerator(IModelRunner model, Tokenizer tokenizer, int c
         clock.Restart();
 
         var sampler = new SamplerChain(options.Sampling, vocab);
+        var grammar = options.Grammar is null ? null : new Grammar.GrammarConstraint(options.Grammar, Grammar.GrammarVocabulary.For(tokenizer));
         var stop = new StopCondition(options.MaxTokens, tokenizer.IsEndOfGeneration);
         var stopStrings = new StopStringMatcher(options.Stop);
         var detokenizer = tokenizer.CreateDetokenizer(removeSpecial: true, renderSpecial: false);
@@ -86,8 +90,11 @@ public sealed class TextGenerator(IModelRunner model, Tokenizer tokenizer, int c
         while (reason == StopReason.None)
         {
             cancellation.ThrowIfCancellationRequested();
-            int token = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+            int token = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history), [], grammar).Token;
+            grammar?.Accept(token);
             reason = stop.Check(token, generated + 1);
+            if (reason == StopReason.None && grammar is { MustEnd: true })
+                reason = StopReason.GrammarComplete; // the text is whole and nothing may follow
             if (reason == StopReason.EndOfGeneration)
                 break;
             generated++;

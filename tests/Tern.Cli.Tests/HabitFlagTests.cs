@@ -67,3 +67,45 @@ public sealed class HabitFlagTests
         Assert.DoesNotContain("Description:", stdout + stderr);
     }
 }
+
+/// <summary>`tern run --grammar` and `--json-schema`: the continuation is what the grammar allows, whatever the model.</summary>
+public sealed class RunGrammarTests
+{
+    [Fact]
+    public void A_gbnf_grammar_shapes_the_text()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("run", "-p", "Once upon a time", "-n", "40", "--seed", "3",
+            "--grammar", """root ::= "yes" | "no" | ("maybe " [a-z]{1,5})""");
+
+        Assert.True(code == 0, stderr);
+        Assert.Matches("^(yes|no|maybe [a-z]{1,5})$", stdout.Trim());
+    }
+
+    [Fact]
+    public void A_json_schema_gives_json_that_validates()
+    {
+        const string schema = """{"type": "object", "properties": {"name": {"type": "string", "maxLength": 8}, "age": {"type": "integer", "minimum": 1, "maximum": 9}}, "required": ["name", "age"], "additionalProperties": false}""";
+        for (int seed = 1; seed <= 3; seed++)
+        {
+            var (code, stdout, stderr) = CliRunner.Run("run", "-p", "Once", "-n", "200", "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture), "-j", schema);
+
+            Assert.True(code == 0, stderr);
+            using var json = System.Text.Json.JsonDocument.Parse(stdout);
+            Assert.InRange(json.RootElement.GetProperty("age").GetInt32(), 1, 9);
+            Assert.True(json.RootElement.GetProperty("name").GetString()!.Length <= 8);
+            Assert.Contains("stopped: ", stderr);
+        }
+    }
+
+    [Theory]
+    [InlineData("--grammar", "root ::= (", "--grammar")]
+    [InlineData("--json-schema", """{"type": "object", "not": {}}""", "--json-schema")]
+    [InlineData("--json-schema", "{oops", "--json-schema")]
+    public void A_bad_grammar_is_one_line_naming_the_flag(string flag, string value, string named)
+    {
+        var (code, _, stderr) = CliRunner.Run("run", "-p", "x", "-n", "4", flag, value);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {named}", stderr);
+    }
+}
