@@ -12,6 +12,7 @@ public static class TernCommand
         var root = new RootCommand("Tern: local LLM inference on the CPU, from GGUF files.")
         {
             RunCommand.Create(stdout, stderr),
+            PullCommand.Create(stdout, stderr),
             ServeCommand.Create(stdout),
             InfoCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
