@@ -20,10 +20,15 @@ public sealed class PullCommandTests : IDisposable
 
     private (int Code, string Stdout, string Stderr) Pull(FakeHub hub, string reference, string? token = null)
     {
+        UseHub(hub, token);
+        return CliRunner.Run("pull", reference);
+    }
+
+    private void UseHub(FakeHub hub, string? token = null)
+    {
         Environment.SetEnvironmentVariable("HF_ENDPOINT", hub.Endpoint);
         Environment.SetEnvironmentVariable("HF_TOKEN", token);
         Environment.SetEnvironmentVariable("TERN_MODELS", _cache);
-        return CliRunner.Run("pull", reference);
     }
 
     private string Cached(string file) => Path.Combine(_cache, Repo, file);
@@ -120,6 +125,34 @@ public sealed class PullCommandTests : IDisposable
         Assert.Contains("set HF_TOKEN", refusedErr);
         Assert.True(code == 0, stderr);
         Assert.Equal(File.ReadAllBytes(Q8), File.ReadAllBytes(stdout.Trim()));
+    }
+
+    [Fact]
+    public async Task Run_with_hf_pulls_the_model_then_uses_the_local_copy_when_the_hub_is_gone()
+    {
+        var hub = new FakeHub(Repo, Files());
+        UseHub(hub);
+        var (code, stdout, stderr) = CliRunner.Run("run", "-hf", $"{Repo}:Q8_0", "-p", "Hello", "-n", "3", "--seed", "1");
+        await hub.DisposeAsync();
+        var (offline, offlineOut, offlineErr) = CliRunner.Run("run", "-hf", $"{Repo}:Q8_0", "-p", "Hello", "-n", "3", "--seed", "1");
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("SHA-256 verified", stderr);
+        Assert.Equal(File.ReadAllBytes(Q8), File.ReadAllBytes(Cached("llama-tiny-Q8_0.gguf")));
+        Assert.Contains("generation: 3 tokens", stderr);
+        Assert.True(offline == 0, offlineErr);
+        Assert.Contains("cannot reach the hub", offlineErr);
+        Assert.Contains($"using the local copy {Cached("llama-tiny-Q8_0.gguf")}", offlineErr);
+        Assert.Equal(stdout, offlineOut);
+    }
+
+    [Fact]
+    public void Run_refuses_both_m_and_hf()
+    {
+        var (code, _, stderr) = CliRunner.Run("run", "-m", Q8, "-hf", $"{Repo}:Q8_0", "-p", "Hello");
+
+        Assert.Equal(1, code);
+        Assert.Equal("error: give either -m FILE or -hf REPO[:QUANT], not both", stderr.Trim());
     }
 
     [Theory]

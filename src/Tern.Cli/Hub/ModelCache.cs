@@ -16,4 +16,15 @@ public static class ModelCache
     }
 
     public static string PathOf(string repo, HubFile file) => Path.Combine(Directory(), repo, file.Path);
+
+    /// <summary>The complete files already downloaded from <paramref name="repo"/> (no hashes: they were checked on download).</summary>
+    public static IReadOnlyList<HubFile> FilesOf(string repo)
+    {
+        string dir = Path.Combine(Directory(), repo);
+        if (!System.IO.Directory.Exists(dir))
+            return [];
+        return System.IO.Directory.EnumerateFiles(dir, "*.gguf", SearchOption.AllDirectories)
+            .Select(f => new HubFile(Path.GetRelativePath(dir, f).Replace('\\', '/'), new FileInfo(f).Length, null))
+            .ToList();
+    }
 }

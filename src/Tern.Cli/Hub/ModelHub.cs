@@ -122,7 +122,7 @@ public sealed class ModelHub(HttpClient http, string endpoint, string? token)
         }
         catch (HttpRequestException e)
         {
-            throw new HubException($"cannot reach the hub at {endpoint}: {e.Message}");
+            throw new HubException($"cannot reach the hub at {endpoint}: {e.Message}", unreachable: true);
         }
         if (response.IsSuccessStatusCode)
             return response;

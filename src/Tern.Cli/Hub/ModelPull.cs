@@ -10,7 +10,18 @@ public static class ModelPull
         var (repo, quant) = QuantPicker.ParseReference(reference);
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         var hub = ModelHub.FromEnvironment(http);
-        var file = QuantPicker.Pick(repo, await hub.ListFilesAsync(repo, cancel), quant);
+        IReadOnlyList<HubFile> listing;
+        try
+        {
+            listing = await hub.ListFilesAsync(repo, cancel);
+        }
+        catch (HubException e) when (e.Unreachable && ModelCache.FilesOf(repo).Count > 0)
+        {
+            string local = ModelCache.PathOf(repo, QuantPicker.Pick(repo, ModelCache.FilesOf(repo), quant));
+            stderr.WriteLine($"{e.Message}; using the local copy {local}");
+            return local;
+        }
+        var file = QuantPicker.Pick(repo, listing, quant);
         string target = ModelCache.PathOf(repo, file);
         if (File.Exists(target) && new FileInfo(target).Length == file.Size)
         {
