@@ -92,9 +92,9 @@ public sealed class PullCommandTests : IDisposable
         Assert.Contains("interrupted", firstErr);
         Assert.Contains("run the same command again to resume", firstErr);
         Assert.False(finishedEarly);
-        Assert.Equal(cut, partialLength);
+        Assert.InRange(partialLength, 1, cut); // what reached the client before the cut (a reset may drop unread bytes)
         Assert.True(second == 0, secondErr);
-        Assert.Equal([null, $"bytes={cut}-"], hub.RangesSeen);
+        Assert.Equal([null, $"bytes={partialLength}-"], hub.RangesSeen);
         Assert.Equal(File.ReadAllBytes(Q8), File.ReadAllBytes(stdout.Trim()));
         Assert.False(File.Exists(Cached("llama-tiny-Q8_0.gguf.partial")));
     }
