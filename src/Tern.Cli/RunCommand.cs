@@ -8,7 +8,7 @@ using Tern.Tokenizers;
 namespace Tern.Cli;
 
 /// <summary>
-/// `tern run [-m FILE] -p TEXT [-n N] [-c CTX] [-t THREADS] [--temp T] [--top-k K] [--top-p P] [--min-p P]
+/// `tern run [-m FILE | -hf REPO[:QUANT]] -p TEXT [-n N] [-c CTX] [-t THREADS] [--temp T] [--top-k K] [--top-p P] [--min-p P]
 /// [--repeat-penalty R] [--seed S]`: streams the continuation of a prompt to stdout and the speeds to stderr.
 /// Flags mean what they mean in llama.cpp.
 /// </summary>
@@ -19,6 +19,7 @@ public static class RunCommand
     public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         var model = new Option<string?>("--model", "-m") { Description = "GGUF file (default: the embedded model, stories260K)" };
+        var hubModel = new Option<string?>("--hf-repo", "-hf") { Description = "OWNER/NAME[:QUANT] from the hub, pulled into the cache if missing (see tern pull)" };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "text to continue (- reads it from stdin)" };
         var file = new Option<string?>("--file", "-f") { Description = "read the prompt from this file" };
         var predict = new Option<int>("--n-predict", "-n") { Description = "tokens to generate (-1: until end of text or a full context)", DefaultValueFactory = _ => -1 };
@@ -31,7 +32,7 @@ public static class RunCommand
         var systemPrompt = new Option<string?>("--system-prompt", "-sys") { Description = "with -cnv: the system prompt" };
         var command = new Command("run", "Generate text from a prompt.")
         {
-            model, prompt, file, predict, context, threads, grammar, grammarFile, jsonSchema, conversation, systemPrompt,
+            model, hubModel, prompt, file, predict, context, threads, grammar, grammarFile, jsonSchema, conversation, systemPrompt,
         };
         var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
@@ -53,7 +54,8 @@ public static class RunCommand
             int t = parse.GetValue(threads);
             if (t < 0)
                 throw new ArgumentException($"--threads must be 0 or more, got {t}");
-            using var m = DecoderModel.Load(TernCommand.ResolveModel(parse.GetValue(model)), new ModelOptions { Threads = t });
+            string path = TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr);
+            using var m = DecoderModel.Load(path, new ModelOptions { Threads = t });
             var tokenizer = Tokenizer.FromGguf(m.File);
             int ctx = ContextLength(m, parse.GetValue(context), stderr);
 

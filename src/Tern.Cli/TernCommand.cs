@@ -13,6 +13,7 @@ public static class TernCommand
         {
             RunCommand.Create(stdout, stderr, stdin ?? Console.In),
             ChatCommand.Create(stdin ?? Console.In, stdout, stderr),
+            PullCommand.Create(stdout, stderr),
             ServeCommand.Create(stdout),
             InfoCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
@@ -51,6 +52,16 @@ public static class TernCommand
 
     /// <summary>The model file given with -m or as an argument, or the embedded default model.</summary>
     public static string ResolveModel(string? path) => path ?? DefaultModel.Path();
+
+    /// <summary>The model file given with -m, or the hub model given with -hf (pulled into the cache if missing), or the default.</summary>
+    public static string ResolveModel(string? path, string? hubReference, TextWriter stderr)
+    {
+        if (hubReference is null)
+            return ResolveModel(path);
+        if (path is not null)
+            throw new ArgumentException("give either -m FILE or -hf REPO[:QUANT], not both");
+        return Hub.ModelPull.PullAsync(hubReference, stderr, PullCommand.ShowsProgress(stderr), CancellationToken.None).GetAwaiter().GetResult();
+    }
 
     /// <summary>A KV cache type (f16, q8_0, q4_0) given to <paramref name="flag"/>; the error names the flag.</summary>
     public static GgmlType ParseKvType(string name, string flag)

@@ -1,0 +1,177 @@
+using Tern.Cli.Hub;
+
+namespace Tern.Cli.Tests;
+
+/// <summary>`tern pull` against a local hub (<see cref="FakeHub"/>) serving the shared tiny models.</summary>
+[Collection(nameof(HubEnvironment))]
+public sealed class PullCommandTests : IDisposable
+{
+    private const string Repo = "tern-test/llama-tiny-GGUF";
+    private static readonly string Q8 = SharedData.Path("models/llama-tiny-q8_0.gguf");
+    private static readonly string Q4km = SharedData.Path("models/llama-tiny-q4_k_m.gguf");
+    private readonly string _cache = Directory.CreateTempSubdirectory("tern-pull-").FullName;
+
+    private static Dictionary<string, string> Files() => new()
+    {
+        ["llama-tiny-Q8_0.gguf"] = Q8,
+        ["llama-tiny-Q4_K_M.gguf"] = Q4km,
+        ["mmproj-llama-tiny-F16.gguf"] = Q8,
+    };
+
+    private (int Code, string Stdout, string Stderr) Pull(FakeHub hub, string reference, string? token = null)
+    {
+        UseHub(hub, token);
+        return CliRunner.Run("pull", reference);
+    }
+
+    private void UseHub(FakeHub hub, string? token = null)
+    {
+        Environment.SetEnvironmentVariable("HF_ENDPOINT", hub.Endpoint);
+        Environment.SetEnvironmentVariable("HF_TOKEN", token);
+        Environment.SetEnvironmentVariable("TERN_MODELS", _cache);
+    }
+
+    private string Cached(string file) => Path.Combine(_cache, Repo, file);
+
+    [Fact]
+    public async Task Pull_by_quant_matches_the_tag_case_insensitively_and_writes_the_verified_file_to_the_cache()
+    {
+        await using var hub = new FakeHub(Repo, Files());
+
+        var (code, stdout, stderr) = Pull(hub, $"{Repo}:q8_0");
+
+        Assert.True(code == 0, stderr);
+        Assert.Equal(Cached("llama-tiny-Q8_0.gguf"), stdout.Trim());
+        Assert.Equal(File.ReadAllBytes(Q8), File.ReadAllBytes(Cached("llama-tiny-Q8_0.gguf")));
+        Assert.Contains("SHA-256 verified", stderr);
+        Assert.False(File.Exists(Cached("llama-tiny-Q8_0.gguf.partial")));
+    }
+
+    [Fact]
+    public async Task Pull_without_a_tag_takes_Q4_K_M_and_a_second_pull_downloads_nothing()
+    {
+        await using var hub = new FakeHub(Repo, Files());
+
+        var (code, stdout, stderr) = Pull(hub, Repo);
+        var (again, _, againErr) = Pull(hub, Repo);
+
+        Assert.True(code == 0, stderr);
+        Assert.Equal(Cached("llama-tiny-Q4_K_M.gguf"), stdout.Trim());
+        Assert.Equal(File.ReadAllBytes(Q4km), File.ReadAllBytes(stdout.Trim()));
+        Assert.Equal(0, again);
+        Assert.Contains("already downloaded", againErr);
+        Assert.Single(hub.RangesSeen);
+    }
+
+    [Fact]
+    public async Task A_missing_quant_is_an_error_listing_the_available_files()
+    {
+        await using var hub = new FakeHub(Repo, Files());
+
+        var (code, _, stderr) = Pull(hub, $"{Repo}:Q4_K");
+
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {Repo} has no Q4_K file; available: ", stderr);
+        Assert.Contains("llama-tiny-Q8_0.gguf", stderr);
+        Assert.Contains("llama-tiny-Q4_K_M.gguf", stderr);
+        Assert.False(Directory.Exists(Path.Combine(_cache, Repo)));
+    }
+
+    [Fact]
+    public async Task A_cut_connection_leaves_a_partial_file_that_the_next_pull_resumes_with_a_range_request()
+    {
+        const int cut = 1_000_000;
+        await using var hub = new FakeHub(Repo, Files()) { CutAfterBytes = cut };
+
+        var (first, _, firstErr) = Pull(hub, $"{Repo}:Q8_0");
+        long partialLength = new FileInfo(Cached("llama-tiny-Q8_0.gguf.partial")).Length;
+        bool finishedEarly = File.Exists(Cached("llama-tiny-Q8_0.gguf"));
+        var (second, stdout, secondErr) = Pull(hub, $"{Repo}:Q8_0");
+
+        Assert.Equal(1, first);
+        Assert.Contains("interrupted", firstErr);
+        Assert.Contains("run the same command again to resume", firstErr);
+        Assert.False(finishedEarly);
+        Assert.InRange(partialLength, 1, cut); // what reached the client before the cut (a reset may drop unread bytes)
+        Assert.True(second == 0, secondErr);
+        Assert.Equal([null, $"bytes={partialLength}-"], hub.RangesSeen);
+        Assert.Equal(File.ReadAllBytes(Q8), File.ReadAllBytes(stdout.Trim()));
+        Assert.False(File.Exists(Cached("llama-tiny-Q8_0.gguf.partial")));
+    }
+
+    [Fact]
+    public async Task A_download_whose_hash_differs_from_the_hubs_is_refused_and_deleted()
+    {
+        await using var hub = new FakeHub(Repo, Files()) { ReportWrongSha = true };
+
+        var (code, _, stderr) = Pull(hub, $"{Repo}:Q8_0");
+
+        Assert.Equal(1, code);
+        Assert.Contains("SHA-256 mismatch", stderr);
+        Assert.Contains("deleted", stderr);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_cache, Repo)));
+    }
+
+    [Fact]
+    public async Task A_hub_that_requires_a_token_answers_401_without_one_and_serves_with_HF_TOKEN()
+    {
+        await using var hub = new FakeHub(Repo, Files()) { RequiredToken = "hf_secret" };
+
+        var (refused, _, refusedErr) = Pull(hub, $"{Repo}:Q8_0");
+        var (code, stdout, stderr) = Pull(hub, $"{Repo}:Q8_0", token: "hf_secret");
+
+        Assert.Equal(1, refused);
+        Assert.Contains("401", refusedErr);
+        Assert.Contains("set HF_TOKEN", refusedErr);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllBytes(Q8), File.ReadAllBytes(stdout.Trim()));
+    }
+
+    [Fact]
+    public async Task Run_with_hf_pulls_the_model_then_uses_the_local_copy_when_the_hub_is_gone()
+    {
+        var hub = new FakeHub(Repo, Files());
+        UseHub(hub);
+        var (code, stdout, stderr) = CliRunner.Run("run", "-hf", $"{Repo}:Q8_0", "-p", "Hello", "-n", "3", "--seed", "1");
+        await hub.DisposeAsync();
+        var (offline, offlineOut, offlineErr) = CliRunner.Run("run", "-hf", $"{Repo}:Q8_0", "-p", "Hello", "-n", "3", "--seed", "1");
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("SHA-256 verified", stderr);
+        Assert.Equal(File.ReadAllBytes(Q8), File.ReadAllBytes(Cached("llama-tiny-Q8_0.gguf")));
+        Assert.Contains("generation: 3 tokens", stderr);
+        Assert.True(offline == 0, offlineErr);
+        Assert.Contains("cannot reach the hub", offlineErr);
+        Assert.Contains($"using the local copy {Cached("llama-tiny-Q8_0.gguf")}", offlineErr);
+        Assert.Equal(stdout, offlineOut);
+    }
+
+    [Fact]
+    public void Run_refuses_both_m_and_hf()
+    {
+        var (code, _, stderr) = CliRunner.Run("run", "-m", Q8, "-hf", $"{Repo}:Q8_0", "-p", "Hello");
+
+        Assert.Equal(1, code);
+        Assert.Equal("error: give either -m FILE or -hf REPO[:QUANT], not both", stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData("not-a-repo")]
+    [InlineData("../etc:Q4_K_M")]
+    [InlineData("a/b:Q4/../x")]
+    public void A_reference_that_is_not_OWNER_NAME_QUANT_is_refused(string reference)
+    {
+        Assert.Throws<HubException>(() => QuantPicker.ParseReference(reference));
+    }
+
+    public void Dispose()
+    {
+        foreach (var name in new[] { "HF_ENDPOINT", "HF_TOKEN", "TERN_MODELS" })
+            Environment.SetEnvironmentVariable(name, null);
+        Directory.Delete(_cache, recursive: true);
+    }
+}
+
+/// <summary>Tests that set HF_ENDPOINT, HF_TOKEN and TERN_MODELS run one at a time.</summary>
+[CollectionDefinition(nameof(HubEnvironment), DisableParallelization = true)]
+public sealed class HubEnvironment;
