@@ -47,9 +47,10 @@ public static class BenchCommand
         var compare = new Option<string?>("--compare") { Description = "compare with another engine's llama-bench JSON results" };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "measure this machine's read bandwidth first; tg rows show their effective GB/s and share of it" };
         var noRepack = NoRepackOption();
+        var hubModel = TernCommand.HubOption();
         var command = new Command("bench", Description)
         {
-            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, noRepack,
+            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, noRepack, hubModel,
         };
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
@@ -58,7 +59,7 @@ public static class BenchCommand
             habits(parse, stderr);
             var settings = new BenchSettings
             {
-                Model = parse.GetValue(model),
+                Model = parse.GetValue(hubModel) is null ? parse.GetValue(model) : TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr),
                 Prompts = Counts(parse.GetValue(prompt)!, "--n-prompt"),
                 Generates = Counts(parse.GetValue(generate)!, "--n-gen"),
                 Depths = Counts(parse.GetValue(depth)!, "--n-depth"),

@@ -14,7 +14,7 @@ internal sealed record ChatSettings(string? Model, string? SystemPrompt, string?
     Func<SamplingParams, SamplingParams> Sampling);
 
 /// <summary>
-/// `tern chat [-m FILE] [-sys TEXT]` (and `tern run -cnv`): a conversation in the terminal, as `llama-cli -cnv` and
+/// `tern chat [-m FILE | -hf REPO:QUANT] [-sys TEXT]` (and `tern run -cnv`): a conversation in the terminal, as `llama-cli -cnv` and
 /// `ollama run` give: each line is a user message, rendered with the model's own chat template and the history, the
 /// answer streams (its reasoning dimmed on a terminal), the speed follows on stderr. <c>/clear</c> forgets the history,
 /// <c>/exit</c> (or end of input) leaves, Ctrl-C stops the current answer, not the program. The history's prefix is
@@ -29,13 +29,14 @@ public static class ChatCommand
         var predict = new Option<int>("--n-predict", "-n") { Description = "most tokens per answer (-1: until the model ends it or the context is full)", DefaultValueFactory = _ => -1 };
         var context = new Option<int>("--ctx-size", "-c") { Description = "context length in tokens (0: the model's, at most 4096)" };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
-        var command = new Command("chat", "Chat with the model in the terminal.") { model, systemPrompt, predict, context, threads };
+        var hubModel = TernCommand.HubOption();
+        var command = new Command("chat", "Chat with the model in the terminal.") { model, hubModel, systemPrompt, predict, context, threads };
         var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
         {
             habits(parse, stderr);
-            return Converse(new ChatSettings(parse.GetValue(model), parse.GetValue(systemPrompt), null, parse.GetValue(predict), parse.GetValue(context),
+            return Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr), parse.GetValue(systemPrompt), null, parse.GetValue(predict), parse.GetValue(context),
                 parse.GetValue(threads), p => sampling(parse, p)), stdin, stdout, stderr);
         });
         return command;

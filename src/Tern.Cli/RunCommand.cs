@@ -19,7 +19,7 @@ public static class RunCommand
     public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         var model = new Option<string?>("--model", "-m") { Description = "GGUF file (default: the embedded model, stories260K)" };
-        var hubModel = new Option<string?>("--hf-repo", "-hf") { Description = "OWNER/NAME[:QUANT] from the hub, pulled into the cache if missing (see tern pull)" };
+        var hubModel = TernCommand.HubOption();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "text to continue (- reads it from stdin)" };
         var file = new Option<string?>("--file", "-f") { Description = "read the prompt from this file" };
         var predict = new Option<int>("--n-predict", "-n") { Description = "tokens to generate (-1: until end of text or a full context)", DefaultValueFactory = _ => -1 };
@@ -42,7 +42,7 @@ public static class RunCommand
             if (parse.GetValue(conversation))
             {
                 string? first = parse.GetValue(prompt) is null && parse.GetValue(file) is null ? null : PromptText(parse.GetValue(prompt), parse.GetValue(file), stdin);
-                return ChatCommand.Converse(new ChatSettings(parse.GetValue(model), parse.GetValue(systemPrompt), first, parse.GetValue(predict), parse.GetValue(context),
+                return ChatCommand.Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr), parse.GetValue(systemPrompt), first, parse.GetValue(predict), parse.GetValue(context),
                     parse.GetValue(threads), p => sampling(parse, p)), stdin, stdout, stderr);
             }
 

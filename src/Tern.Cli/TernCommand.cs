@@ -53,6 +53,10 @@ public static class TernCommand
     /// <summary>The model file given with -m or as an argument, or the embedded default model.</summary>
     public static string ResolveModel(string? path) => path ?? DefaultModel.Path();
 
+    /// <summary>`-hf OWNER/NAME[:QUANT]` (llama.cpp's spelling), on every command that loads a model.</summary>
+    public static Option<string?> HubOption() =>
+        new("--hf-repo", "-hf") { Description = "OWNER/NAME[:QUANT] from the hub, pulled into the cache if missing (see tern pull)" };
+
     /// <summary>The model file given with -m, or the hub model given with -hf (pulled into the cache if missing), or the default.</summary>
     public static string ResolveModel(string? path, string? hubReference, TextWriter stderr)
     {

@@ -147,6 +147,23 @@ public sealed class PullCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Chat_and_bench_take_hf_too()
+    {
+        var hub = new FakeHub(Repo, Files());
+        UseHub(hub);
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int chat = TernCommand.Run(["chat", "-hf", $"{Repo}:Q8_0", "-n", "3", "--temp", "0"], stdout, stderr, new StringReader("Hello\n"));
+        var (bench, benchOut, benchErr) = CliRunner.Run("bench", "-hf", $"{Repo}:Q8_0", "-p", "8", "-n", "4", "-r", "1", "-o", "jsonl");
+        await hub.DisposeAsync();
+
+        Assert.True(chat == 0, stderr.ToString());
+        Assert.Contains("answer: 3 tokens", stderr.ToString());
+        Assert.True(bench == 0, benchErr);
+        Assert.Contains("llama-tiny-Q8_0", benchOut);
+    }
+
+    [Fact]
     public void Run_refuses_both_m_and_hf()
     {
         var (code, _, stderr) = CliRunner.Run("run", "-m", Q8, "-hf", $"{Repo}:Q8_0", "-p", "Hello");
