@@ -26,13 +26,22 @@ public static class ListCommand
         return command;
     }
 
+    /// <summary>A table of the first six columns; errors, which are long, follow it one a line.</summary>
     private static void WriteTable(IReadOnlyList<CachedModel> models, IAnsiConsole console)
     {
-        var table = new Table().Border(TableBorder.Simple).AddColumn("name").AddColumn(new TableColumn("size").RightAligned())
-            .AddColumn("architecture").AddColumn(new TableColumn("context").RightAligned()).AddColumn("last used").AddColumn("cache");
+        var table = new Table().Border(TableBorder.Simple).AddColumn(new TableColumn("name").NoWrap())
+            .AddColumn(new TableColumn("size").RightAligned().NoWrap()).AddColumn("arch")
+            .AddColumn(new TableColumn("context").RightAligned()).AddColumn(new TableColumn("last used").NoWrap()).AddColumn("cache");
         foreach (var m in models)
-            table.AddRow(Row(m, bytes: false).Take(6).Select(cell => new Text(cell)).ToArray());
+        {
+            var cells = Row(m, bytes: false).Take(6).ToArray();
+            if (m.Error is not null)
+                cells[2] = "invalid";
+            table.AddRow(cells.Select(cell => new Text(cell)).ToArray());
+        }
         console.Write(table);
+        foreach (var m in models.Where(m => m.Error is not null))
+            console.WriteLine($"{m.Name}: {m.Error}");
     }
 
     /// <summary>name, size, architecture (or the error), context, last used (UTC), cache (tern or llama.cpp), path.</summary>
