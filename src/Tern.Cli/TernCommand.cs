@@ -14,6 +14,8 @@ public static class TernCommand
             RunCommand.Create(stdout, stderr, stdin ?? Console.In),
             ChatCommand.Create(stdin ?? Console.In, stdout, stderr),
             PullCommand.Create(stdout, stderr),
+            ListCommand.Create(stdout),
+            RmCommand.Create(stdout),
             ServeCommand.Create(stdout),
             InfoCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
