@@ -35,12 +35,14 @@ internal sealed record ChatOptions(ToolChoice ToolChoice, bool ParallelToolCalls
 
 
     /// <summary>The kwargs with <c>enable_thinking</c> from reasoning_effort added, unless the client set it itself.</summary>
-    public IReadOnlyDictionary<string, JsonNode?>? WithThinking(IReadOnlyDictionary<string, JsonNode?>? kwargs)
+    public IReadOnlyDictionary<string, JsonNode?>? WithThinking(IReadOnlyDictionary<string, JsonNode?>? kwargs) =>
+        EnableThinking is { } thinking ? DefaultThinking(kwargs, thinking) : kwargs;
+
+    /// <summary>The kwargs with <c>enable_thinking</c> set to <paramref name="thinking"/>, unless the client set it itself.</summary>
+    public static IReadOnlyDictionary<string, JsonNode?> DefaultThinking(IReadOnlyDictionary<string, JsonNode?>? kwargs, bool thinking)
     {
-        if (EnableThinking is not { } thinking || kwargs?.ContainsKey("enable_thinking") == true)
-            return kwargs;
         var result = kwargs is null ? new Dictionary<string, JsonNode?>(StringComparer.Ordinal) : new Dictionary<string, JsonNode?>(kwargs, StringComparer.Ordinal);
-        result["enable_thinking"] = thinking;
+        result.TryAdd("enable_thinking", thinking);
         return result;
     }
 

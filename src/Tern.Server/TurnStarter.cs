@@ -19,14 +19,6 @@ internal sealed record ForcedCall(ToolCallFormat Format, JsonArray Tools, string
 
     public Tern.Runtime.Grammar.Grammar Grammar(ChatPrompt prompt) =>
         ToolCallGrammar.For(Format, Tools, Function, Parallel, prompt.OpensReasoning ? prompt.Reasoning!.Close : null);
-
-    /// <summary>The kwargs with thinking off, unless the client set <c>enable_thinking</c> itself.</summary>
-    public static IReadOnlyDictionary<string, JsonNode?> ThinkingOff(IReadOnlyDictionary<string, JsonNode?>? kwargs)
-    {
-        var result = kwargs is null ? new Dictionary<string, JsonNode?>(StringComparer.Ordinal) : new Dictionary<string, JsonNode?>(kwargs, StringComparer.Ordinal);
-        result.TryAdd("enable_thinking", false);
-        return result;
-    }
 }
 
 /// <summary>
@@ -44,7 +36,7 @@ internal sealed class TurnStarter(ServedModel model, GenerationRequest request, 
     public async Task<ModelTurn> StartAsync(JsonArray messages, CancellationToken cancellation)
     {
         bool forcedTurn = forced is not null && _turns++ == 0;
-        var prompt = await model.Template.TokensAsync(messages, tools, forcedTurn ? ForcedCall.ThinkingOff(kwargs) : kwargs, cancellation);
+        var prompt = await model.Template.TokensAsync(messages, tools, forcedTurn ? ChatOptions.DefaultThinking(kwargs, thinking: false) : kwargs, cancellation);
         var turn = forcedTurn
             ? request with { PromptTokens = prompt.Tokens, Grammar = forced!.Grammar(prompt), GrammarTrigger = null }
             : request with { PromptTokens = prompt.Tokens };
