@@ -11,7 +11,33 @@ namespace Tern.Cli;
 
 /// <summary>What a conversation runs with: the model, the system prompt, a first message, limits and sampling over the model's defaults.</summary>
 internal sealed record ChatSettings(string? Model, string? SystemPrompt, string? FirstMessage, int MaxTokens, int Context, int Threads,
-    Func<SamplingParams, SamplingParams> Sampling);
+    Func<SamplingParams, SamplingParams> Sampling)
+{
+    /// <summary>A Jinja chat template to use instead of the model's (--chat-template-file).</summary>
+    public string? TemplateFile { get; init; }
+}
+
+/// <summary>The console a chat talks to: whether it is a terminal (prompt shown, reasoning dimmed) and its Ctrl-C key.</summary>
+internal class ChatConsole(bool isTerminal)
+{
+    public bool IsTerminal { get; } = isTerminal;
+
+    /// <summary>The process's console, a terminal when <paramref name="stdout"/> is the console's own, unredirected output.</summary>
+    public static ChatConsole For(TextWriter stdout) => new(ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected);
+
+    /// <summary>Calls <paramref name="handler"/> on Ctrl-C until disposed; the program goes on when it returns true.</summary>
+    public virtual IDisposable OnInterrupt(Func<bool> handler)
+    {
+        ConsoleCancelEventHandler h = (_, e) => e.Cancel = handler();
+        Console.CancelKeyPress += h;
+        return new Unsubscribe(() => Console.CancelKeyPress -= h);
+    }
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+}
 
 /// <summary>
 /// `tern chat [-m FILE | -hf REPO:QUANT] [-sys TEXT]` (and `tern run -cnv`): a conversation in the terminal, as `llama-cli -cnv` and
@@ -29,81 +55,76 @@ public static class ChatCommand
         var predict = new Option<int>("--n-predict", "-n") { Description = "most tokens per answer (-1: until the model ends it or the context is full)", DefaultValueFactory = _ => -1 };
         var context = new Option<int>("--ctx-size", "-c") { Description = "context length in tokens (0: the model's, at most 4096)" };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
+        var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
         var hubModel = TernCommand.HubOption();
-        var command = new Command("chat", "Chat with the model in the terminal.") { model, hubModel, systemPrompt, predict, context, threads };
+        var command = new Command("chat", "Chat with the model in the terminal.") { model, hubModel, systemPrompt, predict, context, threads, templateFile };
         var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
         {
             habits(parse, stderr);
             return Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr), parse.GetValue(systemPrompt), null, parse.GetValue(predict), parse.GetValue(context),
-                parse.GetValue(threads), p => sampling(parse, p)), stdin, stdout, stderr);
+                parse.GetValue(threads), p => sampling(parse, p)) { TemplateFile = parse.GetValue(templateFile) }, stdin, stdout, stderr);
         });
         return command;
     }
 
-    internal static int Converse(ChatSettings settings, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    internal static int Converse(ChatSettings settings, TextReader stdin, TextWriter stdout, TextWriter stderr, ChatConsole? console = null)
     {
+        console ??= ChatConsole.For(stdout);
         if (settings.MaxTokens < -1)
             throw new ArgumentException($"--n-predict must be -1 or more, got {settings.MaxTokens}");
         if (settings.Threads < 0)
             throw new ArgumentException($"--threads must be 0 or more, got {settings.Threads}");
         var model = DecoderModel.Load(TernCommand.ResolveModel(settings.Model), new ModelOptions { Threads = settings.Threads });
         var tokenizer = Tokenizer.FromGguf(model.File);
-        var template = PromptTemplate.Create(model.File, tokenizer, templateFile: null, specialInContent: false, stderr);
+        if (settings.TemplateFile is { } file && !File.Exists(file))
+            throw new FileNotFoundException($"--chat-template-file {file} does not exist");
+        var template = PromptTemplate.Create(model.File, tokenizer, settings.TemplateFile, specialInContent: false, stderr);
         int context = RunCommand.ContextLength(model, settings.Context, stderr);
         using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1, ContextPerSequence = context }, ownsModel: true);
         var sampling = settings.Sampling(DefaultSampling.For(model.File));
         sampling.Validate(model.Config.VocabSize);
         stderr.WriteLine($"sampling: {DefaultSampling.Describe(sampling)}");
-        bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+        bool terminal = console.IsTerminal;
         stderr.WriteLine("chat: type a message; /clear forgets the conversation, /exit leaves" + (terminal ? ", Ctrl-C stops an answer" : ""));
 
         var history = NewHistory(settings.SystemPrompt);
         CancellationTokenSource? answering = null;
-        ConsoleCancelEventHandler stop = (_, e) =>
+        using var interrupt = console.OnInterrupt(() =>
         {
-            if (answering is { IsCancellationRequested: false } current)
+            if (answering is not { IsCancellationRequested: false } current)
+                return false; // between answers, Ctrl-C leaves
+            current.Cancel(); // stops the answer, not the program
+            return true;
+        });
+        string? pending = settings.FirstMessage;
+        while (true)
+        {
+            if (terminal && pending is null)
+                stdout.Write("> ");
+            string? line = pending ?? stdin.ReadLine();
+            pending = null;
+            if (line is null || line.Trim() is "/exit" or "/quit" or "/bye")
+                return 0;
+            if (line.Trim() == "/clear")
             {
-                current.Cancel(); // stops the answer, not the program
-                e.Cancel = true;
+                history = NewHistory(settings.SystemPrompt);
+                stderr.WriteLine("(conversation cleared)");
+                continue;
             }
-        };
-        Console.CancelKeyPress += stop;
-        try
-        {
-            string? pending = settings.FirstMessage;
-            while (true)
-            {
-                if (terminal && pending is null)
-                    stdout.Write("> ");
-                string? line = pending ?? stdin.ReadLine();
-                pending = null;
-                if (line is null || line.Trim() is "/exit" or "/quit" or "/bye")
-                    return 0;
-                if (line.Trim() == "/clear")
-                {
-                    history = NewHistory(settings.SystemPrompt);
-                    stderr.WriteLine("(conversation cleared)");
-                    continue;
-                }
 
-                if (line.Trim().Length == 0)
-                    continue;
-                history.Add(new JsonObject { ["role"] = "user", ["content"] = line });
-                answering = new CancellationTokenSource();
-                var reply = Answer(engine, template, history, sampling, settings.MaxTokens, terminal, stdout, stderr, answering.Token).GetAwaiter().GetResult();
-                answering.Dispose();
-                answering = null;
-                var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content };
-                if (reply.Reasoning.Length > 0)
-                    message["reasoning_content"] = reply.Reasoning;
-                history.Add(message);
-            }
-        }
-        finally
-        {
-            Console.CancelKeyPress -= stop;
+            if (line.Trim().Length == 0)
+                continue;
+            history.Add(new JsonObject { ["role"] = "user", ["content"] = line });
+            using var answer = new CancellationTokenSource();
+            answering = answer;
+            var reply = Answer(engine, template, history, sampling, settings.MaxTokens, terminal, stdout, stderr, answer.Token).GetAwaiter().GetResult();
+            answering = null;
+            var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content };
+            if (reply.Reasoning.Length > 0)
+                message["reasoning_content"] = reply.Reasoning;
+            history.Add(message);
         }
     }
 

@@ -57,4 +57,79 @@ public sealed partial class ChatCommandTests
         Assert.Equal(Answers(withSystem)[0].Prompt, Answers(viaRun)[0].Prompt);
         Assert.False(string.IsNullOrWhiteSpace(stdout));
     }
+
+    /// <summary>A terminal whose Ctrl-C is pressed once, as the first answer starts streaming.</summary>
+    private sealed class CtrlCOnFirstAnswer : ChatConsole
+    {
+        private Func<bool>? _handler;
+
+        public CtrlCOnFirstAnswer() : base(isTerminal: true) { }
+
+        public bool Handled { get; private set; }
+
+        public override IDisposable OnInterrupt(Func<bool> handler)
+        {
+            _handler = handler;
+            return new StringReader(""); // nothing to unsubscribe from
+        }
+
+        /// <summary>The chat's stdout: the first text that is not the "> " prompt presses Ctrl-C.</summary>
+        public TextWriter Output() => new PressingWriter(this);
+
+        private sealed class PressingWriter(CtrlCOnFirstAnswer console) : StringWriter
+        {
+            public override void Write(string? value)
+            {
+                base.Write(value);
+                if (console._handler is { } press && !console.Handled && !string.IsNullOrWhiteSpace(value) && value != "> ")
+                    console.Handled = press();
+            }
+        }
+    }
+
+    private static ChatSettings Settings(string? model, int maxTokens, string? templateFile = null) =>
+        new(model, null, null, maxTokens, 0, 1, p => p with { Temperature = 0 }) { TemplateFile = templateFile };
+
+    [Fact]
+    public void Ctrl_c_stops_the_answer_not_the_chat()
+    {
+        var console = new CtrlCOnFirstAnswer();
+        var stdout = console.Output();
+        var stderr = new StringWriter();
+
+        int code = ChatCommand.Converse(Settings(null, 200), new StringReader("Tell me a story\nHello\n"), stdout, stderr, console);
+
+        Assert.Equal(0, code);
+        Assert.True(console.Handled, stderr.ToString()); // the key was taken: the program went on
+        Assert.Contains("(answer stopped)", stderr.ToString());
+        var answers = Answers(stderr.ToString());
+        Assert.Single(answers); // the stopped answer has no speed line; the second one does
+        Assert.True(answers[0].Cached > 0, stderr.ToString()); // and the second prompt still extends the first exchange
+    }
+
+    [Fact]
+    public void Reasoning_is_dimmed_on_a_terminal_and_left_out_of_piped_output()
+    {
+        // The Qwen3.5 template opens <think> for the answer, so everything the random-weight model writes is reasoning.
+        var settings = Settings(SharedData.Path("models/qwen3-tiny-q8_0.gguf"), 6, SharedData.Path("templates/2026/Qwen-Qwen3.5-4B.jinja"));
+        var terminal = new StringWriter();
+        var piped = new StringWriter();
+
+        Assert.Equal(0, ChatCommand.Converse(settings, new StringReader("Hello\n"), terminal, new StringWriter(), new ChatConsole(isTerminal: true)));
+        Assert.Equal(0, ChatCommand.Converse(settings, new StringReader("Hello\n"), piped, new StringWriter(), new ChatConsole(isTerminal: false)));
+
+        Assert.Contains("\u001b[2m", terminal.ToString()); // dim on
+        Assert.Contains("\u001b[0m", terminal.ToString()); // and off again
+        Assert.StartsWith("> ", terminal.ToString());
+        Assert.True(string.IsNullOrWhiteSpace(piped.ToString()), piped.ToString());
+    }
+
+    [Fact]
+    public void A_missing_template_file_is_named()
+    {
+        var (code, _, stderr) = Chat("Hello\n", "chat", "--chat-template-file", "/nonexistent/t.jinja");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("/nonexistent/t.jinja", stderr);
+    }
 }
