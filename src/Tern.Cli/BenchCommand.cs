@@ -11,7 +11,7 @@ namespace Tern.Cli;
 
 /// <summary>
 /// `tern bench [-m FILE] [-p N,..] [-n N,..] [-d DEPTH,..] [-np N,..] [-ctk TYPE,..] [-ctv TYPE,..] [-r R] [-t THREADS]
-/// [-o md|csv|json|jsonl] [--plot FILE.svg|FILE.png] [--compare FILE.json]`: prompt processing (pp) and generation
+/// [-o md|csv|json|jsonl] [--plot FILE.svg] [--compare FILE.json]`: prompt processing (pp) and generation
 /// (tg) speed as llama-bench measures them, optionally with the KV cache already holding DEPTH tokens
 /// (`pp512 @ d4096`), for every combination of KV cache key and value types. The depth is filled once per depth
 /// and shared, copy-on-write, by every repetition; pp runs N random tokens as one batch, tg generates N tokens one
@@ -43,7 +43,7 @@ public static class BenchCommand
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "runs per test", DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
         var output = new Option<string>("--output", "-o") { Description = "md, csv, json or jsonl", DefaultValueFactory = _ => "md" };
-        var plot = new Option<string?>("--plot") { Description = "also draw tokens/s against depth into FILE.svg or FILE.png" };
+        var plot = new Option<string?>("--plot") { Description = "also draw tokens/s against depth into FILE.svg (SVG only: a browser or rsvg-convert turns it into PNG)" };
         var compare = new Option<string?>("--compare") { Description = "compare with another engine's llama-bench JSON results" };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "measure this machine's read bandwidth first; tg rows show their effective GB/s and share of it" };
         var noRepack = NoRepackOption();
