@@ -185,6 +185,19 @@ public sealed class WebChatBrowserTests(ServerFixture fixture) : IClassFixture<S
     }
 
     [Fact]
+    public async Task Stop_ends_the_answer_and_the_server_frees_its_sequence()
+    {
+        var result = await WebChat.RunAsync("stop", fixture);
+
+        var answer = result.GetProperty("answer");
+        Assert.Equal("Stopped.", answer.Text("error"));
+        Assert.NotEqual("", answer.Text("content"));
+        Assert.Equal("", answer.Text("stats")); // no usage came: the stream was cut before its end
+        await fixture.WaitUntilIdleAsync();
+        Assert.Contains("tern_active_sequences 0", (await fixture.GetAsync("/metrics")).Text);
+    }
+
+    [Fact]
     public async Task A_conversation_is_still_there_after_a_reload()
     {
         var result = await WebChat.RunAsync("reload", fixture);

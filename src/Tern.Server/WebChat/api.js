@@ -45,15 +45,16 @@ export async function* streamChat(key, request, signal) {
   yield* serverSentEvents(response.body, signal);
 }
 
-/** The JSON `data:` of each server-sent event of `body`, until `data: [DONE]` or the end of the stream. */
+/** The JSON `data:` of each server-sent event of `body`, until `data: [DONE]` or the end of the stream; aborting `signal` throws. */
 async function* serverSentEvents(body, signal) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
   let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();
-    if (done)
+    if (done) {
+      signal.throwIfAborted(); // Stop: aborting the fetch ends the body too
       return;
+    }
     buffer += value;
     let end;
     while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {

@@ -2,12 +2,14 @@
 // JSON line with what the page showed. Screenshots of each state go to SHOT_DIR/SCENARIO-STATE.png.
 // Usage: node webchat.mjs SCENARIO SERVER_URL SHOT_DIR [ARGUMENT]
 import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const [scenario, server, shotDir, argument] = process.argv.slice(2);
 mkdirSync(shotDir, { recursive: true });
+for (const old of readdirSync(shotDir).filter((f) => f.startsWith(scenario + "-")))
+  rmSync(join(shotDir, old)); // this scenario's shots of an earlier run
 const profile = mkdtempSync(join(tmpdir(), "tern-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
@@ -105,6 +107,7 @@ try {
       await route.fulfill({ status: 200, contentType: "text/event-stream", body: events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n" });
     });
     await open();
+    await settings({ "max-tokens": "40" });
     await page.waitForFunction(() => document.querySelectorAll("#model option").length === 2);
     result.models = await modelOptions();
     await page.selectOption("#model", "second-model");
@@ -126,6 +129,7 @@ try {
     await shot("tool-card");
   } else if (scenario === "reload") {
     await open();
+    await settings({ "max-tokens": "40" });
     result.answer = await send("Once upon a time");
     await shot("before-reload");
     await page.reload();
@@ -134,6 +138,16 @@ try {
     result.messages = await messagesShown();
     result.reloadedStats = await page.$$eval(".message.assistant .stats", (s) => s.map((x) => x.textContent));
     await shot("after-reload");
+  } else if (scenario === "stop") {
+    // No max_tokens: stories260K writes until its context is full, and Stop ends that early.
+    await open();
+    await page.fill("#input", "Once upon a time");
+    await page.click("#send");
+    await page.waitForFunction(() => [...document.querySelectorAll(".message.assistant .content")].at(-1)?.textContent.length > 20, null, { timeout: 60_000 });
+    await page.click("#stop");
+    await page.waitForFunction(() => document.getElementById("stop").hidden && !document.getElementById("send").hidden);
+    result.answer = await lastAnswer();
+    await shot("stopped");
   } else if (scenario === "hostile") {
     await open();
     result.answer = await send("Say something");
