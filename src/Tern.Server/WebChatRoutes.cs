@@ -43,7 +43,7 @@ internal static class WebChatRoutes
         headers["Referrer-Policy"] = "no-referrer";
         headers.CacheControl = "no-cache"; // revalidated by ETag, so a new Tern's page is seen at once
         headers.ETag = asset.ETag;
-        if (http.Request.Headers.IfNoneMatch.Contains(asset.ETag))
+        if (http.Request.Headers.IfNoneMatch.ToString().Split(',').Any(tag => tag.Trim() is var t && (t == asset.ETag || t == "*")))
         {
             http.Response.StatusCode = StatusCodes.Status304NotModified;
             return;

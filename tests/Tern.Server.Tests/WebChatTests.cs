@@ -53,6 +53,7 @@ public sealed class WebChatPageTests(KeyedServerFixture fixture) : IClassFixture
     [InlineData("markdown.js", "text/javascript; charset=utf-8")]
     [InlineData("api.js", "text/javascript; charset=utf-8")]
     [InlineData("store.js", "text/javascript; charset=utf-8")]
+    [InlineData("messages.js", "text/javascript; charset=utf-8")]
     public async Task Each_file_has_its_content_type_and_needs_no_key(string name, string contentType)
     {
         using var response = await fixture.Http.GetAsync("/webchat/" + name, Cancel);
@@ -249,7 +250,8 @@ public sealed class WebChatToolTests(ScriptedToolServerFixture fixture) : IClass
     public async Task Hostile_model_output_shows_as_text_and_runs_nothing()
     {
         const string Hostile = "Look: <script>window.pwned=1</script> and <img src=x onerror=\"window.pwned=2\"> and "
-            + "[click me](javascript:window.pwned=3) and [docs](https://example.com/docs) and `<b>code</b>`";
+            + "[click me](javascript:window.pwned=3) and [docs](https://example.com/docs) and `<b>code</b>`\n\n"
+            + "# A heading *with* <i>markup</i>\n\n- one <svg onload=\"window.pwned=4\">\n- two\n\n```html\n<script>window.pwned=5</script>\n```\n";
         fixture.Script(Hostile);
         var result = await WebChat.RunAsync("hostile", fixture);
 
@@ -263,7 +265,16 @@ public sealed class WebChatToolTests(ScriptedToolServerFixture fixture) : IClass
         Assert.DoesNotContain("script", elements);
         Assert.DoesNotContain("img", elements);
         Assert.DoesNotContain("b", elements);
+        Assert.DoesNotContain("i", elements);
+        Assert.DoesNotContain("svg", elements);
+        // the markdown around it did render
         Assert.Contains("code", elements);
+        Assert.Contains("h3", elements);
+        Assert.Contains("em", elements);
+        Assert.Equal(2, elements.Count(e => e == "li"));
+        Assert.Contains("pre", elements);
+        Assert.Contains("<svg onload=\"window.pwned=4\">", content);
+        Assert.Contains("<script>window.pwned=5</script>", content);
         Assert.Equal(["https://example.com/docs"], result.GetProperty("links").EnumerateArray().Select(l => l.GetString()));
         Assert.Equal(WebChatRoutes.ContentSecurityPolicy, result.GetProperty("pageHeaders").Text("content-security-policy"));
     }

@@ -1,23 +1,15 @@
 // Drives Tern's web chat (GET /) in Debian's chromium through playwright-core, one scenario per run, and prints one
 // JSON line with what the page showed. Screenshots of each state go to SHOT_DIR/SCENARIO-STATE.png.
 // Usage: node webchat.mjs SCENARIO SERVER_URL SHOT_DIR [ARGUMENT]
-import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { launchChromium } from "./chromium.mjs";
 
 const [scenario, server, shotDir, argument] = process.argv.slice(2);
 mkdirSync(shotDir, { recursive: true });
 for (const old of readdirSync(shotDir).filter((f) => f.startsWith(scenario + "-")))
   rmSync(join(shotDir, old)); // this scenario's shots of an earlier run
-const profile = mkdtempSync(join(tmpdir(), "tern-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1100, height: 760 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const { context, close } = await launchChromium({ viewport: { width: 1100, height: 760 } });
 const page = context.pages()[0] ?? await context.newPage();
 const result = { scenario, shots: [], pageErrors: [], consoleErrors: [], chatRequests: [] };
 page.on("pageerror", (e) => result.pageErrors.push(String(e)));
@@ -177,7 +169,6 @@ try {
   result.failure = String(e?.stack ?? e);
   await shot("failure").catch(() => {});
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(result));
