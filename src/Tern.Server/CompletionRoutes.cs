@@ -85,7 +85,7 @@ internal sealed class CompletionRoutes(TernServer server)
             return;
         }
 
-        await sse.WriteAsync(shape.Chunk(null, null, result.FinishReason), http.RequestAborted);
+        await sse.WriteAsync(shape.FinishChunk(result.Finished, result.FinishReason), http.RequestAborted);
         if (p.IncludeUsage)
             await sse.WriteAsync(shape.UsageChunk(result.Finished with { Usage = result.Usage }), http.RequestAborted);
         await sse.DoneAsync(http.RequestAborted);

@@ -140,9 +140,11 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
         return Chunk(delta, null, null, logprobs ? Logprobs(tokens) : null);
     }
 
-    public JsonObject FinishChunk(GenerationFinished f)
+    /// <summary>The last chunk with a choice: the finish reason (<paramref name="finish"/>, or <paramref name="f"/>'s) and
+    /// llama-server's <c>timings</c> (of the last model turn), which its clients read for the speed.</summary>
+    public JsonObject FinishChunk(GenerationFinished f, string? finish = null)
     {
-        var chunk = Chunk(null, null, Finish(f));
+        var chunk = Chunk(null, null, finish ?? Finish(f));
         chunk["timings"] = Timings(f);
         return chunk;
     }
@@ -180,6 +182,7 @@ internal sealed class ResponseShape(string id, long created, string model, bool 
         ["predicted_n"] = f.Timings.GeneratedTokens,
         ["predicted_ms"] = Math.Round(f.Timings.GenerationMilliseconds, 3),
         ["predicted_per_second"] = Math.Round(f.Timings.GenerationTokensPerSecond, 2),
+        ["cache_n"] = f.Usage.CachedTokens,
     };
 
     private JsonObject Logprobs(IReadOnlyList<GeneratedToken> tokens)

@@ -52,6 +52,7 @@ public sealed class TernServer : IAsyncDisposable
             _app.Use(guard.InvokeAsync);
         if (origins.Length > 0) // browser pages from these origins may call the API (CORS preflight answered before the key check)
             _app.UseCors(cors => cors.WithOrigins(origins).WithMethods("GET", "POST").WithHeaders(CorsHeaders));
+        _app.Use(WebChatRoutes.ServeAsync); // the page and its files need no key: they hold none
         _app.Use(AuthenticateAsync);
         var info = new InfoRoutes(this);
         var completions = new CompletionRoutes(this);

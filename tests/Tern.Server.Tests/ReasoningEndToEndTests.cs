@@ -29,9 +29,11 @@ public sealed class ScriptedGemma4ToolServerFixture : ScriptedToolServerFixture
 internal static class Sse
 {
     /// <summary>The chunks of a streamed chat completion, checked to end with [DONE].</summary>
-    public static async Task<List<JsonElement>> ChunksAsync(ScriptedToolServerFixture fixture, string body)
+    public static async Task<List<JsonElement>> ChunksAsync(ServerFixture fixture, string body, string? key = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (key is not null)
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         using var response = await fixture.Http.SendAsync(request, TestContext.Current.CancellationToken);
         string text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         Assert.True(response.IsSuccessStatusCode, text);

@@ -1,19 +1,10 @@
 // Opens each PAGE_URL in Debian's chromium (through playwright-core), waits for the page's window.attack, and prints
 // one JSON line: for each page, what the page saw and the status of every request it sent to SERVER_URL as the
 // browser received it (a page cannot read that from a no-cors request). Usage: node browser-attack.mjs SERVER_URL PAGE_URL...
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { launchChromium } from "./chromium.mjs";
 
 const [server, ...pages] = process.argv.slice(2);
-const profile = mkdtempSync(join(tmpdir(), "tern-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const { context, close } = await launchChromium();
 try {
   const results = [];
   for (const url of pages) {
@@ -28,6 +19,5 @@ try {
   }
   console.log(JSON.stringify(results));
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
