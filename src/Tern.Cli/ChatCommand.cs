@@ -30,13 +30,14 @@ public static class ChatCommand
         var context = new Option<int>("--ctx-size", "-c") { Description = "context length in tokens (0: the model's, at most 4096)" };
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
         var hubModel = TernCommand.HubOption();
-        var command = new Command("chat", "Chat with the model in the terminal.") { model, hubModel, systemPrompt, predict, context, threads };
+        var offline = TernCommand.OfflineOption();
+        var command = new Command("chat", "Chat with the model in the terminal.") { model, hubModel, offline, systemPrompt, predict, context, threads };
         var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
         {
             habits(parse, stderr);
-            return Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr), parse.GetValue(systemPrompt), null, parse.GetValue(predict), parse.GetValue(context),
+            return Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr, parse.GetValue(offline)), parse.GetValue(systemPrompt), null, parse.GetValue(predict), parse.GetValue(context),
                 parse.GetValue(threads), p => sampling(parse, p)), stdin, stdout, stderr);
         });
         return command;
@@ -48,7 +49,7 @@ public static class ChatCommand
             throw new ArgumentException($"--n-predict must be -1 or more, got {settings.MaxTokens}");
         if (settings.Threads < 0)
             throw new ArgumentException($"--threads must be 0 or more, got {settings.Threads}");
-        var model = DecoderModel.Load(TernCommand.ResolveModel(settings.Model), new ModelOptions { Threads = settings.Threads });
+        var model = LoadProgressLine.Load(TernCommand.ResolveModel(settings.Model), new ModelOptions { Threads = settings.Threads }, stderr);
         var tokenizer = Tokenizer.FromGguf(model.File);
         var template = PromptTemplate.Create(model.File, tokenizer, templateFile: null, specialInContent: false, stderr);
         int context = RunCommand.ContextLength(model, settings.Context, stderr);
