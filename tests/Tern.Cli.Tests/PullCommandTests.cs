@@ -174,6 +174,16 @@ public sealed class PullCommandTests : IDisposable
         Assert.Equal("error: give either -m FILE or -hf REPO[:QUANT], not both", stderr.Trim());
     }
 
+    [Fact]
+    public void A_split_model_whose_listing_lacks_a_part_is_refused_naming_the_parts_there_are()
+    {
+        HubFile[] listing = [new("m-Q8_0-00001-of-00003.gguf", 1, null), new("m-Q8_0-00003-of-00003.gguf", 1, null), new("m-Q4_0.gguf", 1, null)];
+
+        var e = Assert.Throws<HubException>(() => QuantPicker.Pick(Repo, listing, "Q8_0"));
+
+        Assert.Equal($"{Repo}: the split model m-Q8_0 has 3 parts, but the listing holds part(s) 1, 3", e.Message);
+    }
+
     [Theory]
     [InlineData("not-a-repo")]
     [InlineData("../etc:Q4_K_M")]
@@ -289,13 +299,23 @@ public sealed class PullCommandTests : IDisposable
         Assert.Equal(requests, hub.Requests);
     }
 
-    [Fact]
-    public async Task Offline_without_a_cached_copy_is_an_error_naming_the_model_and_the_cache()
+    [Theory]
+    [InlineData("pull")]
+    [InlineData("run")]
+    [InlineData("chat")]
+    [InlineData("bench")]
+    [InlineData("serve")]
+    public async Task Offline_without_a_cached_copy_is_an_error_naming_the_model_and_the_cache(string command)
     {
         await using var hub = new FakeHub(Repo, Files());
         Pull(hub, $"{Repo}:Q8_0");
 
-        var (code, _, stderr) = CliRunner.Run("chat", "--offline", "-hf", $"{Repo}:Q4_K_M");
+        var (code, _, stderr) = command switch
+        {
+            "pull" => CliRunner.Run("pull", "--offline", $"{Repo}:Q4_K_M"),
+            "serve" => CliRunner.Run("serve", "--offline", "-hf", $"{Repo}:Q4_K_M", "--port", "0"),
+            _ => CliRunner.Run(command, "--offline", "-hf", $"{Repo}:Q4_K_M"),
+        };
 
         Assert.Equal(1, code);
         Assert.StartsWith($"error: {Repo}:Q4_K_M is not in the model cache {_cache}", stderr);

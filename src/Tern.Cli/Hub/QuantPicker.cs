@@ -42,7 +42,7 @@ public static class QuantPicker
         if (matches.Count == 1)
             return Complete(repo, matches[0]);
         if (matches.Count > 1)
-            throw new HubException($"{repo}: quant {quant ?? DefaultQuant} matches several models ({string.Join(", ", matches.Select(m => m[0].Path))}); name the file's own tag");
+            throw new HubException($"{repo}: quant {quant ?? DefaultQuant} matches several models ({string.Join(", ", matches.Select(m => m[0].Path))}); give a tag only one of them carries");
         throw quant is null
             ? new HubException($"{repo} has several GGUF files and none is {DefaultQuant}: name one as {repo}:QUANT; available: {available}")
             : new HubException($"{repo} has no {quant} file; available: {available}");
