@@ -314,6 +314,7 @@ public sealed class PullCommandTests : IDisposable
         {
             "pull" => CliRunner.Run("pull", "--offline", $"{Repo}:Q4_K_M"),
             "serve" => CliRunner.Run("serve", "--offline", "-hf", $"{Repo}:Q4_K_M", "--port", "0"),
+            "run" => CliRunner.Run("run", "--offline", "-hf", $"{Repo}:Q4_K_M", "-p", "Hello"),
             _ => CliRunner.Run(command, "--offline", "-hf", $"{Repo}:Q4_K_M"),
         };
 
