@@ -48,9 +48,10 @@ public static class BenchCommand
         var bandwidth = new Option<bool>("--bandwidth") { Description = "measure this machine's read bandwidth first; tg rows show their effective GB/s and share of it" };
         var noRepack = NoRepackOption();
         var hubModel = TernCommand.HubOption();
+        var offline = TernCommand.OfflineOption();
         var command = new Command("bench", Description)
         {
-            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, noRepack, hubModel,
+            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, noRepack, hubModel, offline,
         };
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
@@ -59,7 +60,7 @@ public static class BenchCommand
             habits(parse, stderr);
             var settings = new BenchSettings
             {
-                Model = parse.GetValue(hubModel) is null ? parse.GetValue(model) : TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr),
+                Model = parse.GetValue(hubModel) is null ? parse.GetValue(model) : TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr, parse.GetValue(offline)),
                 Prompts = Counts(parse.GetValue(prompt)!, "--n-prompt"),
                 Generates = Counts(parse.GetValue(generate)!, "--n-gen"),
                 Depths = Counts(parse.GetValue(depth)!, "--n-depth"),
@@ -115,7 +116,7 @@ public static class BenchCommand
         double? readGBps = settings.MeasureBandwidth ? Bandwidth.MeasureReadGBps(WorkerPool.Threads(settings.Threads)) : null;
         if (readGBps is not null && !ResidentMemory.ResetPeak())
             stderr.WriteLine("warning: the peak-memory mark could not be reset (/proc/self/clear_refs): rss_bytes includes the bandwidth test's buffer");
-        using var m = DecoderModel.Load(path, new ModelOptions { Threads = settings.Threads, Repack = settings.Repack });
+        using var m = LoadProgressLine.Load(path, new ModelOptions { Threads = settings.Threads, Repack = settings.Repack }, stderr);
         // The type of the first layer's query projection (the fused q/k/v one of a DeltaNet layer).
         string type = new[] { "blk.0.attn_q.weight", "blk.0.attn_qkv.weight" }.Select(n => m.File.TryGetTensor(n, out var t) ? t.Type.ToString() : null).FirstOrDefault(t => t is not null) ?? "?";
         var info = new RunInfo(Path.GetFileName(path), type, m.Threads, m.Config.ContextLength);

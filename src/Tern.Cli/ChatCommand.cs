@@ -23,7 +23,7 @@ internal class ChatConsole(bool isTerminal)
     public bool IsTerminal { get; } = isTerminal;
 
     /// <summary>The process's console, a terminal when <paramref name="stdout"/> is the console's own, unredirected output.</summary>
-    public static ChatConsole For(TextWriter stdout) => new(ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected);
+    public static ChatConsole For(TextWriter stdout) => new(Terminal.Is(stdout));
 
     /// <summary>Calls <paramref name="handler"/> on Ctrl-C until disposed; the program goes on when it returns true.</summary>
     public virtual IDisposable OnInterrupt(Func<bool> handler)
@@ -57,13 +57,14 @@ public static class ChatCommand
         var threads = new Option<int>("--threads", "-t") { Description = "threads (0: one per processor)" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
         var hubModel = TernCommand.HubOption();
-        var command = new Command("chat", "Chat with the model in the terminal.") { model, hubModel, systemPrompt, predict, context, threads, templateFile };
+        var offline = TernCommand.OfflineOption();
+        var command = new Command("chat", "Chat with the model in the terminal.") { model, hubModel, offline, systemPrompt, predict, context, threads, templateFile };
         var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
         {
             habits(parse, stderr);
-            return Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr), parse.GetValue(systemPrompt), null, parse.GetValue(predict), parse.GetValue(context),
+            return Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr, parse.GetValue(offline)), parse.GetValue(systemPrompt), null, parse.GetValue(predict), parse.GetValue(context),
                 parse.GetValue(threads), p => sampling(parse, p)) { TemplateFile = parse.GetValue(templateFile) }, stdin, stdout, stderr);
         });
         return command;
@@ -76,7 +77,7 @@ public static class ChatCommand
             throw new ArgumentException($"--n-predict must be -1 or more, got {settings.MaxTokens}");
         if (settings.Threads < 0)
             throw new ArgumentException($"--threads must be 0 or more, got {settings.Threads}");
-        var model = DecoderModel.Load(TernCommand.ResolveModel(settings.Model), new ModelOptions { Threads = settings.Threads });
+        var model = LoadProgressLine.Load(TernCommand.ResolveModel(settings.Model), new ModelOptions { Threads = settings.Threads }, stderr);
         var tokenizer = Tokenizer.FromGguf(model.File);
         if (settings.TemplateFile is { } file && !File.Exists(file))
             throw new FileNotFoundException($"--chat-template-file {file} does not exist");

@@ -18,7 +18,7 @@ public static class InfoCommand
         var command = new Command("info", "Show a GGUF file's metadata and tensors.") { file };
         command.SetAction(parse =>
         {
-            using var gguf = GgufFile.Open(TernCommand.ResolveModel(parse.GetValue(file)));
+            using var gguf = GgufSplit.Open(TernCommand.ResolveModel(parse.GetValue(file)));
             Print(gguf, Console(stdout));
             return 0;
         });
@@ -78,7 +78,7 @@ public static class InfoCommand
             console.WriteLine($"model: not runnable ({e.Problem})");
         }
 
-        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"size: {parameters:N0} parameters ({FormatCount(parameters)}), {FormatBytes(gguf.FileSize)} on disk"));
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"size: {parameters:N0} parameters ({FormatCount(parameters)}), {FormatBytes(gguf.Parts.Sum(p => p.FileSize))} on disk"));
         string? template = gguf.GetString("tokenizer.chat_template");
         console.WriteLine(template is null ? "chat template: none (chat would fall back to ChatML)" : $"chat template: yes ({template.Length:N0} chars)");
         if (architecture is not null)

@@ -20,6 +20,7 @@ public static class RunCommand
     {
         var model = new Option<string?>("--model", "-m") { Description = "GGUF file (default: the embedded model, stories260K)" };
         var hubModel = TernCommand.HubOption();
+        var offline = TernCommand.OfflineOption();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "text to continue (- reads it from stdin)" };
         var file = new Option<string?>("--file", "-f") { Description = "read the prompt from this file" };
         var predict = new Option<int>("--n-predict", "-n") { Description = "tokens to generate (-1: until end of text or a full context)", DefaultValueFactory = _ => -1 };
@@ -32,7 +33,7 @@ public static class RunCommand
         var systemPrompt = new Option<string?>("--system-prompt", "-sys") { Description = "with -cnv: the system prompt" };
         var command = new Command("run", "Generate text from a prompt.")
         {
-            model, hubModel, prompt, file, predict, context, threads, grammar, grammarFile, jsonSchema, conversation, systemPrompt,
+            model, hubModel, offline, prompt, file, predict, context, threads, grammar, grammarFile, jsonSchema, conversation, systemPrompt,
         };
         var sampling = SamplingFlags.AddTo(command);
         var habits = HabitFlags.AddTo(command);
@@ -42,7 +43,7 @@ public static class RunCommand
             if (parse.GetValue(conversation))
             {
                 string? first = parse.GetValue(prompt) is null && parse.GetValue(file) is null ? null : PromptText(parse.GetValue(prompt), parse.GetValue(file), stdin);
-                return ChatCommand.Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr), parse.GetValue(systemPrompt), first, parse.GetValue(predict), parse.GetValue(context),
+                return ChatCommand.Converse(new ChatSettings(TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr, parse.GetValue(offline)), parse.GetValue(systemPrompt), first, parse.GetValue(predict), parse.GetValue(context),
                     parse.GetValue(threads), p => sampling(parse, p)), stdin, stdout, stderr);
             }
 
@@ -54,8 +55,8 @@ public static class RunCommand
             int t = parse.GetValue(threads);
             if (t < 0)
                 throw new ArgumentException($"--threads must be 0 or more, got {t}");
-            string path = TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr);
-            using var m = DecoderModel.Load(path, new ModelOptions { Threads = t });
+            string path = TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stderr, parse.GetValue(offline));
+            using var m = LoadProgressLine.Load(path, new ModelOptions { Threads = t }, stderr);
             var tokenizer = Tokenizer.FromGguf(m.File);
             int ctx = ContextLength(m, parse.GetValue(context), stderr);
 

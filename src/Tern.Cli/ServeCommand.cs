@@ -37,11 +37,12 @@ public static class ServeCommand
         var checkpoints = new Option<int>("--ctx-checkpoints", "--checkpoints") { Description = "hybrid models (qwen35moe): copies of the recurrent state the prefix cache keeps, so a prompt that extends an earlier one resumes (0: none)", DefaultValueFactory = _ => 8 };
         var reasoningFormat = new Option<string>("--reasoning-format") { Description = "where a reply's <think> block or thought channel goes: auto (reasoning_content) or none (left in content)", DefaultValueFactory = _ => "auto" };
         var hubModel = TernCommand.HubOption();
+        var offline = TernCommand.OfflineOption();
         var pooling = new Option<string?>("--pooling") { Description = "how /v1/embeddings pools token states: mean, cls or last (default: the model's pooling_type, else mean)" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
         {
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
-            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel,
+            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline,
         };
         var habits = HabitFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -49,7 +50,7 @@ public static class ServeCommand
             habits(parse, stdout);
             var options = new ServerOptions
             {
-                ModelPath = TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stdout),
+                ModelPath = TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stdout, parse.GetValue(offline)),
                 Host = parse.GetValue(host)!,
                 Port = Check(parse.GetValue(port), 0, 65535, "--port"),
                 ContextPerSequence = Check(parse.GetValue(context), 0, int.MaxValue, "--ctx-size"),

@@ -59,14 +59,19 @@ public static class TernCommand
     public static Option<string?> HubOption() =>
         new("--hf-repo", "-hf") { Description = "OWNER/NAME[:QUANT] from the hub, pulled into the cache if missing (see tern pull)" };
 
-    /// <summary>The model file given with -m, or the hub model given with -hf (pulled into the cache if missing), or the default.</summary>
-    public static string ResolveModel(string? path, string? hubReference, TextWriter stderr)
+    /// <summary>`--offline`: -hf takes the cached copy without asking the hub (as HF_HUB_OFFLINE=1 does).</summary>
+    public static Option<bool> OfflineOption() =>
+        new("--offline") { Description = "use the cached copy of an -hf model without asking the hub (also HF_HUB_OFFLINE=1)" };
+
+    /// <summary>The model file given with -m, or the hub model given with -hf (pulled into the cache if missing;
+    /// offline, the cached copy), or the default.</summary>
+    public static string ResolveModel(string? path, string? hubReference, TextWriter stderr, bool offline = false)
     {
         if (hubReference is null)
             return ResolveModel(path);
         if (path is not null)
             throw new ArgumentException("give either -m FILE or -hf REPO[:QUANT], not both");
-        return Hub.ModelPull.PullAsync(hubReference, stderr, PullCommand.ShowsProgress(stderr), CancellationToken.None).GetAwaiter().GetResult();
+        return Hub.ModelPull.PullAsync(hubReference, stderr, PullCommand.ShowsProgress(stderr), offline, CancellationToken.None).GetAwaiter().GetResult();
     }
 
     /// <summary>A KV cache type (f16, q8_0, q4_0) given to <paramref name="flag"/>; the error names the flag.</summary>

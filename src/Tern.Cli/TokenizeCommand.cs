@@ -16,7 +16,7 @@ public static class TokenizeCommand
         var command = new Command("tokenize", "Print the token ids of a text, space separated.") { model, prompt, noBos, noParseSpecial };
         command.SetAction(parse =>
         {
-            using var gguf = GgufFile.Open(TernCommand.ResolveModel(parse.GetValue(model)));
+            using var gguf = GgufSplit.Open(TernCommand.ResolveModel(parse.GetValue(model)));
             var tokenizer = Tokenizer.FromGguf(gguf);
             var ids = tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: !parse.GetValue(noBos), parseSpecial: !parse.GetValue(noParseSpecial));
             stdout.WriteLine(string.Join(' ', ids));

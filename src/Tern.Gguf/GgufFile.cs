@@ -20,6 +20,8 @@ public sealed unsafe class GgufFile : IDisposable
     private readonly long _length;
     private readonly Dictionary<string, GgufValue> _byKey;
     private readonly Dictionary<string, GgufTensorInfo> _tensorsByName;
+    private GgufFile[] _parts;
+    private Dictionary<string, GgufFile>? _partOfTensor; // only for a split model: the part that holds each tensor
     private bool _disposed;
 
     private GgufFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* start, long length)
@@ -33,6 +35,7 @@ public sealed unsafe class GgufFile : IDisposable
         _tensorsByName = new Dictionary<string, GgufTensorInfo>(StringComparer.Ordinal);
         var cursor = new GgufCursor(start, length, path);
         (Version, Metadata, Alignment, Tensors, DataOffset) = Parse(ref cursor);
+        _parts = [this];
     }
 
     public string Path { get; }
@@ -49,8 +52,36 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>Metadata in file order.</summary>
     public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata { get; }
 
-    /// <summary>Tensor infos in file order.</summary>
-    public IReadOnlyList<GgufTensorInfo> Tensors { get; }
+    /// <summary>Tensor infos in file order (of a split model: every part's, part after part).</summary>
+    public IReadOnlyList<GgufTensorInfo> Tensors { get; private set; }
+
+    /// <summary>The files of the model: this one, then the other parts of a split model (see <see cref="GgufSplit"/>).</summary>
+    public IReadOnlyList<GgufFile> Parts => _parts;
+
+    /// <summary>
+    /// Makes this file (the first part of a split model) answer for the tensors of <paramref name="others"/> too;
+    /// it owns them from now on. The caller has checked that the names are unique across the parts.
+    /// </summary>
+    internal void Attach(IReadOnlyList<GgufFile> others)
+    {
+        _partOfTensor = new Dictionary<string, GgufFile>(StringComparer.Ordinal);
+        var all = new List<GgufTensorInfo>(Tensors);
+        foreach (var part in others)
+        {
+            foreach (var t in part.Tensors)
+            {
+                _tensorsByName.Add(t.Name, t);
+                _partOfTensor.Add(t.Name, part);
+                all.Add(t);
+            }
+        }
+        Tensors = all;
+        _parts = [this, .. others];
+    }
+
+    /// <summary>The file whose data section holds <paramref name="tensor"/>: this one, except for a split model's later parts.</summary>
+    private GgufFile Holder(GgufTensorInfo tensor) =>
+        _partOfTensor is not null && _partOfTensor.TryGetValue(tensor.Name, out var part) ? part : this;
 
     public static GgufFile Open(string path)
     {
@@ -188,7 +219,8 @@ public sealed unsafe class GgufFile : IDisposable
     public nint GetTensorAddress(GgufTensorInfo tensor)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return (nint)(_base + DataOffset + (long)tensor.Offset);
+        var holder = Holder(tensor);
+        return (nint)(holder._base + holder.DataOffset + (long)tensor.Offset);
     }
 
     /// <summary>
@@ -219,7 +251,8 @@ public sealed unsafe class GgufFile : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_tensorsByName.TryGetValue(tensor.Name, out var own) || !ReferenceEquals(own, tensor))
             throw new ArgumentException($"tensor '{tensor.Name}' does not belong to {Path}", nameof(tensor));
-        return new ReadOnlySpan<byte>(_base + DataOffset + (long)tensor.Offset + start, count);
+        var holder = Holder(tensor);
+        return new ReadOnlySpan<byte>(holder._base + holder.DataOffset + (long)tensor.Offset + start, count);
     }
 
     public void Dispose()
@@ -230,6 +263,8 @@ public sealed unsafe class GgufFile : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+        foreach (var part in _parts.Skip(1))
+            part.Dispose();
     }
 
     private (uint, List<KeyValuePair<string, GgufValue>>, int, List<GgufTensorInfo>, long) Parse(ref GgufCursor c)

@@ -11,6 +11,15 @@ public sealed class GgufFormatException : Exception
         Problem = problem;
     }
 
+    /// <summary>A problem of the file as a whole (a split model's parts that do not fit together), at no one offset.</summary>
+    public GgufFormatException(string filePath, string problem)
+        : base($"{filePath}: {problem}")
+    {
+        FilePath = filePath;
+        Offset = -1;
+        Problem = problem;
+    }
+
     public string FilePath { get; }
 
     public long Offset { get; }

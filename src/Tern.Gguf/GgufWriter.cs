@@ -49,7 +49,7 @@ public sealed class GgufWriter(uint version = 3)
         return writer;
     }
 
-    private static void CopyTensor(GgufFile source, GgufTensorInfo t, Stream s)
+    internal static void CopyTensor(GgufFile source, GgufTensorInfo t, Stream s)
     {
         const int rowsPerSlice = 4096;
         for (long row = 0; row < t.RowCount; row += rowsPerSlice)

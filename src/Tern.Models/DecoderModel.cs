@@ -16,7 +16,16 @@ public sealed record ModelOptions
     /// unrepacked kernels do.
     /// </summary>
     public bool Repack { get; init; } = true;
+
+    /// <summary>Told where loading has got: once the file is mapped, then after each matrix repacked.</summary>
+    public Action<LoadProgress>? Progress { get; init; }
 }
+
+/// <summary>
+/// How far loading a model has got: its file (the first part of a split model), how many files and bytes are mapped,
+/// and how many of the matrices to repack for a faster kernel are done. Loading ends at <c>Repacked == ToRepack</c>.
+/// </summary>
+public sealed record LoadProgress(string Path, int Parts, long Bytes, int Repacked, int ToRepack);
 
 /// <summary>
 /// A decoder-only transformer of the llama family. <see cref="Forward"/> runs one batch of tokens from any number
@@ -51,7 +60,7 @@ public abstract unsafe partial class DecoderModel : IModelRunner
         _ownsFile = ownsFile;
         _options = options;
         var h = config;
-        Weights = new WeightLoader(file, options.Repack);
+        Weights = new WeightLoader(file, options.Repack, options.Progress);
         TokenEmbedding = Weights.Table("token_embd.weight", h.EmbeddingLength, h.VocabSize);
         OutputNorm = Weights.Vector("output_norm.weight", h.EmbeddingLength);
         Output = Weights.TryMatrix("output.weight", h.EmbeddingLength, h.VocabSize)

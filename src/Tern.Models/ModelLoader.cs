@@ -2,14 +2,14 @@ using Tern.Gguf;
 
 namespace Tern.Models;
 
-/// <summary>Opens a GGUF file and builds the model class of its architecture.</summary>
+/// <summary>Opens a GGUF file (or every part of a split one) and builds the model class of its architecture.</summary>
 internal static class ModelLoader
 {
     public static readonly string[] Architectures = ["llama", "qwen2", "bitnet", "qwen3", "qwen3moe", "gemma3", "gemma4", "qwen35moe"];
 
     public static DecoderModel Load(string path, ModelOptions options)
     {
-        var file = GgufFile.Open(path);
+        var file = GgufSplit.Open(path);
         try
         {
             string? architecture = new ModelMetadata(file).String("general.architecture");

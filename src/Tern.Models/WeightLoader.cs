@@ -7,9 +7,33 @@ namespace Tern.Models;
 /// Finds tensors by name and checks their shapes against the hyperparameters, with errors that say which. Owns the
 /// repacked copies of the matrices it hands out for linear layers, for types with a repacked layout.
 /// </summary>
-internal sealed unsafe class WeightLoader(GgufFile file, bool repack = true) : IDisposable
+internal sealed unsafe class WeightLoader : IDisposable
 {
+    private readonly GgufFile _file;
+    private readonly bool _repack;
     private readonly List<Weight> _repacked = [];
+    private readonly Action<LoadProgress>? _progress;
+    private readonly int _toRepack;
+
+    public WeightLoader(GgufFile file, bool repack = true, Action<LoadProgress>? progress = null)
+    {
+        _file = file;
+        _repack = repack;
+        _progress = progress;
+        if (progress is null)
+            return;
+        _toRepack = repack ? file.Tensors.Count(WillRepack) : 0;
+        Report();
+    }
+
+    /// <summary>Whether loading will repack the tensor: a matrix of a type with a repacked layout, except the
+    /// embedding table, which is repacked only as the tied output matrix.</summary>
+    private bool WillRepack(GgufTensorInfo t) =>
+        t.Dimensions.Length >= 2 && QuantTypes.IsSupported(t.Type) && QuantTypes.Get(t.Type).Repacked is not null
+        && (t.Name != "token_embd.weight" || !_file.TryGetTensor("output.weight", out _));
+
+    private void Report() =>
+        _progress?.Invoke(new LoadProgress(_file.Path, _file.Parts.Count, _file.Parts.Sum(p => p.FileSize), _repacked.Count, _toRepack));
 
     /// <summary>A linear layer's matrix with GGUF dimensions [cols, rows] (ggml order: the row length first).</summary>
     public Weight Matrix(string name, int cols, int rows) => TryMatrix(name, cols, rows) ?? throw Missing(name);
@@ -22,11 +46,12 @@ internal sealed unsafe class WeightLoader(GgufFile file, bool repack = true) : I
     /// </summary>
     private Weight? Repack(Weight? weight)
     {
-        if (repack && weight is { Type.Repacked: not null })
+        if (_repack && weight is { Type.Repacked: not null })
         {
             weight.Repack();
             _repacked.Add(weight);
-            file.ReleasePages(file.GetTensor(weight.Name));
+            _file.ReleasePages(_file.GetTensor(weight.Name));
+            Report();
         }
 
         return weight;
@@ -35,7 +60,7 @@ internal sealed unsafe class WeightLoader(GgufFile file, bool repack = true) : I
     /// <summary>The matrices (and expert tensors) repacked for their type's repacked kernel, in loading order.</summary>
     public IReadOnlyList<Weight> Repacked => _repacked;
 
-    /// <summary>A table whose rows are looked up (token embeddings), kept as stored in the file.</summary>
+    /// <summary>A table whose rows are looked up (token embeddings), kept as stored in the _file.</summary>
     public Weight Table(string name, int cols, int rows) => Find(name, [cols, rows], 1) ?? throw Missing(name);
 
     /// <summary>Experts stacked in a 3-D tensor [cols, rows, experts].</summary>
@@ -51,39 +76,39 @@ internal sealed unsafe class WeightLoader(GgufFile file, bool repack = true) : I
 
     private float[]? TryFloats(string name, long[] shape)
     {
-        if (!file.TryGetTensor(name, out var tensor))
+        if (!_file.TryGetTensor(name, out var tensor))
             return null;
         CheckShape(tensor, shape);
         var type = Type(tensor);
         var values = new float[checked((int)shape.Aggregate(1L, (a, b) => a * b))];
-        type.ToFloat(file.GetTensorBytes(tensor), values);
+        type.ToFloat(_file.GetTensorBytes(tensor), values);
         return values;
     }
 
-    public bool Has(string name) => file.TryGetTensor(name, out _);
+    public bool Has(string name) => _file.TryGetTensor(name, out _);
 
     private Weight? Find(string name, long[] shape, int experts)
     {
-        if (!file.TryGetTensor(name, out var tensor))
+        if (!_file.TryGetTensor(name, out var tensor))
             return null;
         CheckShape(tensor, shape);
         var type = Type(tensor);
         if (type.Dot is null)
-            throw new ModelLoadException(file.Path, $"{name}: tensor type {tensor.Type} cannot be used as a weight matrix");
-        return new Weight(name, type, (int)shape[1], (int)shape[0], experts, (byte*)file.GetTensorAddress(tensor));
+            throw new ModelLoadException(_file.Path, $"{name}: tensor type {tensor.Type} cannot be used as a weight matrix");
+        return new Weight(name, type, (int)shape[1], (int)shape[0], experts, (byte*)_file.GetTensorAddress(tensor));
     }
 
     private QuantType Type(GgufTensorInfo tensor) => QuantTypes.IsSupported(tensor.Type)
         ? QuantTypes.Get(tensor.Type)
-        : throw new ModelLoadException(file.Path, $"{tensor.Name}: tensor type {tensor.Type} is not supported");
+        : throw new ModelLoadException(_file.Path, $"{tensor.Name}: tensor type {tensor.Type} is not supported");
 
     private void CheckShape(GgufTensorInfo tensor, long[] expected)
     {
         if (!tensor.Dimensions.SequenceEqual(expected))
-            throw new ModelLoadException(file.Path, $"{tensor.Name}: expected shape [{string.Join(", ", expected)}], found {tensor.Shape}");
+            throw new ModelLoadException(_file.Path, $"{tensor.Name}: expected shape [{string.Join(", ", expected)}], found {tensor.Shape}");
     }
 
-    private ModelLoadException Missing(string name) => new(file.Path, $"tensor {name} is missing");
+    private ModelLoadException Missing(string name) => new(_file.Path, $"tensor {name} is missing");
 
     public void Dispose()
     {

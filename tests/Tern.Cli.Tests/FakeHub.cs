@@ -18,6 +18,7 @@ internal sealed class FakeHub : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Dictionary<string, string> _files;
     private int _cuts;
+    private int _requests;
 
     public string Repo { get; }
     public string Endpoint { get; }
@@ -25,6 +26,9 @@ internal sealed class FakeHub : IAsyncDisposable
     public long CutAfterBytes { get; init; } = -1;
     public bool ReportWrongSha { get; init; }
     public List<string?> RangesSeen { get; } = [];
+
+    /// <summary>Requests answered so far, of any kind.</summary>
+    public int Requests => _requests;
 
     /// <param name="files">file name in the repository → local file served for it</param>
     public FakeHub(string repo, Dictionary<string, string> files)
@@ -35,6 +39,11 @@ internal sealed class FakeHub : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         _app = builder.Build();
+        _app.Use(next => c =>
+        {
+            Interlocked.Increment(ref _requests);
+            return next(c);
+        });
         _app.MapGet("/api/models/{owner}/{name}/tree/main", (HttpContext c, string owner, string name) => Tree(c, $"{owner}/{name}"));
         _app.MapGet("/{owner}/{name}/resolve/main/{file}", (HttpContext c, string owner, string name, string file) => Resolve(c, $"{owner}/{name}", file));
         _app.MapGet("/cdn/{file}", (HttpContext c, string file) => ServeAsync(c, file));

@@ -14,29 +14,35 @@ public static class CachedModels
         Environment.GetEnvironmentVariable("LLAMA_CACHE") is { Length: > 0 } dir
             ? dir : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "llama.cpp");
 
+    /// <summary>Every cached model; the parts of a split model are one entry (the first part's path, the parts' sizes summed).</summary>
     public static IReadOnlyList<CachedModel> All()
     {
         var models = new List<CachedModel>();
         string tern = ModelCache.Directory();
         if (Directory.Exists(tern))
         {
-            foreach (string file in Directory.EnumerateFiles(tern, "*.gguf", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            foreach (var files in Models(Directory.EnumerateFiles(tern, "*.gguf", SearchOption.AllDirectories)))
             {
-                string relative = System.IO.Path.GetRelativePath(tern, file).Replace('\\', '/');
+                string relative = System.IO.Path.GetRelativePath(tern, files[0]).Replace('\\', '/');
                 string[] parts = relative.Split('/');
                 string repo = parts.Length >= 3 ? $"{parts[0]}/{parts[1]}" : System.IO.Path.GetDirectoryName(relative) ?? "";
-                models.Add(Read(file, $"{repo}:{QuantOf(file)}", llamaCpp: false));
+                models.Add(Read(files, $"{repo}:{QuantOf(files[0])}", llamaCpp: false));
             }
         }
 
         string llama = LlamaCppDirectory();
         if (Directory.Exists(llama))
         {
-            foreach (string file in Directory.EnumerateFiles(llama, "*.gguf").Order(StringComparer.Ordinal))
-                models.Add(Read(file, $"{LlamaCppRepo(file)}:{QuantOf(file)}", llamaCpp: true));
+            foreach (var files in Models(Directory.EnumerateFiles(llama, "*.gguf")))
+                models.Add(Read(files, $"{LlamaCppRepo(files[0])}:{QuantOf(files[0])}", llamaCpp: true));
         }
         return models;
     }
+
+    /// <summary>The files grouped by model, in path order: one file, or the parts present of a split model.</summary>
+    private static IEnumerable<List<string>> Models(IEnumerable<string> files) => files.Order(StringComparer.Ordinal)
+        .GroupBy(f => GgufSplit.ParseName(f) is { } part ? $"{part.Prefix}-of-{part.Count}" : f)
+        .Select(g => g.ToList());
 
     /// <summary>The quant tag a file name carries (the last one, upper-cased, e.g. Q4_K_M, IQ4_XS, BF16), else the name itself.</summary>
     public static string QuantOf(string path)
@@ -53,20 +59,22 @@ public static class CachedModels
         return parts.Length == 3 ? $"{parts[0]}/{parts[1]}" : System.IO.Path.GetFileNameWithoutExtension(path);
     }
 
-    private static CachedModel Read(string path, string name, bool llamaCpp)
+    private static CachedModel Read(List<string> files, string name, bool llamaCpp)
     {
-        var info = new FileInfo(path);
-        var lastUsed = info.LastAccessTimeUtc > info.LastWriteTimeUtc ? info.LastAccessTimeUtc : info.LastWriteTimeUtc;
+        string path = files[0];
+        var infos = files.Select(f => new FileInfo(f)).ToList();
+        long size = infos.Sum(i => i.Length);
+        var lastUsed = infos.Max(i => i.LastAccessTimeUtc > i.LastWriteTimeUtc ? i.LastAccessTimeUtc : i.LastWriteTimeUtc);
         try
         {
-            using var gguf = GgufFile.Open(path);
+            using var gguf = GgufSplit.Open(path);
             string? architecture = gguf.GetString("general.architecture");
             long? context = architecture is null ? null : gguf.GetInteger($"{architecture}.context_length");
-            return new CachedModel(name, path, info.Length, architecture, context, lastUsed, llamaCpp, null);
+            return new CachedModel(name, gguf.Path, size, architecture, context, lastUsed, llamaCpp, null);
         }
         catch (Exception e) when (e is GgufFormatException or IOException or InvalidDataException or InvalidCastException or ArgumentException)
         {
-            return new CachedModel(name, path, info.Length, null, null, lastUsed, llamaCpp, e.Message.ReplaceLineEndings(" "));
+            return new CachedModel(name, path, size, null, null, lastUsed, llamaCpp, e.Message.ReplaceLineEndings(" "));
         }
     }
 }

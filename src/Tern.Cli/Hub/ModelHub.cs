@@ -120,7 +120,8 @@ public sealed class ModelHub(HttpClient http, string endpoint, string? token)
         {
             response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or TimeoutException
+            || e is OperationCanceledException && !cancel.IsCancellationRequested) // connection refused, no DNS, connect timeout
         {
             throw new HubException($"cannot reach the hub at {endpoint}: {e.Message}", unreachable: true);
         }
