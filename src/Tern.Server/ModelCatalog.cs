@@ -35,10 +35,17 @@ public static partial class ModelCatalog
     {
         var split = SplitPart().Match(Path.GetFileName(path));
         if (!split.Success)
-            return new FileInfo(path).Length;
+            return Length(path);
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         string name = split.Groups["name"].Value, count = split.Groups["count"].Value;
-        return Directory.EnumerateFiles(directory, $"{name}-*-of-{count}.gguf").Sum(f => new FileInfo(f).Length);
+        return Directory.EnumerateFiles(directory, $"{name}-*-of-{count}.gguf").Sum(Length);
+    }
+
+    /// <summary>The size of the file, or of the file a symbolic link points to.</summary>
+    private static long Length(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? info.Length : ((FileInfo)info.ResolveLinkTarget(returnFinalTarget: true)!).Length;
     }
 
     [GeneratedRegex(@"^(?<name>.+)-(?<part>\d{5})-of-(?<count>\d{5})\.gguf$", RegexOptions.IgnoreCase)]
