@@ -57,7 +57,7 @@ public sealed class RouterServer : IAsyncDisposable
     {
         var response = await Http.GetAsync(path, TestContext.Current.CancellationToken);
         string text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
-        return ((int)response.StatusCode, text.TrimStart().StartsWith('{') ? JsonDocument.Parse(text).RootElement.Clone() : default);
+        return ((int)response.StatusCode, text.TrimStart().StartsWith('{') || text.TrimStart().StartsWith('[') ? JsonDocument.Parse(text).RootElement.Clone() : default);
     }
 
     public Task<(int Status, JsonElement Body)> ChatAsync(string? model, int maxTokens = 4)
