@@ -288,3 +288,25 @@ public sealed class RouterModeTests
         Assert.Contains("qwen3", result.GetProperty("listed").EnumerateArray().Select(e => e.GetString()));
     }
 }
+
+/// <summary>The Messages and Responses streams wait for a load the same way: comment lines, then their own events.</summary>
+public sealed class RouterStreamTests
+{
+    [Theory]
+    [InlineData("/v1/messages", """{"model": "qwen3", "max_tokens": 3, "stream": true, "messages": [{"role": "user", "content": "hi"}]}""", "event: message_start", @"event: message_stop\n")]
+    [InlineData("/v1/responses", """{"model": "qwen3", "max_output_tokens": 3, "stream": true, "input": "hi"}""", "event: response.created", @"event: response\.(completed|incomplete)\n")]
+    public async Task A_stream_waiting_for_its_model_starts_with_comments_then_sends_its_apis_events(string path, string body, string first, string last)
+    {
+        await using var router = await RouterServer.StartAsync();
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+
+        var response = await router.Http.PostAsync(path, content, TestContext.Current.CancellationToken);
+        string text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.StartsWith(": loading qwen3\n\n", text);
+        Assert.Contains(first, text);
+        Assert.Matches(last, text[text.IndexOf(first, StringComparison.Ordinal)..]);
+        Assert.DoesNotContain("event: error", text);
+    }
+}
