@@ -44,7 +44,7 @@ internal sealed class InfoRoutes(TernServer server)
             path = m.Entry.Path,
             source = m.Entry.Source,
             in_cache = m.Entry.Source == "cache",
-            size = ModelCatalog.FileBytes(m.Entry.Path),
+            size = m.FileBytes,
             status,
         };
     }

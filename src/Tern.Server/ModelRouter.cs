@@ -28,6 +28,9 @@ internal sealed class RoutedModel(ModelEntry entry)
 
     /// <summary>Memory the model takes: its file size until it has loaded once, then file + KV cache + recurrent state.</summary>
     public long Bytes { get; set; } = ModelCatalog.FileBytes(entry.Path);
+
+    /// <summary>The file's size as found at start (GET /models shows it without touching the disk again).</summary>
+    public long FileBytes { get; } = ModelCatalog.FileBytes(entry.Path);
 }
 
 /// <summary>A request's hold on a loaded model: the model is not unloaded until every lease is disposed.</summary>
