@@ -39,8 +39,13 @@ public static class ServeCommand
         var hubModel = TernCommand.HubOption();
         var offline = TernCommand.OfflineOption();
         var pooling = new Option<string?>("--pooling") { Description = "how /v1/embeddings pools token states: mean, cls or last (default: the model's pooling_type, else mean)" };
-        var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API.")
+        var modelsDir = new Option<string?>("--models-dir") { Description = "router mode: serve every GGUF in DIR (named by file, without .gguf) and the model caches' models (OWNER/NAME:QUANT); the request's 'model' picks one, loaded on first use" };
+        var modelsPreset = new Option<string?>("--models-preset") { Description = "router mode: per-model settings from an INI file ([NAME] sections, keys named as these flags: ctx-size, parallel, cache-type-k, temp, model = PATH, alias, ...)" };
+        var modelsMax = new Option<int>("--models-max") { Description = "router mode: most models loaded at once; the least recently used idle one is unloaded first", DefaultValueFactory = _ => 4 };
+        var memoryBudget = new Option<string?>("--memory-budget") { Description = "router mode: most memory the loaded models take together, e.g. 16G (a model counts as its file size + its KV cache + its recurrent state)" };
+        var command = new Command("serve", "Serve the model (or, with --models-dir, many) over an OpenAI-compatible HTTP API.")
         {
+            modelsDir, modelsPreset, modelsMax, memoryBudget,
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
             workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline,
         };
@@ -48,9 +53,15 @@ public static class ServeCommand
         command.SetAction(async (parse, cancellation) =>
         {
             habits(parse, stdout);
+            bool router = parse.GetValue(modelsDir) is not null || parse.GetValue(modelsPreset) is not null;
+            if (router && (parse.GetValue(model) is not null || parse.GetValue(hubModel) is not null || parse.GetValue(alias) is not null))
+                throw new ArgumentException("--models-dir/--models-preset serve many models: leave out -m, -hf and --alias (name a model with 'alias' in the preset file)");
             var options = new ServerOptions
             {
-                ModelPath = TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stdout, parse.GetValue(offline)),
+                ModelPath = router ? "" : TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stdout, parse.GetValue(offline)),
+                Models = router ? RouterModels(parse.GetValue(modelsDir), parse.GetValue(modelsPreset), Hub.CachedModels.All()) : [],
+                ModelsMax = Check(parse.GetValue(modelsMax), 1, 1024, "--models-max"),
+                MemoryBudgetBytes = parse.GetValue(memoryBudget) is { } budget ? ParseSize(budget, "--memory-budget") : null,
                 Host = parse.GetValue(host)!,
                 Port = Check(parse.GetValue(port), 0, 65535, "--port"),
                 ContextPerSequence = Check(parse.GetValue(context), 0, int.MaxValue, "--ctx-size"),
@@ -83,6 +94,26 @@ public static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Router mode's models: the GGUFs of <paramref name="directory"/>, then the cached ones (Tern's and llama.cpp's,
+    /// named OWNER/NAME:QUANT; a split model by its first part; a name already taken keeps its first file), then the
+    /// preset file's sections applied (and its <c>model =</c> entries added).
+    /// </summary>
+    internal static IReadOnlyList<ModelEntry> RouterModels(string? directory, string? preset, IReadOnlyList<Hub.CachedModel> cached)
+    {
+        var models = directory is null ? [] : ModelCatalog.FromDirectory(directory).ToList();
+        var names = models.Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var c in cached.Where(c => !ModelCatalog.IsLaterSplitPart(c.Path)))
+        {
+            if (names.Add(c.Name))
+                models.Add(new ModelEntry(c.Name, c.Path) { Source = "cache" });
+        }
+
+        IReadOnlyList<ModelEntry> result = preset is null ? models : ModelPresets.Apply(models, preset);
+        return result.Count > 0 ? result
+            : throw new ArgumentException($"no models to serve: {directory ?? "--models-dir"} holds no .gguf file and the model caches are empty");
     }
 
     /// <summary>llama.cpp's --pooling names (<c>none</c> and <c>rank</c> give no one vector per input, so they are refused).</summary>

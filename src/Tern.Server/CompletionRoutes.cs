@@ -10,9 +10,10 @@ internal sealed class CompletionRoutes(TernServer server)
 {
     public async Task ChatAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
         RequestFields.Check(r, RequestFields.Chat, "/v1/chat/completions");
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         var messages = ChatMessages.Read(r);
         var options = ChatOptions.Read(r);
         var tools = ChatMessages.Tools(r);
@@ -93,9 +94,10 @@ internal sealed class CompletionRoutes(TernServer server)
 
     public async Task CompletionAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
         RequestFields.Check(r, RequestFields.Completion, "/v1/completions");
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         if (r.Integer("best_of", 1, 1) is not null and not 1)
             throw ApiException.BadRequest("only best_of = 1 is supported", "best_of");
         if (!string.IsNullOrEmpty(r.String("suffix")))
@@ -117,8 +119,9 @@ internal sealed class CompletionRoutes(TernServer server)
 
     public async Task<IResult> ApplyTemplateAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         string prompt = await model.Template.RenderAsync(ChatMessages.Read(r), ChatMessages.Tools(r), ChatMessages.TemplateKwargs(r), addGenerationPrompt: true, http.RequestAborted);
         return Results.Json(new { prompt }, ServerJson.Options);
     }

@@ -20,9 +20,10 @@ internal sealed class EmbeddingRoutes(TernServer server)
 
     public async Task EmbeddingsAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
         RequestFields.Check(r, Fields, "/v1/embeddings");
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         var inputs = Inputs(r, model);
         bool base64 = r.String("encoding_format") switch
         {

@@ -8,8 +8,11 @@ namespace Tern.Server;
 /// <summary>GET /v1/models, /health, /props, /slots, /metrics; POST /tokenize, /detokenize.</summary>
 internal sealed class InfoRoutes(TernServer server)
 {
+    /// <summary>GET /v1/models (and /models): the served model; in router mode every model, with its state as llama-server shows it.</summary>
     public IResult Models()
     {
+        if (server.Router is { } router)
+            return Results.Json(new { @object = "list", data = router.Models.Select(Describe).ToArray() }, ServerJson.Options);
         var model = server.RequireModel();
         return Results.Json(new { @object = "list", data = new[] { Describe(model) } }, ServerJson.Options);
     }
@@ -17,6 +20,8 @@ internal sealed class InfoRoutes(TernServer server)
     /// <summary>GET /v1/models/{id}: the served model by its name, or a 404 naming the ones served.</summary>
     public IResult Model(string id)
     {
+        if (server.Router is { } router)
+            return Results.Json(Describe(router.Find(id)), ServerJson.Options);
         var model = server.RequireModel();
         return id == model.Name
             ? Results.Json(Describe(model), ServerJson.Options)
@@ -25,13 +30,63 @@ internal sealed class InfoRoutes(TernServer server)
 
     private static object Describe(ServedModel model) => new { id = model.Name, @object = "model", created = model.Created.ToUnixTimeSeconds(), owned_by = "tern" };
 
-    public IResult Health() => server.Model is null
+    /// <summary>A router model: OpenAI's fields, then llama-server router's (<c>path</c>, <c>status.value</c>) and the failure's reason.</summary>
+    private static object Describe(RoutedModel m)
+    {
+        string state = m.State.ToString().ToLowerInvariant();
+        object status = m.State == ModelState.Failed ? new { value = state, failed = true, error = m.Error } : new { value = state };
+        return new
+        {
+            id = m.Name,
+            @object = "model",
+            created = new DateTimeOffset(File.GetLastWriteTimeUtc(m.Entry.Path)).ToUnixTimeSeconds(),
+            owned_by = "tern",
+            path = m.Entry.Path,
+            source = m.Entry.Source,
+            in_cache = m.Entry.Source == "cache",
+            size = m.FileBytes,
+            status,
+        };
+    }
+
+    /// <summary>POST /models/load {"model": NAME}: loads it (a failed model: tries again) and answers once it is loaded.</summary>
+    public async Task<IResult> LoadAsync(HttpContext http)
+    {
+        var (router, m) = await RouterModelAsync(http);
+        await router.LoadAsync(m, http.RequestAborted);
+        return Results.Json(new { success = true, model = m.Name, status = new { value = "loaded" } }, ServerJson.Options);
+    }
+
+    /// <summary>POST /models/unload {"model": NAME}: frees it; 409 while it answers requests or is loading.</summary>
+    public async Task<IResult> UnloadAsync(HttpContext http)
+    {
+        var (router, m) = await RouterModelAsync(http);
+        router.Unload(m);
+        return Results.Json(new { success = true, model = m.Name, status = new { value = "unloaded" } }, ServerJson.Options);
+    }
+
+    private async Task<(ModelRouter Router, RoutedModel Model)> RouterModelAsync(HttpContext http)
+    {
+        var router = server.Router ?? throw new ApiException(404, "this server serves one model; loading and unloading models needs router mode (tern serve --models-dir DIR)", code: "not_found");
+        var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        RequestFields.Check(r, ModelFields, http.Request.Path);
+        string name = r.String("model") ?? throw ApiException.BadRequest("'model' is required", "model", "missing_required_parameter");
+        return (router, router.Find(name));
+    }
+
+    private static readonly IReadOnlySet<string> ModelFields = new HashSet<string> { "model" };
+
+    /// <summary>GET /health: 503 until the one model is loaded; in router mode the server is up without any.</summary>
+    public IResult Health() => server.Model is null && server.Router is null
         ? Results.Json(new { status = server.LoadError is null ? "loading model" : "model failed to load" }, ServerJson.Options, statusCode: 503)
         : Results.Json(new { status = "ok" }, ServerJson.Options);
 
-    public IResult Props()
+    public async Task<IResult> Props(HttpContext http)
     {
-        var model = server.RequireModel();
+        if (server.Router is { } router && string.IsNullOrEmpty(http.Request.Query["model"]) && router.Models.Count(m => m.State == ModelState.Loaded) != 1)
+            return Results.Json(new { role = "router", models = router.Models.Count }, ServerJson.Options); // as llama-server's router answers
+        using var lease = await server.AcquireAsync(http);
+        var model = lease.Model;
         var d = model.Defaults;
         return Results.Json(new
         {
@@ -59,9 +114,10 @@ internal sealed class InfoRoutes(TernServer server)
         }, ServerJson.Options);
     }
 
-    public IResult Slots()
+    public async Task<IResult> Slots(HttpContext http)
     {
-        var stats = server.RequireModel().Engine.GetStats();
+        using var lease = await server.AcquireAsync(http);
+        var stats = lease.Model.Engine.GetStats();
         return Results.Json(stats.Slots.Select(s => new
         {
             id = s.Id,
@@ -74,12 +130,17 @@ internal sealed class InfoRoutes(TernServer server)
         }), ServerJson.Options);
     }
 
-    public IResult Metrics() => Results.Text(server.Metrics.Render(server.RequireModel().Engine.GetStats(), server.Tools?.AuditLog), "text/plain; version=0.0.4", Encoding.UTF8);
+    public async Task<IResult> Metrics(HttpContext http)
+    {
+        using var lease = await server.AcquireAsync(http);
+        return Results.Text(server.Metrics.Render(lease.Model.Name, lease.Model.Engine.GetStats(), server.Tools?.AuditLog), "text/plain; version=0.0.4", Encoding.UTF8);
+    }
 
     public async Task<IResult> TokenizeAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         string content = r.String("content") ?? throw ApiException.BadRequest("'content' is required", "content", "missing_required_parameter");
         bool addSpecial = r.Bool("add_special") ?? false;
         bool parseSpecial = r.Bool("parse_special") ?? true;
@@ -88,8 +149,9 @@ internal sealed class InfoRoutes(TernServer server)
 
     public async Task<IResult> DetokenizeAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         var tokens = r.Required("tokens", JsonValueKind.Array);
         var ids = new List<int>();
         foreach (var t in tokens.EnumerateArray())
@@ -108,20 +170,24 @@ internal sealed class ServerMetrics
 {
     private readonly object _gate = new();
     private long _requests;
-    private (DateTime Time, long Prompt, long Generated) _lastScrape = (DateTime.UtcNow, 0, 0);
+    private readonly Dictionary<string, (DateTime Time, long Prompt, long Generated)> _lastScrape = []; // per model
+
+
+    private readonly DateTime _created = DateTime.UtcNow;
 
     public void Request() => Interlocked.Increment(ref _requests);
 
-    public string Render(Tern.Runtime.Serving.EngineStats s, Tern.Tools.AuditLog? auditLog)
+    public string Render(string model, Tern.Runtime.Serving.EngineStats s, Tern.Tools.AuditLog? auditLog)
     {
         double promptRate, generatedRate;
         lock (_gate)
         {
             var now = DateTime.UtcNow;
-            double seconds = Math.Max((now - _lastScrape.Time).TotalSeconds, 1e-3);
-            promptRate = (s.PromptTokensProcessed - _lastScrape.Prompt) / seconds;
-            generatedRate = (s.GeneratedTokens - _lastScrape.Generated) / seconds;
-            _lastScrape = (now, s.PromptTokensProcessed, s.GeneratedTokens);
+            var last = _lastScrape.GetValueOrDefault(model, (_created, 0, 0));
+            double seconds = Math.Max((now - last.Time).TotalSeconds, 1e-3);
+            promptRate = Math.Max(s.PromptTokensProcessed - last.Prompt, 0) / seconds; // 0 after a reload restarted the counters
+            generatedRate = Math.Max(s.GeneratedTokens - last.Generated, 0) / seconds;
+            _lastScrape[model] = (now, s.PromptTokensProcessed, s.GeneratedTokens);
         }
 
         var text = new StringBuilder();

@@ -22,8 +22,9 @@ internal sealed class MessagesRoutes(TernServer server)
 
     private async Task CreateAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         var request = MessagesRequest.Read(r, model.Defaults, model.VocabSize);
         var tools = AllTools(request);
         string id = "msg_" + Guid.NewGuid().ToString("N");
@@ -58,8 +59,9 @@ internal sealed class MessagesRoutes(TernServer server)
     /// <summary>{"input_tokens": n}: the size of the prompt the same request to /v1/messages would give the model.</summary>
     private async Task<IResult> CountTokensAsync(HttpContext http)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         var request = MessagesRequest.ReadPrompt(r);
         var prompt = await model.Template.TokensAsync(request.Messages, AllTools(request), request.Kwargs, http.RequestAborted);
         return Results.Json(new JsonObject { ["input_tokens"] = prompt.Tokens.Length }, ServerJson.Options);

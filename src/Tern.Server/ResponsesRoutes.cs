@@ -23,8 +23,9 @@ internal static class ResponsesRoutes
 
     private static async Task CreateAsync(HttpContext http, TernServer server)
     {
-        var model = server.RequireModel();
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
+        using var lease = await server.AcquireAsync(http, r);
+        var model = lease.Model;
         var request = ResponsesRequest.Read(r, model);
         string id = "resp_" + Guid.NewGuid().ToString("N");
         var shape = new ResponsesShape(id, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name, request.Echo);

@@ -15,10 +15,49 @@ internal sealed class ServedModel(IModelRunner model, Tokenizer tokenizer, Infer
     public string Name { get; } = name;
     public DateTimeOffset Created { get; } = DateTimeOffset.UtcNow;
 
-    /// <summary>The family's sampling defaults, or what the file recommends (general.sampling.*).</summary>
+    /// <summary>The family's sampling defaults, or what the file recommends (general.sampling.*), or the preset's.</summary>
     public SamplingParams Defaults { get; } = defaults;
 
     public int VocabSize => Model.Config.VocabSize;
+
+    /// <summary>Loads <paramref name="path"/> with the server's flags, <paramref name="settings"/> overriding them.</summary>
+    public static ServedModel Load(ServerOptions options, string path, string name, ModelSettings settings, TextWriter log)
+    {
+        var model = DecoderModel.Load(path, new ModelOptions { Threads = options.Threads });
+        try
+        {
+            var tokenizer = Tokenizer.FromGguf(model.File);
+            var template = PromptTemplate.Create(model.File, tokenizer, settings.ChatTemplateFile ?? options.ChatTemplateFile, options.SpecialInContent, log);
+            var d = DefaultSampling.For(model.File);
+            d = d with
+            {
+                Temperature = settings.Temperature ?? d.Temperature,
+                TopP = settings.TopP ?? d.TopP,
+                TopK = settings.TopK ?? d.TopK,
+                MinP = settings.MinP ?? d.MinP,
+            };
+            int contextFlag = settings.ContextPerSequence ?? options.ContextPerSequence;
+            int context = contextFlag > 0 ? contextFlag : Math.Min(model.Config.ContextLength, EngineOptions.DefaultMaxContext);
+            var engine = new InferenceEngine(model, tokenizer, new EngineOptions
+            {
+                Parallel = settings.Parallel ?? options.Parallel,
+                ContextPerSequence = context,
+                QueueCapacity = options.QueueCapacity,
+                KeyType = KvCache.ParseType(settings.CacheTypeK ?? options.CacheTypeK),
+                ValueType = KvCache.ParseType(settings.CacheTypeV ?? options.CacheTypeV),
+                RecurrentCheckpoints = options.RecurrentCheckpoints,
+            });
+            log.WriteLine($"model: {name} ({model.Config.Architecture}, {path})");
+            log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved"
+                + (engine.ReservedRecurrentBytes > 0 ? $", recurrent state {engine.ReservedRecurrentBytes / (1024.0 * 1024):F1} MiB" : ""));
+            return new ServedModel(model, tokenizer, engine, template, d, name);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
 
     public void Dispose()
     {

@@ -3,7 +3,21 @@ namespace Tern.Server;
 /// <summary>What `tern serve` was asked for.</summary>
 public sealed record ServerOptions
 {
-    public required string ModelPath { get; init; }
+    /// <summary>The one model served (single-model mode); unused when <see cref="Models"/> is set.</summary>
+    public string ModelPath { get; init; } = "";
+
+    /// <summary>
+    /// Router mode (--models-dir, --models-preset): the models clients pick by the request's <c>model</c>, loaded on
+    /// first use; empty: single-model mode over <see cref="ModelPath"/>.
+    /// </summary>
+    public IReadOnlyList<ModelEntry> Models { get; init; } = [];
+
+    /// <summary>Router mode: most models loaded at once (--models-max); the least recently used idle one is unloaded first.</summary>
+    public int ModelsMax { get; init; } = 4;
+
+    /// <summary>Router mode: most memory the loaded models may take together (file size + KV cache + recurrent state); null: no limit.</summary>
+    public long? MemoryBudgetBytes { get; init; }
+
     public string Host { get; init; } = "127.0.0.1";
 
     /// <summary>0 picks a free port (tests).</summary>

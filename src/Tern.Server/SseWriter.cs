@@ -44,11 +44,21 @@ internal sealed class SseWriter(HttpResponse response)
         await response.Body.FlushAsync(cancellation);
     }
 
+    /// <summary>A comment line (`: text`): progress the SSE parsers of the official clients skip, as the spec says.</summary>
+    public async Task CommentAsync(string text, CancellationToken cancellation)
+    {
+        await StartAsync(cancellation);
+        await response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes($": {text.ReplaceLineEndings(" ")}\n\n"), cancellation);
+        await response.Body.FlushAsync(cancellation);
+    }
+
     public async Task StartAsync(CancellationToken cancellation)
     {
         if (_started)
             return;
         _started = true;
+        if (response.HasStarted) // by another writer of the same response (comments sent while a model loaded)
+            return;
         response.StatusCode = 200;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";

@@ -20,8 +20,8 @@ using Tern.Tools;
 namespace Tern.Server;
 
 /// <summary>
-/// `tern serve`: the OpenAI-compatible HTTP API over one model. Kestrel listens at once; the model loads in the
-/// background (GET /health answers 503 until it is ready). Errors are OpenAI-shaped JSON; nothing a client sends
+/// `tern serve`: the OpenAI-compatible HTTP API over one model, or in router mode over many (<see cref="ModelRouter"/>).
+/// Kestrel listens at once; the one model loads in the background (GET /health answers 503 until it is ready). Errors are OpenAI-shaped JSON; nothing a client sends
 /// produces a 5xx.
 /// </summary>
 public sealed class TernServer : IAsyncDisposable
@@ -59,10 +59,12 @@ public sealed class TernServer : IAsyncDisposable
         _app.MapGet("/health", info.Health);
         _app.MapGet("/v1/models", info.Models);
         _app.MapGet("/models", info.Models);
+        _app.MapPost("/models/load", (Delegate)info.LoadAsync);
+        _app.MapPost("/models/unload", (Delegate)info.UnloadAsync);
         _app.MapGet("/v1/models/{**id}", info.Model);
-        _app.MapGet("/props", info.Props);
-        _app.MapGet("/slots", info.Slots);
-        _app.MapGet("/metrics", info.Metrics);
+        _app.MapGet("/props", (Delegate)info.Props);
+        _app.MapGet("/slots", (Delegate)info.Slots);
+        _app.MapGet("/metrics", (Delegate)info.Metrics);
         _app.MapPost("/tokenize", (Delegate)info.TokenizeAsync);
         _app.MapPost("/detokenize", (Delegate)info.DetokenizeAsync);
         _app.MapPost("/apply-template", (Delegate)completions.ApplyTemplateAsync);
@@ -80,7 +82,15 @@ public sealed class TernServer : IAsyncDisposable
         ResponsesRoutes.Map(_app, this);
         MessagesRoutes.Map(_app, this);
         _app.MapFallback(http => throw new ApiException(404, $"no route for {http.Request.Method} {http.Request.Path}", code: "not_found"));
-        _loading = Task.Run(() => Load(log));
+        if (options.Models.Count > 0)
+        {
+            Router = new ModelRouter(options, log);
+            _loading = Task.CompletedTask;
+        }
+        else
+        {
+            _loading = Task.Run(() => Load(log));
+        }
     }
 
     public ServerOptions Options { get; }
@@ -101,6 +111,9 @@ public sealed class TernServer : IAsyncDisposable
 
     internal Exception? LoadError { get; private set; }
 
+    /// <summary>Router mode (<see cref="ServerOptions.Models"/>): the models requests pick by name; null: one model.</summary>
+    internal ModelRouter? Router { get; }
+
     /// <summary>Binds the port and starts loading the model; returns once the server accepts connections.</summary>
     public static async Task<TernServer> StartAsync(ServerOptions options, TextWriter log, CancellationToken cancellation = default)
     {
@@ -120,29 +133,40 @@ public sealed class TernServer : IAsyncDisposable
     internal ServedModel RequireModel() => _model
         ?? throw new ApiException(503, LoadError is null ? "the model is still loading" : $"the model failed to load: {LoadError.Message}", code: "model_not_ready");
 
+    /// <summary>
+    /// The model a request asked for, held until the lease is disposed. One model: that one, whatever the request
+    /// names. Router mode: the request's <c>model</c> (or the only one loaded), loaded first if need be; a streaming
+    /// request that waits for a load gets SSE comment lines meanwhile (clients skip them), so the status is sent.
+    /// </summary>
+    internal async Task<ModelLease> AcquireAsync(HttpContext http, JsonRequest r)
+    {
+        if (Router is null)
+            return new ModelLease(RequireModel(), null);
+        var routed = Router.Pick(r.String("model"));
+        Func<int, Task>? waiting = null;
+        if (r.Bool("stream") == true)
+        {
+            var sse = new SseWriter(http.Response);
+            waiting = seconds => sse.CommentAsync(seconds == 0 ? $"loading {routed.Name}" : $"loading {routed.Name} ({seconds} s)", http.RequestAborted);
+        }
+
+        return await Router.AcquireAsync(routed, waiting, http.RequestAborted);
+    }
+
+    /// <summary>The model of an info route (/props, /slots, /metrics): <c>?model=</c>, else the only one (router mode loads it).</summary>
+    internal async Task<ModelLease> AcquireAsync(HttpContext http)
+    {
+        if (Router is null)
+            return new ModelLease(RequireModel(), null);
+        string? name = http.Request.Query["model"].FirstOrDefault();
+        return await Router.AcquireAsync(Router.Pick(string.IsNullOrEmpty(name) ? null : name), null, http.RequestAborted);
+    }
+
     private void Load(TextWriter log)
     {
         try
         {
-            var model = DecoderModel.Load(Options.ModelPath, new ModelOptions { Threads = Options.Threads });
-            var tokenizer = Tokenizer.FromGguf(model.File);
-            var template = PromptTemplate.Create(model.File, tokenizer, Options.ChatTemplateFile, Options.SpecialInContent, log);
-            var defaults = DefaultSampling.For(model.File);
-            int context = Options.ContextPerSequence > 0 ? Options.ContextPerSequence : Math.Min(model.Config.ContextLength, EngineOptions.DefaultMaxContext);
-            var engine = new InferenceEngine(model, tokenizer, new EngineOptions
-            {
-                Parallel = Options.Parallel,
-                ContextPerSequence = context,
-                QueueCapacity = Options.QueueCapacity,
-                KeyType = KvCache.ParseType(Options.CacheTypeK),
-                ValueType = KvCache.ParseType(Options.CacheTypeV),
-                RecurrentCheckpoints = Options.RecurrentCheckpoints,
-            });
-            string name = Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath);
-            _model = new ServedModel(model, tokenizer, engine, template, defaults, name);
-            log.WriteLine($"model: {name} ({model.Config.Architecture}, {Options.ModelPath})");
-            log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved"
-                + (engine.ReservedRecurrentBytes > 0 ? $", recurrent state {engine.ReservedRecurrentBytes / (1024.0 * 1024):F1} MiB" : ""));
+            _model = ServedModel.Load(Options, Options.ModelPath, Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath), new ModelSettings(), log);
         }
         catch (Exception e)
         {
@@ -213,6 +237,7 @@ public sealed class TernServer : IAsyncDisposable
             // Mid-stream: the status is sent already, so the error goes out as a last event (as OpenAI does).
             var (status, code) = e switch
             {
+                ApiException api => (api.Status, api.Code),
                 TemplateException => (400, "template_error"),
                 GrammarException => (400, "grammar_error"),
                 InvalidLogitsException => (500, "invalid_logits"),
@@ -281,6 +306,8 @@ public sealed class TernServer : IAsyncDisposable
         }
 
         _model?.Dispose();
+        if (Router is not null)
+            await Router.DisposeAsync();
         if (Tools is not null)
             await Tools.DisposeAsync();
     }

@@ -1,0 +1,88 @@
+namespace Tern.Server.Tests;
+
+/// <summary>The router's bookkeeping without HTTP: a model with a request in flight is never unloaded under it.</summary>
+public sealed class ModelRouterTests : IAsyncLifetime
+{
+    private readonly string _directory = RouterServer.CreateDirectory();
+
+    private ModelRouter Create(int modelsMax) =>
+        new(new ServerOptions { Parallel = 1, ContextPerSequence = 128, ModelsMax = modelsMax, Models = ModelCatalog.FromDirectory(_directory) }, new StringWriter());
+
+    [Fact]
+    public async Task A_busy_model_is_not_unloaded_and_the_other_load_gets_a_503_until_its_request_ends()
+    {
+        await using var router = Create(modelsMax: 1);
+        var stories = router.Find("stories");
+        var qwen = router.Find("qwen3");
+
+        var lease = await router.AcquireAsync(stories, null, TestContext.Current.CancellationToken);
+        var refused = await Assert.ThrowsAsync<ApiException>(() => router.AcquireAsync(qwen, null, TestContext.Current.CancellationToken));
+
+        Assert.Equal(503, refused.Status);
+        Assert.Equal("model_capacity", refused.Code);
+        Assert.Contains("--models-max 1", refused.Message);
+        Assert.Equal(ModelState.Loaded, stories.State);
+
+        lease.Dispose();
+        using var second = await router.AcquireAsync(qwen, null, TestContext.Current.CancellationToken);
+        Assert.Equal(ModelState.Unloaded, stories.State);
+        Assert.Equal(ModelState.Loaded, qwen.State);
+    }
+
+    [Fact]
+    public async Task Unloading_a_model_with_a_request_in_flight_is_a_409_and_works_once_it_ends()
+    {
+        await using var router = Create(modelsMax: 4);
+        var stories = router.Find("stories");
+
+        var lease = await router.AcquireAsync(stories, null, TestContext.Current.CancellationToken);
+        var busy = Assert.Throws<ApiException>(() => router.Unload(stories));
+
+        Assert.Equal(409, busy.Status);
+        Assert.Equal("model_busy", busy.Code);
+        lease.Dispose();
+        router.Unload(stories);
+        Assert.Equal(ModelState.Unloaded, stories.State);
+    }
+
+    [Fact]
+    public async Task The_least_recently_used_idle_model_is_the_one_unloaded()
+    {
+        await using var router = Create(modelsMax: 2);
+        foreach (string name in new[] { "stories", "qwen3", "stories", "llama" })
+            (await router.AcquireAsync(router.Find(name), null, TestContext.Current.CancellationToken)).Dispose();
+
+        Assert.Equal(ModelState.Loaded, router.Find("stories").State);
+        Assert.Equal(ModelState.Unloaded, router.Find("qwen3").State);
+        Assert.Equal(ModelState.Loaded, router.Find("llama").State);
+    }
+
+    [Fact]
+    public void Two_models_with_one_name_are_refused_at_start()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new ModelRouter(new ServerOptions { Models = [new("a", "/x/a.gguf"), new("a", "/y/a.gguf")] }, new StringWriter()));
+
+        Assert.Contains("two models are named 'a'", e.Message);
+    }
+
+    [Fact]
+    public void A_split_model_is_listed_once_by_its_first_part_and_counted_whole()
+    {
+        File.WriteAllBytes(Path.Combine(_directory, "big-00001-of-00002.gguf"), new byte[100]);
+        File.WriteAllBytes(Path.Combine(_directory, "big-00002-of-00002.gguf"), new byte[50]);
+
+        var big = ModelCatalog.FromDirectory(_directory).Single(m => m.Name.StartsWith("big", StringComparison.Ordinal));
+
+        Assert.Equal("big", big.Name);
+        Assert.EndsWith("big-00001-of-00002.gguf", big.Path);
+        Assert.Equal(150, ModelCatalog.FileBytes(big.Path));
+    }
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public ValueTask DisposeAsync()
+    {
+        Directory.Delete(_directory, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}
