@@ -67,6 +67,7 @@ public static class ServeCommand
                 ContextPerSequence = Check(parse.GetValue(context), 0, int.MaxValue, "--ctx-size"),
                 Parallel = Check(parse.GetValue(parallel), 1, 256, "--parallel"),
                 Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
+                LoadProgress = LoadProgressLine.For(stdout) is { } line ? line.Draw : null,
                 CacheTypeK = CacheType(parse.GetValue(cacheTypeK)!, "--cache-type-k"),
                 CacheTypeV = CacheType(parse.GetValue(cacheTypeV)!, "--cache-type-v"),
                 ApiKey = SecretScrubber.ReadApiKey(parse.GetValue(apiKey), stdout),

@@ -25,8 +25,8 @@ public interface IParallelJob
 /// descheduled thread on a shared machine does not hold up the others), and the call ends at an atomic barrier.
 /// <see cref="Run{TJob}"/> allocates nothing: the job is a struct (it may be a ref struct holding spans) that the
 /// workers reach through a pointer to the caller's stack and a static function pointer.
-/// A pool runs one job at a time and is not re-entrant: call <see cref="Run{TJob}"/> from one thread at a time,
-/// and not from inside a job.
+/// A pool runs one job at a time: several threads may call <see cref="Run{TJob}"/> (the models a server has
+/// loaded share one pool), and their jobs take turns. It is not re-entrant: a job must not call it.
 /// </remarks>
 public sealed unsafe class WorkerPool : IDisposable
 {
@@ -35,6 +35,10 @@ public sealed unsafe class WorkerPool : IDisposable
     private readonly Thread[] _threads;
     private readonly long _spinTicks;
     private readonly object _gate = new();
+    private readonly object _turn = new(); // held by the caller whose job runs
+
+    [ThreadStatic]
+    private static WorkerPool? t_workerOf; // the pool a worker thread belongs to
 
     // The job being run; written by the caller before it bumps the generation, read by workers after.
     private void* _job;
@@ -47,7 +51,7 @@ public sealed unsafe class WorkerPool : IDisposable
     private PaddedCounter _running;      // workers still inside the current job
     private int _sleepingWorkers;        // workers blocked in Monitor.Wait (or about to be)
     private int _callerSleeping;
-    private int _busy;
+    private long _jobs;
     private volatile bool _disposed;
 
     /// <summary>The threads a pool asked for <paramref name="threadCount"/> runs: 0 means <see cref="Environment.ProcessorCount"/>.</summary>
@@ -88,7 +92,7 @@ public sealed unsafe class WorkerPool : IDisposable
     public const long InlineBelowBytes = 1 << 20;
 
     /// <summary>Jobs run so far (pooled or inline): how many passes a forward pass makes, for tests of its structure.</summary>
-    public long Jobs { get; private set; }
+    public long Jobs => Interlocked.Read(ref _jobs);
 
     /// <summary>As <see cref="Run{TJob}(ref TJob, int)"/>, but runs on the calling thread alone when the job reads
     /// fewer than <see cref="InlineBelowBytes"/> bytes in all (<paramref name="workBytes"/>).</summary>
@@ -100,24 +104,25 @@ public sealed unsafe class WorkerPool : IDisposable
             return;
         }
 
-        Jobs++;
+        Interlocked.Increment(ref _jobs);
         for (var i = 0; i < count; i++)
             job.Execute(i);
     }
 
     /// <summary>Calls <c>job.Execute(i)</c> once for every i in [0, <paramref name="count"/>), spread over the pool's
     /// threads and the calling thread; returns when all have finished. The first exception thrown by any
-    /// <c>Execute</c> is rethrown here (remaining indices are skipped).</summary>
+    /// <c>Execute</c> is rethrown here (remaining indices are skipped). A call while another thread's job runs waits
+    /// for it to finish.</summary>
     public void Run<TJob>(ref TJob job, int count) where TJob : struct, IParallelJob, allows ref struct
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Jobs++;
+        Interlocked.Increment(ref _jobs);
         if (count == 0)
             return;
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException("WorkerPool.Run is already running (called concurrently or from inside a job).");
-        try
+        if (Monitor.IsEntered(_turn) || t_workerOf == this)
+            throw new InvalidOperationException("WorkerPool.Run was called from inside a job.");
+        lock (_turn)
         {
             if (_threads.Length == 0 || count == 1)
             {
@@ -150,10 +155,6 @@ public sealed unsafe class WorkerPool : IDisposable
                 _failure = null;
                 ExceptionDispatchInfo.Throw(failure);
             }
-        }
-        finally
-        {
-            Volatile.Write(ref _busy, 0);
         }
     }
 
@@ -201,6 +202,7 @@ public sealed unsafe class WorkerPool : IDisposable
 
     private void WorkerLoop()
     {
+        t_workerOf = this;
         // Not the current value: the first job may have been published before this thread got to run.
         long seen = 0;
         while (true)

@@ -19,6 +19,10 @@ public sealed record ModelOptions
 
     /// <summary>Told where loading has got: once the file is mapped, then after each matrix repacked.</summary>
     public Action<LoadProgress>? Progress { get; init; }
+
+    /// <summary>A worker pool shared with other models (their passes take turns; the model does not dispose it), in
+    /// place of a pool of <see cref="Threads"/> threads of the model's own.</summary>
+    public WorkerPool? Pool { get; init; }
 }
 
 /// <summary>
@@ -72,7 +76,7 @@ public abstract unsafe partial class DecoderModel : IModelRunner
     public GgufFile File { get; }
     public ModelConfig Config { get; }
     /// <summary>The model's worker threads, started on first use (so a model that fails to load starts none).</summary>
-    public WorkerPool Pool => _pool ??= new WorkerPool(_options.Threads);
+    public WorkerPool Pool => _pool ??= _options.Pool ?? new WorkerPool(_options.Threads);
 
     public int Threads => Pool.ThreadCount;
 
@@ -276,7 +280,8 @@ public abstract unsafe partial class DecoderModel : IModelRunner
 
     public void Dispose()
     {
-        _pool?.Dispose();
+        if (_options.Pool is null)
+            _pool?.Dispose();
         Weights.Dispose();
         if (_ownsFile)
             File.Dispose();

@@ -1,3 +1,5 @@
+using Tern.Kernels;
+
 namespace Tern.Server;
 
 /// <summary>Where a router model is: not in memory, being loaded, serving, or failed to load (with the reason).</summary>
@@ -58,12 +60,14 @@ internal sealed class ModelRouter : IAsyncDisposable
     private readonly List<RoutedModel> _models;
     private readonly ServerOptions _options;
     private readonly TextWriter _log;
+    private readonly Lazy<WorkerPool> _pool; // one pool for every model: their passes take turns on the cores
     private long _clock;
 
     public ModelRouter(ServerOptions options, TextWriter log)
     {
         _options = options;
         _log = log;
+        _pool = new(() => new WorkerPool(options.Threads));
         if (options.ModelsMax < 1)
             throw new ArgumentException($"--models-max must be at least 1, got {options.ModelsMax}");
         if (options.Models.GroupBy(m => m.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
@@ -190,7 +194,7 @@ internal sealed class ModelRouter : IAsyncDisposable
         ServedModel served;
         try
         {
-            served = ServedModel.Load(_options, m.Entry.Path, m.Name, m.Entry.Settings, _log);
+            served = ServedModel.Load(_options, m.Entry.Path, m.Name, m.Entry.Settings, _log, _pool.Value);
         }
         catch (Exception e)
         {
@@ -326,5 +330,8 @@ internal sealed class ModelRouter : IAsyncDisposable
                 m.State = ModelState.Unloaded;
             }
         }
+
+        if (_pool.IsValueCreated)
+            _pool.Value.Dispose();
     }
 }

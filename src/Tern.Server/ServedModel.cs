@@ -1,3 +1,4 @@
+using Tern.Kernels;
 using Tern.Models;
 using Tern.Runtime.Sampling;
 using Tern.Runtime.Serving;
@@ -20,10 +21,11 @@ internal sealed class ServedModel(IModelRunner model, Tokenizer tokenizer, Infer
 
     public int VocabSize => Model.Config.VocabSize;
 
-    /// <summary>Loads <paramref name="path"/> with the server's flags, <paramref name="settings"/> overriding them.</summary>
-    public static ServedModel Load(ServerOptions options, string path, string name, ModelSettings settings, TextWriter log)
+    /// <summary>Loads <paramref name="path"/> with the server's flags, <paramref name="settings"/> overriding them; its
+    /// passes run on <paramref name="pool"/> when given (shared by the router's models), else on a pool of its own.</summary>
+    public static ServedModel Load(ServerOptions options, string path, string name, ModelSettings settings, TextWriter log, WorkerPool? pool = null)
     {
-        var model = DecoderModel.Load(path, new ModelOptions { Threads = options.Threads });
+        var model = DecoderModel.Load(path, new ModelOptions { Threads = options.Threads, Pool = pool, Progress = options.LoadProgress });
         try
         {
             var tokenizer = Tokenizer.FromGguf(model.File);

@@ -29,6 +29,9 @@ public sealed record ServerOptions
     public int Parallel { get; init; } = 4;
     public int Threads { get; init; }
 
+    /// <summary>Told where a model's loading has got (the CLI draws its loading line on a terminal).</summary>
+    public Action<Tern.Models.LoadProgress>? LoadProgress { get; init; }
+
     /// <summary>Recurrent-state copies the prefix cache keeps for hybrid models (llama-server's --ctx-checkpoints).</summary>
     public int RecurrentCheckpoints { get; init; } = 8;
 

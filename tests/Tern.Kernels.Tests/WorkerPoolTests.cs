@@ -172,6 +172,33 @@ public sealed class WorkerPoolTests
     }
 
     [Fact]
+    public async Task Callers_on_several_threads_take_turns()
+    {
+        // The models a server has loaded share one pool: their engines' threads call Run at the same time.
+        using var pool = new WorkerPool(2, TimeSpan.Zero);
+        var callers = Enumerable.Range(1, 4).Select(c => Task.Run(() =>
+        {
+            var squares = new long[257];
+            for (var round = 0; round < 200; round++)
+            {
+                Array.Clear(squares);
+                var job = new SquaresJob(squares, c);
+                pool.Run(ref job, squares.Length);
+                for (var i = 0; i < squares.Length; i++)
+                    Assert.Equal((long)c * i * i, squares[i]);
+            }
+        })).ToArray();
+
+        await Task.WhenAll(callers);
+        Assert.Equal(4 * 200, pool.Jobs);
+    }
+
+    private readonly struct SquaresJob(long[] squares, int factor) : IParallelJob
+    {
+        public void Execute(int index) => squares[index] = (long)factor * index * index;
+    }
+
+    [Fact]
     public void Run_from_inside_a_job_is_rejected()
     {
         using var pool = new WorkerPool(2);

@@ -58,6 +58,48 @@ public sealed class ModelRouterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Loaded_models_share_one_worker_pool_decode_at_once_and_report_their_loading()
+    {
+        var progress = new System.Collections.Concurrent.ConcurrentQueue<Tern.Models.LoadProgress>();
+        var options = new ServerOptions { Parallel = 1, ContextPerSequence = 128, Threads = 2, Models = ModelCatalog.FromDirectory(_directory), LoadProgress = progress.Enqueue };
+        await using var router = new ModelRouter(options, new StringWriter());
+        var ct = TestContext.Current.CancellationToken;
+        using var qwen = await router.AcquireAsync(router.Find("qwen3"), null, ct);
+        string alone = await GreedyAsync(qwen.Model, ct);
+        using var llama = await router.AcquireAsync(router.Find("llama"), null, ct);
+
+        var pool = Assert.IsAssignableFrom<Tern.Models.DecoderModel>(qwen.Model.Model).Pool;
+        Assert.Same(pool, Assert.IsAssignableFrom<Tern.Models.DecoderModel>(llama.Model.Model).Pool);
+        Assert.Equal(2, pool.ThreadCount);
+        // Both decode at once, their passes taking turns on the one pool: the same greedy answer as alone.
+        var both = await Task.WhenAll(GreedyAsync(qwen.Model, ct), GreedyAsync(llama.Model, ct));
+        Assert.Equal(alone, both[0]);
+        foreach (string model in new[] { "qwen3.gguf", "llama.gguf" })
+        {
+            var last = progress.Last(p => p.Path.EndsWith(model, StringComparison.Ordinal));
+            Assert.True(last.Repacked == last.ToRepack && last.ToRepack > 0, model);
+        }
+    }
+
+    private static async Task<string> GreedyAsync(ServedModel model, CancellationToken ct)
+    {
+        var request = new Tern.Runtime.Serving.GenerationRequest
+        {
+            PromptTokens = model.Tokenizer.Encode("Once upon a time"),
+            Sampling = model.Defaults with { Temperature = 0 },
+            MaxTokens = 16,
+        };
+        var text = new System.Text.StringBuilder();
+        await foreach (var e in model.Engine.Submit(request, ct))
+        {
+            if (e is Tern.Runtime.Serving.GenerationDelta d)
+                text.Append(d.Text);
+        }
+
+        return text.ToString();
+    }
+
+    [Fact]
     public void Two_models_with_one_name_are_refused_at_start()
     {
         var e = Assert.Throws<ArgumentException>(() => new ModelRouter(new ServerOptions { Models = [new("a", "/x/a.gguf"), new("a", "/y/a.gguf")] }, new StringWriter()));
