@@ -34,7 +34,12 @@ internal sealed class InfoRoutes(TernServer server)
     private static object Describe(RoutedModel m)
     {
         string state = m.State.ToString().ToLowerInvariant();
-        object status = m.State == ModelState.Failed ? new { value = state, failed = true, error = m.Error } : new { value = state };
+        object status = m.State switch
+        {
+            ModelState.Failed => new { value = state, failed = true, error = m.Error },
+            ModelState.Loading => new { value = state, progress = m.DescribeProgress() },
+            _ => new { value = state },
+        };
         return new
         {
             id = m.Name,

@@ -28,6 +28,12 @@ internal sealed class RoutedModel(ModelEntry entry)
     /// <summary>The load under way: its result is null, or why the model could not be kept (the memory budget).</summary>
     public Task<string?>? Loading { get; set; }
 
+    /// <summary>How far the load under way has got (written by the loading thread, read as a whole).</summary>
+    public volatile Tern.Models.LoadProgress? Progress;
+
+    /// <summary>The load's progress in words, e.g. "repacked 30/64 tensors", or "" before the file is mapped.</summary>
+    public string DescribeProgress() => Progress is { } p ? $"{p.Bytes / (1024.0 * 1024):F0} MiB mapped, repacked {p.Repacked}/{p.ToRepack} tensors" : "";
+
     /// <summary>Memory the model takes: its file size until it has loaded once, then file + KV cache + recurrent state.</summary>
     public long Bytes { get; set; } = ModelCatalog.FileBytes(entry.Path);
 
@@ -183,6 +189,7 @@ internal sealed class ModelRouter : IAsyncDisposable
         var evicted = MakeRoom(m, m.Bytes) ?? throw new ApiException(503, CapacityReason(m, m.Bytes), "model", "model_capacity");
         m.State = ModelState.Loading;
         m.Error = null;
+        m.Progress = null;
         m.Loading = Task.Run(() => Load(m, evicted));
         return m.Loading;
     }
@@ -194,7 +201,8 @@ internal sealed class ModelRouter : IAsyncDisposable
         ServedModel served;
         try
         {
-            served = ServedModel.Load(_options, m.Entry.Path, m.Name, m.Entry.Settings, _log, _pool.Value);
+            served = ServedModel.Load(_options with { LoadProgress = p => { m.Progress = p; _options.LoadProgress?.Invoke(p); } },
+                m.Entry.Path, m.Name, m.Entry.Settings, _log, _pool.Value);
         }
         catch (Exception e)
         {

@@ -147,7 +147,8 @@ public sealed class TernServer : IAsyncDisposable
         if (r.Bool("stream") == true)
         {
             var sse = new SseWriter(http.Response);
-            waiting = seconds => sse.CommentAsync(seconds == 0 ? $"loading {routed.Name}" : $"loading {routed.Name} ({seconds} s)", http.RequestAborted);
+            waiting = seconds => sse.CommentAsync($"loading {routed.Name}" + (routed.DescribeProgress() is { Length: > 0 } p ? $": {p}" : "")
+                + (seconds > 0 ? $" ({seconds} s)" : ""), http.RequestAborted);
         }
 
         return await Router.AcquireAsync(routed, waiting, http.RequestAborted);

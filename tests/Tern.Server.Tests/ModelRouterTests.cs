@@ -79,6 +79,8 @@ public sealed class ModelRouterTests : IAsyncLifetime
             var last = progress.Last(p => p.Path.EndsWith(model, StringComparison.Ordinal));
             Assert.True(last.Repacked == last.ToRepack && last.ToRepack > 0, model);
         }
+
+        Assert.Matches(@"^[\d.]+ MiB mapped, repacked (\d+)/\1 tensors$", router.Find("llama").DescribeProgress()); // what a waiting stream is told
     }
 
     private static async Task<string> GreedyAsync(ServedModel model, CancellationToken ct)

@@ -10,9 +10,12 @@ internal static class WebChat
 {
     public static string ShotFolder { get; } = Path.Combine(AppContext.BaseDirectory, "TestResults", "webchat");
 
-    public static async Task<JsonElement> RunAsync(string scenario, ServerFixture fixture, string? argument = null)
+    public static Task<JsonElement> RunAsync(string scenario, ServerFixture fixture, string? argument = null) =>
+        RunAsync(scenario, fixture.Server.Address, argument);
+
+    public static async Task<JsonElement> RunAsync(string scenario, string address, string? argument = null)
     {
-        var result = await Npm.NodeAsync($"webchat.mjs {scenario} {fixture.Server.Address} \"{ShotFolder}\"" + (argument is null ? "" : $" \"{argument}\""));
+        var result = await Npm.NodeAsync($"webchat.mjs {scenario} {address} \"{ShotFolder}\"" + (argument is null ? "" : $" \"{argument}\""));
         foreach (var shot in result.GetProperty("shots").EnumerateArray())
             TestContext.Current.TestOutputHelper?.WriteLine($"screenshot: {shot.GetString()}");
         Assert.False(result.TryGetProperty("failure", out var failure), $"{scenario}: {failure}\n{result}");
@@ -164,25 +167,27 @@ public sealed class WebChatBrowserTests(ServerFixture fixture) : IClassFixture<S
         Assert.Matches(@"^prompt \d+ tokens \(\d+ cached\) at [\d.]+ tokens/s · [1-9]\d* generated at [\d.]+ tokens/s$", answer.Text("stats"));
     }
 
-    /// <summary>
-    /// Tern serves one model here, so the page's /v1/models answer gets a second model added by the browser, and the
-    /// chat request for that one is answered by the test (multi-model serving is built apart); requests for the real
-    /// model reach Tern.
-    /// </summary>
+    /// <summary>A router-mode server (--models-dir): the picker lists its models, and each answer comes from the one picked.</summary>
     [Fact]
-    public async Task The_model_picker_lists_the_models_and_the_request_names_the_picked_one()
+    public async Task The_model_picker_lists_the_routers_models_and_each_answer_comes_from_the_picked_one()
     {
-        var result = await WebChat.RunAsync("picker", fixture);
+        await using var router = await RouterServer.StartAsync();
+        var result = await WebChat.RunAsync("picker", router.Server.Address);
 
-        Assert.Equal(["stories", "second-model"], result.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
-        Assert.Equal("second-model", result.ChatRequest(0).Text("model"));
-        Assert.Equal("stories", result.ChatRequest(1).Text("model"));
-        Assert.Equal("Answer from the second model.", result.GetProperty("second").Text("content"));
-        Assert.Equal("second-model", result.GetProperty("second").Text("role"));
+        Assert.Equal(["broken", "llama", "qwen3", "stories"], result.GetProperty("models").EnumerateArray().Select(m => m.GetString()).Order());
+        Assert.Equal("stories", result.ChatRequest(0).Text("model"));
+        Assert.Equal("llama", result.ChatRequest(1).Text("model"));
         Assert.Equal("stories", result.GetProperty("first").Text("role"));
-        Assert.NotEqual("", result.GetProperty("first").Text("content").Trim());
+        Assert.Equal("llama", result.GetProperty("second").Text("role"));
+        Assert.NotEqual("", result.GetProperty("second").Text("content").Trim());
+        Assert.Matches(@"^prompt \d+ tokens", result.GetProperty("second").Text("stats"));
         // The second request carries the whole conversation, the other model's answer included.
         Assert.Equal(3, result.ChatRequest(1).GetProperty("messages").GetArrayLength());
+        // The corrupt model's answer is its load error, and the others are still loaded.
+        Assert.Contains("broken", result.GetProperty("broken").Text("error"));
+        Assert.DoesNotContain("loading", result.Text("finalStatus")); // a status "loading NAME" (from the stream's comments) ends with the load
+        var states = await router.StatesAsync();
+        Assert.Equal(("loaded", "loaded", "failed"), (states["stories"], states["llama"], states["broken"]));
     }
 
     [Fact]

@@ -45,7 +45,8 @@ export async function* streamChat(key, request, signal) {
   yield* serverSentEvents(response.body, signal);
 }
 
-/** The JSON `data:` of each server-sent event of `body`, until `data: [DONE]` or the end of the stream; aborting `signal` throws. */
+/** The JSON `data:` of each server-sent event of `body`, until `data: [DONE]` or the end of the stream, and `{comment}`
+ * for a comment line (the server's word while it loads the model); aborting `signal` throws. */
 async function* serverSentEvents(body, signal) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
@@ -60,9 +61,13 @@ async function* serverSentEvents(body, signal) {
     while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
-      const data = block.split(/\r?\n/).filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+      const lines = block.split(/\r?\n/);
+      const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
       if (data === "[DONE]")
         return;
+      const comment = lines.filter((l) => l.startsWith(":")).map((l) => l.slice(1).trim()).join(" ");
+      if (data === "" && comment !== "") // router mode: the model is loading ("loading NAME: ... repacked 30/64 tensors")
+        yield { comment };
       if (data !== "") {
         const chunk = JSON.parse(data);
         if (chunk.error) // an error after the stream started

@@ -118,6 +118,12 @@ async function send() {
   let frame = 0;
   try {
     for await (const chunk of streamChat(store.loadKey(), request, running.signal)) {
+      if (chunk.comment !== undefined) { // the server is loading the model: say how far it has got
+        ui.status.textContent = chunk.comment;
+        continue;
+      }
+      if (ui.status.textContent.startsWith("loading "))
+        ui.status.textContent = "";
       apply(reply, chunk);
       frame ||= requestAnimationFrame(() => {
         frame = 0;
@@ -133,6 +139,8 @@ async function send() {
     if (e instanceof ApiError && e.status === 401)
       askForKey(e.message);
   } finally {
+    if (ui.status.textContent.startsWith("loading "))
+      ui.status.textContent = ""; // the load ended, well or not
     cancelAnimationFrame(frame);
     reply.done = true;
     running = null;

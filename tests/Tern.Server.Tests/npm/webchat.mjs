@@ -80,35 +80,27 @@ try {
     result.responseType = (await response).headers()["content-type"];
     await shot("answered");
   } else if (scenario === "picker") {
-    // Tern serves one model here: a second one is added to the real /v1/models answer, and a chat request for it is
-    // answered by the test (the server behind the page would not know it); requests for the real model go to Tern.
-    await page.route("**/v1/models", async (route) => {
-      const response = await route.fetch();
-      const json = await response.json();
-      json.data.push({ id: "second-model", object: "model", created: 0, owned_by: "test" });
-      await route.fulfill({ response, json });
-    });
-    await page.route("**/v1/chat/completions", async (route) => {
-      const body = JSON.parse(route.request().postData());
-      if (body.model !== "second-model")
-        return route.continue();
-      const chunk = (delta, finish) => ({ id: "x", object: "chat.completion.chunk", created: 0, model: "second-model", choices: [{ index: 0, delta, finish_reason: finish }] });
-      const events = [chunk({ role: "assistant", content: "" }, null), chunk({ content: "Answer from " }, null), chunk({ content: "the second model." }, null),
-        { ...chunk({}, "stop"), timings: { prompt_n: 5, prompt_ms: 10, prompt_per_second: 500, predicted_n: 6, predicted_ms: 20, predicted_per_second: 300, cache_n: 0 } },
-        { id: "x", object: "chat.completion.chunk", created: 0, model: "second-model", choices: [], usage: { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11, prompt_tokens_details: { cached_tokens: 0 } } }];
-      await route.fulfill({ status: 200, contentType: "text/event-stream", body: events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n" });
-    });
+    // A router-mode Tern (--models-dir): each model picked loads on its first request; a corrupt one fails clearly.
+    const statuses = [];
+    await page.exposeFunction("reportStatus", (text) => statuses.push(text));
     await open();
-    await settings({ "max-tokens": "40" });
-    await page.waitForFunction(() => document.querySelectorAll("#model option").length === 2);
+    await page.evaluate(() => new MutationObserver(() => window.reportStatus(document.getElementById("status").textContent))
+      .observe(document.getElementById("status"), { childList: true, characterData: true, subtree: true }));
+    await settings({ "max-tokens": "16" });
+    await page.waitForFunction(() => document.querySelectorAll("#model option").length >= 2);
     result.models = await modelOptions();
-    await page.selectOption("#model", "second-model");
+    await page.selectOption("#model", "stories");
+    result.first = await send("Once upon a time");
+    await shot("first-model");
+    await page.selectOption("#model", "llama");
     await shot("picked");
     result.second = await send("Hello");
-    await shot("second-answered");
-    await page.selectOption("#model", result.models[0]);
-    result.first = await send("Once upon a time");
-    await shot("first-answered");
+    await shot("second-model");
+    await page.selectOption("#model", "broken");
+    result.broken = await send("Hello");
+    await shot("failed-model");
+    result.statuses = statuses;
+    result.finalStatus = await page.textContent("#status");
   } else if (scenario === "tool") {
     await open();
     result.answer = await send(argument);
