@@ -108,18 +108,7 @@ public sealed class Gemma4Tests : IDisposable
         Assert.Contains("rope_freqs.weight has shape [32]; expected [64]", e.Message);
     }
 
-    private static float[] Logits(DecoderModel model)
-    {
-        int[] tokens = [1, 651, 344, 173, 170, 299, 432, 172];
-        using var cache = model.CreateState(tokens.Length);
-        var sequence = cache.CreateSequence();
-        var batch = new TokenBatch();
-        for (int i = 0; i < tokens.Length; i++)
-            batch.Add(tokens[i], i, sequence, logits: true);
-        var logits = new float[tokens.Length * model.Config.VocabSize];
-        model.Forward(batch, cache, logits);
-        return logits;
-    }
+    private static float[] Logits(DecoderModel model) => PromptLogits.Of(model, [1, 651, 344, 173, 170, 299, 432, 172]);
 
     public void Dispose() => _temp.Dispose();
 }

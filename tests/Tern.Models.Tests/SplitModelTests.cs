@@ -18,15 +18,7 @@ public sealed class SplitModelTests : IDisposable
     private static float[] Logits(string path)
     {
         using var model = DecoderModel.Load(path);
-        int[] tokens = Tokenizer.FromGguf(model.File).Encode(Prompt);
-        using var cache = model.CreateState(tokens.Length);
-        var sequence = cache.CreateSequence();
-        var batch = new TokenBatch();
-        for (int i = 0; i < tokens.Length; i++)
-            batch.Add(tokens[i], i, sequence, logits: true);
-        var logits = new float[tokens.Length * model.Config.VocabSize];
-        model.Forward(batch, cache, logits);
-        return logits;
+        return PromptLogits.Of(model, Tokenizer.FromGguf(model.File).Encode(Prompt));
     }
 
     [Theory]
