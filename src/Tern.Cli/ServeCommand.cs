@@ -25,13 +25,7 @@ public static class ServeCommand
         var alias = new Option<string?>("--alias") { Description = "model name shown to clients" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
         var specialInContent = new Option<bool>("--special-in-content") { Description = "read special-token text in message content as control tokens (the old behaviour: content can forge turns)" };
-        var tools = new Option<string?>("--tools") { Description = "built-in tools: all (the default when given) or a list of read_file,write_file,edit_file,grep,shell,time", Arity = ArgumentArity.ZeroOrOne };
-        var workspace = new Option<string?>("--workspace") { Description = "directory the tools are confined to (default: the current directory)" };
-        var toolTimeout = new Option<int>("--tool-timeout") { Description = "default shell timeout in seconds (max 60)", DefaultValueFactory = _ => 10 };
         var maxToolSteps = new Option<int>("--max-tool-steps") { Description = "tool rounds per request", DefaultValueFactory = _ => 8 };
-        var auditLog = new Option<string?>("--audit-log") { Description = "append every tool call to this file as JSON lines (outside the workspace)" };
-        var unsafeShell = new Option<bool>("--unsafe-shell") { Description = "run the shell tool without the bubblewrap sandbox" };
-        var workspaceQuota = new Option<string?>("--workspace-quota") { Description = "most disk the workspace may take, e.g. 1G, 512M or bytes (default: its size at start plus 1G)" };
         var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "with --tools: Host names accepted besides loopback and the listening address (comma list)" };
         var allowedOrigins = new Option<string?>("--allowed-origins") { Description = "web page origins allowed to call the API, e.g. http://localhost:3000 (comma list)" };
         var checkpoints = new Option<int>("--ctx-checkpoints", "--checkpoints") { Description = "hybrid models (qwen35moe): copies of the recurrent state the prefix cache keeps, so a prompt that extends an earlier one resumes (0: none)", DefaultValueFactory = _ => 8 };
@@ -46,9 +40,10 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the model (or, with --models-dir, many) over an OpenAI-compatible HTTP API.")
         {
             modelsDir, modelsPreset, modelsMax, memoryBudget,
-            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
-            workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline,
+            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, maxToolSteps,
+            allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline,
         };
+        var toolFlags = ToolFlags.AddTo(command, whenAbsent: null);
         var habits = HabitFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -56,7 +51,7 @@ public static class ServeCommand
             bool router = parse.GetValue(modelsDir) is not null || parse.GetValue(modelsPreset) is not null;
             if (router && (parse.GetValue(model) is not null || parse.GetValue(hubModel) is not null || parse.GetValue(alias) is not null))
                 throw new ArgumentException("--models-dir/--models-preset serve many models: leave out -m, -hf and --alias (name a model with 'alias' in the preset file)");
-            var options = new ServerOptions
+            var options = toolFlags(parse, new ServerOptions
             {
                 ModelPath = router ? "" : TernCommand.ResolveModel(parse.GetValue(model), parse.GetValue(hubModel), stdout, parse.GetValue(offline)),
                 Models = router ? RouterModels(parse.GetValue(modelsDir), parse.GetValue(modelsPreset), Hub.CachedModels.All()) : [],
@@ -74,19 +69,13 @@ public static class ServeCommand
                 Alias = parse.GetValue(alias),
                 ChatTemplateFile = parse.GetValue(templateFile),
                 SpecialInContent = parse.GetValue(specialInContent),
-                Tools = parse.GetResult(tools) is null ? null : parse.GetValue(tools) ?? "all",
-                Workspace = parse.GetValue(workspace),
-                ToolTimeoutSeconds = Check(parse.GetValue(toolTimeout), 1, 60, "--tool-timeout"),
                 MaxToolSteps = Check(parse.GetValue(maxToolSteps), 1, 64, "--max-tool-steps"),
-                AuditLog = parse.GetValue(auditLog),
-                UnsafeShell = parse.GetValue(unsafeShell),
-                WorkspaceQuotaBytes = parse.GetValue(workspaceQuota) is { } quota ? ParseSize(quota, "--workspace-quota") : null,
                 AllowedHosts = List(parse.GetValue(allowedHosts)),
                 AllowedOrigins = List(parse.GetValue(allowedOrigins)),
                 ReasoningFormat = ParseReasoningFormat(parse.GetValue(reasoningFormat)!),
                 RecurrentCheckpoints = Check(parse.GetValue(checkpoints), 0, 1024, "--ctx-checkpoints"),
                 Pooling = parse.GetValue(pooling) is { } p ? ParsePooling(p) : null,
-            };
+            });
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
             await using var server = await TernServer.StartAsync(options, stdout, cancellation);
@@ -160,6 +149,6 @@ public static class ServeCommand
     private static string[] List(string? commaList) =>
         commaList?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
 
-    private static int Check(int value, int min, int max, string flag) =>
+    internal static int Check(int value, int min, int max, string flag) =>
         value >= min && value <= max ? value : throw new ArgumentException($"{flag} must be between {min} and {max}, got {value}");
 }

@@ -17,6 +17,7 @@ public static class TernCommand
             ListCommand.Create(stdout),
             RmCommand.Create(stdout),
             ServeCommand.Create(stdout),
+            McpCommand.Create(stderr),
             InfoCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
             LogitsCommand.Create(stdout),

@@ -41,6 +41,8 @@ public sealed class TernServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddCors();
+        if (Tools is { } mcpTools) // /mcp: the tools for MCP clients, one request at a time (no sessions)
+            builder.Services.AddMcpServer(mcp => McpToolServer.Configure(mcp, mcpTools)).WithHttpTransport(http => http.Stateless = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null; // enforced while reading, so the 413 is OpenAI-shaped
@@ -79,6 +81,8 @@ public sealed class TernServer : IAsyncDisposable
             ? throw new ApiException(404, "built-in tools are off (start the server with --tools)", code: "not_found")
             : Results.Text(Tools.SchemasJson, "application/json"));
         _app.MapPost("/tools/call", (Delegate)CallToolAsync);
+        if (Tools is not null)
+            _app.MapMcp("/mcp"); // without --tools, /mcp falls to the 404 below
         ResponsesRoutes.Map(_app, this);
         MessagesRoutes.Map(_app, this);
         _app.MapFallback(http => throw new ApiException(404, $"no route for {http.Request.Method} {http.Request.Path}", code: "not_found"));
@@ -187,6 +191,20 @@ public sealed class TernServer : IAsyncDisposable
             return null;
         if (!IPAddress.IsLoopback(ParseHost(options.Host)) && string.IsNullOrEmpty(options.ApiKey))
             throw new ArgumentException($"--tools on a non-loopback address ({options.Host}) needs --api-key (or TERN_API_KEY)");
+        var tools = OpenTools(options, log);
+        if (string.IsNullOrEmpty(options.ApiKey))
+            log.WriteLine("WARNING: --tools without --api-key: any program or user on this machine can use the tools "
+                + "(read and write the workspace, run commands); web pages are refused by the Host, Origin and JSON checks. "
+                + "Set --api-key or TERN_API_KEY to require a key");
+        return tools;
+    }
+
+    /// <summary>
+    /// The tools of <see cref="ServerOptions.Tools"/> with their workspace, shell timeout, quota and audit log (the
+    /// --tools flags of `tern serve` and `tern mcp`), described on <paramref name="log"/>.
+    /// </summary>
+    public static ToolSet OpenTools(ServerOptions options, TextWriter log)
+    {
         var timeout = TimeSpan.FromSeconds(Math.Clamp(options.ToolTimeoutSeconds, 1, 60));
         var tools = ToolSet.Create(options.Tools, new ToolSetOptions
         {
@@ -201,10 +219,6 @@ public sealed class TernServer : IAsyncDisposable
                       $"(quota {WorkspaceQuota.Size(quota.LimitBytes)}, {quota.Describe(quota.Current())}); at most {tools.MaxConcurrentCalls} calls at once");
         if (tools.Find("shell") is ShellTool shell)
             log.WriteLine($"shell: {shell.DescribeSandbox()}");
-        if (string.IsNullOrEmpty(options.ApiKey))
-            log.WriteLine("WARNING: --tools without --api-key: any program or user on this machine can use the tools "
-                + "(read and write the workspace, run commands); web pages are refused by the Host, Origin and JSON checks. "
-                + "Set --api-key or TERN_API_KEY to require a key");
         if (options.UnsafeShell)
             log.WriteLine("WARNING: --unsafe-shell: shell commands run WITHOUT the bubblewrap sandbox, with this server's permissions");
         return tools;
