@@ -179,7 +179,7 @@ public sealed class GrepTool : Tool
     /// A directory's entries as they are read, never all held at once: a directory of up to
     /// <see cref="SortedDirectoryEntries"/> entries comes in name order, a larger one in the file system's order.
     /// </summary>
-    private static IEnumerable<FileSystemInfo> Entries(string directory, EnumerationOptions options)
+    internal static IEnumerable<FileSystemInfo> Entries(string directory, EnumerationOptions options)
     {
         using var entries = new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options).GetEnumerator();
         var head = new List<FileSystemInfo>();
