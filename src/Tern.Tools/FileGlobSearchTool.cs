@@ -21,9 +21,9 @@ public sealed class FileGlobSearchTool : Tool
         Parameters =
         [
             new("include", ToolParameterType.String, "Glob, e.g. *.cs or src/**/*.json. Default **."),
-            new("path", ToolParameterType.String, "Directory to search. Default: workspace root."),
-            new("exclude", ToolParameterType.String, "Glob of files to leave out."),
-            new("limit", ToolParameterType.Integer, $"Most paths to return (default {_limits.DefaultGlobResults}).")
+            new("path", ToolParameterType.String, "Default: workspace root."),
+            new("exclude", ToolParameterType.String, "Glob to leave out."),
+            new("limit", ToolParameterType.Integer, $"Default {_limits.DefaultGlobResults}.")
             {
                 Minimum = 1,
                 Maximum = _limits.MaxGlobResults,
@@ -33,7 +33,7 @@ public sealed class FileGlobSearchTool : Tool
 
     public override string Name => "file_glob_search";
 
-    public override string Description => "Find files by glob. Returns sorted relative paths; skips .gitignored files.";
+    public override string Description => "Find files by glob, skipping .gitignored ones.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; }
 

@@ -28,7 +28,7 @@ public sealed class GetInfoTool(ShellOptions? shell = null) : Tool
 
     public override string Name => "get_info";
 
-    public override string Description => "Get the OS, workspace root, git status and current time.";
+    public override string Description => "OS, workspace root, git status and current time.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; } = [];
 

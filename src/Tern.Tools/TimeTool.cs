@@ -11,7 +11,7 @@ public sealed class TimeTool : Tool
 {
     public override string Name => "time";
 
-    public override string Description => "Get the current date, time and time zone (ISO 8601).";
+    public override string Description => "Current date, time and time zone.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; } = [];
 
