@@ -25,7 +25,7 @@ public static class ServeCommand
         var alias = new Option<string?>("--alias") { Description = "model name shown to clients" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
         var specialInContent = new Option<bool>("--special-in-content") { Description = "read special-token text in message content as control tokens (the old behaviour: content can forge turns)" };
-        var tools = new Option<string?>("--tools") { Description = "built-in tools: all (the default when given) or a list of read_file,write_file,edit_file,grep,shell,time", Arity = ArgumentArity.ZeroOrOne };
+        var tools = new Option<string?>("--tools") { Description = "built-in tools: all (the default when given) or a list of read_file,write_file,edit_file,grep,shell,time,file_glob_search,get_info", Arity = ArgumentArity.ZeroOrOne };
         var workspace = new Option<string?>("--workspace") { Description = "directory the tools are confined to (default: the current directory)" };
         var toolTimeout = new Option<int>("--tool-timeout") { Description = "default shell timeout in seconds (max 60)", DefaultValueFactory = _ => 10 };
         var maxToolSteps = new Option<int>("--max-tool-steps") { Description = "tool rounds per request", DefaultValueFactory = _ => 8 };
