@@ -36,7 +36,7 @@ internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> Clien
 /// <summary>
 /// The tool loop of one chat request: each model turn is parsed for tool calls as it streams (the parser is chosen
 /// from the chat template); calls to built-in tools run in the sandbox and their results go back to the model as
-/// tool messages, up to <paramref name="maxSteps"/> rounds; calls to tools the client supplied end the request with
+/// tool messages, up to <paramref name="maxSteps"/> rounds (only the ones the request offers: <paramref name="builtins"/>); calls to tools the client supplied end the request with
 /// finish_reason "tool_calls". A malformed call goes back to the model as a tool error. <paramref name="tools"/> (all
 /// the tools the model sees) type the arguments of formats that write them as bare text. A turn's reasoning block is
 /// split off before parsing, so calls inside it are never made; it goes back to the model as the assistant message's
@@ -45,7 +45,7 @@ internal sealed record AgentResult(string Content, IReadOnlyList<ToolCall> Clien
 /// With no tools at all (neither <paramref name="builtins"/> nor <paramref name="tools"/>) nothing is parsed: one turn,
 /// its text as the model wrote it, its reasoning split off.
 /// </summary>
-internal sealed class AgentLoop(ToolSet? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null,
+internal sealed class AgentLoop(BuiltinTools? builtins, ToolCallFormat format, int maxSteps, string requestId, JsonArray? tools = null,
     bool reasoningInContent = false, bool parallelToolCalls = true)
 {
     public async Task<AgentResult> RunAsync(JsonArray messages, TurnGenerator generate, Func<AgentEvent, Task> onEvent, CancellationToken cancellation)

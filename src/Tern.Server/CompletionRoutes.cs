@@ -17,11 +17,12 @@ internal sealed class CompletionRoutes(TernServer server)
         var messages = ChatMessages.Read(r);
         var options = ChatOptions.Read(r);
         var tools = ChatMessages.Tools(r);
+        var builtins = BuiltinTools.Read(r, server.Tools);
         var kwargs = options.WithThinking(ChatMessages.TemplateKwargs(r));
         var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
-        if (options.ToolChoice == ToolChoice.Required && tools is null && server.Tools is null)
+        if (options.ToolChoice == ToolChoice.Required && tools is null && builtins is null)
             throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");
-        if (options.ToolChoice == ToolChoice.None || (tools is null && server.Tools is null))
+        if (options.ToolChoice == ToolChoice.None || (tools is null && builtins is null))
         {
             tools = null;
             var prompt = await model.Template.TokensAsync(messages, tools, kwargs, http.RequestAborted);
@@ -30,16 +31,14 @@ internal sealed class CompletionRoutes(TernServer server)
             return;
         }
 
-        await RunWithToolsAsync(http, model, messages, tools, kwargs, parameters, options);
+        await RunWithToolsAsync(http, model, messages, tools, builtins, kwargs, parameters, options);
     }
 
     /// <summary>A chat request with tools: the client's and/or the built-in ones, run through the <see cref="AgentLoop"/>.</summary>
-    private async Task RunWithToolsAsync(HttpContext http, ServedModel model, JsonArray messages, JsonArray? clientTools,
+    private async Task RunWithToolsAsync(HttpContext http, ServedModel model, JsonArray messages, JsonArray? clientTools, BuiltinTools? builtins,
         IReadOnlyDictionary<string, JsonNode?>? kwargs, CompletionParameters p, ChatOptions options)
     {
-        var tools = clientTools ?? [];
-        foreach (var schema in server.Tools?.Schemas ?? [])
-            tools.Add(JsonNode.Parse(schema.GetRawText()));
+        var tools = builtins?.AddSchemas(clientTools) ?? clientTools!;
         var format = model.Template.ToolCallFormat;
         var forced = options.ToolChoice == ToolChoice.Required ? new ForcedCall(format, tools, options.ForcedFunction, options.ParallelToolCalls).Checked() : null;
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
@@ -54,7 +53,7 @@ internal sealed class CompletionRoutes(TernServer server)
             Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop,
             Grammar = p.Grammar ?? strict?.Grammar, GrammarTrigger = strict?.Trigger,
         }, tools, kwargs, keepMarkup: reasoningInContent, forced);
-        var loop = new AgentLoop(server.Tools, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
+        var loop = new AgentLoop(builtins, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
@@ -122,7 +121,10 @@ internal sealed class CompletionRoutes(TernServer server)
         var r = await JsonRequest.ReadAsync(http.Request, server.Options.MaxBodyBytes, http.RequestAborted);
         using var lease = await server.AcquireAsync(http, r);
         var model = lease.Model;
-        string prompt = await model.Template.RenderAsync(ChatMessages.Read(r), ChatMessages.Tools(r), ChatMessages.TemplateKwargs(r), addGenerationPrompt: true, http.RequestAborted);
+        // the tools a chat request would carry: the client's and the offered built-in ones
+        var tools = ChatMessages.Tools(r);
+        tools = BuiltinTools.Read(r, server.Tools)?.AddSchemas(tools) ?? tools;
+        string prompt = await model.Template.RenderAsync(ChatMessages.Read(r), tools, ChatMessages.TemplateKwargs(r), addGenerationPrompt: true, http.RequestAborted);
         return Results.Json(new { prompt }, ServerJson.Options);
     }
 

@@ -93,6 +93,14 @@ internal sealed class InfoRoutes(TernServer server)
         using var lease = await server.AcquireAsync(http);
         var model = lease.Model;
         var d = model.Defaults;
+        // the built-in tools every tool-enabled prompt carries, and what they cost this model's prompts
+        var tools = server.Tools is { } set
+            ? new
+            {
+                names = set.Tools.Select(t => t.Name).ToArray(),
+                prompt_tokens = await model.Template.ToolTokensAsync(BuiltinTools.All(set).AddSchemas(null), http.RequestAborted),
+            }
+            : null;
         return Results.Json(new
         {
             model = model.Name,
@@ -116,6 +124,7 @@ internal sealed class InfoRoutes(TernServer server)
                 presence_penalty = d.PresencePenalty,
                 frequency_penalty = d.FrequencyPenalty,
             },
+            tools,
         }, ServerJson.Options);
     }
 

@@ -31,7 +31,7 @@ internal sealed record MessagesRequest(
 {
     private const int MaxStopSequences = 16;
 
-    private static readonly HashSet<string> CountTokensFields = ["model", "messages", "system", "tools", "tool_choice", "thinking"];
+    private static readonly HashSet<string> CountTokensFields = ["model", "messages", "system", "tools", "tool_choice", "thinking", BuiltinTools.Field];
 
     private static readonly HashSet<string> CreateFields =
         [.. CountTokensFields, "max_tokens", "stop_sequences", "temperature", "top_p", "top_k", "stream", "metadata"];

@@ -26,7 +26,8 @@ internal sealed class MessagesRoutes(TernServer server)
         using var lease = await server.AcquireAsync(http, r);
         var model = lease.Model;
         var request = MessagesRequest.Read(r, model.Defaults, model.VocabSize);
-        var tools = AllTools(request);
+        var builtins = BuiltinTools.Read(r, server.Tools);
+        var tools = AllTools(request, builtins);
         string id = "msg_" + Guid.NewGuid().ToString("N");
         var shape = new MessagesShape(id, model.Name, request.OmitThinking);
         var stream = request.Stream ? new MessagesStream(http.Response, shape) : null;
@@ -47,7 +48,7 @@ internal sealed class MessagesRoutes(TernServer server)
             (prompt, cancellation) => stream is null ? Task.CompletedTask : stream.StartAsync(prompt.Tokens.Length, cancellation));
 
         Task OnEvent(AgentEvent e) => stream is null ? Task.CompletedTask : stream.EventAsync(e, http.RequestAborted);
-        var result = await new AgentLoop(tools is null ? null : server.Tools, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, !request.SingleToolUse)
+        var result = await new AgentLoop(tools is null ? null : builtins, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, !request.SingleToolUse)
             .RunAsync(request.Messages, turns.StartAsync, OnEvent, http.RequestAborted);
 
         if (stream is null)
@@ -63,18 +64,11 @@ internal sealed class MessagesRoutes(TernServer server)
         using var lease = await server.AcquireAsync(http, r);
         var model = lease.Model;
         var request = MessagesRequest.ReadPrompt(r);
-        var prompt = await model.Template.TokensAsync(request.Messages, AllTools(request), request.Kwargs, http.RequestAborted);
+        var prompt = await model.Template.TokensAsync(request.Messages, AllTools(request, BuiltinTools.Read(r, server.Tools)), request.Kwargs, http.RequestAborted);
         return Results.Json(new JsonObject { ["input_tokens"] = prompt.Tokens.Length }, ServerJson.Options);
     }
 
-    /// <summary>The tools the model sees: the client's and the built-in ones (--tools); null when there are none or tool_choice is none.</summary>
-    private JsonArray? AllTools(MessagesRequest request)
-    {
-        if (!request.UseTools || (request.Tools is null && server.Tools is null))
-            return null;
-        var tools = request.Tools ?? [];
-        foreach (var schema in server.Tools?.Schemas ?? [])
-            tools.Add(JsonNode.Parse(schema.GetRawText()));
-        return tools;
-    }
+    /// <summary>The tools the model sees: the client's and the offered built-in ones; null when there are none or tool_choice is none.</summary>
+    private static JsonArray? AllTools(MessagesRequest request, BuiltinTools? builtins) =>
+        !request.UseTools ? null : builtins?.AddSchemas(request.Tools) ?? request.Tools;
 }

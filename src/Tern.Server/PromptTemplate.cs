@@ -93,6 +93,18 @@ internal sealed class PromptTemplate
         return new ChatPrompt(tokens, Reasoning, Reasoning?.OpenedBy(prompt) == true);
     }
 
+    /// <summary>
+    /// What <paramref name="tools"/> add to a prompt, in tokens: a one-line user turn rendered with them and without.
+    /// GET /props shows it for the built-in tools, so their cost in every tool-enabled prompt is visible.
+    /// </summary>
+    public async Task<int> ToolTokensAsync(JsonArray tools, CancellationToken cancellation)
+    {
+        JsonArray Hi() => [new JsonObject { ["role"] = "user", ["content"] = "hi" }];
+        var with = await TokensAsync(Hi(), tools, null, cancellation);
+        var without = await TokensAsync(Hi(), null, null, cancellation);
+        return with.Tokens.Length - without.Tokens.Length;
+    }
+
     private JsonNode? MarkedMessage(JsonNode? message) =>
         message is JsonObject m && m["role"]?.GetValue<string>() == "assistant"
             ? new JsonObject(m.Select(p => KeyValuePair.Create(p.Key, Marked(p.Value, _literal!, userDefined: p.Key is not ("content" or "reasoning_content")))))

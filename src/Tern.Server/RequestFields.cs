@@ -18,7 +18,7 @@ internal static class RequestFields
     public static readonly IReadOnlySet<string> Chat = new HashSet<string>(Sampling)
     {
         "messages", "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs", "reasoning_effort",
-        "max_completion_tokens", "top_logprobs", "modalities", "store",
+        "max_completion_tokens", "top_logprobs", "modalities", "store", BuiltinTools.Field,
     };
 
     public static readonly IReadOnlySet<string> Completion = new HashSet<string>(Sampling) { "prompt", "echo", "suffix", "best_of" };

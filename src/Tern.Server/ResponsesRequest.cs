@@ -33,7 +33,7 @@ internal sealed record ResponsesRequest(
     private static readonly HashSet<string> Known =
     [
         "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "max_output_tokens", "temperature", "top_p",
-        "text", "reasoning", "stream", "store", "previous_response_id", "truncation", "background",
+        "text", "reasoning", "stream", "store", "previous_response_id", "truncation", "background", BuiltinTools.Field,
     ];
 
     public static ResponsesRequest Read(JsonRequest r, ServedModel model)

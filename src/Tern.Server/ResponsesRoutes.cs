@@ -35,13 +35,11 @@ internal static class ResponsesRoutes
         server.Metrics.Request();
 
         var tools = request.ToolsOff ? null : request.Tools;
-        var builtins = request.ToolsOff ? null : server.Tools;
+        var builtins = BuiltinTools.Read(r, server.Tools); // checked even when tool_choice is none
+        if (request.ToolsOff)
+            builtins = null;
         if (builtins is not null)
-        {
-            tools ??= [];
-            foreach (var schema in builtins.Schemas)
-                tools.Add(JsonNode.Parse(schema.GetRawText()));
-        }
+            tools = builtins.AddSchemas(tools);
 
         if (request.ForceCall && tools is null)
             throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");

@@ -20,14 +20,13 @@ public sealed class EditFileTool : Tool
     public override string Name => "edit_file";
 
     public override string Description =>
-        "Replace text in an existing text file: old_text must occur exactly once in the file (copy it exactly, with whitespace and " +
-        "enough surrounding lines to be unique) and is replaced by new_text. Returns a diff of the change.";
+        "Replace old_text, which must occur exactly once in the file, with new_text. Returns a diff.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; } =
     [
-        new("path", ToolParameterType.String, "File path, relative to the workspace root (or absolute inside it).", Required: true),
-        new("old_text", ToolParameterType.String, "The exact text to replace; it must occur exactly once.", Required: true),
-        new("new_text", ToolParameterType.String, "The text to put in its place (may be empty to delete).", Required: true),
+        new("path", ToolParameterType.String, PathInWorkspace, Required: true),
+        new("old_text", ToolParameterType.String, "Exact text, with enough context to be unique.", Required: true),
+        new("new_text", ToolParameterType.String, "", Required: true),
     ];
 
     protected override Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context) =>

@@ -28,6 +28,14 @@ public sealed record FileToolLimits
     /// <summary>grep stops (with a note) after looking at this many directory entries: files, those its glob skips included, and directories.</summary>
     public int MaxGrepFiles { get; init; } = 100_000;
 
+    /// <summary>file_glob_search's result count when the call gives none, and the most it may ask for.</summary>
+    public int DefaultGlobResults { get; init; } = 100;
+
+    public int MaxGlobResults { get; init; } = 1000;
+
+    /// <summary>file_glob_search stops (with a note) after looking at this many directory entries.</summary>
+    public int MaxGlobEntries { get; init; } = 100_000;
+
     /// <summary>How long one regex match may run before the pattern is reported as too slow.</summary>
     public TimeSpan GrepMatchTimeout { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -47,17 +47,7 @@ internal sealed class Glob
                     pattern.Append("[^/]");
                     break;
                 case '[':
-                    int close = i + 2 < glob.Length ? glob.IndexOf(']', i + 2) : -1;
-                    if (close < 0)
-                    {
-                        throw new ToolSandboxException($"the glob {Workspace.Quote(glob)} has an unclosed '['; write [[] for a literal '['");
-                    }
-
-                    string set = glob[(i + 1)..close];
-                    bool negated = set.StartsWith('!') || set.StartsWith('^');
-                    string body = Regex.Escape(negated ? set[1..] : set).Replace(@"\-", "-", StringComparison.Ordinal);
-                    pattern.Append('[').Append(negated ? "^" : "").Append(body.Replace("]", @"\]", StringComparison.Ordinal)).Append(']');
-                    i = close;
+                    i = AppendClass(glob, i, pattern);
                     break;
                 case '{':
                     braces++;
@@ -92,6 +82,25 @@ internal sealed class Glob
         {
             throw new ToolSandboxException($"the glob {Workspace.Quote(glob)} is not valid");
         }
+    }
+
+    /// <summary>
+    /// Translates the class that opens at <paramref name="open"/> (<c>[abc]</c>, <c>[a-z]</c>, <c>[!abc]</c> or
+    /// <c>[^abc]</c>; a ']' right after the opening is a member) and returns the index of its closing ']'.
+    /// </summary>
+    internal static int AppendClass(string glob, int open, StringBuilder pattern)
+    {
+        int close = open + 2 < glob.Length ? glob.IndexOf(']', open + 2) : -1;
+        if (close < 0)
+        {
+            throw new ToolSandboxException($"the glob {Workspace.Quote(glob)} has an unclosed '['; write [[] for a literal '['");
+        }
+
+        string set = glob[(open + 1)..close];
+        bool negated = set.StartsWith('!') || set.StartsWith('^');
+        string body = Regex.Escape(negated ? set[1..] : set).Replace(@"\-", "-", StringComparison.Ordinal);
+        pattern.Append('[').Append(negated ? "^" : "").Append(body.Replace("]", @"\]", StringComparison.Ordinal)).Append(']');
+        return close;
     }
 
     /// <summary>Whether a file (its path relative to the workspace root) matches.</summary>

@@ -30,10 +30,10 @@ public sealed class GrepTool : Tool
         _limits = limits ?? FileToolLimits.Default;
         Parameters =
         [
-            new("pattern", ToolParameterType.String, "A .NET regular expression, matched against each line (use (?i) for case-insensitive).", Required: true),
-            new("path", ToolParameterType.String, "Directory or file to search, relative to the workspace root. Default: the whole workspace."),
-            new("glob", ToolParameterType.String, "Only search files matching this glob, e.g. *.cs or src/**/*.json."),
-            new("max_results", ToolParameterType.Integer, $"Most matching lines to return (default {_limits.DefaultGrepResults}).")
+            new("pattern", ToolParameterType.String, ".NET regex; (?i) ignores case.", Required: true),
+            new("path", ToolParameterType.String, "Directory or file. Default: workspace root."),
+            new("glob", ToolParameterType.String, "Only files matching, e.g. *.cs."),
+            new("max_results", ToolParameterType.Integer, $"Default {_limits.DefaultGrepResults}.")
             {
                 Minimum = 1,
                 Maximum = _limits.MaxGrepResults,
@@ -44,8 +44,7 @@ public sealed class GrepTool : Tool
     public override string Name => "grep";
 
     public override string Description =>
-        "Search the text files in the workspace (or under a directory, or in one file) for lines matching a regular expression. " +
-        "Returns lines as path:line:text. Binary and very large files are skipped; results are limited.";
+        "Find lines matching a regex in text files. Returns path:line:text.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; }
 
@@ -179,7 +178,7 @@ public sealed class GrepTool : Tool
     /// A directory's entries as they are read, never all held at once: a directory of up to
     /// <see cref="SortedDirectoryEntries"/> entries comes in name order, a larger one in the file system's order.
     /// </summary>
-    private static IEnumerable<FileSystemInfo> Entries(string directory, EnumerationOptions options)
+    internal static IEnumerable<FileSystemInfo> Entries(string directory, EnumerationOptions options)
     {
         using var entries = new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options).GetEnumerator();
         var head = new List<FileSystemInfo>();

@@ -16,15 +16,13 @@ public sealed class ReadFileTool : Tool
     public override string Name => "read_file";
 
     public override string Description =>
-        "Read a UTF-8 text file in the workspace. Returns the file's text (or the requested 1-based inclusive line range); " +
-        $"long output is cut at {_limits.MaxReadOutputBytes / 1024} KiB with a note saying which lines were shown. " +
-        "Binary files and directories are refused.";
+        "Read a text file, whole or a line range.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; } =
     [
-        new("path", ToolParameterType.String, "File path, relative to the workspace root (or absolute inside it).", Required: true),
-        new("start_line", ToolParameterType.Integer, "First line to return (1-based). Default 1.") { Minimum = 1 },
-        new("end_line", ToolParameterType.Integer, "Last line to return (inclusive). Default: the end of the file.") { Minimum = 1 },
+        new("path", ToolParameterType.String, PathInWorkspace, Required: true),
+        new("start_line", ToolParameterType.Integer, "1-based.") { Minimum = 1 },
+        new("end_line", ToolParameterType.Integer, "Inclusive.") { Minimum = 1 },
     ];
 
     protected override Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context) =>

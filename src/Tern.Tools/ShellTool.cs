@@ -86,8 +86,8 @@ public sealed class ShellTool : Tool
         _setup = new Lazy<Setup>(Prepare, LazyThreadSafetyMode.ExecutionAndPublication);
         Parameters =
         [
-            new("command", ToolParameterType.String, "The command line, run by sh -c in the workspace directory.", Required: true),
-            new("timeout", ToolParameterType.Integer, $"Seconds before the command is killed (default {(int)_options.DefaultTimeout.TotalSeconds}).")
+            new("command", ToolParameterType.String, "", Required: true),
+            new("timeout", ToolParameterType.Integer, $"Seconds (default {(int)_options.DefaultTimeout.TotalSeconds}).")
             {
                 Minimum = 1,
                 Maximum = (long)_options.MaxTimeout.TotalSeconds,
@@ -98,12 +98,8 @@ public sealed class ShellTool : Tool
     public override string Name => "shell";
 
     public override string Description => _options.Unsafe
-        ? $"Run a shell command (sh -c) in the workspace directory. Returns its output (stdout and stderr, at most {_options.MaxOutputBytes / 1024} KiB) and exit code. " +
-          $"Commands are killed after the timeout (default {(int)_options.DefaultTimeout.TotalSeconds} s, max {(int)_options.MaxTimeout.TotalSeconds} s)."
-        : $"Run a shell command (sh -c) in a sandbox whose working directory is the workspace (read-write). The rest of the system is read-only, " +
-          "/tmp is private and there is no network. Returns the output (stdout and stderr, at most " +
-          $"{_options.MaxOutputBytes / 1024} KiB) and exit code. Commands are killed after the timeout (default {(int)_options.DefaultTimeout.TotalSeconds} s, " +
-          $"max {(int)_options.MaxTimeout.TotalSeconds} s); background processes do not outlive the command.";
+        ? "Run a command with sh -c in the workspace. Returns output and exit code."
+        : "Run a command with sh -c in the workspace. No network; only the workspace is writable. Returns output and exit code.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; }
 

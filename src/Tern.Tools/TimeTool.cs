@@ -11,15 +11,18 @@ public sealed class TimeTool : Tool
 {
     public override string Name => "time";
 
-    public override string Description => "Get the current date, time and time zone (ISO 8601).";
+    public override string Description => "Current date, time and time zone.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; } = [];
 
-    protected override Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context)
+    protected override Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context) =>
+        Task.FromResult(ToolResult.Success(Now(context.Clock)));
+
+    /// <summary>The clock's local time as this tool reports it.</summary>
+    internal static string Now(TimeProvider clock)
     {
-        var zone = context.Clock.LocalTimeZone;
-        var now = TimeZoneInfo.ConvertTime(context.Clock.GetUtcNow(), zone);
-        string text = string.Create(CultureInfo.InvariantCulture, $"{now:yyyy-MM-dd'T'HH:mm:sszzz} ({zone.Id}), {now.DayOfWeek}");
-        return Task.FromResult(ToolResult.Success(text));
+        var zone = clock.LocalTimeZone;
+        var now = TimeZoneInfo.ConvertTime(clock.GetUtcNow(), zone);
+        return string.Create(CultureInfo.InvariantCulture, $"{now:yyyy-MM-dd'T'HH:mm:sszzz} ({zone.Id}), {now.DayOfWeek}");
     }
 }

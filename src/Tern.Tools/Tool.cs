@@ -12,6 +12,9 @@ public abstract class Tool
 {
     private JsonElement? _schema;
 
+    /// <summary>The description of a path parameter (kept short: every tool-enabled prompt carries it).</summary>
+    protected const string PathInWorkspace = "Relative to the workspace root.";
+
     public abstract string Name { get; }
 
     /// <summary>What the model reads to decide when and how to call the tool.</summary>
@@ -71,7 +74,10 @@ public abstract class Tool
             {
                 json.WriteStartObject(p.Name);
                 json.WriteString("type", p.Type == ToolParameterType.String ? "string" : "integer");
-                json.WriteString("description", p.Description);
+                if (p.Description.Length > 0)
+                {
+                    json.WriteString("description", p.Description);
+                }
                 if (p.Minimum is long min)
                 {
                     json.WriteNumber("minimum", min);

@@ -57,7 +57,7 @@ public sealed class ToolSet : IAsyncDisposable
     }
 
     /// <summary>Names of the built-in tools, in the order <c>all</c> enables them.</summary>
-    public static IReadOnlyList<string> KnownTools { get; } = ["read_file", "write_file", "edit_file", "grep", "shell", "time"];
+    public static IReadOnlyList<string> KnownTools { get; } = ["read_file", "write_file", "edit_file", "grep", "shell", "time", "file_glob_search", "get_info"];
 
     public IReadOnlyList<Tool> Tools { get; }
 
@@ -118,6 +118,8 @@ public sealed class ToolSet : IAsyncDisposable
             "grep" => new GrepTool(options.Files),
             "shell" => new ShellTool(options.Shell),
             "time" => new TimeTool(),
+            "file_glob_search" => new FileGlobSearchTool(options.Files),
+            "get_info" => new GetInfoTool(options.Shell),
             _ => throw new UnreachableException(name),
         });
         var audit = options.AuditLogPath is { } path ? new AuditLog(path, workspace, options.Report) : null;

@@ -16,13 +16,12 @@ public sealed class WriteFileTool : Tool
     public override string Name => "write_file";
 
     public override string Description =>
-        "Create or overwrite a text file in the workspace with the given content (UTF-8), creating missing parent directories. " +
-        $"The replacement is atomic. Content is limited to {_limits.MaxWriteBytes / 1024} KiB. To change part of an existing file, prefer edit_file.";
+        "Create or overwrite a text file. To change part of a file, use edit_file.";
 
     public override IReadOnlyList<ToolParameter> Parameters { get; } =
     [
-        new("path", ToolParameterType.String, "File path, relative to the workspace root (or absolute inside it).", Required: true),
-        new("content", ToolParameterType.String, "The complete new content of the file.", Required: true),
+        new("path", ToolParameterType.String, PathInWorkspace, Required: true),
+        new("content", ToolParameterType.String, "", Required: true),
     ];
 
     protected override Task<ToolResult> RunAsync(ToolArguments arguments, ToolContext context)

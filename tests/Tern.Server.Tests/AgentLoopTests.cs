@@ -30,7 +30,7 @@ public sealed class AgentLoopTests : IDisposable
             "The file says hello.",
         ]);
         var events = new List<AgentEvent>();
-        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-1");
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Hermes, maxSteps: 8, "req-1");
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);
 
         Assert.Equal("The file says hello.", result.Content);
@@ -60,7 +60,7 @@ public sealed class AgentLoopTests : IDisposable
     public async Task Parallel_tool_calls_false_keeps_the_first_call(bool parallel, int expected)
     {
         var turns = new Queue<string>(["<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"arguments\": {}}\n</tool_call>"]);
-        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-p", parallelToolCalls: parallel);
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Hermes, maxSteps: 8, "req-p", parallelToolCalls: parallel);
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
 
         Assert.Equal(expected, result.ClientCalls.Count);
@@ -71,7 +71,7 @@ public sealed class AgentLoopTests : IDisposable
     public async Task Calls_to_client_tools_end_the_request_with_tool_calls()
     {
         var turns = new Queue<string>(["<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"]);
-        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-2");
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Hermes, maxSteps: 8, "req-2");
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
         Assert.Equal("tool_calls", result.FinishReason);
         var call = Assert.Single(result.ClientCalls);
@@ -85,7 +85,7 @@ public sealed class AgentLoopTests : IDisposable
     {
         var seen = new List<JsonArray>();
         var turns = new Queue<string>(["<tool_call>\n{\"name\": \"read_file\", \"arguments\": {oops}\n</tool_call>", "Sorry."]);
-        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-3");
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Hermes, maxSteps: 8, "req-3");
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
         Assert.Equal("Sorry.", result.Content);
         var toolMessage = seen[1].Last()!;
@@ -98,7 +98,7 @@ public sealed class AgentLoopTests : IDisposable
     {
         var seen = new List<JsonArray>();
         var turns = new Queue<string>(["<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"../../etc/passwd\"}}\n</tool_call>", "Cannot."]);
-        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-4");
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Hermes, maxSteps: 8, "req-4");
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
         var run = Assert.Single(result.ToolRuns);
         Assert.False(run.Result.Ok);
@@ -110,7 +110,7 @@ public sealed class AgentLoopTests : IDisposable
     {
         const string call = "<tool_call>\n{\"name\": \"time\", \"arguments\": {}}\n</tool_call>";
         var turns = new Queue<string>(Enumerable.Repeat(call, 10));
-        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 3, "req-5");
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Hermes, maxSteps: 3, "req-5");
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
         Assert.Equal(2, result.ToolRuns.Count); // the third turn's calls are not run: the limit is reached
         Assert.Equal(7, turns.Count);
@@ -126,7 +126,7 @@ public sealed class AgentLoopTests : IDisposable
             "Line two is two.",
         ]);
         var events = new List<AgentEvent>();
-        var loop = new AgentLoop(_tools, ToolCallFormat.QwenXml, maxSteps: 8, "req-6", BuiltinSchemas());
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.QwenXml, maxSteps: 8, "req-6", BuiltinSchemas());
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, seen), e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);
 
         var run = Assert.Single(result.ToolRuns);
@@ -149,7 +149,7 @@ public sealed class AgentLoopTests : IDisposable
             "Line three is three.",
         ]);
         var events = new List<AgentEvent>();
-        var loop = new AgentLoop(_tools, ToolCallFormat.Gemma4, maxSteps: 8, "req-7", BuiltinSchemas());
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Gemma4, maxSteps: 8, "req-7", BuiltinSchemas());
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);
 
         var run = Assert.Single(result.ToolRuns);
@@ -167,7 +167,7 @@ public sealed class AgentLoopTests : IDisposable
               "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}}}]
             """)!.AsArray();
         var turns = new Queue<string>(["<tool_call>\n<function=get_weather>\n<parameter=city>\n1984\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>"]);
-        var loop = new AgentLoop(_tools, ToolCallFormat.QwenXml, maxSteps: 8, "req-8", tools);
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.QwenXml, maxSteps: 8, "req-8", tools);
         var result = await loop.RunAsync(UserMessage(), Scripted(turns, []), _ => Task.CompletedTask, TestContext.Current.CancellationToken);
 
         Assert.Equal("tool_calls", result.FinishReason);
@@ -185,7 +185,7 @@ public sealed class AgentLoopTests : IDisposable
             "Done.</think>Two lines.",
         ]);
         var events = new List<AgentEvent>();
-        var loop = new AgentLoop(_tools, ToolCallFormat.Hermes, maxSteps: 8, "req-9");
+        var loop = new AgentLoop(BuiltinTools.All(_tools), ToolCallFormat.Hermes, maxSteps: 8, "req-9");
         TurnGenerator generate = (messages, cancellation) =>
             Task.FromResult(new ModelTurn(Turn(turns, seen, messages, cancellation), new ReasoningSplitter(ReasoningMarkers.Think, openedByPrompt: true)));
         var result = await loop.RunAsync(UserMessage(), generate, e => { events.Add(e); return Task.CompletedTask; }, TestContext.Current.CancellationToken);

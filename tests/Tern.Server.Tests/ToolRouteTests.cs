@@ -24,7 +24,7 @@ public sealed class ToolRouteTests(ToolServerFixture fixture) : IClassFixture<To
         var (status, text) = await fixture.GetAsync("/tools");
         Assert.Equal(200, status);
         var names = JsonDocument.Parse(text).RootElement.EnumerateArray().Select(t => t.GetProperty("function").GetProperty("name").GetString()).ToList();
-        Assert.Equal(["read_file", "write_file", "edit_file", "grep", "shell", "time"], names);
+        Assert.Equal(["read_file", "write_file", "edit_file", "grep", "shell", "time", "file_glob_search", "get_info"], names);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ public sealed class ToolSetTests
     [Fact]
     public void All_and_empty_select_every_tool_in_order()
     {
-        string[] all = ["read_file", "write_file", "edit_file", "grep", "shell", "time"];
+        string[] all = ["read_file", "write_file", "edit_file", "grep", "shell", "time", "file_glob_search", "get_info"];
 
         Assert.Equal(all, ToolSet.ParseSelection("all"));
         Assert.Equal(all, ToolSet.ParseSelection(null));
@@ -27,7 +27,7 @@ public sealed class ToolSetTests
     {
         var error = Assert.Throws<ArgumentException>(() => ToolSet.ParseSelection("read_file,rm_rf"));
 
-        Assert.StartsWith("unknown tool 'rm_rf' in the tool list; the built-in tools are read_file, write_file, edit_file, grep, shell, time (or 'all')", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("unknown tool 'rm_rf' in the tool list; the built-in tools are read_file, write_file, edit_file, grep, shell, time, file_glob_search, get_info (or 'all')", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -37,7 +37,7 @@ public sealed class ToolSetTests
 
         var schemas = JsonDocument.Parse(h.Tools.SchemasJson).RootElement;
 
-        Assert.Equal(6, schemas.GetArrayLength());
+        Assert.Equal(8, schemas.GetArrayLength());
         var read = schemas[0];
         Assert.Equal("function", read.GetProperty("type").GetString());
         var function = read.GetProperty("function");
