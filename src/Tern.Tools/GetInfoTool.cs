@@ -10,8 +10,10 @@ namespace Tern.Tools;
 /// not a repository, or that git is not installed) and the current time as <see cref="TimeTool"/> writes it.
 /// git runs through the shell tool's sandbox (same options, limits and timeout rules), never directly on the host: a
 /// repository's own configuration can run commands (fsmonitor, filters), and the workspace is the model's to write.
+/// So git runs only where commands may (<paramref name="runGit"/>: the shell tool is enabled); otherwise the branch is
+/// read from <c>.git/HEAD</c> and the status is not checked.
 /// </summary>
-public sealed class GetInfoTool(ShellOptions? shell = null) : Tool
+public sealed class GetInfoTool(ShellOptions? shell = null, bool runGit = true) : Tool
 {
     private const int GitTimeoutSeconds = 10;
 
@@ -45,6 +47,11 @@ public sealed class GetInfoTool(ShellOptions? shell = null) : Tool
 
     private async Task<string> GitSummaryAsync(ToolContext context)
     {
+        if (!runGit)
+        {
+            return HeadBranch(context.Workspace) + " (status not checked: git runs only when the shell tool is enabled, since a repository's config can run commands)";
+        }
+
         using var call = JsonDocument.Parse(JsonSerializer.Serialize(new { command = GitCommand, timeout = GitTimeoutSeconds }));
         var run = await _shell.ExecuteAsync(call.RootElement, context).ConfigureAwait(false);
         if (!run.Ok)
@@ -53,6 +60,29 @@ public sealed class GetInfoTool(ShellOptions? shell = null) : Tool
         }
 
         return Summarize(run.Output.Split('\n'));
+    }
+
+    /// <summary>The branch <c>.git/HEAD</c> names (or its commit when detached), read inside the workspace's confinement.</summary>
+    private static string HeadBranch(Workspace workspace)
+    {
+        try
+        {
+            var head = workspace.Resolve(".git/HEAD");
+            if (!File.Exists(head.FullPath))
+            {
+                return "not a git repository";
+            }
+
+            using var stream = workspace.OpenRead(head.FullPath, head.Shown);
+            using var reader = new StreamReader(stream);
+            string line = (reader.ReadLine() ?? "").Trim();
+            const string Ref = "ref: refs/heads/";
+            return line.StartsWith(Ref, StringComparison.Ordinal) ? "branch " + line[Ref.Length..] : "detached at " + line[..Math.Min(12, line.Length)];
+        }
+        catch (Exception e) when (e is ToolSandboxException or IOException or UnauthorizedAccessException)
+        {
+            return "unknown (" + e.Message + ")";
+        }
     }
 
     /// <summary>The summary line from the sandboxed command's output lines.</summary>

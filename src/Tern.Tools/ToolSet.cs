@@ -119,7 +119,7 @@ public sealed class ToolSet : IAsyncDisposable
             "shell" => new ShellTool(options.Shell),
             "time" => new TimeTool(),
             "file_glob_search" => new FileGlobSearchTool(options.Files),
-            "get_info" => new GetInfoTool(options.Shell),
+            "get_info" => new GetInfoTool(options.Shell, runGit: names.Contains("shell")),
             _ => throw new UnreachableException(name),
         });
         var audit = options.AuditLogPath is { } path ? new AuditLog(path, workspace, options.Report) : null;

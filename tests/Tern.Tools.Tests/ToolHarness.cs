@@ -11,11 +11,11 @@ internal sealed class ToolHarness : IDisposable
 {
     private readonly TempDirectory _root = new();
 
-    public ToolHarness(FileToolLimits? files = null, ShellOptions? shell = null, string? auditLog = null, TimeProvider? clock = null, long? quota = null)
+    public ToolHarness(FileToolLimits? files = null, ShellOptions? shell = null, string? auditLog = null, TimeProvider? clock = null, long? quota = null, string selection = "all")
     {
         Directory.CreateDirectory(Workspace);
         Directory.CreateDirectory(Outside);
-        Tools = ToolSet.Create("all", new ToolSetOptions
+        Tools = ToolSet.Create(selection, new ToolSetOptions
         {
             WorkspaceRoot = Workspace,
             Files = files ?? FileToolLimits.Default,

@@ -69,6 +69,26 @@ public sealed class WorkspaceInfoTests
         Assert.False(File.Exists(marker));
     }
 
+    [Fact]
+    public async Task Without_the_shell_tool_git_does_not_run_so_a_filter_the_model_wrote_cannot_run()
+    {
+        // File tools only: a clean filter in .git/config (which write_file can write) must not become a way to run commands.
+        using var h = new ToolHarness(clock: Clock, selection: "write_file,get_info");
+        Git(h, "init -q -b work");
+        h.WriteWorkspaceFile("a.txt", "one\n");
+        Git(h, "add a.txt");
+        string marker = h.InWorkspace("filter-ran");
+        File.AppendAllText(h.InWorkspace(".git/config"), $"[filter \"x\"]\n\tclean = \"touch {marker}; cat\"\n");
+        h.WriteWorkspaceFile(".gitattributes", "*.txt filter=x\n");
+        h.WriteWorkspaceFile("a.txt", "two\n");
+
+        var result = await h.CallAsync("get_info", new { });
+
+        Assert.True(result.Ok, result.Output);
+        Assert.StartsWith("git: branch work (status not checked: git runs only when the shell tool is enabled", result.Output.Split('\n')[2], StringComparison.Ordinal);
+        Assert.False(File.Exists(marker));
+    }
+
     [Theory]
     [InlineData("#tern no-git", "git is not installed")]
     [InlineData("fatal: not a git repository (or any of the parent directories): .git\n#tern counts 0 0", "not a git repository")]
