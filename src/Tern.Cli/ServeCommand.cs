@@ -26,6 +26,7 @@ public static class ServeCommand
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
         var specialInContent = new Option<bool>("--special-in-content") { Description = "read special-token text in message content as control tokens (the old behaviour: content can forge turns)" };
         var tools = new Option<string?>("--tools") { Description = "built-in tools: all (the default when given) or a list of read_file,write_file,edit_file,grep,shell,time", Arity = ArgumentArity.ZeroOrOne };
+        var mcpConfig = new Option<string?>("--mcp-config") { Description = "with --tools: a JSON file of MCP servers ({\"mcpServers\": {NAME: {command, args, env, network} or {url, headers}}}) whose tools join the built-in ones as NAME_TOOL" };
         var workspace = new Option<string?>("--workspace") { Description = "directory the tools are confined to (default: the current directory)" };
         var toolTimeout = new Option<int>("--tool-timeout") { Description = "default shell timeout in seconds (max 60)", DefaultValueFactory = _ => 10 };
         var maxToolSteps = new Option<int>("--max-tool-steps") { Description = "tool rounds per request", DefaultValueFactory = _ => 8 };
@@ -46,7 +47,7 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the model (or, with --models-dir, many) over an OpenAI-compatible HTTP API.")
         {
             modelsDir, modelsPreset, modelsMax, memoryBudget,
-            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
+            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, tools, mcpConfig, workspace, toolTimeout, maxToolSteps, auditLog, unsafeShell,
             workspaceQuota, allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline,
         };
         var habits = HabitFlags.AddTo(command);
@@ -75,6 +76,7 @@ public static class ServeCommand
                 ChatTemplateFile = parse.GetValue(templateFile),
                 SpecialInContent = parse.GetValue(specialInContent),
                 Tools = parse.GetResult(tools) is null ? null : parse.GetValue(tools) ?? "all",
+                McpConfig = parse.GetValue(mcpConfig),
                 Workspace = parse.GetValue(workspace),
                 ToolTimeoutSeconds = Check(parse.GetValue(toolTimeout), 1, 60, "--tool-timeout"),
                 MaxToolSteps = Check(parse.GetValue(maxToolSteps), 1, 64, "--max-tool-steps"),
@@ -87,6 +89,8 @@ public static class ServeCommand
                 RecurrentCheckpoints = Check(parse.GetValue(checkpoints), 0, 1024, "--ctx-checkpoints"),
                 Pooling = parse.GetValue(pooling) is { } p ? ParsePooling(p) : null,
             };
+            if (options.McpConfig is not null && options.Tools is null)
+                throw new ArgumentException("--mcp-config needs --tools (the MCP servers' tools join the built-in ones)");
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
             await using var server = await TernServer.StartAsync(options, stdout, cancellation);

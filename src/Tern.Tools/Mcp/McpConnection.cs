@@ -92,20 +92,22 @@ public sealed class McpConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            string reason = $"it did not answer within {_options.CallTimeout.TotalSeconds:0.###} s";
+            string reason = $"did not answer within {_options.CallTimeout.TotalSeconds:0.###} s";
             session.Process?.Kill(reason);
             return ToolResult.Failure($"the MCP server {Name} {await FailAsync(session, reason).ConfigureAwait(false)}");
         }
-        catch (McpProtocolException e) when (session.Process is null || !session.Process.HasExited)
-        {
-            // The server answered with a JSON-RPC error (unknown tool, bad arguments): it is fine.
-            return ToolResult.Failure($"the MCP server {Name} refused the call: {e.Message}");
-        }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
-            if (session.Process is { } process && !await process.WaitForExitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false))
+            // A JSON-RPC error (unknown tool, bad arguments) comes from a live server; a closed pipe from a dead one.
+            bool answered = e is McpProtocolException;
+            if (session.Process is { } process && !await process.WaitForExitAsync(TimeSpan.FromMilliseconds(answered ? 100 : 1000)).ConfigureAwait(false))
             {
-                return ToolResult.Failure($"the MCP server {Name} failed the call: {e.Message}");
+                return ToolResult.Failure($"the MCP server {Name} {(answered ? "refused" : "failed")} the call: {e.Message}");
+            }
+
+            if (session.Process is null && answered)
+            {
+                return ToolResult.Failure($"the MCP server {Name} refused the call: {e.Message}");
             }
 
             string reason = session.Process?.DescribeExit() ?? $"cannot be reached: {e.Message}";
@@ -207,8 +209,8 @@ public sealed class McpConnection : IAsyncDisposable
         int failures = Interlocked.Increment(ref _failures);
         if (failures > _options.MaxRestarts)
         {
-            _disabled = $"it failed {failures} times in a row, the last time because it {reason}";
-            _log($"mcp {Name}: DISABLED after {failures} failures in a row; its tools now answer with an error. Last: it {reason}");
+            _disabled = $"it failed {failures} times in a row; the last time it {reason}";
+            _log($"mcp {Name}: DISABLED after {failures} failures in a row; its tools now answer with an error. The last time it {reason}");
             return $"{reason}; it failed {failures} times in a row and is now disabled";
         }
 
@@ -288,7 +290,7 @@ public sealed class McpConnection : IAsyncDisposable
 
         public async ValueTask DisposeAsync()
         {
-            Process?.Kill("Tern closed it");
+            Process?.Kill("was closed by Tern");
             try
             {
                 await Client.DisposeAsync().ConfigureAwait(false);

@@ -17,6 +17,7 @@ internal sealed class McpProcess : IDisposable
     private readonly CommandCgroup? _cgroup;
     private readonly SeccompFilterFile? _filter;
     private readonly OutputCapture _stderr = new(KeptStderrBytes);
+    private readonly Task _drained;
     private volatile string? _killedBecause;
 
     private McpProcess(Process process, CommandCgroup? cgroup, SeccompFilterFile? filter, int maxMessageBytes)
@@ -25,8 +26,8 @@ internal sealed class McpProcess : IDisposable
         _cgroup = cgroup;
         _filter = filter;
         Output = new LineCappedStream(process.StandardOutput.BaseStream, maxMessageBytes,
-            () => Kill($"it wrote a message longer than {maxMessageBytes} bytes"));
-        _ = DrainAsync(process.StandardError.BaseStream);
+            () => Kill($"wrote a message longer than {maxMessageBytes} bytes"));
+        _drained = DrainAsync(process.StandardError.BaseStream);
     }
 
     /// <summary>The server's stdin, where the client writes requests.</summary>
@@ -103,7 +104,7 @@ internal sealed class McpProcess : IDisposable
     /// <summary>Why the server is gone: its exit code, or why Tern killed it; with the end of its stderr.</summary>
     public string DescribeExit()
     {
-        string why = _killedBecause is { } reason ? $"was stopped: {reason}"
+        string why = _killedBecause is { } reason ? $"was stopped because it {reason}"
             : _process.HasExited ? $"exited with code {_process.ExitCode}"
             : "stopped answering";
         string stderr = _stderr.TotalBytes == 0 ? "" : "; its last stderr: " + _stderr.Render().Trim().ReplaceLineEndings(" | ");
@@ -113,15 +114,11 @@ internal sealed class McpProcess : IDisposable
     /// <summary>Waits a little for the process to end (a broken pipe is often seen just before the exit).</summary>
     public async Task<bool> WaitForExitAsync(TimeSpan wait)
     {
-        if (HasExited)
-        {
-            return true;
-        }
-
         try
         {
             using var timeout = new CancellationTokenSource(wait);
             await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            await _drained.WaitAsync(timeout.Token).ConfigureAwait(false); // the stderr of its last words
         }
         catch (OperationCanceledException)
         {
@@ -148,7 +145,7 @@ internal sealed class McpProcess : IDisposable
 
     public void Dispose()
     {
-        Kill("Tern closed it");
+        Kill("was closed by Tern");
         _cgroup?.Dispose();
         _filter?.Dispose();
         _process.Dispose();
