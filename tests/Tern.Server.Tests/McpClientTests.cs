@@ -12,9 +12,12 @@ namespace Tern.Server.Tests;
 /// the crash and disable tests, and "broken", which cannot start. The npm folder (the script and its node_modules) is
 /// shown read-only through the entry's readOnlyPaths.
 /// </summary>
-public sealed class McpServerFixture : ScriptedToolServerFixture
+public class McpServerFixture : ScriptedToolServerFixture
 {
     private readonly TempDirectory _configDirectory = new();
+
+    /// <summary>The servers of the config file (each with the test server's ten tools: a prompt holds about three servers' worth).</summary>
+    protected virtual string[] Servers => ["test", "net", "fragile", "broken"];
 
     internal TempDirectory Outside { get; } = new();
 
@@ -36,14 +39,14 @@ public sealed class McpServerFixture : ScriptedToolServerFixture
         string script = JsonSerializer.Serialize(Path.Combine(Npm.Folder, "mcp-test-server.mjs"));
         string folder = JsonSerializer.Serialize(Npm.Folder);
         string Node(string extra) => $$"""{"command": "/usr/bin/node", "args": [{{script}}], "readOnlyPaths": [{{folder}}], "env": {"GREETING": "hello"}{{extra}}}""";
-        File.WriteAllText(ConfigPath, $$$"""
-            {"mcpServers": {
-              "test": {{{Node("")}}},
-              "net": {{{Node(", \"network\": true")}}},
-              "fragile": {{{Node("")}}},
-              "broken": {"command": "/usr/bin/false"}
-            }}
-            """);
+        var entries = new Dictionary<string, string>
+        {
+            ["test"] = Node(""),
+            ["net"] = Node(", \"network\": true"),
+            ["fragile"] = Node(""),
+            ["broken"] = """{"command": "/usr/bin/false"}""",
+        };
+        File.WriteAllText(ConfigPath, "{\"mcpServers\": {" + string.Join(", ", Servers.Select(n => $"\"{n}\": {entries[n]}")) + "}}");
         await base.InitializeAsync();
     }
 
@@ -86,23 +89,6 @@ public sealed class McpClientTests(McpServerFixture fixture) : IClassFixture<Mcp
     }
 
     [Fact]
-    public async Task A_scripted_model_call_runs_the_mcp_tool_and_streams_its_result()
-    {
-        fixture.Script("<tool_call>\n{\"name\": \"test_echo\", \"arguments\": {\"text\": \"from the model\"}}\n</tool_call>", "It echoed.");
-        var response = await fixture.Http.PostAsync("/v1/chat/completions", new StringContent(
-            """{"messages": [{"role": "user", "content": "echo"}], "stream": true}""", System.Text.Encoding.UTF8, "application/json"),
-            TestContext.Current.CancellationToken);
-        string sse = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
-        var events = sse.Split('\n').Where(l => l.StartsWith("data: {", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
-        var run = events.SelectMany(e => e.GetProperty("choices").EnumerateArray()).Select(c => c.GetProperty("delta"))
-            .Where(d => d.TryGetProperty("tern_tool_calls", out _)).Select(d => d.GetProperty("tern_tool_calls")[0]).Single();
-        Assert.Equal("test_echo", run.GetProperty("name").GetString());
-        Assert.True(run.GetProperty("ok").GetBoolean());
-        Assert.Equal("echo: from the model", run.GetProperty("output").GetString());
-        Assert.Contains("It echoed.", sse);
-    }
-
-    [Fact]
     public async Task The_server_sees_only_the_workspace_its_env_and_a_read_only_system()
     {
         File.WriteAllText(fixture.Outside.File("secret.txt"), "outside secret");
@@ -133,7 +119,7 @@ public sealed class McpClientTests(McpServerFixture fixture) : IClassFixture<Mcp
         Assert.True(ok, output);
         var seen = JsonDocument.Parse(output).RootElement;
         var variables = seen.GetProperty("env").EnumerateObject().Select(p => p.Name).Order().ToList();
-        Assert.Equal(["GREETING", "HOME", "LANG", "PATH", "TMPDIR"], variables);
+        Assert.Equal(["GREETING", "HOME", "LANG", "PATH", "PWD", "TMPDIR"], variables); // PWD: bwrap's --chdir
         Assert.Equal(fixture.Server.Tools!.Workspace.Root, seen.GetProperty("cwd").GetString());
     }
 
@@ -222,5 +208,32 @@ public sealed class McpClientTests(McpServerFixture fixture) : IClassFixture<Mcp
         var (_, text) = await fixture.GetAsync("/tools");
         Assert.DoesNotContain("broken_", text);
         Assert.Contains("mcp test (stdio, sandboxed, no network): ", fixture.Log.ToString());
+    }
+}
+
+/// <summary>One MCP server and one built-in tool, so the tools' schemas leave room in the tiny model's context.</summary>
+public sealed class McpScriptedFixture : McpServerFixture
+{
+    protected override string[] Servers => ["test"];
+
+    protected override ServerOptions Options => base.Options with { Tools = "time" };
+}
+
+/// <summary>A model's tool call to an MCP tool, end to end: parsed from the scripted reply, run, streamed back, answered.</summary>
+public sealed class McpToolLoopTests(McpScriptedFixture fixture) : IClassFixture<McpScriptedFixture>
+{
+    [Fact]
+    public async Task A_scripted_model_call_runs_the_mcp_tool_and_streams_its_result()
+    {
+        fixture.Script("<tool_call>\n{\"name\": \"test_echo\", \"arguments\": {\"text\": \"from the model\"}}\n</tool_call>", "It echoed.");
+        var events = await Sse.ChunksAsync(fixture, """{"messages": [{"role": "user", "content": "echo"}], "stream": true}""");
+        var run = events.SelectMany(e => e.GetProperty("choices").EnumerateArray()).Select(c => c.GetProperty("delta"))
+            .Where(d => d.TryGetProperty("tern_tool_calls", out _)).Select(d => d.GetProperty("tern_tool_calls")[0]).Single();
+        Assert.Equal("test_echo", run.GetProperty("name").GetString());
+        Assert.True(run.GetProperty("ok").GetBoolean());
+        Assert.Equal("echo: from the model", run.GetProperty("output").GetString());
+        string content = string.Concat(events.SelectMany(e => e.GetProperty("choices").EnumerateArray()).Select(c => c.GetProperty("delta"))
+            .Where(d => d.TryGetProperty("content", out var v) && v.ValueKind == JsonValueKind.String).Select(d => d.GetProperty("content").GetString()));
+        Assert.Equal("It echoed.", content.Trim());
     }
 }

@@ -1,10 +1,10 @@
-using System.ComponentModel;
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Server;
 using Tern.Server;
 
@@ -13,19 +13,14 @@ namespace Tern.Server.Tests;
 /// <summary>A streamable HTTP MCP server in the config (<c>url</c> and <c>headers</c>), hosted by the test with the official C# SDK.</summary>
 public sealed class McpHttpClientTests
 {
-    [McpServerToolType]
-    public static class RemoteTools
-    {
-        [McpServerTool(Name = "shout"), Description("Upper-case the text.")]
-        public static string Shout(string text) => text.ToUpperInvariant();
-    }
-
     [Fact]
     public async Task An_http_server_with_headers_joins_the_tools_and_one_without_its_key_is_left_out()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddMcpServer().WithHttpTransport().WithTools(typeof(RemoteTools));
+        builder.Logging.ClearProviders();
+        var shout = McpServerTool.Create((string text) => text.ToUpperInvariant(), new McpServerToolCreateOptions { Name = "shout", Description = "Upper-case the text." });
+        builder.Services.AddMcpServer().WithHttpTransport().WithTools([shout]);
         await using var app = builder.Build();
         app.Use(async (HttpContext http, RequestDelegate next) =>
         {
@@ -63,7 +58,7 @@ public sealed class McpHttpClientTests
         Assert.Equal(["time", "remote_shout"], names);
         Assert.Contains("mcp nokey: NOT STARTED", log.ToString());
 
-        var response = await http.PostAsync("/tools/call", new StringContent("""{"name": "remote_shout", "arguments": {"text": "hi there"}}"""),
+        var response = await http.PostAsync("/tools/call", new StringContent("""{"name": "remote_shout", "arguments": {"text": "hi there"}}""", System.Text.Encoding.UTF8, "application/json"),
             TestContext.Current.CancellationToken);
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
         Assert.True(body.GetProperty("ok").GetBoolean(), body.GetRawText());
