@@ -89,8 +89,6 @@ public static class ServeCommand
                 RecurrentCheckpoints = Check(parse.GetValue(checkpoints), 0, 1024, "--ctx-checkpoints"),
                 Pooling = parse.GetValue(pooling) is { } p ? ParsePooling(p) : null,
             };
-            if (options.McpConfig is not null && options.Tools is null)
-                throw new ArgumentException("--mcp-config needs --tools (the MCP servers' tools join the built-in ones)");
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
             await using var server = await TernServer.StartAsync(options, stdout, cancellation);

@@ -188,7 +188,7 @@ public sealed class TernServer : IAsyncDisposable
     private ToolSet? CreateTools(ServerOptions options, TextWriter log)
     {
         if (options.Tools is null)
-            return null;
+            return options.McpConfig is null ? null : throw new ArgumentException("--mcp-config needs --tools (the MCP servers' tools join the built-in ones)");
         if (!IPAddress.IsLoopback(ParseHost(options.Host)) && string.IsNullOrEmpty(options.ApiKey))
             throw new ArgumentException($"--tools on a non-loopback address ({options.Host}) needs --api-key (or TERN_API_KEY)");
         var timeout = TimeSpan.FromSeconds(Math.Clamp(options.ToolTimeoutSeconds, 1, 60));
@@ -224,8 +224,6 @@ public sealed class TernServer : IAsyncDisposable
     {
         if (options.McpConfig is null)
             return null;
-        if (options.Tools is null)
-            throw new ArgumentException("--mcp-config needs --tools (the MCP servers' tools join the built-in ones)");
         var configs = McpConfigFile.Load(options.McpConfig);
         var mcpOptions = options.Mcp with { CallTimeout = timeout };
         Mcp = McpServers.StartAsync(configs, options.Workspace ?? Directory.GetCurrentDirectory(), mcpOptions, ToolSet.ParseSelection(options.Tools), TextWriter.Synchronized(log).WriteLine)

@@ -80,4 +80,12 @@ public sealed class McpHttpClientTests
         var e = await Assert.ThrowsAsync<ArgumentException>(() => TernServer.StartAsync(options, TextWriter.Null, TestContext.Current.CancellationToken));
         Assert.Contains($"--mcp-config {config}: {expected}", e.Message);
     }
+
+    [Fact]
+    public async Task An_mcp_config_without_tools_is_refused()
+    {
+        var options = new ServerOptions { ModelPath = SharedData.Path("models/stories260K.gguf"), Port = 0, McpConfig = "/nonexistent/mcp.json" };
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => TernServer.StartAsync(options, TextWriter.Null, TestContext.Current.CancellationToken));
+        Assert.Contains("--mcp-config needs --tools", e.Message);
+    }
 }

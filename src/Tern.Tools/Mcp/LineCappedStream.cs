@@ -38,16 +38,28 @@ internal sealed class LineCappedStream(Stream inner, int maxLineBytes, Action ov
 
     private int Count(Span<byte> data)
     {
-        int first = data.IndexOf((byte)'\n');
-        long longest = first >= 0 ? _lineBytes + first : 0;
-        _lineBytes = first >= 0 ? data.Length - data.LastIndexOf((byte)'\n') - 1 : _lineBytes + data.Length;
-        if ((_lineBytes <= maxLineBytes && longest <= maxLineBytes) || _over)
+        bool over = _over;
+        var rest = data;
+        int newline;
+        while (!over && (newline = rest.IndexOf((byte)'\n')) >= 0)
         {
-            return _over ? 0 : data.Length;
+            over = _lineBytes + newline > maxLineBytes;
+            _lineBytes = 0;
+            rest = rest[(newline + 1)..];
         }
 
-        _over = true;
-        overflow();
+        _lineBytes += rest.Length;
+        if (!over && _lineBytes <= maxLineBytes)
+        {
+            return data.Length;
+        }
+
+        if (!_over)
+        {
+            _over = true;
+            overflow();
+        }
+
         return 0;
     }
 
