@@ -21,6 +21,7 @@ public sealed class McpTool : Tool
         string description = tool.Description ?? tool.Title ?? tool.Name;
         Description = description.Length > maxDescriptionLength ? description[..maxDescriptionLength] + "..." : description;
         var parameters = tool.InputSchema.ValueKind == JsonValueKind.Object ? JsonNode.Parse(tool.InputSchema.GetRawText())! : new JsonObject { ["type"] = "object" };
+        (parameters as JsonObject)?.Remove("$schema"); // tokens on every request, and no model needs it
         var schema = new JsonObject
         {
             ["type"] = "function",
