@@ -25,6 +25,7 @@ public static class ServeCommand
         var alias = new Option<string?>("--alias") { Description = "model name shown to clients" };
         var templateFile = new Option<string?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's" };
         var specialInContent = new Option<bool>("--special-in-content") { Description = "read special-token text in message content as control tokens (the old behaviour: content can forge turns)" };
+        var mcpConfig = new Option<string?>("--mcp-config") { Description = "with --tools: a JSON file of MCP servers ({\"mcpServers\": {NAME: {command, args, env, network} or {url, headers}}}) whose tools join the built-in ones as NAME_TOOL" };
         var maxToolSteps = new Option<int>("--max-tool-steps") { Description = "tool rounds per request", DefaultValueFactory = _ => 8 };
         var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "with --tools: Host names accepted besides loopback and the listening address (comma list)" };
         var allowedOrigins = new Option<string?>("--allowed-origins") { Description = "web page origins allowed to call the API, e.g. http://localhost:3000 (comma list)" };
@@ -40,7 +41,7 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the model (or, with --models-dir, many) over an OpenAI-compatible HTTP API.")
         {
             modelsDir, modelsPreset, modelsMax, memoryBudget,
-            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, maxToolSteps,
+            model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, mcpConfig, maxToolSteps,
             allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline,
         };
         var toolFlags = ToolFlags.AddTo(command, whenAbsent: null);
@@ -69,6 +70,7 @@ public static class ServeCommand
                 Alias = parse.GetValue(alias),
                 ChatTemplateFile = parse.GetValue(templateFile),
                 SpecialInContent = parse.GetValue(specialInContent),
+                McpConfig = parse.GetValue(mcpConfig),
                 MaxToolSteps = Check(parse.GetValue(maxToolSteps), 1, 64, "--max-tool-steps"),
                 AllowedHosts = List(parse.GetValue(allowedHosts)),
                 AllowedOrigins = List(parse.GetValue(allowedOrigins)),

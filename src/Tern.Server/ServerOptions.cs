@@ -56,6 +56,12 @@ public sealed record ServerOptions
     /// <summary>Where the tools may read, write and run commands; default the current directory.</summary>
     public string? Workspace { get; init; }
 
+    /// <summary>With tools on, an MCP config file whose servers' tools join the built-in ones as NAME_TOOL (--mcp-config).</summary>
+    public string? McpConfig { get; init; }
+
+    /// <summary>How the MCP servers are run (sandbox limits, restarts); the call timeout is <see cref="ToolTimeoutSeconds"/>.</summary>
+    public Tern.Tools.Mcp.McpOptions Mcp { get; init; } = new();
+
     public int ToolTimeoutSeconds { get; init; } = 10;
     public int MaxToolSteps { get; init; } = 8;
     public string? AuditLog { get; init; }

@@ -16,6 +16,7 @@ using Tern.Runtime.Sampling;
 using Tern.Runtime.Serving;
 using Tern.Tokenizers;
 using Tern.Tools;
+using Tern.Tools.Mcp;
 
 namespace Tern.Server;
 
@@ -113,6 +114,9 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>The built-in tools, or null when --tools is off.</summary>
     internal ToolSet? Tools { get; }
 
+    /// <summary>The MCP servers of --mcp-config, or null.</summary>
+    internal McpServers? Mcp { get; private set; }
+
     internal Exception? LoadError { get; private set; }
 
     /// <summary>Router mode (<see cref="ServerOptions.Models"/>): the models requests pick by name; null: one model.</summary>
@@ -185,10 +189,10 @@ public sealed class TernServer : IAsyncDisposable
     /// The tools from --tools, confined to the workspace. With tools on, a non-loopback address needs an API key:
     /// otherwise anyone on the network could run commands in the workspace; on loopback without a key, a warning.
     /// </summary>
-    private static ToolSet? CreateTools(ServerOptions options, TextWriter log)
+    private ToolSet? CreateTools(ServerOptions options, TextWriter log)
     {
         if (options.Tools is null)
-            return null;
+            return options.McpConfig is null ? null : throw new ArgumentException("--mcp-config needs --tools (the MCP servers' tools join the built-in ones)");
         if (!IPAddress.IsLoopback(ParseHost(options.Host)) && string.IsNullOrEmpty(options.ApiKey))
             throw new ArgumentException($"--tools on a non-loopback address ({options.Host}) needs --api-key (or TERN_API_KEY)");
         var tools = OpenTools(options, log);
@@ -206,6 +210,7 @@ public sealed class TernServer : IAsyncDisposable
     public static ToolSet OpenTools(ServerOptions options, TextWriter log)
     {
         var timeout = TimeSpan.FromSeconds(Math.Clamp(options.ToolTimeoutSeconds, 1, 60));
+        var mcp = StartMcpServers(options, timeout, log);
         var tools = ToolSet.Create(options.Tools, new ToolSetOptions
         {
             WorkspaceRoot = options.Workspace ?? Directory.GetCurrentDirectory(),
@@ -213,6 +218,7 @@ public sealed class TernServer : IAsyncDisposable
             Report = log.WriteLine,
             Shell = new ShellOptions { Unsafe = options.UnsafeShell, DefaultTimeout = timeout },
             WorkspaceQuotaBytes = options.WorkspaceQuotaBytes,
+            AddedTools = mcp?.Tools ?? [],
         });
         var quota = tools.Workspace.Quota;
         log.WriteLine($"tools: {string.Join(", ", tools.Tools.Select(t => t.Name))}; workspace {tools.Workspace.Root} " +
@@ -222,6 +228,21 @@ public sealed class TernServer : IAsyncDisposable
         if (options.UnsafeShell)
             log.WriteLine("WARNING: --unsafe-shell: shell commands run WITHOUT the bubblewrap sandbox, with this server's permissions");
         return tools;
+    }
+
+    /// <summary>
+    /// The servers of --mcp-config (a config error stops the start with the file and field named), started before the
+    /// tool set so their tools join it; null without the flag.
+    /// </summary>
+    private McpServers? StartMcpServers(ServerOptions options, TimeSpan timeout, TextWriter log)
+    {
+        if (options.McpConfig is null)
+            return null;
+        var configs = McpConfigFile.Load(options.McpConfig);
+        var mcpOptions = options.Mcp with { CallTimeout = timeout };
+        Mcp = McpServers.StartAsync(configs, options.Workspace ?? Directory.GetCurrentDirectory(), mcpOptions, ToolSet.ParseSelection(options.Tools), TextWriter.Synchronized(log).WriteLine)
+            .GetAwaiter().GetResult();
+        return Mcp;
     }
 
     /// <summary>POST /tools/call {"name", "arguments"}: one built-in tool, under the same key, sandbox and audit log.</summary>
@@ -325,5 +346,7 @@ public sealed class TernServer : IAsyncDisposable
             await Router.DisposeAsync();
         if (Tools is not null)
             await Tools.DisposeAsync();
+        if (Mcp is not null)
+            await Mcp.DisposeAsync();
     }
 }

@@ -26,9 +26,9 @@ public abstract class Tool
     /// <c>{"type":"function","function":{"name":...,"description":...,"parameters":{JSON schema}}}</c>, the shape of
     /// one entry of an OpenAI request's <c>tools</c> array.
     /// </summary>
-    public JsonElement Schema => _schema ??= BuildSchema();
+    public virtual JsonElement Schema => _schema ??= BuildSchema();
 
-    public async Task<ToolResult> ExecuteAsync(JsonElement arguments, ToolContext context)
+    public virtual async Task<ToolResult> ExecuteAsync(JsonElement arguments, ToolContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (!ToolArguments.TryParse(arguments, Parameters, Name, out var parsed, out string error))

@@ -123,7 +123,7 @@ public sealed class ToolSet : IAsyncDisposable
             _ => throw new UnreachableException(name),
         });
         var audit = options.AuditLogPath is { } path ? new AuditLog(path, workspace, options.Report) : null;
-        return new ToolSet(tools, workspace, options.Clock, audit, options.MaxConcurrentCalls, options.CallSlotWait);
+        return new ToolSet(tools.Concat(options.AddedTools), workspace, options.Clock, audit, options.MaxConcurrentCalls, options.CallSlotWait);
     }
 
     public ValueTask DisposeAsync() => AuditLog?.DisposeAsync() ?? ValueTask.CompletedTask;

@@ -28,6 +28,9 @@ public sealed record ToolSetOptions
     /// <summary>Tool calls that may run at once, across all requests; further calls wait for a slot.</summary>
     public int MaxConcurrentCalls { get; init; } = ToolSet.DefaultMaxConcurrentCalls;
 
+    /// <summary>Tools added after the built-in ones (the MCP servers' tools, see <see cref="Mcp.McpServers"/>).</summary>
+    public IReadOnlyList<Tool> AddedTools { get; init; } = [];
+
     /// <summary>How long a call waits for a slot before it fails.</summary>
     public TimeSpan CallSlotWait { get; init; } = ToolSet.DefaultCallSlotWait;
 }

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Tern.Server.Tests;
 
 /// <summary>
-/// tests/Tern.Server.Tests/npm: the npm packages the tests drive (`openai`, `@anthropic-ai/sdk`, `ajv`, `playwright-core`), installed from its
+/// tests/Tern.Server.Tests/npm: the npm packages the tests drive (`openai`, `@anthropic-ai/sdk`, `ajv`, `playwright-core`, `@modelcontextprotocol/sdk`), installed from its
 /// package-lock.json with `npm ci` on first use, once for all test classes.
 /// </summary>
 internal static class Npm
@@ -21,7 +21,7 @@ internal static class Npm
         await InstallLock.WaitAsync(TestContext.Current.CancellationToken);
         try
         {
-            string[] packages = ["openai", "playwright-core", "@anthropic-ai/sdk", "ajv"];
+            string[] packages = ["openai", "playwright-core", "@anthropic-ai/sdk", "ajv", "@modelcontextprotocol/sdk"];
             if (packages.All(p => Directory.Exists(Path.Combine(Folder, "node_modules", p))))
                 return;
             var (code, output, errors) = await RunAsync("npm", "ci --no-audit --no-fund");
