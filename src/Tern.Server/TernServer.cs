@@ -195,7 +195,8 @@ public sealed class TernServer : IAsyncDisposable
             return options.McpConfig is null ? null : throw new ArgumentException("--mcp-config needs --tools (the MCP servers' tools join the built-in ones)");
         if (!IPAddress.IsLoopback(ParseHost(options.Host)) && string.IsNullOrEmpty(options.ApiKey))
             throw new ArgumentException($"--tools on a non-loopback address ({options.Host}) needs --api-key (or TERN_API_KEY)");
-        var tools = OpenTools(options, log);
+        Mcp = StartMcpServers(options, log);
+        var tools = OpenTools(options, log, Mcp?.Tools);
         if (string.IsNullOrEmpty(options.ApiKey))
             log.WriteLine("WARNING: --tools without --api-key: any program or user on this machine can use the tools "
                 + "(read and write the workspace, run commands); web pages are refused by the Host, Origin and JSON checks. "
@@ -205,12 +206,12 @@ public sealed class TernServer : IAsyncDisposable
 
     /// <summary>
     /// The tools of <see cref="ServerOptions.Tools"/> with their workspace, shell timeout, quota and audit log (the
-    /// --tools flags of `tern serve` and `tern mcp`), described on <paramref name="log"/>.
+    /// --tools flags of `tern serve` and `tern mcp`), and <paramref name="added"/> (MCP servers' tools), described on
+    /// <paramref name="log"/>.
     /// </summary>
-    public static ToolSet OpenTools(ServerOptions options, TextWriter log)
+    public static ToolSet OpenTools(ServerOptions options, TextWriter log, IReadOnlyList<Tool>? added = null)
     {
-        var timeout = TimeSpan.FromSeconds(Math.Clamp(options.ToolTimeoutSeconds, 1, 60));
-        var mcp = StartMcpServers(options, timeout, log);
+        var timeout = ToolTimeout(options);
         var tools = ToolSet.Create(options.Tools, new ToolSetOptions
         {
             WorkspaceRoot = options.Workspace ?? Directory.GetCurrentDirectory(),
@@ -218,7 +219,7 @@ public sealed class TernServer : IAsyncDisposable
             Report = log.WriteLine,
             Shell = new ShellOptions { Unsafe = options.UnsafeShell, DefaultTimeout = timeout },
             WorkspaceQuotaBytes = options.WorkspaceQuotaBytes,
-            AddedTools = mcp?.Tools ?? [],
+            AddedTools = added ?? [],
         });
         var quota = tools.Workspace.Quota;
         log.WriteLine($"tools: {string.Join(", ", tools.Tools.Select(t => t.Name))}; workspace {tools.Workspace.Root} " +
@@ -234,16 +235,17 @@ public sealed class TernServer : IAsyncDisposable
     /// The servers of --mcp-config (a config error stops the start with the file and field named), started before the
     /// tool set so their tools join it; null without the flag.
     /// </summary>
-    private McpServers? StartMcpServers(ServerOptions options, TimeSpan timeout, TextWriter log)
+    private static McpServers? StartMcpServers(ServerOptions options, TextWriter log)
     {
         if (options.McpConfig is null)
             return null;
         var configs = McpConfigFile.Load(options.McpConfig);
-        var mcpOptions = options.Mcp with { CallTimeout = timeout };
-        Mcp = McpServers.StartAsync(configs, options.Workspace ?? Directory.GetCurrentDirectory(), mcpOptions, ToolSet.ParseSelection(options.Tools), TextWriter.Synchronized(log).WriteLine)
+        var mcpOptions = options.Mcp with { CallTimeout = ToolTimeout(options) };
+        return McpServers.StartAsync(configs, options.Workspace ?? Directory.GetCurrentDirectory(), mcpOptions, ToolSet.ParseSelection(options.Tools), TextWriter.Synchronized(log).WriteLine)
             .GetAwaiter().GetResult();
-        return Mcp;
     }
+
+    private static TimeSpan ToolTimeout(ServerOptions options) => TimeSpan.FromSeconds(Math.Clamp(options.ToolTimeoutSeconds, 1, 60));
 
     /// <summary>POST /tools/call {"name", "arguments"}: one built-in tool, under the same key, sandbox and audit log.</summary>
     private async Task<IResult> CallToolAsync(HttpContext http)

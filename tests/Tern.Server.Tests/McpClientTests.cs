@@ -12,7 +12,7 @@ namespace Tern.Server.Tests;
 /// the crash and disable tests, and "broken", which cannot start. The npm folder (the script and its node_modules) is
 /// shown read-only through the entry's readOnlyPaths.
 /// </summary>
-public class McpServerFixture : ScriptedToolServerFixture
+public class McpClientFixture : ScriptedToolServerFixture
 {
     private readonly TempDirectory _configDirectory = new();
 
@@ -59,7 +59,7 @@ public class McpServerFixture : ScriptedToolServerFixture
     }
 }
 
-public sealed class McpClientTests(McpServerFixture fixture) : IClassFixture<McpServerFixture>
+public sealed class McpClientTests(McpClientFixture fixture) : IClassFixture<McpClientFixture>
 {
     private async Task<(bool Ok, string Output)> CallAsync(string name, string arguments)
     {
@@ -214,7 +214,7 @@ public sealed class McpClientTests(McpServerFixture fixture) : IClassFixture<Mcp
 }
 
 /// <summary>One MCP server and one built-in tool, so the tools' schemas leave room in the tiny model's context.</summary>
-public sealed class McpScriptedFixture : McpServerFixture
+public sealed class McpScriptedFixture : McpClientFixture
 {
     protected override string[] Servers => ["test"];
 
