@@ -90,7 +90,7 @@ public sealed class McpServerTests(McpServerFixture fixture) : IClassFixture<Mcp
         var audited = File.ReadAllLines(fixture.Server.Options.AuditLog!).Select(l => JsonDocument.Parse(l).RootElement)
             .Where(e => e.GetProperty("request_id").GetString()!.StartsWith("mcp-", StringComparison.Ordinal)).ToList();
         Assert.Contains(audited, e => e.GetProperty("tool").GetString() == "write_file" && e.GetProperty("outcome").GetString() == "ok");
-        Assert.Contains(audited, e => e.GetProperty("tool").GetString() == "read_file" && e.GetProperty("arguments").GetProperty("path").GetString() == "mcp/notes.txt");
+        Assert.Contains(audited, e => e.GetProperty("tool").GetString() == "read_file" && e.GetProperty("arguments").GetProperty("path").ToString() == "mcp/notes.txt"); // other tests of the class log a numeric path too
         Assert.Contains(audited, e => e.GetProperty("tool").GetString() == "shell");
     }
 
