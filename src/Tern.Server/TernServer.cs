@@ -278,6 +278,7 @@ public sealed class TernServer : IAsyncDisposable
                 ApiException api => (api.Status, api.Code),
                 TemplateException => (400, "template_error"),
                 GrammarException => (400, "grammar_error"),
+                ContextLengthExceededException => (400, "context_length_exceeded"),
                 InvalidLogitsException => (500, "invalid_logits"),
                 _ => (500, "internal_error"),
             };

@@ -48,6 +48,20 @@ public sealed class ToolLoopEndToEndTests(ScriptedToolServerFixture fixture) : I
     private const string ReadNotes = "<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"notes.txt\"}}\n</tool_call>";
 
     [Fact]
+    public async Task A_streamed_tool_chat_whose_prompt_cannot_fit_ends_with_context_length_exceeded()
+    {
+        string content = string.Concat(Enumerable.Repeat("once upon a time ", 3000));
+        var (status, body, response) = await fixture.PostAsync("/v1/chat/completions",
+            System.Text.Json.JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content } }, stream = true }));
+
+        // Before the stream starts, a 400; once the tool loop has started it, the stream's last event: the same code either way.
+        string text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        var error = status == 400 ? body.GetProperty("error")
+            : System.Text.Json.JsonDocument.Parse(text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Last(e => e.StartsWith("data: {", StringComparison.Ordinal))["data: ".Length..]).RootElement.GetProperty("error");
+        Assert.Equal("context_length_exceeded", error.GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task A_streamed_chat_runs_the_built_in_tool_and_streams_the_answer_and_usage()
     {
         File.WriteAllText(fixture.Workspace.File("notes.txt"), "the secret word is tern\n");
