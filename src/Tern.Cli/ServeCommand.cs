@@ -38,11 +38,12 @@ public static class ServeCommand
         var modelsPreset = new Option<string?>("--models-preset") { Description = "router mode: per-model settings from an INI file ([NAME] sections, keys named as these flags: ctx-size, parallel, cache-type-k, temp, model = PATH, alias, ...)" };
         var modelsMax = new Option<int>("--models-max") { Description = "router mode: most models loaded at once; the least recently used idle one is unloaded first", DefaultValueFactory = _ => 4 };
         var memoryBudget = new Option<string?>("--memory-budget") { Description = "router mode: most memory the loaded models take together, e.g. 16G (a model counts as its file size + its KV cache + its recurrent state)" };
+        var drainTimeout = new Option<int>("--drain-timeout") { Description = "on SIGTERM or Ctrl-C: seconds running requests may take to finish while new ones get 503 (then streams are cut with an error event)", DefaultValueFactory = _ => DefaultDrainSeconds };
         var command = new Command("serve", "Serve the model (or, with --models-dir, many) over an OpenAI-compatible HTTP API.")
         {
             modelsDir, modelsPreset, modelsMax, memoryBudget,
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, mcpConfig, maxToolSteps,
-            allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline,
+            allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline, drainTimeout,
         };
         var toolFlags = ToolFlags.AddTo(command, whenAbsent: null);
         var habits = HabitFlags.AddTo(command);
@@ -83,10 +84,25 @@ public static class ServeCommand
             await using var server = await TernServer.StartAsync(options, stdout, cancellation);
             await server.WaitUntilReadyAsync();
             await server.WaitForShutdownAsync(cancellation);
+            stdout.WriteLine("draining: new requests get 503, running ones may finish");
+            await server.DrainAsync(TimeSpan.FromSeconds(Check(parse.GetValue(drainTimeout), 0, 3600, "--drain-timeout")));
+            stdout.WriteLine("drained, stopping");
             return 0;
         });
         return command;
     }
+
+    /// <summary>Kubernetes' default terminationGracePeriodSeconds.</summary>
+    public const int DefaultDrainSeconds = 30;
+
+    /// <summary>
+    /// How long System.CommandLine lets `tern serve` run after SIGTERM/Ctrl-C before it forces exit code 143/130:
+    /// the drain timeout and time to stop; null for other commands (they keep its default).
+    /// </summary>
+    internal static TimeSpan? TerminationTimeout(ParseResult parse) =>
+        parse.CommandResult.Command.Name == "serve" && parse.GetValue<int>("--drain-timeout") is var seconds
+            ? TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 3600) + 15)
+            : null;
 
     /// <summary>
     /// Router mode's models: the GGUFs of <paramref name="directory"/>, then the cached ones (Tern's and llama.cpp's,

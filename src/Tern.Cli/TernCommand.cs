@@ -38,6 +38,8 @@ public static class TernCommand
                 return 1;
             }
 
+            if (ServeCommand.TerminationTimeout(parse) is { } timeout)
+                config.ProcessTerminationTimeout = timeout;
             return parse.Invoke(config);
         }
         catch (Exception e) when (IsUserError(e))

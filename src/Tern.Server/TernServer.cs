@@ -31,6 +31,7 @@ public sealed class TernServer : IAsyncDisposable
     private readonly byte[]? _keyHash;
     private readonly Task _loading;
     private volatile ServedModel? _model;
+    private readonly DrainGate _drain = new();
 
     private TernServer(ServerOptions options, TextWriter log)
     {
@@ -49,8 +50,10 @@ public sealed class TernServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = null; // enforced while reading, so the 413 is OpenAI-shaped
             k.Listen(ParseHost(options.Host), options.Port);
         });
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, CallerLifetime>();
         _app = builder.Build();
         _app.Use(HandleErrorsAsync);
+        _app.Use(_drain.InvokeAsync);
         if (Tools is not null)
             _app.Use(guard.InvokeAsync);
         if (origins.Length > 0) // browser pages from these origins may call the API (CORS preflight answered before the key check)
@@ -135,8 +138,18 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>Completes when the model is loaded (or failed to load: rethrows).</summary>
     public Task WaitUntilReadyAsync() => _loading;
 
-    /// <summary>Runs until <paramref name="cancellation"/> fires.</summary>
-    public Task WaitForShutdownAsync(CancellationToken cancellation) => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(_app, cancellation);
+    /// <summary>Runs until <paramref name="cancellation"/> fires (or the host is stopped); the server keeps serving: see <see cref="DrainAsync"/>.</summary>
+    public async Task WaitForShutdownAsync(CancellationToken cancellation)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _app.Lifetime.ApplicationStopping);
+        await Task.Delay(Timeout.Infinite, either.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Graceful drain: new requests get 503 server_draining (/health 503 "draining"), running ones may finish within
+    /// <paramref name="timeout"/>; those left are cut, streams with an error event. Returns when none runs.
+    /// </summary>
+    public Task DrainAsync(TimeSpan timeout) => _drain.DrainAsync(timeout);
 
     internal ServedModel RequireModel() => _model
         ?? throw new ApiException(503, LoadError is null ? "the model is still loading" : $"the model failed to load: {LoadError.Message}", code: "model_not_ready");
