@@ -52,7 +52,7 @@ internal sealed class CompletionRoutes(TernServer server)
         {
             Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop,
             Grammar = p.Grammar ?? strict?.Grammar, GrammarTrigger = strict?.Trigger,
-        }, tools, kwargs, keepMarkup: reasoningInContent, forced);
+        }, tools, kwargs, keepMarkup: reasoningInContent, forced, metrics: server.Metrics);
         var loop = new AgentLoop(builtins, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
