@@ -143,12 +143,13 @@ internal sealed class CompletionRoutes(TernServer server)
             Grammar = p.Grammar,
         };
         server.Metrics.Request();
-        var stream = model.Engine.Submit(request, http.RequestAborted);
+        var submitted = model.Engine.Submit(request, http.RequestAborted);
+        var stream = server.Metrics.Timed(model.Name, submitted);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var shape = new ResponseShape(request.Id!, created, model.Name, chat, p.Logprobs, model.Tokenizer);
         if (!p.Stream)
         {
-            var response = await stream.ReadToEndAsync(http.RequestAborted);
+            var response = await GenerationStream.ReadToEndAsync(stream, submitted.Id, http.RequestAborted);
             if (echo is not null)
                 response = response with { Text = echo + response.Text };
             await Results.Json(shape.Complete(response, reasoning), ServerJson.Options).ExecuteAsync(http);

@@ -70,9 +70,7 @@ internal sealed class ServerMetrics
         var text = new StringBuilder(RenderTern(model, s, auditLog));
         var m = For(model);
         m.Update(s);
-        using var buffer = new MemoryStream();
-        await m.Registry.CollectAndExportAsTextAsync(buffer, cancellation);
-        text.Append(Encoding.UTF8.GetString(buffer.ToArray()));
+        text.Append(await m.ExportAsync(cancellation));
         return text.ToString();
     }
 
