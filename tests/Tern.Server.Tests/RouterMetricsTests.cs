@@ -73,11 +73,11 @@ public sealed partial class RouterMetricsTests(OneSlotServerFixture fixture) : I
         var held = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Chat("Once", 30000, stream: true), Encoding.UTF8, "application/json") };
         using var running = await fixture.Http.SendAsync(held, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         var stream = await running.Content.ReadAsStreamAsync(cancel.Token);
-        await stream.ReadExactlyAsync(new byte[16], cancel.Token); // the only sequence is busy
+        await stream.ReadExactlyAsync(new byte[16], cancel.Token); // the only sequence is (about to be) busy
         var second = fixture.PostAsync("/v1/chat/completions", Chat("Once", 4)); // waits for the slot
 
         var busy = await ScrapeAsync();
-        for (int i = 0; i < 400 && busy.Value("vllm:num_requests_waiting") < 1; i++) // a hang guard, not a timing
+        for (int i = 0; i < 400 && (busy.Value("vllm:num_requests_waiting") < 1 || busy.Value("vllm:num_requests_running") < 1); i++) // a hang guard, not a timing
         {
             await Task.Delay(25, TestContext.Current.CancellationToken);
             busy = await ScrapeAsync();
