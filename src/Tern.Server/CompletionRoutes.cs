@@ -144,11 +144,13 @@ internal sealed class CompletionRoutes(TernServer server)
         };
         server.Metrics.Request();
         var stream = model.Engine.Submit(request, http.RequestAborted);
+        var events = RequestStats.Track(model, request, stream);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var shape = new ResponseShape(request.Id!, created, model.Name, chat, p.Logprobs, model.Tokenizer);
         if (!p.Stream)
         {
             var response = await stream.ReadToEndAsync(http.RequestAborted);
+            RequestStats.Current?.Finished(response.Finished);
             if (echo is not null)
                 response = response with { Text = echo + response.Text };
             await Results.Json(shape.Complete(response, reasoning), ServerJson.Options).ExecuteAsync(http);
@@ -160,7 +162,7 @@ internal sealed class CompletionRoutes(TernServer server)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
         if (echo is not null)
             await sse.WriteAsync(shape.Chunk(null, echo, null), http.RequestAborted);
-        await foreach (var e in stream.WithCancellation(http.RequestAborted))
+        await foreach (var e in events.WithCancellation(http.RequestAborted))
         {
             switch (e)
             {

@@ -40,7 +40,7 @@ internal sealed class TurnStarter(ServedModel model, GenerationRequest request, 
         var turn = forcedTurn
             ? request with { PromptTokens = prompt.Tokens, Grammar = forced!.Grammar(prompt), GrammarTrigger = null }
             : request with { PromptTokens = prompt.Tokens };
-        var events = model.Engine.Submit(turn, cancellation);
+        var events = RequestStats.Track(model, turn, model.Engine.Submit(turn, cancellation));
         if (onSubmitted is not null)
             await onSubmitted(prompt, cancellation);
         return new ModelTurn(events, prompt.Splitter(keepMarkup));
