@@ -6,12 +6,15 @@ using Microsoft.Extensions.Logging.Console;
 namespace Tern.Server;
 
 /// <summary>
-/// The server's logging (Microsoft.Extensions.Logging): to the console (--log-format text: one line a message, json:
-/// one JSON object a line) or, with --log-file, appended to that file in the same format. Information and up, Tern's
-/// and ASP.NET Core's warnings; --verbose: debug messages too, ASP.NET Core's included.
+/// The server's logging (Microsoft.Extensions.Logging): on standard error (standard output keeps the lines it always
+/// had, "listening on ..."), as text (one line a message) or json (one object a line), or with --log-file appended to
+/// that file in the same format. Information and up, with ASP.NET Core's warnings; --verbose: debug messages too,
+/// ASP.NET Core's included.
 /// </summary>
 internal static class ServerLog
 {
+    private const string Timestamp = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+
     public static void Configure(ILoggingBuilder logging, ServerOptions options)
     {
         logging.ClearProviders();
@@ -19,11 +22,18 @@ internal static class ServerLog
         if (!options.Verbose)
             logging.AddFilter("Microsoft", LogLevel.Warning);
         if (options.LogFile is { } file)
+        {
             logging.AddProvider(new FileLoggerProvider(file, options.LogFormat == "json"));
-        else if (options.LogToConsole && options.LogFormat == "json")
-            logging.AddJsonConsole(json => json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
-        else if (options.LogToConsole)
-            logging.AddSimpleConsole(text => { text.SingleLine = true; text.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; text.UseUtcTimestamp = true; });
+            return;
+        }
+
+        if (!options.LogToConsole)
+            return;
+        logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (options.LogFormat == "json")
+            logging.AddJsonConsole(json => { json.TimestampFormat = Timestamp.TrimEnd(); json.UseUtcTimestamp = true; });
+        else
+            logging.AddSimpleConsole(text => { text.SingleLine = true; text.TimestampFormat = Timestamp; text.UseUtcTimestamp = true; });
     }
 }
 
@@ -70,7 +80,7 @@ internal sealed class FileLoggerProvider : ILoggerProvider
             string message = formatter(state, exception);
             string time = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
             provider.Write(provider._json ? Json(time, logLevel, eventId, message, exception, state)
-                : $"{time} {logLevel} {category}: {message}" + (exception is null ? "" : " " + exception.ToString().ReplaceLineEndings(" | ")));
+                : $"{time} {logLevel} {category}: {message.ReplaceLineEndings(@"\n")}" + (exception is null ? "" : " " + exception.ToString().ReplaceLineEndings(" | ")));
         }
 
         private string Json<TState>(string time, LogLevel level, EventId eventId, string message, Exception? exception, TState state)
