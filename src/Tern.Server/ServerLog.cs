@@ -45,6 +45,7 @@ internal sealed class FileLoggerProvider : ILoggerProvider
 {
     private readonly StreamWriter _writer;
     private readonly bool _json;
+    private bool _closed;
 
     public FileLoggerProvider(string path, bool json)
     {
@@ -57,14 +58,17 @@ internal sealed class FileLoggerProvider : ILoggerProvider
     public void Dispose()
     {
         lock (_writer)
+        {
+            _closed = true;
             _writer.Dispose();
+        }
     }
 
     private void Write(string line)
     {
         lock (_writer)
         {
-            if (_writer.BaseStream.CanWrite)
+            if (!_closed) // a late message (a model load outliving the server) is dropped
                 _writer.WriteLine(line);
         }
     }

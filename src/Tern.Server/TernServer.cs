@@ -50,8 +50,9 @@ public sealed class TernServer : IAsyncDisposable
             k.Listen(ParseHost(options.Host), options.Port);
         });
         _app = builder.Build();
-        Logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server");
-        _app.Use(new RequestLog(_app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Request"), options.LogPrompts).InvokeAsync);
+        var loggers = _app.Services.GetRequiredService<ILoggerFactory>();
+        Logger = loggers.CreateLogger("Tern.Server");
+        _app.Use(new RequestLog(loggers.CreateLogger("Tern.Request"), options.LogPrompts).InvokeAsync);
         _app.Use(HandleErrorsAsync);
         if (Tools is not null)
             _app.Use(guard.InvokeAsync);
