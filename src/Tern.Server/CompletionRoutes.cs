@@ -144,12 +144,12 @@ internal sealed class CompletionRoutes(TernServer server)
         };
         server.Metrics.Request();
         var submitted = model.Engine.Submit(request, http.RequestAborted);
-        var stream = server.Metrics.Timed(model.Name, submitted);
+        var events = RequestStats.Track(model, request, server.Metrics.Timed(model.Name, submitted));
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var shape = new ResponseShape(request.Id!, created, model.Name, chat, p.Logprobs, model.Tokenizer);
         if (!p.Stream)
         {
-            var response = await GenerationStream.ReadToEndAsync(stream, submitted.Id, http.RequestAborted);
+            var response = await GenerationStream.ReadToEndAsync(events, submitted.Id, http.RequestAborted);
             if (echo is not null)
                 response = response with { Text = echo + response.Text };
             await Results.Json(shape.Complete(response, reasoning), ServerJson.Options).ExecuteAsync(http);
@@ -161,7 +161,7 @@ internal sealed class CompletionRoutes(TernServer server)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
         if (echo is not null)
             await sse.WriteAsync(shape.Chunk(null, echo, null), http.RequestAborted);
-        await foreach (var e in stream.WithCancellation(http.RequestAborted))
+        await foreach (var e in events.WithCancellation(http.RequestAborted))
         {
             switch (e)
             {

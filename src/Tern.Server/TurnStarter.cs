@@ -44,6 +44,7 @@ internal sealed class TurnStarter(ServedModel model, GenerationRequest request, 
         IAsyncEnumerable<GenerationEvent> events = model.Engine.Submit(turn, cancellation);
         if (metrics is not null)
             events = metrics.Timed(model.Name, events);
+        events = RequestStats.Track(model, turn, events);
         if (onSubmitted is not null)
             await onSubmitted(prompt, cancellation);
         return new ModelTurn(events, prompt.Splitter(keepMarkup));
