@@ -39,11 +39,15 @@ public static class ServeCommand
         var modelsMax = new Option<int>("--models-max") { Description = "router mode: most models loaded at once; the least recently used idle one is unloaded first", DefaultValueFactory = _ => 4 };
         var memoryBudget = new Option<string?>("--memory-budget") { Description = "router mode: most memory the loaded models take together, e.g. 16G (a model counts as its file size + its KV cache + its recurrent state)" };
         var drainTimeout = new Option<int>("--drain-timeout") { Description = "on SIGTERM or Ctrl-C: seconds running requests may take to finish while new ones get 503 (then streams are cut with an error event)", DefaultValueFactory = _ => DefaultDrainSeconds };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "log debug messages too (ASP.NET Core's included)" };
+        var logFormat = new Option<string>("--log-format") { Description = "log lines as text or json (one object a line)", DefaultValueFactory = _ => "text" };
+        var logFile = new Option<string?>("--log-file") { Description = "append the log to FILE instead of the console" };
+        var logPrompts = new Option<bool>("--log-prompts") { Description = "log prompts and error messages that may quote requests (off: never; API keys are never logged)" };
         var command = new Command("serve", "Serve the model (or, with --models-dir, many) over an OpenAI-compatible HTTP API.")
         {
             modelsDir, modelsPreset, modelsMax, memoryBudget,
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, mcpConfig, maxToolSteps,
-            allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline, drainTimeout,
+            allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline, verbose, logFormat, logFile, logPrompts, drainTimeout,
         };
         var toolFlags = ToolFlags.AddTo(command, whenAbsent: null);
         var habits = HabitFlags.AddTo(command);
@@ -78,6 +82,11 @@ public static class ServeCommand
                 ReasoningFormat = ParseReasoningFormat(parse.GetValue(reasoningFormat)!),
                 RecurrentCheckpoints = Check(parse.GetValue(checkpoints), 0, 1024, "--ctx-checkpoints"),
                 Pooling = parse.GetValue(pooling) is { } p ? ParsePooling(p) : null,
+                LogFormat = ParseLogFormat(parse.GetValue(logFormat)!),
+                LogFile = parse.GetValue(logFile),
+                LogToConsole = true,
+                Verbose = parse.GetValue(verbose),
+                LogPrompts = parse.GetValue(logPrompts),
             });
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
@@ -140,6 +149,9 @@ public static class ServeCommand
         "none" => ReasoningFormat.None,
         _ => throw new ArgumentException($"--reasoning-format must be auto, deepseek or none, got '{name}'"),
     };
+
+    internal static string ParseLogFormat(string name) =>
+        name is "text" or "json" ? name : throw new ArgumentException($"--log-format must be text or json, got '{name}'");
 
     /// <summary>The name, once it is known to be a KV cache type (the server parses it again when it loads).</summary>
     private static string CacheType(string name, string flag)

@@ -52,7 +52,7 @@ internal sealed class CompletionRoutes(TernServer server)
         {
             Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop,
             Grammar = p.Grammar ?? strict?.Grammar, GrammarTrigger = strict?.Trigger,
-        }, tools, kwargs, keepMarkup: reasoningInContent, forced);
+        }, tools, kwargs, keepMarkup: reasoningInContent, forced, metrics: server.Metrics);
         var loop = new AgentLoop(builtins, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
         if (sse is not null)
@@ -143,12 +143,13 @@ internal sealed class CompletionRoutes(TernServer server)
             Grammar = p.Grammar,
         };
         server.Metrics.Request();
-        var stream = model.Engine.Submit(request, http.RequestAborted);
+        var submitted = model.Engine.Submit(request, http.RequestAborted);
+        var events = RequestStats.Track(model, request, server.Metrics.Timed(model.Name, submitted));
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var shape = new ResponseShape(request.Id!, created, model.Name, chat, p.Logprobs, model.Tokenizer);
         if (!p.Stream)
         {
-            var response = await stream.ReadToEndAsync(http.RequestAborted);
+            var response = await GenerationStream.ReadToEndAsync(events, submitted.Id, http.RequestAborted);
             if (echo is not null)
                 response = response with { Text = echo + response.Text };
             await Results.Json(shape.Complete(response, reasoning), ServerJson.Options).ExecuteAsync(http);
@@ -160,7 +161,7 @@ internal sealed class CompletionRoutes(TernServer server)
             await sse.WriteAsync(shape.Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null), http.RequestAborted);
         if (echo is not null)
             await sse.WriteAsync(shape.Chunk(null, echo, null), http.RequestAborted);
-        await foreach (var e in stream.WithCancellation(http.RequestAborted))
+        await foreach (var e in events.WithCancellation(http.RequestAborted))
         {
             switch (e)
             {

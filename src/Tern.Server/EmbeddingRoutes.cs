@@ -71,6 +71,11 @@ internal sealed class EmbeddingRoutes(TernServer server)
             ["model"] = model.Name,
             ["usage"] = new JsonObject { ["prompt_tokens"] = promptTokens, ["total_tokens"] = promptTokens },
         }, ServerJson.Options).ExecuteAsync(http);
+        if (RequestStats.Current is { } stats)
+        {
+            stats.Model = model.Name;
+            stats.AddPromptTokens(promptTokens);
+        }
     }
 
     /// <summary>The model's GGUF <c>pooling_type</c> (1 mean, 2 CLS, 3 last); mean for a model that names none.</summary>

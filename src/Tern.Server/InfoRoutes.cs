@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -147,7 +146,8 @@ internal sealed class InfoRoutes(TernServer server)
     public async Task<IResult> Metrics(HttpContext http)
     {
         using var lease = await server.AcquireAsync(http);
-        return Results.Text(server.Metrics.Render(lease.Model.Name, lease.Model.Engine.GetStats(), server.Tools?.AuditLog), "text/plain; version=0.0.4", Encoding.UTF8);
+        string text = await server.Metrics.RenderAsync(lease.Model.Name, lease.Model.Engine.GetStats(), server.Tools?.AuditLog, http.RequestAborted);
+        return Results.Text(text, "text/plain; version=0.0.4", Encoding.UTF8);
     }
 
     public async Task<IResult> TokenizeAsync(HttpContext http)
@@ -176,62 +176,5 @@ internal sealed class InfoRoutes(TernServer server)
         }
 
         return Results.Json(new { content = model.Tokenizer.Decode(ids.ToArray()) }, ServerJson.Options);
-    }
-}
-
-/// <summary>Prometheus text for GET /metrics, from the engine's counters and the server's own.</summary>
-internal sealed class ServerMetrics
-{
-    private readonly object _gate = new();
-    private long _requests;
-    private readonly Dictionary<string, (DateTime Time, long Prompt, long Generated)> _lastScrape = []; // per model
-
-
-    private readonly DateTime _created = DateTime.UtcNow;
-
-    public void Request() => Interlocked.Increment(ref _requests);
-
-    public string Render(string model, Tern.Runtime.Serving.EngineStats s, Tern.Tools.AuditLog? auditLog)
-    {
-        double promptRate, generatedRate;
-        lock (_gate)
-        {
-            var now = DateTime.UtcNow;
-            var last = _lastScrape.GetValueOrDefault(model, (_created, 0, 0));
-            double seconds = Math.Max((now - last.Time).TotalSeconds, 1e-3);
-            promptRate = Math.Max(s.PromptTokensProcessed - last.Prompt, 0) / seconds; // 0 after a reload restarted the counters
-            generatedRate = Math.Max(s.GeneratedTokens - last.Generated, 0) / seconds;
-            _lastScrape[model] = (now, s.PromptTokensProcessed, s.GeneratedTokens);
-        }
-
-        var text = new StringBuilder();
-        void Metric(string name, string type, string help, double value)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"# HELP tern_{name} {help}\n# TYPE tern_{name} {type}\n");
-            text.Append(CultureInfo.InvariantCulture, $"tern_{name} {value}\n");
-        }
-
-        Metric("requests_total", "counter", "Completion requests received.", Interlocked.Read(ref _requests));
-        Metric("requests_finished_total", "counter", "Requests that finished generating.", s.RequestsFinished);
-        Metric("requests_cancelled_total", "counter", "Requests cancelled (client gone).", s.RequestsCancelled);
-        Metric("requests_rejected_total", "counter", "Requests refused by admission (queue full).", s.RequestsRejected);
-        Metric("prompt_tokens_total", "counter", "Prompt tokens run through the model.", s.PromptTokensProcessed);
-        Metric("prompt_tokens_cached_total", "counter", "Prompt tokens reused from the prefix cache.", s.CachedPromptTokens);
-        Metric("generated_tokens_total", "counter", "Tokens generated.", s.GeneratedTokens);
-        Metric("prompt_tokens_per_second", "gauge", "Prompt tokens per second since the last scrape.", Math.Round(promptRate, 3));
-        Metric("generated_tokens_per_second", "gauge", "Generated tokens per second since the last scrape.", Math.Round(generatedRate, 3));
-        Metric("prefix_cache_hits_total", "counter", "Requests that reused cached prefix blocks.", s.PrefixCacheHits);
-        Metric("queue_depth", "gauge", "Requests waiting for a sequence slot.", s.QueueDepth);
-        Metric("active_sequences", "gauge", "Sequences prefilling or decoding.", s.ActiveSequences);
-        Metric("kv_blocks_used", "gauge", "KV cache blocks in use.", s.KvBlocksUsed);
-        Metric("kv_blocks_cached", "gauge", "KV cache blocks held only by the prefix cache.", s.KvBlocksCachedOnly);
-        Metric("kv_blocks_total", "gauge", "KV cache blocks in the pool.", s.KvBlocksTotal);
-        if (auditLog is not null)
-        {
-            Metric("audit_log_write_failures_total", "counter", "Audit log lines that failed to be written.", auditLog.WriteFailures);
-            Metric("audit_log_dropped_total", "counter", "Audit log lines dropped because the writer fell behind.", auditLog.Dropped);
-        }
-
-        return text.ToString();
     }
 }

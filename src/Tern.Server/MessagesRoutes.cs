@@ -45,7 +45,7 @@ internal sealed class MessagesRoutes(TernServer server)
                 Grammar = strict?.Grammar, GrammarTrigger = strict?.Trigger,
             },
             tools, request.Kwargs, keepMarkup: reasoningInContent, forced,
-            (prompt, cancellation) => stream is null ? Task.CompletedTask : stream.StartAsync(prompt.Tokens.Length, cancellation));
+            (prompt, cancellation) => stream is null ? Task.CompletedTask : stream.StartAsync(prompt.Tokens.Length, cancellation), server.Metrics);
 
         Task OnEvent(AgentEvent e) => stream is null ? Task.CompletedTask : stream.EventAsync(e, http.RequestAborted);
         var result = await new AgentLoop(tools is null ? null : builtins, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, !request.SingleToolUse)

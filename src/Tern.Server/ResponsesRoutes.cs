@@ -59,7 +59,7 @@ internal static class ResponsesRoutes
                     await events.WriteAsync(new JsonObject { ["type"] = "response.created", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
                     await events.WriteAsync(new JsonObject { ["type"] = "response.in_progress", ["response"] = shape.Response("in_progress", []) }, turnCancellation);
                 }
-            });
+            }, server.Metrics);
 
         Task OnEvent(AgentEvent e) => output.AddAsync(e, cancellation);
         AgentResult result;

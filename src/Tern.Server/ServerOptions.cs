@@ -86,6 +86,21 @@ public sealed record ServerOptions
 
     /// <summary>How /v1/embeddings pools token states (--pooling); null: the model's <c>pooling_type</c>, else mean.</summary>
     public Tern.Runtime.Serving.Pooling? Pooling { get; init; }
+
+    /// <summary>The log's format (--log-format): text (one line a message) or json (one object a line).</summary>
+    public string LogFormat { get; init; } = "text";
+
+    /// <summary>Append the log to this file (--log-file) instead of the console.</summary>
+    public string? LogFile { get; init; }
+
+    /// <summary>Without a log file, log to the console (the CLI; tests leave it off).</summary>
+    public bool LogToConsole { get; init; }
+
+    /// <summary>Debug messages too, ASP.NET Core's included (-v).</summary>
+    public bool Verbose { get; init; }
+
+    /// <summary>Log the prompt as the model saw it and error messages that may quote the request (--log-prompts); off: never.</summary>
+    public bool LogPrompts { get; init; }
 }
 
 /// <summary>What the server does with a chat reply's reasoning block (llama-server's --reasoning-format).</summary>

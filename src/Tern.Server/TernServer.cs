@@ -41,7 +41,7 @@ public sealed class TernServer : IAsyncDisposable
         Tools = CreateTools(options, log);
         _keyHash = string.IsNullOrEmpty(options.ApiKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.ApiKey));
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
+        ServerLog.Configure(builder.Logging, options);
         builder.Services.AddCors();
         if (Tools is { } mcpTools) // /mcp: the tools for MCP clients, one request at a time (no sessions)
             builder.Services.AddMcpServer(mcp => McpToolServer.Configure(mcp, mcpTools)).WithHttpTransport(http => http.Stateless = true);
@@ -52,6 +52,9 @@ public sealed class TernServer : IAsyncDisposable
         });
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, CallerLifetime>();
         _app = builder.Build();
+        var loggers = _app.Services.GetRequiredService<ILoggerFactory>();
+        Logger = loggers.CreateLogger("Tern.Server");
+        _app.Use(new RequestLog(loggers.CreateLogger("Tern.Request"), options.LogPrompts).InvokeAsync);
         _app.Use(HandleErrorsAsync);
         _app.Use(_drain.InvokeAsync);
         if (Tools is not null)
@@ -103,6 +106,9 @@ public sealed class TernServer : IAsyncDisposable
 
     public ServerOptions Options { get; }
 
+    /// <summary>The server's own messages (start, stop, model loads); requests log under Tern.Request.</summary>
+    internal ILogger Logger { get; }
+
     /// <summary>The request headers a page from an allowed origin may send: the key (either way), JSON, and Anthropic's clients' own.</summary>
     internal static readonly string[] CorsHeaders =
         ["Authorization", "Content-Type", "x-api-key", "anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access"];
@@ -132,6 +138,7 @@ public sealed class TernServer : IAsyncDisposable
         await server._app.StartAsync(cancellation);
         server.Address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         log.WriteLine($"listening on {server.Address}");
+        server.Logger.LogInformation("listening on {Address}", server.Address);
         return server;
     }
 
@@ -188,12 +195,15 @@ public sealed class TernServer : IAsyncDisposable
     {
         try
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             _model = ServedModel.Load(Options, Options.ModelPath, Options.Alias ?? Path.GetFileNameWithoutExtension(Options.ModelPath), new ModelSettings(), log);
+            Logger.LogInformation("model {Model} loaded from {Path} in {LoadMs} ms", _model.Name, Options.ModelPath, clock.ElapsedMilliseconds);
         }
         catch (Exception e)
         {
             LoadError = e;
             log.WriteLine($"error: {e.Message}");
+            Logger.LogError(e, "model {Path} failed to load: {Error}", Options.ModelPath, e.Message);
             throw;
         }
     }
@@ -285,6 +295,7 @@ public sealed class TernServer : IAsyncDisposable
         }
         catch (Exception e) when (http.Response.HasStarted && http.Response.ContentType == "text/event-stream")
         {
+            RequestStats.Current?.Error = e;
             // Mid-stream: the status is sent already, so the error goes out as a last event (as OpenAI does).
             var (status, code) = e switch
             {
@@ -302,6 +313,7 @@ public sealed class TernServer : IAsyncDisposable
         }
         catch (Exception e) when (!http.Response.HasStarted)
         {
+            RequestStats.Current?.Error = e;
             var error = e switch
             {
                 ApiException api => api,
@@ -346,6 +358,7 @@ public sealed class TernServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Logger.LogInformation("stopping");
         await _app.StopAsync();
         await _app.DisposeAsync();
         try

@@ -27,9 +27,10 @@ internal sealed record ForcedCall(ToolCallFormat Format, JsonArray Tools, string
 /// (sampling, limits, stop strings, a structured-output grammar) and pairs the stream with the reasoning splitter.
 /// With <paramref name="forced"/>, the first turn is the forced call. <paramref name="onSubmitted"/> runs once a
 /// prompt is accepted (an API may start its event stream then, so a refused prompt still gets a plain 4xx).
+/// With <paramref name="metrics"/>, each turn's latencies are recorded (/metrics).
 /// </summary>
 internal sealed class TurnStarter(ServedModel model, GenerationRequest request, JsonArray? tools, IReadOnlyDictionary<string, JsonNode?>? kwargs,
-    bool keepMarkup, ForcedCall? forced = null, Func<ChatPrompt, CancellationToken, Task>? onSubmitted = null)
+    bool keepMarkup, ForcedCall? forced = null, Func<ChatPrompt, CancellationToken, Task>? onSubmitted = null, ServerMetrics? metrics = null)
 {
     private int _turns;
 
@@ -40,7 +41,10 @@ internal sealed class TurnStarter(ServedModel model, GenerationRequest request, 
         var turn = forcedTurn
             ? request with { PromptTokens = prompt.Tokens, Grammar = forced!.Grammar(prompt), GrammarTrigger = null }
             : request with { PromptTokens = prompt.Tokens };
-        var events = model.Engine.Submit(turn, cancellation);
+        IAsyncEnumerable<GenerationEvent> events = model.Engine.Submit(turn, cancellation);
+        if (metrics is not null)
+            events = metrics.Timed(model.Name, events);
+        events = RequestStats.Track(model, turn, events);
         if (onSubmitted is not null)
             await onSubmitted(prompt, cancellation);
         return new ModelTurn(events, prompt.Splitter(keepMarkup));

@@ -29,6 +29,32 @@ internal sealed class Sandbox
 {
     public const string SandboxPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 
+    /// <summary>
+    /// How to start a sandbox command line (<paramref name="argv"/>, from <see cref="CommandLine"/>): its three streams
+    /// redirected, run from <paramref name="workspace"/>, with a cleared environment of PATH and LANG only (bwrap clears
+    /// it again for the command inside).
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IReadOnlyList<string> argv, string workspace)
+    {
+        var start = new ProcessStartInfo(argv[0])
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workspace,
+        };
+        foreach (string argument in argv.Skip(1))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment.Clear();
+        start.Environment["PATH"] = SandboxPath;
+        start.Environment["LANG"] = "C.UTF-8";
+        return start;
+    }
+
     // /etc files a shell needs (users, libraries, time zone, alternatives); not /etc as a whole (shadow, keys).
     private static readonly string[] EtcFiles =
     [

@@ -222,24 +222,9 @@ public sealed class ShellTool : Tool
     private async Task<ProcessRun> RunProcessAsync(
         List<string> argv, string workspace, TimeSpan timeout, CommandCgroup? cgroup, QuotaWatch watch, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(argv[0])
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workspace,
-        };
-        foreach (string argument in argv.Skip(1))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         // bwrap clears the environment again for the command; the unsafe shell gets exactly this one.
-        start.Environment.Clear();
-        start.Environment["PATH"] = Sandbox.SandboxPath;
+        var start = Sandbox.StartInfo(argv, workspace);
         start.Environment["HOME"] = workspace;
-        start.Environment["LANG"] = "C.UTF-8";
 
         var output = new OutputCapture(_options.MaxOutputBytes);
         using var process = new Process { StartInfo = start };

@@ -66,7 +66,7 @@ public sealed class ServeSecretTests
         }
     }
 
-    private static async Task<string> ListeningAddressAsync(Process server)
+    internal static async Task<string> ListeningAddressAsync(Process server)
     {
         const string prefix = "listening on ";
         while (await server.StandardOutput.ReadLineAsync() is { } line)

@@ -28,11 +28,14 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
         Events.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
 
     /// <summary>Reads every event and returns the whole text, the tokens and the final event (for non-streaming replies).</summary>
-    public async Task<GenerationResponse> ReadToEndAsync(CancellationToken cancellationToken = default)
+    public Task<GenerationResponse> ReadToEndAsync(CancellationToken cancellationToken = default) => ReadToEndAsync(this, Id, cancellationToken);
+
+    /// <summary>Reads a request's events (this stream's, possibly passed through a filter) to the end.</summary>
+    public static async Task<GenerationResponse> ReadToEndAsync(IAsyncEnumerable<GenerationEvent> events, string id, CancellationToken cancellationToken = default)
     {
         var text = new StringBuilder();
         var tokens = new List<GeneratedToken>();
-        await foreach (var e in this.WithCancellation(cancellationToken).ConfigureAwait(false))
+        await foreach (var e in events.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             switch (e)
             {
@@ -45,7 +48,7 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
             }
         }
 
-        throw new InvalidOperationException($"The stream of request {Id} ended without a finish event.");
+        throw new InvalidOperationException($"The stream of request {id} ended without a finish event.");
     }
 
     /// <summary>Reads an embedding request's vector and final event; null vector when it was cancelled first.</summary>

@@ -73,23 +73,7 @@ internal sealed class McpProcess : IDisposable
                 Environment = config.Env,
             };
             var argv = sandbox.CommandLine(setup, command, cgroup, filter);
-            var start = new ProcessStartInfo(argv[0])
-            {
-                UseShellExecute = false,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = workspace,
-            };
-            foreach (string argument in argv.Skip(1))
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            start.Environment.Clear();
-            start.Environment["PATH"] = Sandbox.SandboxPath;
-            start.Environment["LANG"] = "C.UTF-8";
-            var process = new Process { StartInfo = start };
+            var process = new Process { StartInfo = Sandbox.StartInfo(argv, workspace) };
             await ProcessLauncher.StartAsync(process).ConfigureAwait(false);
             return new McpProcess(process, cgroup, filter, maxMessageBytes);
         }
