@@ -38,7 +38,7 @@ public static class ServeCommand
         var modelsPreset = new Option<string?>("--models-preset") { Description = "router mode: per-model settings from an INI file ([NAME] sections, keys named as these flags: ctx-size, parallel, cache-type-k, temp, model = PATH, alias, ...)" };
         var modelsMax = new Option<int>("--models-max") { Description = "router mode: most models loaded at once; the least recently used idle one is unloaded first", DefaultValueFactory = _ => 4 };
         var memoryBudget = new Option<string?>("--memory-budget") { Description = "router mode: most memory the loaded models take together, e.g. 16G (a model counts as its file size + its KV cache + its recurrent state)" };
-        var drainTimeout = new Option<int>("--drain-timeout") { Description = "on SIGTERM or Ctrl-C: seconds running requests may take to finish while new ones get 503 (then streams are cut with an error event)", DefaultValueFactory = _ => DefaultDrainSeconds };
+        var drainTimeout = new Option<int>("--drain-timeout") { Description = "on SIGTERM or Ctrl-C: seconds running requests may take to finish while new ones (and /health) get 503; then the rest are cut (a stream ends with an error event); a second signal cuts them at once", DefaultValueFactory = _ => DefaultDrainSeconds };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "log debug messages too (ASP.NET Core's included)" };
         var logFormat = new Option<string>("--log-format") { Description = "log lines as text or json (one object a line)", DefaultValueFactory = _ => "text" };
         var logFile = new Option<string?>("--log-file") { Description = "append the log to FILE instead of the console" };
@@ -90,28 +90,20 @@ public static class ServeCommand
             });
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
-            await using var server = await TernServer.StartAsync(options, stdout, cancellation);
+            var drain = TimeSpan.FromSeconds(Check(parse.GetValue(drainTimeout), 0, 3600, "--drain-timeout"));
+            using var signals = new ShutdownSignals();
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation, signals.Stop);
+            await using var server = await TernServer.StartAsync(options, stdout, stop.Token);
             await server.WaitUntilReadyAsync();
-            await server.WaitForShutdownAsync(cancellation);
-            stdout.WriteLine("draining: new requests get 503, running ones may finish");
-            await server.DrainAsync(TimeSpan.FromSeconds(Check(parse.GetValue(drainTimeout), 0, 3600, "--drain-timeout")));
-            stdout.WriteLine("drained, stopping");
-            return 0;
+            await server.WaitForShutdownAsync(stop.Token);
+            await server.DrainAsync(drain, signals.Cut);
+            return 0; // after the server's disposal: Kestrel stopped, the models unloaded
         });
         return command;
     }
 
-    /// <summary>Kubernetes' default terminationGracePeriodSeconds.</summary>
-    public const int DefaultDrainSeconds = 30;
-
-    /// <summary>
-    /// How long System.CommandLine lets `tern serve` run after SIGTERM/Ctrl-C before it forces exit code 143/130:
-    /// the drain timeout and time to stop; null for other commands (they keep its default).
-    /// </summary>
-    internal static TimeSpan? TerminationTimeout(ParseResult parse) =>
-        parse.CommandResult.Command.Name == "serve" && parse.GetValue<int>("--drain-timeout") is var seconds
-            ? TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 3600) + 15)
-            : null;
+    /// <summary>Leaves 10 s of Kubernetes' default terminationGracePeriodSeconds (30) to cut what is left and unload the models.</summary>
+    public const int DefaultDrainSeconds = 20;
 
     /// <summary>
     /// Router mode's models: the GGUFs of <paramref name="directory"/>, then the cached ones (Tern's and llama.cpp's,

@@ -38,8 +38,8 @@ public static class TernCommand
                 return 1;
             }
 
-            if (ServeCommand.TerminationTimeout(parse) is { } timeout)
-                config.ProcessTerminationTimeout = timeout;
+            if (parse.CommandResult.Command.Name == "serve")
+                config.ProcessTerminationTimeout = null; // serve handles SIGTERM and Ctrl-C itself: it drains (ShutdownSignals)
             return parse.Invoke(config);
         }
         catch (Exception e) when (IsUserError(e))

@@ -7,16 +7,20 @@ namespace Tern.Server;
 /// <summary>
 /// Graceful drain: once <see cref="DrainAsync"/> starts, new requests get 503 <c>server_draining</c> (and /health 503
 /// <c>{"status":"draining"}</c>, so a router takes the replica out) while running ones finish; those still running at
-/// the timeout are cut, and a cut stream ends with an error event (written by the error middleware), not a dropped connection.
+/// the timeout are cut, and a cut stream ends with an error event (written by the error middleware), not a dropped
+/// connection; a cut request that had sent nothing yet gets the 503 JSON error.
 /// </summary>
 internal sealed class DrainGate
 {
     private readonly CancellationTokenSource _cut = new();
     private readonly object _lock = new();
-    private TaskCompletionSource? _idle;
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _running;
 
     public bool Draining { get; private set; }
+
+    /// <summary>Requests running now.</summary>
+    public int Running => Volatile.Read(ref _running);
 
     /// <summary>Middleware, inside the error middleware: admits the request unless draining, and counts it while it runs.</summary>
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
@@ -37,7 +41,7 @@ internal sealed class DrainGate
 
         var clientGone = http.RequestAborted;
         using var either = CancellationTokenSource.CreateLinkedTokenSource(clientGone, _cut.Token);
-        http.RequestAborted = either.Token;
+        http.RequestAborted = either.Token; // the routes and the engine stop on either
         try
         {
             await next(http);
@@ -51,53 +55,54 @@ internal sealed class DrainGate
             http.RequestAborted = clientGone;
             lock (_lock)
             {
-                if (--_running == 0)
-                    _idle?.TrySetResult();
+                if (--_running == 0 && Draining)
+                    _idle.TrySetResult();
             }
         }
     }
 
     /// <summary>
-    /// Stops admitting requests and waits for the running ones to finish, at most <paramref name="timeout"/>; then
-    /// cancels those left and waits for them to write their last event.
+    /// Stops admitting requests and waits for the running ones to finish, at most <paramref name="timeout"/> or until
+    /// <paramref name="cutNow"/> fires; then cancels those left and waits (at most 5 s) for them to write their last
+    /// event. Returns how many were cut.
     /// </summary>
-    public async Task DrainAsync(TimeSpan timeout)
+    public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken cutNow)
     {
-        Task idle;
         lock (_lock)
         {
             Draining = true;
-            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             if (_running == 0)
                 _idle.TrySetResult();
-            idle = _idle.Task;
         }
 
-        if (await Task.WhenAny(idle, Task.Delay(timeout)) != idle)
-        {
-            await _cut.CancelAsync();
-            await Task.WhenAny(idle, Task.Delay(TimeSpan.FromSeconds(5))); // a request that ignores cancellation does not hold the exit
-        }
+        var deadline = Task.Delay(timeout, cutNow);
+        if (await Task.WhenAny(_idle.Task, deadline) == _idle.Task)
+            return 0;
+        int cut = Running;
+        await _cut.CancelAsync();
+        await Task.WhenAny(_idle.Task, Task.Delay(TimeSpan.FromSeconds(5))); // a request that ignores cancellation does not hold the exit
+        return cut;
     }
 
     private static async Task RefuseAsync(HttpContext http)
     {
-        if (http.Request.Path == "/health")
+        // A client that keeps its connection would come back here: close it, so its retry connects afresh (to another replica).
+        http.Response.OnStarting(() =>
         {
-            http.Response.StatusCode = 503;
-            http.Response.ContentType = "application/json";
-            await http.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(new { status = "draining" }));
-            return;
-        }
-
-        http.Response.Headers.Connection = "close";
-        throw new ApiException(503, "the server is shutting down (draining): retry on another replica", code: "server_draining");
+            http.Response.Headers.Connection = "close";
+            return Task.CompletedTask;
+        });
+        if (http.Request.Path != "/health")
+            throw new ApiException(503, "the server is shutting down (draining): retry on another replica", code: "server_draining");
+        http.Response.StatusCode = 503;
+        http.Response.ContentType = "application/json";
+        await http.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(new { status = "draining" }));
     }
 }
 
 /// <summary>
-/// The host's lifetime without ConsoleLifetime's signal handling: SIGTERM and Ctrl-C reach the caller's cancellation
-/// token (ServeCommand), which drains before the host stops, instead of stopping Kestrel at once.
+/// The host's lifetime without ConsoleLifetime's signal handling: SIGTERM and Ctrl-C are `tern serve`'s to handle
+/// (ShutdownSignals), which drains before the host stops, instead of stopping Kestrel at once.
 /// </summary>
 internal sealed class CallerLifetime : IHostLifetime
 {

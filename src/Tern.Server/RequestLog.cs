@@ -117,7 +117,7 @@ internal sealed class RequestLog(ILogger logger, bool logPrompts)
             var e => e.GetType().Name,
         };
         var level = status >= 500 ? LogLevel.Error : status >= 400 || stats.Error is not null ? LogLevel.Warning : LogLevel.Information;
-        var cause = status >= 500 ? stats.Error : null;
+        var cause = status >= 500 && stats.Error is not ApiException ? stats.Error : null; // an ApiException says why by its code
         logger.Log(level, cause,
             "request {Id} {Method} {Route} model={Model} status={Status} prompt_tokens={PromptTokens} cached_tokens={CachedTokens} "
             + "generated_tokens={GeneratedTokens} ttft_ms={TtftMs} total_ms={TotalMs} client={Client} error={Error} prompt={Prompt}",

@@ -154,9 +154,18 @@ public sealed class TernServer : IAsyncDisposable
 
     /// <summary>
     /// Graceful drain: new requests get 503 server_draining (/health 503 "draining"), running ones may finish within
-    /// <paramref name="timeout"/>; those left are cut, streams with an error event. Returns when none runs.
+    /// <paramref name="timeout"/> (or until <paramref name="cutNow"/> fires); those left are cut, streams with an error
+    /// event. Returns when none runs; the models are unloaded by <see cref="DisposeAsync"/>.
     /// </summary>
-    public Task DrainAsync(TimeSpan timeout) => _drain.DrainAsync(timeout);
+    public async Task DrainAsync(TimeSpan timeout, CancellationToken cutNow = default)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Logger.LogInformation("draining: new requests get 503, {Running} running may take up to {DrainTimeoutSeconds} s", _drain.Running, timeout.TotalSeconds);
+        int cut;
+        using (cutNow.Register(() => Logger.LogWarning("asked to stop again: the running requests are cut now")))
+            cut = await _drain.DrainAsync(timeout, cutNow);
+        Logger.LogInformation("drained in {DrainMs} ms, {Cut} requests cut", clock.ElapsedMilliseconds, cut);
+    }
 
     internal ServedModel RequireModel() => _model
         ?? throw new ApiException(503, LoadError is null ? "the model is still loading" : $"the model failed to load: {LoadError.Message}", code: "model_not_ready");
@@ -356,11 +365,11 @@ public sealed class TernServer : IAsyncDisposable
         : IPAddress.TryParse(host, out var address) ? address
         : throw new ArgumentException($"--host '{host}' is not an IP address (use e.g. 127.0.0.1 or 0.0.0.0)");
 
+    /// <summary>Stops Kestrel, then unloads the models (their engines flush what they keep) and stops the tools.</summary>
     public async ValueTask DisposeAsync()
     {
         Logger.LogInformation("stopping");
         await _app.StopAsync();
-        await _app.DisposeAsync();
         try
         {
             await _loading;
@@ -370,6 +379,7 @@ public sealed class TernServer : IAsyncDisposable
             // reported at load time
         }
 
+        string[] loaded = Router is null ? _model is null ? [] : [_model.Name] : Router.Models.Where(m => m.State == ModelState.Loaded).Select(m => m.Name).ToArray();
         _model?.Dispose();
         if (Router is not null)
             await Router.DisposeAsync();
@@ -377,5 +387,7 @@ public sealed class TernServer : IAsyncDisposable
             await Tools.DisposeAsync();
         if (Mcp is not null)
             await Mcp.DisposeAsync();
+        Logger.LogInformation("stopped: models unloaded ({Models})", string.Join(", ", loaded));
+        await _app.DisposeAsync(); // last: it closes the log
     }
 }
