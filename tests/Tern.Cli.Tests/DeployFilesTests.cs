@@ -35,7 +35,7 @@ public sealed class DeployFilesTests
     public void Every_manifest_document_parses_with_apiVersion_kind_and_a_name()
     {
         Assert.True(Manifests.Count >= 10, string.Join(", ", Manifests.Select(m => m.File)));
-        foreach (var (file, doc) in Manifests)
+        foreach (var (_, doc) in Manifests)
         {
             Assert.Matches("^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", Text(doc, "apiVersion"));
             Assert.Matches("^[A-Z][A-Za-z]+$", Text(doc, "kind"));
