@@ -76,8 +76,7 @@ internal sealed partial class ModelMetrics
     /// <summary>Sets the gauges and engine counters from a snapshot of the engine.</summary>
     public void Update(EngineStats s)
     {
-        // Blocks the prefix cache alone holds are free for the taking (vLLM counts them free too): idle means 0.
-        double usage = s.KvBlocksTotal == 0 ? 0 : (double)(s.KvBlocksUsed - s.KvBlocksCachedOnly) / s.KvBlocksTotal;
+        double usage = s.CacheUsage;
         _running.Set(s.ActiveSequences);
         _waiting.Set(s.QueueDepth);
         _kvUsage.Set(usage);

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tern.Kernels;
 
 namespace Tern.Server;
@@ -66,13 +68,15 @@ internal sealed class ModelRouter : IAsyncDisposable
     private readonly List<RoutedModel> _models;
     private readonly ServerOptions _options;
     private readonly TextWriter _log;
+    private readonly ILogger _logger;
     private readonly Lazy<WorkerPool> _pool; // one pool for every model: their passes take turns on the cores
     private long _clock;
 
-    public ModelRouter(ServerOptions options, TextWriter log)
+    public ModelRouter(ServerOptions options, TextWriter log, ILogger? logger = null)
     {
         _options = options;
         _log = log;
+        _logger = logger ?? NullLogger.Instance;
         _pool = new(() => new WorkerPool(options.Threads));
         if (options.ModelsMax < 1)
             throw new ArgumentException($"--models-max must be at least 1, got {options.ModelsMax}");
@@ -179,7 +183,11 @@ internal sealed class ModelRouter : IAsyncDisposable
         }
 
         if (served is not null)
+        {
             _log.WriteLine($"router: unloaded {m.Name}");
+            _logger.LogInformation("model {Model} unloaded", m.Name);
+        }
+
         served?.Dispose();
     }
 
@@ -199,6 +207,7 @@ internal sealed class ModelRouter : IAsyncDisposable
         foreach (var e in evicted)
             e.Dispose();
         ServedModel served;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             served = ServedModel.Load(_options with { LoadProgress = p => { m.Progress = p; _options.LoadProgress?.Invoke(p); } },
@@ -207,6 +216,7 @@ internal sealed class ModelRouter : IAsyncDisposable
         catch (Exception e)
         {
             _log.WriteLine($"router: {m.Name} failed to load: {e.Message}");
+            _logger.LogError(e, "model {Model} failed to load from {Path}: {Error}", m.Name, m.Entry.Path, e.Message);
             lock (_gate)
             {
                 m.State = ModelState.Failed;
@@ -238,6 +248,10 @@ internal sealed class ModelRouter : IAsyncDisposable
 
         foreach (var e in more ?? [served])
             e.Dispose();
+        if (refused is null)
+            _logger.LogInformation("model {Model} loaded from {Path} in {LoadMs} ms", m.Name, m.Entry.Path, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        else
+            _logger.LogWarning("model {Model} not kept: {Reason}", m.Name, refused);
         return refused;
     }
 
@@ -267,6 +281,7 @@ internal sealed class ModelRouter : IAsyncDisposable
             v.Served = null;
             v.State = ModelState.Unloaded;
             _log.WriteLine($"router: unloading {v.Name} (least recently used) to load {m.Name}");
+            _logger.LogInformation("model {Model} unloaded (least recently used) to load {Loading}", v.Name, m.Name);
         }
 
         return evicted;

@@ -95,7 +95,7 @@ public sealed class TernServer : IAsyncDisposable
         _app.MapFallback(http => throw new ApiException(404, $"no route for {http.Request.Method} {http.Request.Path}", code: "not_found"));
         if (options.Models.Count > 0)
         {
-            Router = new ModelRouter(options, log);
+            Router = new ModelRouter(options, log, Logger);
             _loading = Task.CompletedTask;
         }
         else

@@ -68,6 +68,35 @@ public sealed class RecurrentPrefixTests : IDisposable
         Assert.Equal(0, (await Run(engine, a, 2)).Finished.Usage.CachedTokens);
     }
 
+    [Fact]
+    public async Task Cache_usage_counts_the_recurrent_state_a_running_sequence_holds()
+    {
+        using var engine = _kit.Engine(_options);
+        var log = new StepLog();
+        log.Attach(engine);
+        EngineStats? during = null;
+        log.Then = step =>
+        {
+            if (step.Step == 3)
+                during = engine.GetStats();
+        };
+        await Run(engine, Prompt(1), 6);
+
+        var s = during!;
+        Assert.Equal(1, s.RecurrentSlotsUsed);
+        Assert.Equal(_options.Parallel + _options.RecurrentCheckpoints, s.RecurrentSlotsTotal);
+        Assert.True(s.RecurrentSlotBytes > 0 && s.KvBlockBytes > 0);
+        double kvOnly = (double)(s.KvBlocksUsed - s.KvBlocksCachedOnly) / s.KvBlocksTotal;
+        double expected = ((s.KvBlocksUsed - s.KvBlocksCachedOnly) * (double)s.KvBlockBytes + s.RecurrentSlotBytes)
+            / (s.KvBlocksTotal * (double)s.KvBlockBytes + s.RecurrentSlotsTotal * (double)s.RecurrentSlotBytes);
+        Assert.Equal(expected, s.CacheUsage, 12);
+        Assert.NotEqual(kvOnly, s.CacheUsage, 6); // the recurrent slot weighs in
+
+        var idle = engine.GetStats();
+        Assert.Equal(0, idle.RecurrentSlotsUsed);
+        Assert.Equal(0, idle.CacheUsage); // what the prefix cache alone keeps is free for the taking
+    }
+
     private GenerationRequest Request(int[] prompt, int maxTokens) => new() { PromptTokens = prompt, Sampling = _kit.NoEnd, MaxTokens = maxTokens };
 
     private Task<GenerationResponse> Run(InferenceEngine engine, int[] prompt, int maxTokens) =>

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Tern.Server.Tests;
 
 /// <summary>The router's bookkeeping without HTTP: a model with a request in flight is never unloaded under it.</summary>
@@ -120,6 +122,34 @@ public sealed class ModelRouterTests : IAsyncLifetime
         Assert.Equal("big", big.Name);
         Assert.EndsWith("big-00001-of-00002.gguf", big.Path);
         Assert.Equal(150, ModelCatalog.FileBytes(big.Path));
+    }
+
+    [Fact]
+    public async Task Loads_unloads_and_failures_go_to_the_server_log()
+    {
+        var logger = new RecordingLogger();
+        await using (var router = new ModelRouter(new ServerOptions { Parallel = 1, ContextPerSequence = 128, ModelsMax = 1, Models = ModelCatalog.FromDirectory(_directory) }, new StringWriter(), logger))
+        {
+            (await router.AcquireAsync(router.Find("stories"), null, TestContext.Current.CancellationToken)).Dispose();
+            (await router.AcquireAsync(router.Find("llama"), null, TestContext.Current.CancellationToken)).Dispose();
+            await Assert.ThrowsAsync<ApiException>(() => router.AcquireAsync(router.Find("broken"), null, TestContext.Current.CancellationToken));
+        }
+
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Information && l.Message.StartsWith("model stories loaded from ", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Information && l.Message == "model stories unloaded (least recently used) to load llama");
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.StartsWith("model broken failed to load from ", StringComparison.Ordinal));
+    }
+
+    private sealed class RecordingLogger : ILogger
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<(LogLevel Level, string Message)> Lines { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Enqueue((logLevel, formatter(state, exception)));
     }
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;

@@ -40,6 +40,33 @@ public sealed record EngineStats
     public int KvBlocksTotal { get; init; }
     public int KvBlockTokens { get; init; }
 
+    /// <summary>Bytes of one block in every KV group.</summary>
+    public long KvBlockBytes { get; init; }
+
+    /// <summary>Recurrent-state slots running sequences hold (models with recurrent layers; 0 otherwise).</summary>
+    public int RecurrentSlotsUsed { get; init; }
+
+    /// <summary>Recurrent-state slots reserved: one per sequence slot plus the prefix cache's checkpoints.</summary>
+    public int RecurrentSlotsTotal { get; init; }
+
+    /// <summary>Bytes of one sequence's recurrent state.</summary>
+    public long RecurrentSlotBytes { get; init; }
+
+    /// <summary>
+    /// The share of the state memory requests hold, 0–1 (vLLM's kv_cache_usage_perc): KV blocks held by sequences
+    /// plus the recurrent slots they hold, in bytes, over all KV blocks and recurrent slots. Blocks and checkpoints
+    /// only the prefix cache holds are free for the taking, so an idle engine is at 0.
+    /// </summary>
+    public double CacheUsage
+    {
+        get
+        {
+            double used = (double)(KvBlocksUsed - KvBlocksCachedOnly) * KvBlockBytes + (double)RecurrentSlotsUsed * RecurrentSlotBytes;
+            double total = (double)KvBlocksTotal * KvBlockBytes + (double)RecurrentSlotsTotal * RecurrentSlotBytes;
+            return total == 0 ? 0 : used / total;
+        }
+    }
+
     /// <summary>One entry per sequence slot (Parallel of them), idle ones included.</summary>
     public IReadOnlyList<SlotSnapshot> Slots { get; init; } = [];
 }

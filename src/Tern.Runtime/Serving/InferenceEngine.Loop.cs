@@ -564,6 +564,10 @@ public sealed partial class InferenceEngine
             KvBlocksCachedOnly = _prefixCache?.CountCachedOnly() ?? 0,
             KvBlocksTotal = _kv.BlockCount,
             KvBlockTokens = _kv.BlockTokens,
+            KvBlockBytes = _kvBlockBytes,
+            RecurrentSlotsUsed = _running.Count(s => s.Kv.RecurrentSlot >= 0),
+            RecurrentSlotsTotal = _kv.Recurrent?.Slots ?? 0,
+            RecurrentSlotBytes = _kv.Recurrent?.SlotBytes ?? 0,
             Slots = slots,
         };
     }

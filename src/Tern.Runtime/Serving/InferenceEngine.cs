@@ -19,6 +19,7 @@ public sealed partial class InferenceEngine : IDisposable
     private readonly PrefixCache? _prefixCache;
     private readonly Thread _loop;
     private readonly int _vocab;
+    private readonly long _kvBlockBytes;
 
     // Guards the waiting queue, the active count and _disposed: the only state Submit shares with the loop.
     private readonly Lock _gate = new();
@@ -60,6 +61,7 @@ public sealed partial class InferenceEngine : IDisposable
             ValueType = options.ValueType,
             RecurrentSlots = options.Parallel + (options.PrefixCache ? options.RecurrentCheckpoints : 0),
         });
+        _kvBlockBytes = _kv.KvBytesPerToken * bs;
         _prefixCache = options.PrefixCache ? new PrefixCache(_kv) : null;
 
         _slots = new Sequence?[options.Parallel];
