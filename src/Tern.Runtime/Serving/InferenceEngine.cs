@@ -61,6 +61,7 @@ public sealed partial class InferenceEngine : IDisposable
             RecurrentSlots = options.Parallel + (options.PrefixCache ? options.RecurrentCheckpoints : 0),
         });
         _prefixCache = options.PrefixCache ? new PrefixCache(_kv) : null;
+        _disk = OpenDiskCache();
 
         _slots = new Sequence?[options.Parallel];
         _logits = new float[(long)options.Parallel * _vocab]; // [Parallel, n_vocab]: at most one output row per sequence
@@ -202,6 +203,7 @@ public sealed partial class InferenceEngine : IDisposable
 
         _wake.Set();
         _loop.Join();
+        FlushDiskCache();
         _kv.Dispose();
         _wake.Dispose();
         if (_ownsModel)
