@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Tern.Runtime.Serving;
 
 namespace Tern.Runtime.Tests;
@@ -189,7 +188,7 @@ public sealed class DiskCacheTests : IDisposable
     public async Task A_full_disk_turns_the_tier_off_with_one_warning_and_requests_go_on()
     {
         string mount = Directory.CreateTempSubdirectory("tern-tmpfs-").FullName;
-        Mount(mount);
+        Tmpfs.Mount(mount);
         try
         {
             using var kit = new EngineTestKit();
@@ -210,17 +209,9 @@ public sealed class DiskCacheTests : IDisposable
         }
         finally
         {
-            Process.Start("umount", mount)!.WaitForExit();
+            Tmpfs.Unmount(mount);
             Directory.Delete(mount, recursive: true);
         }
-    }
-
-    /// <summary>A 64 KiB tmpfs (the tests run as root).</summary>
-    internal static void Mount(string path)
-    {
-        using var mount = Process.Start(new ProcessStartInfo("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", path]) { RedirectStandardError = true })!;
-        mount.WaitForExit();
-        Assert.True(mount.ExitCode == 0, "mount a tmpfs: " + mount.StandardError.ReadToEnd());
     }
 
     private static async Task WaitUntil(Func<bool> condition)
