@@ -69,6 +69,27 @@ public sealed class DiskCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Dispose_writes_every_cached_block_the_full_queue_skipped()
+    {
+        using var kit = new EngineTestKit();
+        int[] prompt = kit.Encode(string.Concat(Enumerable.Repeat(Story, 3)));
+        var options = Options() with { DiskCache = Options().DiskCache! with { QueueBytes = 1 } }; // room for one block
+        string folder;
+        using (var engine = kit.Engine(options))
+        {
+            var r = await Run(engine, prompt, kit);
+            folder = engine.DiskCacheFolder!;
+            await WaitUntil(() => engine.GetStats().DiskCache!.Pending == 0);
+            var stats = engine.GetStats().DiskCache!;
+            Assert.True(stats.Skipped > 0, "a prompt's blocks all cached in one step overflow a queue of one");
+            Assert.True(stats.Files < (prompt.Length + r.Tokens.Count - 1) / Block);
+        }
+
+        // The reply's last token was never run: every full block before it is on disk.
+        Assert.Equal((prompt.Length + 8 - 1) / Block, Directory.GetFiles(folder, "*.blk").Length);
+    }
+
+    [Fact]
     public async Task Files_of_another_layout_in_the_models_folder_are_deleted_and_not_loaded()
     {
         using var kit = new EngineTestKit();
