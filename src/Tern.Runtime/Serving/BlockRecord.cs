@@ -9,15 +9,18 @@ namespace Tern.Runtime.Serving;
 /// What a block record says about its block: its prefix-cache key, its parent's key, its tokens, which KV groups
 /// hold it (a sliding-window group may have let it go: a hole) and the bytes of its body.
 /// </summary>
-public sealed record BlockHeader(ulong Hash, ulong Parent, int[] Tokens, bool[] Groups, long BodyBytes);
+/// <param name="Checkpoint">The body ends with a recurrent checkpoint: the recurrent layers' state after the block's
+/// last token (<see cref="RecurrentCache.State"/>), for models with recurrent layers.</param>
+public sealed record BlockHeader(ulong Hash, ulong Parent, int[] Tokens, bool[] Groups, bool Checkpoint, long BodyBytes);
 
 /// <summary>
 /// One KV block as bytes, the unit of the disk prefix cache (a file each) and of any longer stream of blocks:
 /// the magic <c>TERNKVB\0</c>, the format version, the layout (<see cref="Layout"/>: the model's identity, the KV
 /// types, tokens per block and every group's window and layer shapes; a record of another layout is never read
-/// further), the block's key and its parent's, its tokens, a byte per KV group (1: held, 0: a hole), the body's
-/// length, the body (each held group's block as <see cref="KvCache.ExportBlock"/> writes it, in group order) and an
-/// XxHash128 of everything before it. Integers are little-endian.
+/// further), the block's key and its parent's, its tokens, a byte per KV group (1: held, 0: a hole), a byte for the
+/// checkpoint (1: the body ends with one), the body's length, the body (each held group's block as
+/// <see cref="KvCache.ExportBlock"/> writes it, in group order, then the checkpoint's floats) and an XxHash128 of
+/// everything before it. Integers are little-endian.
 /// </summary>
 public static class BlockRecord
 {
@@ -40,7 +43,7 @@ public static class BlockRecord
     /// same layout.</summary>
     public static byte[] Layout(UInt128 model, StateCache state)
     {
-        var words = new List<long> { (long)(ulong)(model >> 64), (long)(ulong)model, (int)state.KeyType, (int)state.ValueType, state.BlockTokens, state.Groups.Count };
+        var words = new List<long> { (long)(ulong)(model >> 64), (long)(ulong)model, (int)state.KeyType, (int)state.ValueType, state.BlockTokens, state.Recurrent?.SlotFloats ?? 0, state.Groups.Count };
         foreach (var group in state.Groups)
         {
             words.Add(group.Window);
@@ -58,10 +61,11 @@ public static class BlockRecord
         return bytes;
     }
 
-    /// <summary>Bytes of the body of a block held by <paramref name="groups"/> of <paramref name="state"/>.</summary>
-    public static long BodyBytes(StateCache state, ReadOnlySpan<bool> groups)
+    /// <summary>Bytes of the body of a block held by <paramref name="groups"/> of <paramref name="state"/>, with or
+    /// without a recurrent checkpoint.</summary>
+    public static long BodyBytes(StateCache state, ReadOnlySpan<bool> groups, bool checkpoint)
     {
-        long bytes = 0;
+        long bytes = checkpoint ? state.Recurrent?.SlotBytes ?? throw new ArgumentException("no recurrent state to checkpoint", nameof(checkpoint)) : 0;
         for (int g = 0; g < groups.Length; g++)
         {
             if (groups[g])
@@ -101,6 +105,7 @@ public static class BlockRecord
         PutLong(header.Groups.Length);
         foreach (bool held in header.Groups)
             Put([held ? (byte)1 : (byte)0]);
+        Put([header.Checkpoint ? (byte)1 : (byte)0]);
         PutLong(body.Length);
         Put(body);
         stream.Write(checksum.GetCurrentHash());
@@ -144,15 +149,18 @@ public static class BlockRecord
             var groups = new bool[groupCount];
             Span<byte> flag = stackalloc byte[1];
             for (int g = 0; g < groups.Length; g++)
-            {
-                Take(flag);
-                groups[g] = flag[0] switch { 0 => false, 1 => true, _ => throw new InvalidDataException("bad group flag") };
-            }
-
+                groups[g] = TakeFlag(flag);
+            bool checkpoint = TakeFlag(flag);
             long body = TakeLong();
             if (body < 0)
                 throw new InvalidDataException($"bad body length {body}");
-            return _header = new BlockHeader(hash, parent, tokens, groups, body);
+            return _header = new BlockHeader(hash, parent, tokens, groups, checkpoint, body);
+        }
+
+        private bool TakeFlag(Span<byte> flag)
+        {
+            Take(flag);
+            return flag[0] switch { 0 => false, 1 => true, _ => throw new InvalidDataException("bad flag") };
         }
 
         /// <summary>Reads the body of the record whose header was just read, and checks the record's checksum.</summary>

@@ -46,9 +46,9 @@ internal sealed class DiskCache : IDisposable
     private readonly StateCache _state;
     private readonly DiskCacheOptions _options;
     private readonly Lock _gate = new();
-    private readonly Dictionary<ulong, LinkedListNode<(ulong Hash, long Bytes)>> _files = [];
-    private readonly LinkedList<(ulong Hash, long Bytes)> _lru = []; // least recently used first
-    private readonly HashSet<ulong> _queued = [];
+    private readonly Dictionary<ulong, LinkedListNode<(ulong Hash, long Bytes, bool Checkpoint)>> _files = [];
+    private readonly LinkedList<(ulong Hash, long Bytes, bool Checkpoint)> _lru = []; // least recently used first
+    private readonly Dictionary<ulong, (int Jobs, bool Checkpoint)> _queued = []; // a block queued again with its checkpoint: two jobs
     private readonly BlockingCollection<(BlockHeader Header, byte[] Body)> _queue;
     private readonly Thread _writer;
     private long _bytes, _writes, _writtenBytes, _skipped, _evictions, _errors, _rejected, _temp;
@@ -88,17 +88,32 @@ internal sealed class DiskCache : IDisposable
             return new(_enabled, _files.Count, _bytes, _queued.Count, _writes, _writtenBytes, _skipped, _evictions, _errors, _rejected);
     }
 
-    /// <summary>Whether the block is on disk or on its way there.</summary>
-    public bool Knows(ulong hash)
+    /// <summary>Whether the block is on its way to disk, or there already (with a checkpoint, if
+    /// <paramref name="checkpoint"/>).</summary>
+    public bool Knows(ulong hash, bool checkpoint)
     {
         lock (_gate)
-            return _files.ContainsKey(hash) || _queued.Contains(hash);
+            return Has(hash, checkpoint);
     }
 
     public bool Contains(ulong hash)
     {
         lock (_gate)
             return _enabled && _files.ContainsKey(hash);
+    }
+
+    /// <summary>Whether the block is queued or on disk, with a checkpoint if <paramref name="checkpoint"/> (under the lock).</summary>
+    private bool Has(ulong hash, bool checkpoint) =>
+        _queued.TryGetValue(hash, out var queued) && (queued.Checkpoint || !checkpoint)
+        || _files.TryGetValue(hash, out var file) && (file.Value.Checkpoint || !checkpoint);
+
+    private void Dequeued(ulong hash)
+    {
+        var (jobs, checkpoint) = _queued[hash];
+        if (jobs == 1)
+            _queued.Remove(hash);
+        else
+            _queued[hash] = (jobs - 1, checkpoint);
     }
 
     /// <summary>A buffer for a block's body, to hand to <see cref="Enqueue"/>.</summary>
@@ -112,11 +127,14 @@ internal sealed class DiskCache : IDisposable
     {
         lock (_gate)
         {
-            if (!_enabled || _files.ContainsKey(header.Hash) || !_queued.Add(header.Hash))
+            if (!_enabled || Has(header.Hash, header.Checkpoint))
             {
                 ArrayPool<byte>.Shared.Return(body);
                 return false;
             }
+
+            var (jobs, checkpoint) = _queued.GetValueOrDefault(header.Hash);
+            _queued[header.Hash] = (jobs + 1, checkpoint || header.Checkpoint);
         }
 
         bool queued;
@@ -136,7 +154,7 @@ internal sealed class DiskCache : IDisposable
             ArrayPool<byte>.Shared.Return(body);
             lock (_gate)
             {
-                _queued.Remove(header.Hash);
+                Dequeued(header.Hash);
                 _skipped++;
             }
         }
@@ -161,7 +179,7 @@ internal sealed class DiskCache : IDisposable
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
             var reader = new BlockRecord.Reader(stream, _layout);
             var read = reader.ReadHeader();
-            if (read is null || read.Hash != hash || read.Groups.Length != _state.Groups.Count || read.BodyBytes != BlockRecord.BodyBytes(_state, read.Groups))
+            if (read is null || read.Hash != hash || !Fits(read))
                 throw new InvalidDataException("the record does not fit this model's layout");
             if (read.Parent != parent || !read.Tokens.AsSpan().SequenceEqual(tokens))
                 return false; // another prefix whose key collides: not ours, not damaged
@@ -211,7 +229,7 @@ internal sealed class DiskCache : IDisposable
     /// <summary>Rebuilds the index from the folder: temporary files and records of another layout or cut short are deleted.</summary>
     private void Scan()
     {
-        var found = new List<(ulong Hash, long Bytes, DateTime Used)>();
+        var found = new List<(ulong Hash, long Bytes, bool Checkpoint, DateTime Used)>();
         foreach (var file in new DirectoryInfo(_dir).EnumerateFiles())
         {
             if (file.Name.EndsWith(TempExtension, StringComparison.Ordinal))
@@ -223,9 +241,9 @@ internal sealed class DiskCache : IDisposable
 
             if (!file.Name.EndsWith(Extension, StringComparison.Ordinal))
                 continue;
-            if (ReadHeader(file) is { } hash)
+            if (ReadHeader(file) is { } header)
             {
-                found.Add((hash, file.Length, file.LastWriteTimeUtc));
+                found.Add((header.Hash, file.Length, header.Checkpoint, file.LastWriteTimeUtc));
             }
             else
             {
@@ -234,9 +252,9 @@ internal sealed class DiskCache : IDisposable
             }
         }
 
-        foreach (var (hash, bytes, _) in found.OrderBy(f => f.Used))
+        foreach (var (hash, bytes, checkpoint, _) in found.OrderBy(f => f.Used))
         {
-            _files[hash] = _lru.AddLast((hash, bytes));
+            _files[hash] = _lru.AddLast((hash, bytes, checkpoint));
             _bytes += bytes;
         }
 
@@ -244,17 +262,19 @@ internal sealed class DiskCache : IDisposable
             EvictOverSize();
     }
 
-    /// <summary>The key of a block file whose header fits this model and whose length is whole; else null.</summary>
-    private ulong? ReadHeader(FileInfo file)
+    private bool Fits(BlockHeader header) =>
+        header.Groups.Length == _state.Groups.Count && header.Tokens.Length == _state.BlockTokens && (!header.Checkpoint || _state.Recurrent is not null)
+        && header.BodyBytes == BlockRecord.BodyBytes(_state, header.Groups, header.Checkpoint);
+
+    /// <summary>The header of a block file that fits this model, named by its key and whole in length; else null.</summary>
+    private BlockHeader? ReadHeader(FileInfo file)
     {
         try
         {
             using var stream = file.OpenRead();
             var header = new BlockRecord.Reader(stream, _layout).ReadHeader();
             bool whole = header is not null && stream.Position + header.BodyBytes + 16 == stream.Length;
-            return whole && file.Name == header!.Hash.ToString("x16") + Extension && header.Groups.Length == _state.Groups.Count
-                && header.BodyBytes == BlockRecord.BodyBytes(_state, header.Groups) && header.Tokens.Length == _state.BlockTokens
-                ? header.Hash : null;
+            return whole && file.Name == header!.Hash.ToString("x16") + Extension && Fits(header) ? header : null;
         }
         catch (InvalidDataException)
         {
@@ -275,7 +295,7 @@ internal sealed class DiskCache : IDisposable
             {
                 ReturnBody(body);
                 lock (_gate)
-                    _queued.Remove(header.Hash);
+                    Dequeued(header.Hash);
             }
         }
     }
@@ -301,7 +321,7 @@ internal sealed class DiskCache : IDisposable
                     _bytes -= old.Value.Bytes;
                 }
 
-                _files[header.Hash] = _lru.AddLast((header.Hash, bytes));
+                _files[header.Hash] = _lru.AddLast((header.Hash, bytes, header.Checkpoint));
                 _bytes += bytes;
                 _writes++;
                 _writtenBytes += bytes;

@@ -366,6 +366,9 @@ public sealed partial class InferenceEngine
             return;
         }
 
+        if (_disk is not null)
+            WriteToDisk(_prefixCache.Get(hash)!.Value, wait: false); // the block again, now with its checkpoint
+
         if (decoding)
         {
             if (s.DecodeCheckpoint is { } previous)

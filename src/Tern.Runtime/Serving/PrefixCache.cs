@@ -74,15 +74,18 @@ internal sealed class PrefixCache
     private Entry? Find(ulong hash, ulong parent, ReadOnlySpan<int> tokens) =>
         _byHash.TryGetValue(hash, out var entry) && entry.Parent == parent && entry.Tokens.AsSpan().SequenceEqual(tokens) ? entry : null;
 
-    /// <summary>The blocks (one per KV group) cached for <paramref name="tokens"/> after the block keyed
-    /// <paramref name="parent"/>, or null; marks them used.</summary>
-    public int[]? Lookup(ulong hash, ulong parent, ReadOnlySpan<int> tokens)
+    /// <summary>The entry cached for <paramref name="tokens"/> after the block keyed <paramref name="parent"/>, or
+    /// null; marks it used.</summary>
+    public CachedBlock? Lookup(ulong hash, ulong parent, ReadOnlySpan<int> tokens)
     {
         if (Find(hash, parent, tokens) is not { } entry)
             return null;
         Touch(entry);
-        return entry.Blocks;
+        return entry.View;
     }
+
+    /// <summary>The entry of the block <paramref name="hash"/> names, or null.</summary>
+    public CachedBlock? Get(ulong hash) => _byHash.TryGetValue(hash, out var entry) ? entry.View : null;
 
     /// <summary>
     /// Keeps blocks the caller filled (from disk) under their key; the cache takes over the caller's holds on them.
@@ -266,7 +269,7 @@ internal sealed class PrefixCache
         /// <summary>The block of each KV group.</summary>
         public int[] Blocks { get; } = blocks;
 
-        public CachedBlock View => new(Hash, Parent, Tokens, Blocks);
+        public CachedBlock View => new(Hash, Parent, Tokens, Blocks, Checkpoint);
 
         /// <summary>Recurrent-state slot holding the state after this block, or −1.</summary>
         public int Checkpoint { get; set; } = -1;
@@ -274,5 +277,6 @@ internal sealed class PrefixCache
     }
 }
 
-/// <summary>A prefix-cache entry: a block's key, its parent's, its tokens and its block in each KV group (or a hole).</summary>
-internal readonly record struct CachedBlock(ulong Hash, ulong Parent, int[] Tokens, int[] Blocks);
+/// <summary>A prefix-cache entry: a block's key, its parent's, its tokens, its block in each KV group (or a hole) and
+/// its recurrent checkpoint's slot (or −1).</summary>
+internal readonly record struct CachedBlock(ulong Hash, ulong Parent, int[] Tokens, int[] Blocks, int Checkpoint);
