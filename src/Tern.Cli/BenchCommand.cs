@@ -46,12 +46,13 @@ public static class BenchCommand
         var plot = new Option<string?>("--plot") { Description = "also draw tokens/s against depth into FILE.svg (SVG only: a browser or rsvg-convert turns it into PNG)" };
         var compare = new Option<string?>("--compare") { Description = "compare with another engine's llama-bench JSON results" };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "measure this machine's read bandwidth first; tg rows show their effective GB/s and share of it" };
+        var diskResume = new Option<bool>("--disk-resume") { Description = "instead of pp/tg: time to first token of a conversation of -p tokens (+ a 32-token turn) resumed after a restart from the prefix cache's disk tier (--cache-dir), against processing it again" };
         var noRepack = NoRepackOption();
         var hubModel = TernCommand.HubOption();
         var offline = TernCommand.OfflineOption();
         var command = new Command("bench", Description)
         {
-            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, noRepack, hubModel, offline,
+            model, prompt, generate, depth, parallel, typeK, typeV, repetitions, threads, output, plot, compare, bandwidth, diskResume, noRepack, hubModel, offline,
         };
         var habits = HabitFlags.AddTo(command);
         command.SetAction(parse =>
@@ -73,6 +74,7 @@ public static class BenchCommand
                 PlotPath = parse.GetValue(plot),
                 ComparePath = parse.GetValue(compare),
                 MeasureBandwidth = parse.GetValue(bandwidth),
+                DiskResume = parse.GetValue(diskResume),
                 Repack = !parse.GetValue(noRepack),
                 // A live bar only on a terminal: redirected stderr (a log file, a test) gets plain lines.
                 ShowProgress = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
@@ -119,6 +121,12 @@ public static class BenchCommand
         using var m = LoadProgressLine.Load(path, new ModelOptions { Threads = settings.Threads, Repack = settings.Repack }, stderr);
         // The type of the first layer's query projection (the fused q/k/v one of a DeltaNet layer).
         string type = new[] { "blk.0.attn_q.weight", "blk.0.attn_qkv.weight" }.Select(n => m.File.TryGetTensor(n, out var t) ? t.Type.ToString() : null).FirstOrDefault(t => t is not null) ?? "?";
+        if (settings.DiskResume)
+        {
+            DiskResume.Run(m, settings.Prompts, settings.KeyTypes[0], settings.ValueTypes[0], stdout, stderr, cancel);
+            return cancel.IsCancellationRequested ? 130 : 0;
+        }
+
         var info = new RunInfo(Path.GetFileName(path), type, m.Threads, m.Config.ContextLength);
         var plan = settings.Plan();
         foreach (var test in plan.Where(t => t.Positions > info.ContextLength))

@@ -39,6 +39,8 @@ public static class ServeCommand
         var modelsMax = new Option<int>("--models-max") { Description = "router mode: most models loaded at once; the least recently used idle one is unloaded first", DefaultValueFactory = _ => 4 };
         var memoryBudget = new Option<string?>("--memory-budget") { Description = "router mode: most memory the loaded models take together, e.g. 16G (a model counts as its file size + its KV cache + its recurrent state)" };
         var drainTimeout = new Option<int>("--drain-timeout") { Description = "on SIGTERM or Ctrl-C: seconds running requests may take to finish while new ones (and /health) get 503; then the rest are cut (a stream ends with an error event); a second signal cuts them at once", DefaultValueFactory = _ => DefaultDrainSeconds };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "keep the prefix cache's KV blocks on disk too, in DIR (a folder per model), so a restarted server resumes long conversations without processing them again" };
+        var cacheDiskSize = new Option<string?>("--cache-disk-size") { Description = "with --cache-dir: most disk each model's blocks take, e.g. 20G (least recently used deleted first; default 10G)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "log debug messages too (ASP.NET Core's included)" };
         var logFormat = new Option<string>("--log-format") { Description = "log lines as text or json (one object a line)", DefaultValueFactory = _ => "text" };
         var logFile = new Option<string?>("--log-file") { Description = "append the log to FILE instead of the console" };
@@ -48,6 +50,7 @@ public static class ServeCommand
             modelsDir, modelsPreset, modelsMax, memoryBudget,
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, mcpConfig, maxToolSteps,
             allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline, verbose, logFormat, logFile, logPrompts, drainTimeout,
+            cacheDir, cacheDiskSize,
         };
         var toolFlags = ToolFlags.AddTo(command, whenAbsent: null);
         var habits = HabitFlags.AddTo(command);
@@ -63,6 +66,8 @@ public static class ServeCommand
                 Models = router ? RouterModels(parse.GetValue(modelsDir), parse.GetValue(modelsPreset), Hub.CachedModels.All()) : [],
                 ModelsMax = Check(parse.GetValue(modelsMax), 1, 1024, "--models-max"),
                 MemoryBudgetBytes = parse.GetValue(memoryBudget) is { } budget ? ParseSize(budget, "--memory-budget") : null,
+                CacheDir = parse.GetValue(cacheDir),
+                CacheDiskBytes = parse.GetValue(cacheDiskSize) is { } diskSize ? ParseSize(diskSize, "--cache-disk-size") : ServerOptions.DefaultCacheDiskBytes,
                 Host = parse.GetValue(host)!,
                 Port = Check(parse.GetValue(port), 0, 65535, "--port"),
                 ContextPerSequence = Check(parse.GetValue(context), 0, int.MaxValue, "--ctx-size"),

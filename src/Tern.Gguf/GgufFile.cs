@@ -49,6 +49,16 @@ public sealed unsafe class GgufFile : IDisposable
 
     public long FileSize => _length;
 
+    /// <summary>The bytes before the data section: header, metadata and tensor table (what identifies the model).</summary>
+    public ReadOnlySpan<byte> HeaderBytes
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return new ReadOnlySpan<byte>(_base, checked((int)DataOffset));
+        }
+    }
+
     /// <summary>Metadata in file order.</summary>
     public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata { get; }
 

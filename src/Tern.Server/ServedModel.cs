@@ -48,6 +48,7 @@ internal sealed class ServedModel(IModelRunner model, Tokenizer tokenizer, Infer
                 KeyType = KvCache.ParseType(settings.CacheTypeK ?? options.CacheTypeK),
                 ValueType = KvCache.ParseType(settings.CacheTypeV ?? options.CacheTypeV),
                 RecurrentCheckpoints = options.RecurrentCheckpoints,
+                DiskCache = DiskCache(options, name, log),
             });
             log.WriteLine($"model: {name} ({model.Config.Architecture}, {path})");
             log.WriteLine($"context: {engine.ContextPerSequence} tokens per sequence × {engine.Parallel} sequences, KV cache {engine.KvTypes}, {engine.ReservedKvBytes / (1024.0 * 1024):F1} MiB reserved"
@@ -59,6 +60,14 @@ internal sealed class ServedModel(IModelRunner model, Tokenizer tokenizer, Infer
             model.Dispose();
             throw;
         }
+    }
+
+    private static DiskCacheOptions? DiskCache(ServerOptions options, string name, TextWriter log)
+    {
+        if (options.CacheDir is not { } dir)
+            return null;
+        var warnings = TextWriter.Synchronized(log);
+        return new DiskCacheOptions { Directory = dir, MaxBytes = options.CacheDiskBytes, Warn = message => warnings.WriteLine($"warning: {name}: {message}") };
     }
 
     public void Dispose()

@@ -109,6 +109,7 @@ internal sealed class ServerMetrics
         Metric("kv_blocks_used", "gauge", "KV cache blocks in use.", s.KvBlocksUsed);
         Metric("kv_blocks_cached", "gauge", "KV cache blocks held only by the prefix cache.", s.KvBlocksCachedOnly);
         Metric("kv_blocks_total", "gauge", "KV cache blocks in the pool.", s.KvBlocksTotal);
+        DiskCacheMetrics(s, Metric);
         if (auditLog is not null)
         {
             Metric("audit_log_write_failures_total", "counter", "Audit log lines that failed to be written.", auditLog.WriteFailures);
@@ -116,5 +117,22 @@ internal sealed class ServerMetrics
         }
 
         return text.ToString();
+    }
+
+    /// <summary>The prefix cache's disk tier (--cache-dir), when there is one.</summary>
+    private static void DiskCacheMetrics(EngineStats s, Action<string, string, string, double> metric)
+    {
+        if (s.DiskCache is not { } disk)
+            return;
+        metric("disk_cache_enabled", "gauge", "1 while the disk tier works; 0 after an I/O error or a full disk turned it off.", disk.Enabled ? 1 : 0);
+        metric("disk_cache_hit_tokens_total", "counter", "Prompt tokens whose KV blocks were read from disk.", s.DiskCacheHitTokens);
+        metric("disk_cache_files", "gauge", "Block files on disk.", disk.Files);
+        metric("disk_cache_bytes", "gauge", "Bytes of the block files on disk.", disk.Bytes);
+        metric("disk_cache_writes_total", "counter", "Block files written.", disk.Writes);
+        metric("disk_cache_written_bytes_total", "counter", "Bytes of block files written.", disk.WrittenBytes);
+        metric("disk_cache_skipped_total", "counter", "Blocks not written because the writer's queue was full.", disk.Skipped);
+        metric("disk_cache_evictions_total", "counter", "Block files deleted to stay within --cache-disk-size.", disk.Evictions);
+        metric("disk_cache_errors_total", "counter", "I/O errors of the disk tier.", disk.Errors);
+        metric("disk_cache_rejected_total", "counter", "Block files deleted unread: temporary, cut short, of another layout or damaged.", disk.Rejected);
     }
 }

@@ -18,6 +18,14 @@ public sealed record ServerOptions
     /// <summary>Router mode: most memory the loaded models may take together (file size + KV cache + recurrent state); null: no limit.</summary>
     public long? MemoryBudgetBytes { get; init; }
 
+    /// <summary>The prefix cache's disk tier (--cache-dir); null: RAM only.</summary>
+    public string? CacheDir { get; init; }
+
+    /// <summary>Most disk each model's blocks take under <see cref="CacheDir"/> (--cache-disk-size).</summary>
+    public long CacheDiskBytes { get; init; } = DefaultCacheDiskBytes;
+
+    public const long DefaultCacheDiskBytes = 10L << 30;
+
     public string Host { get; init; } = "127.0.0.1";
 
     /// <summary>0 picks a free port (tests).</summary>

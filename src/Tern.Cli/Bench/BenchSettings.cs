@@ -22,6 +22,10 @@ internal sealed record BenchSettings
     /// <summary>Measure the machine's read bandwidth first and report each tg test's share of it.</summary>
     public bool MeasureBandwidth { get; init; }
 
+    /// <summary>Instead of pp/tg: time to first token of a -p-token conversation resumed from the disk prefix cache
+    /// after a restart, against processing it again (--disk-resume).</summary>
+    public bool DiskResume { get; init; }
+
     /// <summary>Run matrices from their type's repacked layout (off: --no-repack).</summary>
     public bool Repack { get; init; } = true;
 

@@ -191,6 +191,52 @@ public sealed unsafe class KvCache : IDisposable
         return sequence;
     }
 
+    /// <summary>A free block with one holder, the caller (a prefix cache filling it from disk).</summary>
+    /// <exception cref="KvCacheFullException">No block is free.</exception>
+    public int Rent()
+    {
+        if (_freeBlocks.Count == 0)
+            throw new KvCacheFullException($"KV cache full: all {BlockCount} blocks of {BlockTokens} tokens are in use");
+        int block = _freeBlocks.Pop();
+        _refCounts[block] = 1;
+        return block;
+    }
+
+    /// <summary>Bytes of one block over all layers, keys and values: what <see cref="ExportBlock"/> writes.</summary>
+    public long BlockBytes => BytesPerToken * BlockTokens;
+
+    /// <summary>Copies a block's keys and values out: per layer, each head's key rows, then each head's value rows.</summary>
+    public void ExportBlock(int block, Span<byte> destination) => CopyBytes(block, destination, export: true);
+
+    /// <summary>Fills a block with what <see cref="ExportBlock"/> wrote.</summary>
+    public void ImportBlock(int block, ReadOnlySpan<byte> source) =>
+        CopyBytes(block, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), export: false);
+
+    private void CopyBytes(int block, Span<byte> bytes, bool export)
+    {
+        CheckHeld(block);
+        if (bytes.Length != BlockBytes)
+            throw new ArgumentException($"a block is {BlockBytes} bytes, not {bytes.Length}", nameof(bytes));
+        int at = 0;
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            var l = _layers[layer];
+            foreach (bool value in (ReadOnlySpan<bool>)[false, true])
+            {
+                int rows = BlockTokens * (value ? l.ValueHeadBytes : l.KeyHeadBytes);
+                for (int head = 0; head < l.Shape.KvHeads; head++)
+                {
+                    var stored = new Span<byte>(HeadRows(block, layer, value, head), rows);
+                    if (export)
+                        stored.CopyTo(bytes.Slice(at, rows));
+                    else
+                        bytes.Slice(at, rows).CopyTo(stored);
+                    at += rows;
+                }
+            }
+        }
+    }
+
     /// <summary>Adds a holder that is not a sequence (a prefix cache) to a block in use, so it outlives its sequences.</summary>
     public void Retain(int block)
     {

@@ -69,6 +69,9 @@ public sealed class RecurrentCache
         _free.Push(slot);
     }
 
+    /// <summary>A slot's whole state (every recurrent layer's conv state and matrices), to copy out or in.</summary>
+    public Span<float> State(int slot) => Slot(slot);
+
     /// <summary>Copies one slot's state into another.</summary>
     public void Copy(int from, int to) => Slot(from).CopyTo(Slot(to));
 

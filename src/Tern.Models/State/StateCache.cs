@@ -291,6 +291,9 @@ public sealed class StateCache : IDisposable
 
     public void ReleaseCheckpoint(int slot) => Recurrent!.Return(slot);
 
+    /// <summary>A free block of one group with one holder, the caller.</summary>
+    public int RentBlock(int group) => Groups[group].Cache.Rent();
+
     /// <summary>Adds a holder that is not a sequence (a prefix cache) to a block of one group.</summary>
     public void Retain(int group, int block) => Groups[group].Cache.Retain(block);
 

@@ -48,6 +48,12 @@ public sealed record EngineOptions
     /// while decoding (that one replaces the sequence's previous decoding checkpoint).</summary>
     public int CheckpointEvery { get; init; } = 1024;
 
+    /// <summary>
+    /// A disk tier for the prefix cache (--cache-dir): full blocks are written there in the background and found again
+    /// after a restart; null: RAM only. Needs <see cref="PrefixCache"/>; models with recurrent layers do not use it.
+    /// </summary>
+    public DiskCacheOptions? DiskCache { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public void Validate()
     {
@@ -65,6 +71,8 @@ public sealed record EngineOptions
             throw new ArgumentOutOfRangeException(nameof(RecurrentCheckpoints), RecurrentCheckpoints, $"{nameof(RecurrentCheckpoints)} must be >= 0.");
         if (CheckpointEvery < KvBlockTokens || CheckpointEvery % KvBlockTokens != 0)
             throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, $"{nameof(CheckpointEvery)} must be a multiple of {nameof(KvBlockTokens)} ({KvBlockTokens}).");
+        if (DiskCache is { MaxBytes: <= 0 })
+            throw new ArgumentOutOfRangeException(nameof(DiskCache), DiskCache.MaxBytes, $"{nameof(DiskCache)}.{nameof(DiskCacheOptions.MaxBytes)} must be > 0.");
         if (PrefixCacheTokens is < 0)
             throw new ArgumentOutOfRangeException(nameof(PrefixCacheTokens), PrefixCacheTokens, $"{nameof(PrefixCacheTokens)} must be >= 0.");
     }

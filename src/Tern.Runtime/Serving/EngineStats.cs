@@ -24,6 +24,12 @@ public sealed record EngineStats
     /// <summary>Cached blocks dropped to make room.</summary>
     public long PrefixCacheEvictions { get; init; }
 
+    /// <summary>The disk tier of the prefix cache (--cache-dir); null when there is none.</summary>
+    public DiskCacheStats? DiskCache { get; init; }
+
+    /// <summary>Prompt tokens whose blocks were read from the disk tier (part of <see cref="CachedPromptTokens"/>).</summary>
+    public long DiskCacheHitTokens { get; init; }
+
     /// <summary>Forward passes run.</summary>
     public long Steps { get; init; }
 

@@ -275,6 +275,7 @@ public sealed partial class InferenceEngine
     private void Start(Sequence s)
     {
         s.AdmittedAt = Stopwatch.GetTimestamp();
+        Unpin(); // what a failed admission left pinned
         s.Tokens.AddRange(s.Prompt);
         int bs = _kv.BlockTokens;
         int cached = 0, checkpoint = -1;
@@ -285,6 +286,8 @@ public sealed partial class InferenceEngine
             _prefixCache.ExtendHashes(s.Prompt, s.BlockHashes);
             _checkpoints.Clear();
             _prefixCache.Match(s.Prompt, s.BlockHashes, _matched, _checkpoints);
+            if (_disk is not null)
+                MatchOnDisk(s);
             // The last prompt token always runs again: its logits are needed to sample the first token. When the
             // whole prompt is cached, its last block is copied on that write and the cached one stays intact.
             cached = Checkpointing
@@ -293,6 +296,7 @@ public sealed partial class InferenceEngine
         }
 
         s.Kv = _kv.CreateSequence(_matched.GetRange(0, (cached + bs - 1) / bs), cached);
+        Unpin();
         if (checkpoint >= 0)
             _kv.Restore(s.Kv, checkpoint);
         s.RegisteredBlocks = cached / bs;
@@ -362,6 +366,9 @@ public sealed partial class InferenceEngine
             return;
         }
 
+        if (_disk is not null)
+            WriteToDisk(_prefixCache.Get(hash)!.Value, wait: false); // the block again, now with its checkpoint
+
         if (decoding)
         {
             if (s.DecodeCheckpoint is { } previous)
@@ -380,7 +387,11 @@ public sealed partial class InferenceEngine
         var tokens = CollectionsMarshal.AsSpan(s.Tokens)[..(full * bs)];
         _prefixCache!.ExtendHashes(tokens, s.BlockHashes);
         for (int i = s.RegisteredBlocks; i < full; i++)
-            _prefixCache.Register(s.Kv, i, s.BlockHashes[i], i == 0 ? PrefixCache.RootHash : s.BlockHashes[i - 1], tokens.Slice(i * bs, bs));
+        {
+            if (_prefixCache.Register(s.Kv, i, s.BlockHashes[i], i == 0 ? PrefixCache.RootHash : s.BlockHashes[i - 1], tokens.Slice(i * bs, bs)) is { } added)
+                WriteToDisk(added, wait: false);
+        }
+
         s.RegisteredBlocks = full;
     }
 
@@ -558,6 +569,8 @@ public sealed partial class InferenceEngine
             GeneratedTokens = _generated,
             PrefixCacheHits = _hits,
             PrefixCacheEvictions = _prefixCache?.Evictions ?? 0,
+            DiskCache = _disk?.Stats(),
+            DiskCacheHitTokens = _diskHitTokens,
             Steps = _steps,
             ActiveSequences = _running.Count,
             KvBlocksUsed = _kv.BlockCount - _kv.FreeBlockCount,

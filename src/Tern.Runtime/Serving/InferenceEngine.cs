@@ -63,6 +63,7 @@ public sealed partial class InferenceEngine : IDisposable
         });
         _kvBlockBytes = _kv.KvBytesPerToken * bs;
         _prefixCache = options.PrefixCache ? new PrefixCache(_kv) : null;
+        _disk = OpenDiskCache();
 
         _slots = new Sequence?[options.Parallel];
         _logits = new float[(long)options.Parallel * _vocab]; // [Parallel, n_vocab]: at most one output row per sequence
@@ -204,6 +205,7 @@ public sealed partial class InferenceEngine : IDisposable
 
         _wake.Set();
         _loop.Join();
+        FlushDiskCache();
         _kv.Dispose();
         _wake.Dispose();
         if (_ownsModel)

@@ -60,8 +60,7 @@ internal sealed class PrefixCache
         int bs = BlockTokens;
         for (int i = 0; i < hashes.Count; i++)
         {
-            ulong parent = i == 0 ? RootHash : hashes[i - 1];
-            if (!_byHash.TryGetValue(hashes[i], out var entry) || entry.Parent != parent || !entry.Tokens.AsSpan().SequenceEqual(tokens.Slice(i * bs, bs)))
+            if (Find(hashes[i], i == 0 ? RootHash : hashes[i - 1], tokens.Slice(i * bs, bs)) is not { } entry)
                 break;
             blocks.Add(entry.Blocks);
             if (checkpoints is not null)
@@ -72,25 +71,66 @@ internal sealed class PrefixCache
             Touch(_byBlock[blocks[i][0]]!);
     }
 
+    private Entry? Find(ulong hash, ulong parent, ReadOnlySpan<int> tokens) =>
+        _byHash.TryGetValue(hash, out var entry) && entry.Parent == parent && entry.Tokens.AsSpan().SequenceEqual(tokens) ? entry : null;
+
+    /// <summary>The entry cached for <paramref name="tokens"/> after the block keyed <paramref name="parent"/>, or
+    /// null; marks it used.</summary>
+    public CachedBlock? Lookup(ulong hash, ulong parent, ReadOnlySpan<int> tokens)
+    {
+        if (Find(hash, parent, tokens) is not { } entry)
+            return null;
+        Touch(entry);
+        return entry.View;
+    }
+
+    /// <summary>The entry of the block <paramref name="hash"/> names, or null.</summary>
+    public CachedBlock? Get(ulong hash) => _byHash.TryGetValue(hash, out var entry) ? entry.View : null;
+
+    /// <summary>
+    /// Keeps blocks the caller filled (from disk) under their key; the cache takes over the caller's holds on them.
+    /// False, and the holds stay the caller's, when the key is cached already.
+    /// </summary>
+    public bool Adopt(ulong hash, ulong parent, ReadOnlySpan<int> tokens, int[] blocks)
+    {
+        if (blocks[0] == KvCache.Hole || _byHash.ContainsKey(hash) || _byBlock[blocks[0]] is not null)
+            return false;
+        Add(new Entry(hash, parent, tokens.ToArray(), blocks));
+        return true;
+    }
+
+    private void Add(Entry entry)
+    {
+        entry.Node = _lru.AddLast(entry);
+        _byHash.Add(entry.Hash, entry);
+        _byBlock[entry.Blocks[0]] = entry;
+    }
+
+    /// <summary>Told of each entry about to be evicted, while its blocks still hold their keys and values (the disk tier).</summary>
+    public Action<CachedBlock>? Evicting { get; set; }
+
+    /// <summary>Every entry, least recently used first.</summary>
+    public IEnumerable<CachedBlock> Entries() => _lru.Select(e => e.View);
+
     /// <summary>
     /// Keeps full block <paramref name="index"/> of a sequence (its block in every KV group) under its key, unless a
     /// block with the same key is kept already (an equal prefix computed by another sequence). A sliding-window
-    /// group's block the sequence has let go of is kept as a hole.
+    /// group's block the sequence has let go of is kept as a hole. Returns the new entry, or null.
     /// </summary>
-    public void Register(SequenceState sequence, int index, ulong hash, ulong parent, ReadOnlySpan<int> tokens)
+    public CachedBlock? Register(SequenceState sequence, int index, ulong hash, ulong parent, ReadOnlySpan<int> tokens)
     {
         int[] blocks = [.. sequence.Kv.Select(kv => kv.Blocks[index])];
         if (blocks[0] == KvCache.Hole || _byHash.ContainsKey(hash) || _byBlock[blocks[0]] is not null)
-            return;
+            return null;
         var entry = new Entry(hash, parent, tokens.ToArray(), blocks);
-        entry.Node = _lru.AddLast(entry);
-        _byHash.Add(hash, entry);
-        _byBlock[blocks[0]] = entry;
+        Add(entry);
         for (int g = 0; g < blocks.Length; g++)
         {
             if (blocks[g] != KvCache.Hole)
                 _kv.Retain(g, blocks[g]);
         }
+
+        return entry.View;
     }
 
     /// <summary>
@@ -123,6 +163,7 @@ internal sealed class PrefixCache
             var entry = node.Value;
             if (CachedOnly(entry))
             {
+                Evicting?.Invoke(entry.View);
                 _lru.Remove(node);
                 _byHash.Remove(entry.Hash);
                 _byBlock[entry.Blocks[0]] = null;
@@ -228,8 +269,14 @@ internal sealed class PrefixCache
         /// <summary>The block of each KV group.</summary>
         public int[] Blocks { get; } = blocks;
 
+        public CachedBlock View => new(Hash, Parent, Tokens, Blocks, Checkpoint);
+
         /// <summary>Recurrent-state slot holding the state after this block, or −1.</summary>
         public int Checkpoint { get; set; } = -1;
         public LinkedListNode<Entry>? Node { get; set; }
     }
 }
+
+/// <summary>A prefix-cache entry: a block's key, its parent's, its tokens, its block in each KV group (or a hole) and
+/// its recurrent checkpoint's slot (or −1).</summary>
+internal readonly record struct CachedBlock(ulong Hash, ulong Parent, int[] Tokens, int[] Blocks, int Checkpoint);
