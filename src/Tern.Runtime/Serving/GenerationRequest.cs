@@ -37,4 +37,8 @@ public sealed record GenerationRequest
     /// into one <see cref="GenerationEmbedding"/>; nothing is generated.
     /// </summary>
     public Pooling? Embedding { get; init; }
+
+    /// <summary>llama-server's id_slot: the slot whose cache (for <see cref="InferenceEngine.SaveSlotAsync"/>) this
+    /// request's tokens become; null = the slot it runs in. It may run in any slot: the prefix cache is shared.</summary>
+    public int? Slot { get; init; }
 }

@@ -30,22 +30,8 @@ public sealed partial class InferenceEngine
         bool checkpoint = block.Checkpoint >= 0;
         if (_disk is not { Enabled: true } disk || disk.Knows(block.Hash, checkpoint))
             return;
-        var held = block.Blocks.Select(b => b != KvCache.Hole).ToArray();
-        long bytes = BlockRecord.BodyBytes(_kv, held, checkpoint);
-        byte[] body = DiskCache.RentBody(bytes);
-        int at = 0;
-        for (int g = 0; g < held.Length; g++)
-        {
-            if (!held[g])
-                continue;
-            var cache = _kv.Groups[g].Cache;
-            cache.ExportBlock(block.Blocks[g], body.AsSpan(at, (int)cache.BlockBytes));
-            at += (int)cache.BlockBytes;
-        }
-
-        if (checkpoint)
-            MemoryMarshal.AsBytes(_kv.Recurrent!.State(block.Checkpoint)).CopyTo(body.AsSpan(at));
-        disk.Enqueue(new BlockHeader(block.Hash, block.Parent, block.Tokens, held, checkpoint, bytes), body, wait);
+        var (header, body) = Export(block);
+        disk.Enqueue(header, body, wait);
     }
 
     /// <summary>
@@ -126,14 +112,38 @@ public sealed partial class InferenceEngine
         state = null;
         if (!_disk!.Contains(hash))
             return null;
+        if (!MakeRoomForOneBlock() || !_disk.TryRead(hash, parent, tokens, out var header, out byte[] body))
+            return null;
+        var blocks = ImportBlocks(header, body);
+        if (header.Checkpoint)
+            state = CheckpointOf(header, body).ToArray();
+        DiskCache.ReturnBody(body);
+        if (!_prefixCache!.Adopt(hash, parent, tokens, blocks))
+        {
+            ReleaseBlocks(blocks);
+            state = null;
+            return null;
+        }
+
+        _diskHitTokens += tokens.Length;
+        return blocks;
+    }
+
+    /// <summary>Evicts unused cached blocks until every KV group has a free one; false when none can go.</summary>
+    private bool MakeRoomForOneBlock()
+    {
         while (_kv.FreeBlockCount == 0)
         {
             if (_prefixCache!.Evict(1) == 0)
-                return null;
+                return false;
         }
 
-        if (!_disk.TryRead(hash, parent, tokens, out var header, out byte[] body))
-            return null;
+        return true;
+    }
+
+    /// <summary>Rents a block in each KV group that holds the record's block and fills it from the record's body.</summary>
+    private int[] ImportBlocks(BlockHeader header, byte[] body)
+    {
         var blocks = new int[header.Groups.Length];
         int at = 0;
         for (int g = 0; g < blocks.Length; g++)
@@ -147,19 +157,12 @@ public sealed partial class InferenceEngine
             at += (int)cache.BlockBytes;
         }
 
-        if (header.Checkpoint)
-            state = MemoryMarshal.Cast<byte, float>(body.AsSpan(at, (int)_kv.Recurrent!.SlotBytes)).ToArray();
-        DiskCache.ReturnBody(body);
-        if (!_prefixCache!.Adopt(hash, parent, tokens, blocks))
-        {
-            ReleaseBlocks(blocks);
-            state = null;
-            return null;
-        }
-
-        _diskHitTokens += tokens.Length;
         return blocks;
     }
+
+    /// <summary>The recurrent state at the end of a record's body (the record has a checkpoint).</summary>
+    private ReadOnlySpan<float> CheckpointOf(BlockHeader header, byte[] body) =>
+        MemoryMarshal.Cast<byte, float>(body.AsSpan((int)(header.BodyBytes - _kv.Recurrent!.SlotBytes), (int)_kv.Recurrent.SlotBytes));
 
     private void Pin(int[] blocks)
     {

@@ -127,6 +127,7 @@ public sealed partial class InferenceEngine
     /// <summary>One engine step: drop cancelled requests, admit waiting ones, then schedule → execute → sample → update.</summary>
     private StepRecord? Step(out bool idle)
     {
+        RunLoopWork();
         DropCancelled();
         Admit();
         idle = _running.Count == 0;
@@ -509,6 +510,7 @@ public sealed partial class InferenceEngine
     /// <summary>Takes the sequence out of its slot and returns its KV blocks (cached ones stay with the prefix cache).</summary>
     private void Release(Sequence s)
     {
+        RememberSlot(s);
         if (s.Slot >= 0)
         {
             _slots[s.Slot] = null;
@@ -588,6 +590,7 @@ public sealed partial class InferenceEngine
     /// <summary>The engine is being disposed: every request still queued or running ends as cancelled.</summary>
     private void Shutdown()
     {
+        RunLoopWork(stopping: true);
         foreach (var s in _running.ToArray())
             Finish(s, StopReason.None, null);
         Sequence[] waiting;

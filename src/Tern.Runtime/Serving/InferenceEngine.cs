@@ -66,6 +66,7 @@ public sealed partial class InferenceEngine : IDisposable
         _disk = OpenDiskCache();
 
         _slots = new Sequence?[options.Parallel];
+        _slotTokens = new int[]?[options.Parallel];
         _logits = new float[(long)options.Parallel * _vocab]; // [Parallel, n_vocab]: at most one output row per sequence
         _stats = Snapshot();
         _loop = new Thread(Run) { IsBackground = true, Name = "Tern inference loop" };
@@ -180,6 +181,8 @@ public sealed partial class InferenceEngine : IDisposable
             throw new ArgumentOutOfRangeException(nameof(GenerationRequest.TopLogprobs), request.TopLogprobs, $"{nameof(GenerationRequest.TopLogprobs)} must be in [0, {_vocab}].");
         if (request.Stop is null)
             throw new ArgumentNullException(nameof(request), $"{nameof(GenerationRequest.Stop)} is null.");
+        if (request.Slot is { } slot && (slot < 0 || slot >= Options.Parallel))
+            throw new ArgumentOutOfRangeException(nameof(GenerationRequest.Slot), slot, $"{nameof(GenerationRequest.Slot)} must be in [0, {Options.Parallel - 1}].");
         if (prompt.Length >= ContextPerSequence)
             throw new ContextLengthExceededException(prompt.Length, ContextPerSequence);
         return prompt;

@@ -164,16 +164,7 @@ internal sealed class PrefixCache
             if (CachedOnly(entry))
             {
                 Evicting?.Invoke(entry.View);
-                _lru.Remove(node);
-                _byHash.Remove(entry.Hash);
-                _byBlock[entry.Blocks[0]] = null;
-                DropCheckpoint(entry);
-                for (int g = 0; g < entry.Blocks.Length; g++)
-                {
-                    if (entry.Blocks[g] != KvCache.Hole)
-                        _kv.Release(g, entry.Blocks[g]);
-                }
-
+                Remove(entry);
                 freed++;
             }
 
@@ -182,6 +173,29 @@ internal sealed class PrefixCache
 
         Evictions += freed;
         return freed;
+    }
+
+    /// <summary>Drops the entry of the block <paramref name="hash"/> names, unless a sequence holds one of its blocks
+    /// (llama-server's slot erase); false when it is not cached or in use.</summary>
+    public bool Drop(ulong hash)
+    {
+        if (!_byHash.TryGetValue(hash, out var entry) || !CachedOnly(entry))
+            return false;
+        Remove(entry);
+        return true;
+    }
+
+    private void Remove(Entry entry)
+    {
+        _lru.Remove(entry.Node!);
+        _byHash.Remove(entry.Hash);
+        _byBlock[entry.Blocks[0]] = null;
+        DropCheckpoint(entry);
+        for (int g = 0; g < entry.Blocks.Length; g++)
+        {
+            if (entry.Blocks[g] != KvCache.Hole)
+                _kv.Release(g, entry.Blocks[g]);
+        }
     }
 
     /// <summary>Cached blocks that no sequence holds.</summary>
