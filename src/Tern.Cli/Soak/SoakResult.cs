@@ -25,7 +25,7 @@ internal sealed record SoakResult(
     public int UnexpectedErrors => Warmup.Unexpected + Load.Unexpected;
 
     /// <summary>RSS at the end over RSS after the warm-up, minus one; null when either was not read.</summary>
-    public double? RssGrowth => RssStart is > 0 && RssEnd is { } end ? (double)end / RssStart.Value - 1 : null;
+    public double? RssGrowth => RssStart is > 0 && RssEnd is { } end ? (double)(end - RssStart.Value) / RssStart.Value : null;
 
     /// <summary>Why the soak failed; empty when it passed.</summary>
     public IReadOnlyList<string> Failures
