@@ -4,7 +4,7 @@ using Tern.Cli.Soak;
 namespace Tern.Cli;
 
 /// <summary>
-/// `tern soak --url URL [--clients 16] [--duration 2m] [--warmup 30s] [--api-key KEY] [--model NAME] [--pid PID]
+/// `tern soak --url URL [--clients 16] [--duration 2m] [--warmup 60s] [--api-key KEY] [--model NAME] [--pid PID]
 /// [--max-rss-growth 0.05] [--json FILE]`: many clients against a running `tern serve`, mixing every way a request
 /// can go (see <see cref="SoakMix"/>); it fails on any unexpected error, on RSS growth after the warm-up, and on KV
 /// blocks still held once the load is over.
@@ -30,7 +30,7 @@ public static class SoakCommand
         var model = new Option<string?>("--model", "-m") { Description = "the requests' model (router mode) and /metrics?model=" };
         var clients = new Option<int>("--clients") { Description = "concurrent clients", DefaultValueFactory = _ => 16 };
         var duration = new Option<string>("--duration") { Description = "the measured load, e.g. 90s, 2m, 30m", DefaultValueFactory = _ => "2m" };
-        var warmup = new Option<string>("--warmup") { Description = "the same mix first, before the start RSS is read (0: none)", DefaultValueFactory = _ => "30s" };
+        var warmup = new Option<string>("--warmup") { Description = "the same mix first, before the start RSS is read, and longer until the KV pool has been filled once (0: none)", DefaultValueFactory = _ => "60s" };
         var settle = new Option<string>("--settle") { Description = "how long the server may take to go idle after the load", DefaultValueFactory = _ => "30s" };
         var timeout = new Option<string>("--timeout") { Description = "a request unanswered this long is an unexpected error", DefaultValueFactory = _ => "5m" };
         var maxTokens = new Option<int>("--max-tokens") { Description = "largest max_tokens of a request (each draws 1..N)", DefaultValueFactory = _ => 64 };

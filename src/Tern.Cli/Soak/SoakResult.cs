@@ -10,6 +10,8 @@ internal sealed record SoakResult(
     SoakServerInfo Server,
     int MalformedCases,
     SoakTally Warmup,
+    TimeSpan WarmupTime,
+    bool? PoolFilled,
     SoakTally Load,
     TimeSpan LoadTime,
     bool Interrupted,
@@ -53,7 +55,13 @@ internal sealed record SoakResult(
     public void WriteSummary(TextWriter w)
     {
         var c = CultureInfo.InvariantCulture;
-        w.WriteLine(string.Create(c, $"soak of {Settings.Url}: {Settings.Clients} clients for {SoakRun.Format(LoadTime)} after a {SoakRun.Format(Settings.Warmup)} warm-up, seed {Settings.Seed}{(Interrupted ? " (stopped by Ctrl-C)" : "")}"));
+        string pool = PoolFilled switch
+        {
+            true => ", the KV pool filled once",
+            false => " that did not fill the KV pool (RSS growth may include its pages' first use)",
+            null => "",
+        };
+        w.WriteLine(string.Create(c, $"soak of {Settings.Url}: {Settings.Clients} clients for {SoakRun.Format(LoadTime)} after a {SoakRun.Format(WarmupTime)} warm-up{pool}, seed {Settings.Seed}{(Interrupted ? " (stopped by Ctrl-C)" : "")}"));
         w.WriteLine(string.Create(c, $"requests: {Load.Requests} ({Load.Requests / Math.Max(LoadTime.TotalSeconds, 1e-3):F1}/s), warm-up {Warmup.Requests}"));
         w.WriteLine("  by kind: " + string.Join(", ", Kinds(Load).Select(k => $"{k.Key} {k.Value}")));
         w.WriteLine("  outcomes: " + string.Join(", ", Enum.GetValues<Outcome>().Select(o => $"{OutcomeName(o)} {Load.ByOutcome.GetValueOrDefault(o)}")));
@@ -80,7 +88,8 @@ internal sealed record SoakResult(
             ["model"] = Settings.Model,
             ["clients"] = Settings.Clients,
             ["duration_s"] = Math.Round(LoadTime.TotalSeconds, 1),
-            ["warmup_s"] = Settings.Warmup.TotalSeconds,
+            ["warmup_s"] = Math.Round(WarmupTime.TotalSeconds, 1),
+            ["kv_pool_filled_in_warmup"] = PoolFilled,
             ["seed"] = Settings.Seed,
             ["interrupted"] = Interrupted,
             ["n_ctx"] = Server.ContextLength,

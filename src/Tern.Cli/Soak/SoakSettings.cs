@@ -18,8 +18,11 @@ internal sealed partial record SoakSettings
     /// <summary>The measured load, after the warm-up.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>The same mix before the measured load: the server's start RSS is read after it (see README).</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// The same mix before the measured load, at least this long and on until the KV pool has been filled once: the
+    /// server's start RSS is read after it (see README).
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long to wait for the server to go idle (no request running, no block held) after each phase.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(30);
