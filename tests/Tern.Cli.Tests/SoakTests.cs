@@ -104,6 +104,17 @@ public sealed class SoakTests
     }
 
     [Fact]
+    public void The_warm_up_burst_is_a_long_prompt_asking_for_the_most_tokens()
+    {
+        var burst = new SoakMix(Server, 1, 64, null).Burst(new Random(1));
+        var body = JsonNode.Parse(burst.Body!)!;
+
+        Assert.Equal(("warmup_burst", false, ClientAction.ReadAll, 200), (burst.Kind, burst.Stream, burst.Action, burst.ExpectedStatus));
+        Assert.Equal(64, (int)body["max_tokens"]!);
+        Assert.InRange(((string)body["messages"]![0]!["content"]!).Length, 512 / 4 * 3, 512 / 4 * 3 + 10);
+    }
+
+    [Fact]
     public void An_unknown_model_is_asked_for_on_chat_of_a_router_and_at_v1_models_of_a_one_model_server()
     {
         var one = new SoakMix(Server, 1, 64, null).Malformed.Single(m => m.Name == "unknown_model").Request;

@@ -70,13 +70,17 @@ internal sealed class SoakMix
             "short" or "short_stream" => Chat(kind, random, system: null, User(random, random.Next(4, 30) * 6)),
             "shared_prefix" or "shared_prefix_stream" => Chat(kind, random, _systemPrompts[random.Next(_systemPrompts.Length)], User(random, random.Next(4, 20) * 6)),
             "long" or "long_stream" => Chat(kind, random, system: null, User(random, Chars(_server.LongPromptTokens))),
-            "cancel_mid_stream" => Chat(kind, random, system: null, User(random, 60), stream: true, maxTokens: _maxTokens)
-                with { Action = ClientAction.CloseAfterChunks, ActionArgument = random.Next(1, 5) },
-            "disconnect" => Chat(kind, random, system: null, User(random, 60), stream: false, maxTokens: _maxTokens)
-                with { Action = ClientAction.AbortAfterDelay, ActionArgument = random.Next(1, 50) },
+            "cancel_mid_stream" => Chat(kind, random, system: null, User(random, 60), stream: true, (ClientAction.CloseAfterChunks, random.Next(1, 5))),
+            "disconnect" => Chat(kind, random, system: null, User(random, 60), stream: false, (ClientAction.AbortAfterDelay, random.Next(1, 50))),
             _ => _malformed[random.Next(_malformed.Count)].Request,
         };
     }
+
+    /// <summary>
+    /// A long prompt asking for the most tokens: the warm-up starts with one from every client at once, so the server
+    /// runs its widest steps (prompts prefilling together up to its step budget) and its buffers reach their largest.
+    /// </summary>
+    public SoakRequest Burst(Random random) => Chat("warmup_burst", random, system: null, User(random, Chars(_server.LongPromptTokens)), stream: false, longest: true);
 
     private static string Pick(Random random)
     {
@@ -95,21 +99,23 @@ internal sealed class SoakMix
 
     private static string User(Random random, int chars) => PromptText.Words(random, chars);
 
-    private SoakRequest Chat(string kind, Random random, string? system, string user, bool? stream = null, int? maxTokens = null)
+    /// <summary>A chat request; one with an <paramref name="action"/> asks for the most tokens, so there is an answer to cut.</summary>
+    private SoakRequest Chat(string kind, Random random, string? system, string user, bool? stream = null, (ClientAction Action, int Argument)? action = null,
+        bool longest = false)
     {
         bool streaming = stream ?? kind.EndsWith("_stream", StringComparison.Ordinal);
         var messages = new JsonArray();
         if (system is not null)
             messages.Add(new JsonObject { ["role"] = "system", ["content"] = system });
         messages.Add(new JsonObject { ["role"] = "user", ["content"] = user });
-        var body = new JsonObject { ["messages"] = messages, ["max_tokens"] = maxTokens ?? random.Next(1, _maxTokens + 1) };
+        var body = new JsonObject { ["messages"] = messages, ["max_tokens"] = action is null && !longest ? random.Next(1, _maxTokens + 1) : _maxTokens };
         if (_model is not null)
             body["model"] = _model;
         if (random.Next(3) == 0)
             body["temperature"] = 0;
         if (streaming)
             body["stream"] = true;
-        return new SoakRequest(kind, HttpMethod.Post, ChatPath, body.ToJsonString(), streaming, 200);
+        return new SoakRequest(kind, HttpMethod.Post, ChatPath, body.ToJsonString(), streaming, 200, action?.Action ?? ClientAction.ReadAll, action?.Argument ?? 0);
     }
 }
 

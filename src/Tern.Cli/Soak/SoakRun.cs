@@ -5,8 +5,9 @@ using System.Net;
 namespace Tern.Cli.Soak;
 
 /// <summary>
-/// One soak: learn the server's shape, run the mix for the warm-up (until the KV pool has been filled once), let the
-/// server settle and read its RSS, run the measured load, let it settle again and read /metrics and the RSS once more.
+/// One soak: learn the server's shape; warm up (a burst of long prompts from every client at once, then the mix until
+/// the KV pool has been filled once); let the server settle and read its RSS; run the measured load; let it settle
+/// again and read /metrics and the RSS once more.
 /// </summary>
 internal static class SoakRun
 {
@@ -39,6 +40,11 @@ internal static class SoakRun
         if (s.Warmup > TimeSpan.Zero)
         {
             stderr.WriteLine($"soak: warming up for {Format(s.Warmup)}, longer until the KV pool has been filled once (at most {Format(s.Warmup + WarmupLimit)})");
+            await Task.WhenAll(randoms.Select(async random =>
+            {
+                var burst = mix.Burst(random);
+                warmup.Add(burst, await client.SendAsync(burst));
+            }));
             warmupTime = await LoadAsync(client, mix, randoms, warmup, t => t >= s.Warmup && (pool.Filled || t >= s.Warmup + WarmupLimit), stop, async t =>
             {
                 pool.See((await probe.MetricsAsync(CancellationToken.None)).Snapshot);
