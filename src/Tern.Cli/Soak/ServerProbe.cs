@@ -18,8 +18,9 @@ internal sealed class ServerProbe(HttpClient http, string? model)
     private string ModelQuery => model is null ? "" : "?model=" + Uri.EscapeDataString(model);
 
     /// <summary>
-    /// GET /v1/models (it must answer: the soak stops here if the server is not there), /props for n_ctx and /tokenize on
-    /// a sample of the mix's words for its characters per token; a server without the last two gets 2,048 and 4.
+    /// GET /v1/models (it must answer: the soak stops here if the server is not there), /props for n_ctx and
+    /// total_slots, and /tokenize on a sample of the mix's words for its characters per token; a server without the
+    /// last two gets 2,048 and 4.
     /// </summary>
     public async Task<SoakServerInfo> DescribeAsync(CancellationToken cancel)
     {
@@ -39,8 +40,10 @@ internal sealed class ServerProbe(HttpClient http, string? model)
         }
 
         bool router = Json(models) is { } list && list["data"] is JsonArray data && data.Any(m => m is JsonObject o && o.ContainsKey("status"));
-        int context = Json(await GetAsync("/props" + ModelQuery, cancel))?["n_ctx"] is JsonValue n && n.TryGetValue(out int c) && c > 0 ? c : DefaultContext;
-        return new SoakServerInfo(context, await CharsPerTokenAsync(cancel), router);
+        var props = Json(await GetAsync("/props" + ModelQuery, cancel));
+        int context = props?["n_ctx"] is JsonValue n && n.TryGetValue(out int c) && c > 0 ? c : DefaultContext;
+        int? slots = props?["total_slots"] is JsonValue t && t.TryGetValue(out int count) && count > 0 ? count : null;
+        return new SoakServerInfo(context, await CharsPerTokenAsync(cancel), router, slots);
     }
 
     /// <summary>The load and KV cache now; null (and why) when /metrics does not show them.</summary>

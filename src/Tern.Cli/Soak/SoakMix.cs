@@ -23,7 +23,8 @@ internal sealed record SoakRequest(string Kind, HttpMethod Method, string Path, 
 /// <param name="ContextLength">Tokens per sequence (/props n_ctx).</param>
 /// <param name="CharsPerToken">Characters of the mix's text per token (/tokenize on a sample).</param>
 /// <param name="Router">The server serves several models (--models-dir): an unknown model is a 404 on chat.</param>
-internal sealed record SoakServerInfo(int ContextLength, double CharsPerToken, bool Router)
+/// <param name="Slots">Sequences the server decodes together (/props total_slots), when it says.</param>
+internal sealed record SoakServerInfo(int ContextLength, double CharsPerToken, bool Router, int? Slots = null)
 {
     /// <summary>A long prompt: a quarter of the context, at most 1,024 tokens.</summary>
     public int LongPromptTokens => Math.Clamp(ContextLength / 4, 16, 1024);
@@ -77,7 +78,7 @@ internal sealed class SoakMix
     }
 
     /// <summary>
-    /// A long prompt asking for the most tokens: the warm-up starts with one from every client at once, so the server
+    /// A long prompt asking for the most tokens: the warm-up starts with one for every slot of the server at once, so it
     /// runs its widest steps (prompts prefilling together up to its step budget) and its buffers reach their largest.
     /// </summary>
     public SoakRequest Burst(Random random) => Chat("warmup_burst", random, system: null, User(random, Chars(_server.LongPromptTokens)), stream: false, longest: true);

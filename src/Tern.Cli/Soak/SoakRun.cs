@@ -5,7 +5,7 @@ using System.Net;
 namespace Tern.Cli.Soak;
 
 /// <summary>
-/// One soak: learn the server's shape; warm up (a burst of long prompts from every client at once, then the mix until
+/// One soak: learn the server's shape; warm up (a burst of long prompts, one for every slot of the server, then the mix until
 /// the KV pool has been filled once); let the server settle and read its RSS; run the measured load; let it settle
 /// again and read /metrics and the RSS once more.
 /// </summary>
@@ -40,7 +40,7 @@ internal static class SoakRun
         if (s.Warmup > TimeSpan.Zero)
         {
             stderr.WriteLine($"soak: warming up for {Format(s.Warmup)}, longer until the KV pool has been filled once (at most {Format(s.Warmup + WarmupLimit)})");
-            await Task.WhenAll(randoms.Select(async random =>
+            await Task.WhenAll(randoms.Take(server.Slots ?? randoms.Length).Select(async random =>
             {
                 var burst = mix.Burst(random);
                 warmup.Add(burst, await client.SendAsync(burst));
