@@ -23,6 +23,7 @@ public static class TernCommand
             LogitsCommand.Create(stdout),
             SynthCommand.Create(stdout),
             BenchCommand.Create(stdout),
+            SoakCommand.Create(stdout),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
