@@ -264,4 +264,27 @@ public sealed class SamplerChainTests
     }
 
     private static double[] Softmax(float[] logits) => Softmax(logits.Select(l => (double)l).ToArray());
+
+    [Fact]
+    public void A_chain_on_lent_buffers_samples_as_a_chain_on_its_own()
+    {
+        var p = new SamplingParams { Temperature = 0.8f, TopK = 40, RepeatPenalty = 1.3f, FrequencyPenalty = 0.2f, Seed = 7 };
+        var random = new Random(3);
+        float[] logits = [.. Enumerable.Range(0, 500).Select(_ => (float)random.NextDouble() * 8)];
+        var buffers = new SamplerBuffers(500);
+        List<int> history = [1, 5, 5, 9, 42];
+        for (int round = 0; round < 2; round++) // the second chain gets the buffers the first one left dirty
+        {
+            var lent = new SamplerChain(p, 500, buffers);
+            var own = new SamplerChain(p, 500);
+            for (int i = 0; i < 20; i++)
+            {
+                int token = own.Sample(logits, history.ToArray());
+                Assert.Equal(token, lent.Sample(logits, history.ToArray()));
+                history.Add(token);
+            }
+        }
+
+        Assert.Throws<ArgumentException>(() => new SamplerChain(p, 400, buffers));
+    }
 }

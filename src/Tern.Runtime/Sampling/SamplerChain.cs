@@ -18,7 +18,9 @@ public sealed class SamplerChain
     private readonly SamplerRandom _random;
     private readonly float[] _scratch;
 
-    public SamplerChain(SamplingParams parameters, int vocabSize)
+    /// <param name="buffers">Work arrays to use (the chain's own until it is dropped; no two live chains may share
+    /// them); null = new ones.</param>
+    public SamplerChain(SamplingParams parameters, int vocabSize, SamplerBuffers? buffers = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabSize);
@@ -27,9 +29,12 @@ public sealed class SamplerChain
         VocabSize = vocabSize;
         Seed = parameters.Seed ?? (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
         _random = new SamplerRandom(Seed);
-        _logits = new float[vocabSize];
-        _candidates = new Candidate[vocabSize];
-        _scratch = new float[vocabSize];
+        buffers ??= new SamplerBuffers(vocabSize);
+        if (buffers.VocabSize != vocabSize)
+            throw new ArgumentException($"the buffers are for {buffers.VocabSize} tokens, not {vocabSize}", nameof(buffers));
+        _logits = buffers.Logits;
+        _candidates = buffers.Candidates;
+        _scratch = buffers.Scratch;
 
         // sorted by id, so the bias of the chosen token can be found again for its logprob
         _biasTokens = parameters.LogitBias.Keys.Order().ToArray();
@@ -38,8 +43,8 @@ public sealed class SamplerChain
         bool penalised = parameters.RepeatPenalty != 1 || parameters.PresencePenalty != 0 || parameters.FrequencyPenalty != 0;
         if (penalised && parameters.RepeatLastN != 0)
         {
-            _counts = new int[vocabSize];
-            _seen = new int[parameters.RepeatLastN < 0 ? vocabSize : Math.Min(parameters.RepeatLastN, vocabSize)];
+            _counts = buffers.Counts;
+            _seen = buffers.Seen;
         }
     }
 

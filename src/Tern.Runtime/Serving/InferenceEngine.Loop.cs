@@ -17,6 +17,7 @@ public sealed partial class InferenceEngine
 {
     private readonly List<Sequence> _running = [];
     private readonly Sequence?[] _slots;
+    private readonly SamplerBuffers?[] _samplerBuffers; // one set per slot, lent to the request running in it
     private readonly List<ScheduledChunk> _plan = [];
     private readonly TokenBatch _batch = new();
     private readonly float[] _logits;
@@ -307,7 +308,7 @@ public sealed partial class InferenceEngine
             _hits++;
 
         var r = s.Request;
-        s.Sampler = new SamplerChain(r.Sampling, _vocab);
+        s.Sampler = new SamplerChain(r.Sampling, _vocab, _samplerBuffers[s.Slot] ??= new SamplerBuffers(_vocab));
         s.Stop = new StopCondition(r.MaxTokens, Tokenizer.IsEndOfGeneration);
         s.Grammar = r.Grammar is null ? null
             : r.GrammarTrigger is { } trigger ? new LazyGrammarConstraint(r.Grammar, GrammarVocabulary.For(Tokenizer), trigger)

@@ -67,6 +67,7 @@ public sealed partial class InferenceEngine : IDisposable
 
         _slots = new Sequence?[options.Parallel];
         _slotTokens = new int[]?[options.Parallel];
+        _samplerBuffers = new Tern.Runtime.Sampling.SamplerBuffers?[options.Parallel];
         _logits = new float[(long)options.Parallel * _vocab]; // [Parallel, n_vocab]: at most one output row per sequence
         _stats = Snapshot();
         _loop = new Thread(Run) { IsBackground = true, Name = "Tern inference loop" };
