@@ -40,6 +40,7 @@ public static class ServeCommand
         var memoryBudget = new Option<string?>("--memory-budget") { Description = "router mode: most memory the loaded models take together, e.g. 16G (a model counts as its file size + its KV cache + its recurrent state)" };
         var drainTimeout = new Option<int>("--drain-timeout") { Description = "on SIGTERM or Ctrl-C: seconds running requests may take to finish while new ones (and /health) get 503; then the rest are cut (a stream ends with an error event); a second signal cuts them at once", DefaultValueFactory = _ => DefaultDrainSeconds };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "keep the prefix cache's KV blocks on disk too, in DIR (a folder per model), so a restarted server resumes long conversations without processing them again" };
+        var slotSavePath = new Option<string?>("--slot-save-path") { Description = "llama-server's slot files: POST /slots/{id}?action=save|restore {\"filename\": NAME} writes and reads NAME in DIR" };
         var cacheDiskSize = new Option<string?>("--cache-disk-size") { Description = "with --cache-dir: most disk each model's blocks take, e.g. 20G (least recently used deleted first; default 10G)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "log debug messages too (ASP.NET Core's included)" };
         var logFormat = new Option<string>("--log-format") { Description = "log lines as text or json (one object a line)", DefaultValueFactory = _ => "text" };
@@ -50,7 +51,7 @@ public static class ServeCommand
             modelsDir, modelsPreset, modelsMax, memoryBudget,
             model, host, port, context, parallel, threads, cacheTypeK, cacheTypeV, apiKey, alias, templateFile, specialInContent, mcpConfig, maxToolSteps,
             allowedHosts, allowedOrigins, reasoningFormat, checkpoints, pooling, hubModel, offline, verbose, logFormat, logFile, logPrompts, drainTimeout,
-            cacheDir, cacheDiskSize,
+            cacheDir, cacheDiskSize, slotSavePath,
         };
         var toolFlags = ToolFlags.AddTo(command, whenAbsent: null);
         var habits = HabitFlags.AddTo(command);
@@ -92,6 +93,7 @@ public static class ServeCommand
                 LogToConsole = true,
                 Verbose = parse.GetValue(verbose),
                 LogPrompts = parse.GetValue(logPrompts),
+                SlotSavePath = parse.GetValue(slotSavePath) is { } slots ? SlotFolder(slots) : null,
             });
             if (options.ChatTemplateFile is { } file && !File.Exists(file))
                 throw new FileNotFoundException($"--chat-template-file {file} does not exist");
@@ -105,6 +107,14 @@ public static class ServeCommand
             return 0; // after the server's disposal: Kestrel stopped, the models unloaded
         });
         return command;
+    }
+
+    /// <summary>--slot-save-path: the folder, made if missing, as a full path.</summary>
+    private static string SlotFolder(string path)
+    {
+        if (File.Exists(path))
+            throw new ArgumentException($"--slot-save-path {path} is a file, not a folder");
+        return Directory.CreateDirectory(path).FullName;
     }
 
     /// <summary>Leaves 10 s of Kubernetes' default terminationGracePeriodSeconds (30) to cut what is left and unload the models.</summary>

@@ -6,11 +6,11 @@ namespace Tern.Server;
 
 /// <summary>The generation parameters shared by /v1/chat/completions and /v1/completions, validated.</summary>
 internal sealed record CompletionParameters(SamplingParams Sampling, int? MaxTokens, IReadOnlyList<string> Stop, bool Stream, bool IncludeUsage, bool Logprobs, int TopLogprobs,
-    Runtime.Grammar.Grammar? Grammar = null)
+    Runtime.Grammar.Grammar? Grammar = null, int? Slot = null)
 {
     private const int MaxStopStrings = 16;
 
-    public static CompletionParameters Read(JsonRequest r, SamplingParams defaults, int vocabSize, bool chat)
+    public static CompletionParameters Read(JsonRequest r, SamplingParams defaults, int vocabSize, bool chat, int parallel)
     {
         if (r.Integer("n", 1, 1) is not null and not 1)
             throw ApiException.BadRequest("only n = 1 is supported", "n");
@@ -51,7 +51,9 @@ internal sealed record CompletionParameters(SamplingParams Sampling, int? MaxTok
             }
         }
 
-        return new CompletionParameters(sampling, maxTokens, StopStrings(r), r.Bool("stream") ?? false, includeUsage, logprobs, topLogprobs, StructuredOutput.Read(r));
+        // llama-server's id_slot: the slot whose cache (POST /slots/{id}?action=save) the request's tokens become; -1: its own
+        int? slot = r.Integer("id_slot", -1, parallel - 1) is { } id and >= 0 ? (int)id : null;
+        return new CompletionParameters(sampling, maxTokens, StopStrings(r), r.Bool("stream") ?? false, includeUsage, logprobs, topLogprobs, StructuredOutput.Read(r), slot);
     }
 
     private static IReadOnlyList<string> StopStrings(JsonRequest r)

@@ -19,7 +19,7 @@ internal sealed class CompletionRoutes(TernServer server)
         var tools = ChatMessages.Tools(r);
         var builtins = BuiltinTools.Read(r, server.Tools);
         var kwargs = options.WithThinking(ChatMessages.TemplateKwargs(r));
-        var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true);
+        var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: true, model.Engine.Parallel);
         if (options.ToolChoice == ToolChoice.Required && tools is null && builtins is null)
             throw ApiException.BadRequest("'tool_choice' forces a tool call, but the request has no 'tools'", "tool_choice");
         if (options.ToolChoice == ToolChoice.None || (tools is null && builtins is null))
@@ -51,7 +51,7 @@ internal sealed class CompletionRoutes(TernServer server)
         var turns = new TurnStarter(model, new GenerationRequest
         {
             Id = id, PromptTokens = [], Sampling = p.Sampling, MaxTokens = p.MaxTokens, Stop = p.Stop,
-            Grammar = p.Grammar ?? strict?.Grammar, GrammarTrigger = strict?.Trigger,
+            Grammar = p.Grammar ?? strict?.Grammar, GrammarTrigger = strict?.Trigger, Slot = p.Slot,
         }, tools, kwargs, keepMarkup: reasoningInContent, forced, metrics: server.Metrics);
         var loop = new AgentLoop(builtins, format, server.Options.MaxToolSteps, id, tools, reasoningInContent, options.ParallelToolCalls);
         var sse = p.Stream ? new SseWriter(http.Response) : null;
@@ -107,7 +107,7 @@ internal sealed class CompletionRoutes(TernServer server)
             : r.Has("prompt")
                 ? throw JsonRequest.WrongType("prompt", r.Element("prompt")!.Value, "a string")
                 : throw ApiException.BadRequest("'prompt' is required", "prompt", "missing_required_parameter");
-        var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: false);
+        var parameters = CompletionParameters.Read(r, model.Defaults, model.VocabSize, chat: false, model.Engine.Parallel);
         if (echo && parameters.Logprobs)
             throw ApiException.BadRequest("'echo' with 'logprobs' is not supported (the prompt's own logprobs are not computed)", "echo");
         int[] tokens = model.Tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true);
@@ -141,6 +141,7 @@ internal sealed class CompletionRoutes(TernServer server)
             Stop = p.Stop,
             TopLogprobs = p.Logprobs ? Math.Max(p.TopLogprobs, 0) : 0,
             Grammar = p.Grammar,
+            Slot = p.Slot,
         };
         server.Metrics.Request();
         var submitted = model.Engine.Submit(request, http.RequestAborted);

@@ -18,7 +18,8 @@ internal sealed class JsonRequest
 
     public JsonElement Root { get; }
 
-    public static async Task<JsonRequest> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellation)
+    /// <param name="allowEmpty">An empty body reads as <c>{}</c> (a route whose fields are all optional).</param>
+    public static async Task<JsonRequest> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellation, bool allowEmpty = false)
     {
         if (request.ContentLength > maxBytes)
             throw new ApiException(413, $"request body of {request.ContentLength} bytes is over the limit of {maxBytes} bytes", code: "request_too_large");
@@ -32,7 +33,7 @@ internal sealed class JsonRequest
             buffer.Write(chunk, 0, read);
         }
 
-        var body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        var body = buffer.Length == 0 && allowEmpty ? "{}"u8.ToArray() : buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         if (!Utf8.IsValid(body.Span))
             throw ApiException.BadRequest($"request body is not valid UTF-8 (invalid byte at offset {InvalidUtf8Offset(body.Span)})", code: "invalid_utf8");
         JsonDocument document;

@@ -12,7 +12,7 @@ internal static class RequestFields
     [
         "model", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty",
         "seed", "logit_bias", "n", "max_tokens", "stop", "stream", "stream_options", "logprobs",
-        "response_format", "json_schema", "grammar", "cache_prompt",
+        "response_format", "json_schema", "grammar", "cache_prompt", "id_slot",
     ];
 
     public static readonly IReadOnlySet<string> Chat = new HashSet<string>(Sampling)

@@ -109,6 +109,9 @@ public sealed record ServerOptions
 
     /// <summary>Log the prompt as the model saw it and error messages that may quote the request (--log-prompts); off: never.</summary>
     public bool LogPrompts { get; init; }
+
+    /// <summary>--slot-save-path: the folder POST /slots/{id}?action=save|restore reads and writes; null: off.</summary>
+    public string? SlotSavePath { get; init; }
 }
 
 /// <summary>What the server does with a chat reply's reasoning block (llama-server's --reasoning-format).</summary>

@@ -73,6 +73,7 @@ public sealed class TernServer : IAsyncDisposable
         _app.MapGet("/v1/models/{**id}", info.Model);
         _app.MapGet("/props", (Delegate)info.Props);
         _app.MapGet("/slots", (Delegate)info.Slots);
+        _app.MapPost("/slots/{id}", (Delegate)new SlotRoutes(this).ActAsync);
         _app.MapGet("/metrics", (Delegate)info.Metrics);
         _app.MapPost("/tokenize", (Delegate)info.TokenizeAsync);
         _app.MapPost("/detokenize", (Delegate)info.DetokenizeAsync);
