@@ -94,33 +94,10 @@ public sealed partial class ServeDrainTests
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
     /// <summary>A streaming completion with stories260K's end-of-text token banned (it runs to max_tokens), once its first event has come.</summary>
-    private static async Task<(HttpResponseMessage Response, StreamReader Reader)> StartStreamAsync(ServeProcess server, int maxTokens)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
-        {
-            Content = Json($$$"""{"prompt":"Once upon a time","max_tokens":{{{maxTokens}}},"stream":true,"logit_bias":{"2":-100}}"""),
-        };
-        var response = await server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Cancellation).WaitAsync(Bound, Cancellation);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Cancellation));
-        while (await reader.ReadLineAsync(Cancellation).AsTask().WaitAsync(Bound, Cancellation) is { } line && !line.StartsWith("data: ", StringComparison.Ordinal))
-        {
-        }
+    private static Task<(HttpResponseMessage Response, StreamReader Reader)> StartStreamAsync(ServeProcess server, int maxTokens) =>
+        SseStream.StartAsync(server.Http, "/v1/completions", $$$"""{"prompt":"Once upon a time","max_tokens":{{{maxTokens}}},"stream":true,"logit_bias":{"2":-100}}""", Cancellation);
 
-        return (response, reader);
-    }
-
-    private static async Task<List<string>> ReadToEndAsync(StreamReader reader)
-    {
-        var events = new List<string>();
-        while (await reader.ReadLineAsync(Cancellation).AsTask().WaitAsync(Bound, Cancellation) is { } line)
-        {
-            if (line.StartsWith("data: ", StringComparison.Ordinal))
-                events.Add(line["data: ".Length..]);
-        }
-
-        return events;
-    }
+    private static Task<List<string>> ReadToEndAsync(StreamReader reader) => SseStream.ReadToEndAsync(reader, Cancellation);
 
     [Theory]
     [InlineData(SIGTERM)]

@@ -21,35 +21,10 @@ public class DrainTests
         protected override ServerOptions Options => base.Options with { ContextPerSequence = 65536, Parallel = 2 };
     }
 
-    private static HttpRequestMessage Post(string path, string json) =>
-        new(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+    private static Task<(HttpResponseMessage Response, StreamReader Reader)> StartStreamAsync(ServerFixture fixture, string path, string json) =>
+        SseStream.StartAsync(fixture.Http, path, json, Cancellation);
 
-    /// <summary>Sends a streaming request and returns its reader once the first event has arrived.</summary>
-    private static async Task<(HttpResponseMessage Response, StreamReader Reader)> StartStreamAsync(ServerFixture fixture, string path, string json)
-    {
-        using var request = Post(path, json);
-        var response = await fixture.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Cancellation).WaitAsync(Bound, Cancellation);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Cancellation));
-        while (await reader.ReadLineAsync(Cancellation).AsTask().WaitAsync(Bound, Cancellation) is { } line && !line.StartsWith("data: ", StringComparison.Ordinal))
-        {
-        }
-
-        return (response, reader);
-    }
-
-    /// <summary>The rest of the stream's `data:` payloads, to its end.</summary>
-    private static async Task<List<string>> ReadToEndAsync(StreamReader reader)
-    {
-        var events = new List<string>();
-        while (await reader.ReadLineAsync(Cancellation).AsTask().WaitAsync(Bound, Cancellation) is { } line)
-        {
-            if (line.StartsWith("data: ", StringComparison.Ordinal))
-                events.Add(line["data: ".Length..]);
-        }
-
-        return events;
-    }
+    private static Task<List<string>> ReadToEndAsync(StreamReader reader) => SseStream.ReadToEndAsync(reader, Cancellation);
 
     [Fact]
     public async Task While_draining_new_requests_and_health_get_503_and_the_running_stream_finishes()
