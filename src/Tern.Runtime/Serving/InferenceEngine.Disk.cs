@@ -86,23 +86,30 @@ public sealed partial class InferenceEngine
                 return;
         }
 
-        if (Options.RecurrentCheckpoints == 0)
+        if (!AdoptCheckpoint(s.BlockHashes[index], state))
             return;
-        if (_prefixCache!.Checkpoints >= Options.RecurrentCheckpoints)
-            _prefixCache.EvictCheckpoint();
-        if (_kv.Recurrent!.FreeSlots == 0)
-            return;
-        int slot = _kv.Recurrent.Rent();
-        state.CopyTo(_kv.Recurrent.State(slot));
-        if (!_prefixCache.AddCheckpoint(s.BlockHashes[index], slot))
-        {
-            _kv.ReleaseCheckpoint(slot);
-            return;
-        }
 
         // An eviction may have taken a matched block's checkpoint: look them up again.
         for (int j = 0; j < _matched.Count; j++)
-            _checkpoints[j] = _prefixCache.Get(s.BlockHashes[j])?.Checkpoint ?? -1;
+            _checkpoints[j] = _prefixCache!.Get(s.BlockHashes[j])?.Checkpoint ?? -1;
+    }
+
+    /// <summary>Makes a copy of <paramref name="state"/> the checkpoint of the cached block <paramref name="hash"/>
+    /// names (the least recently used checkpoint goes if the cache has its fill); false when none could be kept.</summary>
+    private bool AdoptCheckpoint(ulong hash, ReadOnlySpan<float> state)
+    {
+        if (Options.RecurrentCheckpoints == 0)
+            return false;
+        if (_prefixCache!.Checkpoints >= Options.RecurrentCheckpoints)
+            _prefixCache.EvictCheckpoint();
+        if (_kv.Recurrent!.FreeSlots == 0)
+            return false;
+        int slot = _kv.Recurrent.Rent();
+        state.CopyTo(_kv.Recurrent.State(slot));
+        if (_prefixCache.AddCheckpoint(hash, slot))
+            return true;
+        _kv.ReleaseCheckpoint(slot);
+        return false;
     }
 
     /// <summary>The block read from disk into blocks of the pool that the prefix cache now holds, and its recurrent

@@ -207,18 +207,8 @@ public sealed partial class InferenceEngine
                 checkpoint = (header, body);
         }
 
-        if (checkpoint is { } c && _prefixCache!.Get(c.Header.Hash) is { Checkpoint: < 0 } && Options.RecurrentCheckpoints > 0)
-        {
-            if (_prefixCache.Checkpoints >= Options.RecurrentCheckpoints)
-                _prefixCache.EvictCheckpoint();
-            if (_kv.Recurrent!.FreeSlots > 0)
-            {
-                int state = _kv.Recurrent.Rent();
-                CheckpointOf(c.Header, c.Body).CopyTo(_kv.Recurrent.State(state));
-                if (!_prefixCache.AddCheckpoint(c.Header.Hash, state))
-                    _kv.ReleaseCheckpoint(state);
-            }
-        }
+        if (checkpoint is { } c && _prefixCache!.Get(c.Header.Hash) is { Checkpoint: < 0 })
+            AdoptCheckpoint(c.Header.Hash, CheckpointOf(c.Header, c.Body));
 
         Unpin(); // the restored blocks were pinned, so making room for later ones never evicted them
         _slotTokens[slot] = tokens.Count > 0 ? [.. tokens] : null;
